@@ -1,0 +1,203 @@
+// Package cache owns the schema cache: introspection of the exposed schemas
+// into an immutable Snapshot, and the atomic Holder requests read it from.
+// A Snapshot is never mutated after it is published; a reload builds a new one.
+package cache
+
+import "sort"
+
+// QI is a qualified identifier (schema, name).
+type QI struct {
+	Schema string `json:"schema"`
+	Name   string `json:"name"`
+}
+
+func (q QI) String() string { return q.Schema + "." + q.Name }
+
+type RelKind string
+
+const (
+	KindTable       RelKind = "table"
+	KindView        RelKind = "view"
+	KindMatView     RelKind = "materialized_view"
+	KindForeign     RelKind = "foreign_table"
+	KindPartitioned RelKind = "partitioned_table"
+)
+
+type Column struct {
+	Name     string `json:"name"`
+	Position int    `json:"position"`
+	// Type is format_type() of the column (e.g. "character varying(20)").
+	Type string `json:"type"`
+	// NominalType is the type's name as written (domain name for domains),
+	// BaseType the underlying type once domains are resolved.
+	NominalType string   `json:"nominal_type"`
+	BaseType    string   `json:"base_type"`
+	Nullable    bool     `json:"nullable"`
+	Default     *string  `json:"default"`
+	MaxLength   *int     `json:"max_length"`
+	Enum        []string `json:"enum"`
+	Description *string  `json:"description"`
+}
+
+type Relation struct {
+	Schema      string    `json:"schema"`
+	Name        string    `json:"name"`
+	Kind        RelKind   `json:"kind"`
+	Description *string   `json:"description"`
+	Columns     []*Column `json:"columns"`
+	PrimaryKey  []string  `json:"primary_key"`
+	Insertable  bool      `json:"insertable"`
+	Updatable   bool      `json:"updatable"`
+	Deletable   bool      `json:"deletable"`
+
+	byName map[string]*Column
+}
+
+func (r *Relation) QI() QI { return QI{r.Schema, r.Name} }
+
+// Column looks a column up by name; nil when absent.
+func (r *Relation) Column(name string) *Column {
+	if r.byName == nil { // only for relations built by hand in tests
+		for _, c := range r.Columns {
+			if c.Name == name {
+				return c
+			}
+		}
+		return nil
+	}
+	return r.byName[name]
+}
+
+type Cardinality string
+
+const (
+	ManyToOne  Cardinality = "m2o"
+	OneToMany  Cardinality = "o2m"
+	OneToOne   Cardinality = "o2o"
+	ManyToMany Cardinality = "m2m"
+)
+
+// Junction describes the middle table of a many-to-many relationship.
+type Junction struct {
+	Table QI `json:"table"`
+	// Constraint1 links the junction to Relationship.Table, Constraint2 to
+	// Relationship.ForeignTable.
+	Constraint1 string `json:"constraint1"`
+	Constraint2 string `json:"constraint2"`
+	// SourceColumns (in Table) pair with SourceJunctionColumns (in junction);
+	// TargetJunctionColumns (in junction) pair with TargetColumns (in ForeignTable).
+	SourceColumns         []string `json:"source_columns"`
+	SourceJunctionColumns []string `json:"source_junction_columns"`
+	TargetJunctionColumns []string `json:"target_junction_columns"`
+	TargetColumns         []string `json:"target_columns"`
+}
+
+// Relationship is directed: from Table to ForeignTable. Every foreign key
+// yields two (m2o and o2m, or two o2o). Columns[i] pairs with ForeignColumns[i].
+type Relationship struct {
+	Table          QI          `json:"table"`
+	ForeignTable   QI          `json:"foreign_table"`
+	Cardinality    Cardinality `json:"cardinality"`
+	Constraint     string      `json:"constraint"`
+	Columns        []string    `json:"columns"`
+	ForeignColumns []string    `json:"foreign_columns"`
+	Junction       *Junction   `json:"junction,omitempty"`
+	IsSelf         bool        `json:"is_self"`
+	// Computed is set for computed relationships (a function taking the
+	// table's row type and returning rows of ForeignTable).
+	Computed *QI `json:"computed,omitempty"`
+	// ToOne is true for m2o, o2o, and computed relationships not returning a set.
+	ToOne bool `json:"to_one"`
+}
+
+type Param struct {
+	Name       string `json:"name"`
+	Type       string `json:"type"`
+	HasDefault bool   `json:"has_default"`
+	Variadic   bool   `json:"variadic"`
+}
+
+type Volatility string
+
+const (
+	Immutable Volatility = "immutable"
+	Stable    Volatility = "stable"
+	Volatile  Volatility = "volatile"
+)
+
+type ReturnKind string
+
+const (
+	ReturnsScalar    ReturnKind = "scalar"
+	ReturnsComposite ReturnKind = "composite"
+	ReturnsVoid      ReturnKind = "void"
+)
+
+type Function struct {
+	Schema      string     `json:"schema"`
+	Name        string     `json:"name"`
+	Description *string    `json:"description"`
+	Params      []Param    `json:"params"`
+	ReturnType  QI         `json:"return_type"`
+	ReturnKind  ReturnKind `json:"return_kind"`
+	ReturnsSet  bool       `json:"returns_set"`
+	// ReturnsTable is set when the function is RETURNS TABLE(...) or has OUT params.
+	ReturnsTable bool              `json:"returns_table"`
+	Volatility   Volatility        `json:"volatility"`
+	Settings     map[string]string `json:"settings"`
+	IsProcedure  bool              `json:"is_procedure"`
+}
+
+// MediaHandler is a function or aggregate that renders a relation (or any
+// relation with the "*/*" entry keyed by Relation.Name == "") as a media type.
+type MediaHandler struct {
+	MediaType string `json:"media_type"`
+	Relation  QI     `json:"relation"`
+	Function  QI     `json:"function"`
+	Aggregate bool   `json:"aggregate"`
+}
+
+// Snapshot is the immutable schema cache. Version is the id of the last DDL
+// event reflected (the same number on every instance serving the database),
+// or a local counter when the event log is absent.
+type Snapshot struct {
+	Version       int64                 `json:"version"`
+	Schemas       []string              `json:"schemas"`
+	Relations     map[QI]*Relation      `json:"-"`
+	Functions     map[QI][]*Function    `json:"-"`
+	Relationships map[QI][]*Relationship `json:"-"`
+	MediaHandlers []MediaHandler        `json:"media_handlers"`
+	Timezones     map[string]bool       `json:"-"`
+	// PGVersion is server_version_num.
+	PGVersion int `json:"pg_version"`
+
+	relNames map[string][]string // schema -> sorted relation names, for hints
+}
+
+// Finalize builds every derived index. It must run before the snapshot is
+// published so that nothing is computed lazily on the request path.
+func (s *Snapshot) Finalize() *Snapshot {
+	s.relNames = map[string][]string{}
+	for qi, r := range s.Relations {
+		r.byName = make(map[string]*Column, len(r.Columns))
+		for _, c := range r.Columns {
+			r.byName[c.Name] = c
+		}
+		s.relNames[qi.Schema] = append(s.relNames[qi.Schema], qi.Name)
+	}
+	for _, names := range s.relNames {
+		sort.Strings(names)
+	}
+	return s
+}
+
+// Relation looks up a relation; nil when absent.
+func (s *Snapshot) Relation(schema, name string) *Relation {
+	return s.Relations[QI{schema, name}]
+}
+
+// RelationNames lists the relations of a schema, sorted.
+func (s *Snapshot) RelationNames(schema string) []string { return s.relNames[schema] }
+
+// RelationshipsFrom lists relationships whose Table is qi.
+func (s *Snapshot) RelationshipsFrom(qi QI) []*Relationship { return s.Relationships[qi] }

@@ -1,0 +1,53 @@
+// Package planner compiles an API request against a schema-cache snapshot
+// into one parameterized SQL statement, memoized per request shape.
+package planner
+
+import (
+	"github.com/pgrest/pgrest/cache"
+	"github.com/pgrest/pgrest/server/request"
+)
+
+// Options are the configuration values that change the SQL.
+type Options struct {
+	MaxRows           *int64 // db-max-rows
+	AggregatesEnabled bool   // db-aggregates-enabled
+	PlanEnabled       bool   // db-plan-enabled
+}
+
+// Plan is what the executor runs. The statement returns exactly one row
+// with the fixed columns listed in ResultColumns, so a prepared statement
+// survives DDL that does not change the queried relations:
+//
+//	total bigint (NULL unless a count was asked), page_total bigint,
+//	body text, response_headers text, response_status text
+type Plan struct {
+	SQL  string
+	Args []any
+	// ReadOnly is true for GET/HEAD and stable/immutable functions.
+	ReadOnly bool
+	// MediaType is the negotiated response media type (Content-Type).
+	MediaType string
+	// CountTotal tells the executor whether total is an exact/planned/estimated count.
+	Count string
+	// Offset of the root range, for Content-Range.
+	Offset int64
+	// Singular: the body must hold exactly one row (vnd.pgrst.object+json).
+	Singular bool
+	// CountSQL, when set, is a statement (same Args) whose EXPLAIN row
+	// estimate answers Prefer: count=planned (and estimated above db-max-rows).
+	CountSQL string
+	// Explain holds the EXPLAIN options (e.g. "FORMAT JSON, ANALYZE") when the
+	// client asked for application/vnd.pgrst.plan; the executor then runs
+	// EXPLAIN (Explain) SQL instead and returns the plan.
+	Explain string
+	// Settings are transaction-local settings the statement needs before it
+	// runs (function proconfig hoisting); name -> value.
+	Settings map[string]string
+}
+
+var ResultColumns = []string{"total", "page_total", "body", "response_headers", "response_status"}
+
+// Planner compiles and memoizes.
+type Planner interface {
+	Plan(req *request.Request, snap *cache.Snapshot, opts Options) (*Plan, error)
+}

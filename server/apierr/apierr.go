@@ -1,0 +1,74 @@
+// Package apierr holds the one error type every layer returns to the HTTP
+// edge, so that a parse, plan or database failure is rendered with
+// PostgREST's body shape and status without the edge knowing who raised it.
+package apierr
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// Error is a PostgREST-style error. Details and Hint are `any` because
+// PostgREST emits null when absent and RAISE ... USING can put JSON there.
+type Error struct {
+	Status  int               `json:"-"`
+	Code    string            `json:"code"`
+	Message string            `json:"message"`
+	Details any               `json:"details"`
+	Hint    any               `json:"hint"`
+	Headers map[string]string `json:"-"`
+	// Body, when set, replaces the marshalled error (RAISE 'PGRST' custom bodies).
+	Body []byte `json:"-"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// JSON renders the body exactly as PostgREST does: all four keys, nulls kept.
+func (e *Error) JSON() []byte {
+	if e.Body != nil {
+		return e.Body
+	}
+	b, _ := json.Marshal(struct {
+		Code    string `json:"code"`
+		Details any    `json:"details"`
+		Hint    any    `json:"hint"`
+		Message string `json:"message"`
+	}{e.Code, e.Details, e.Hint, e.Message})
+	return b
+}
+
+// New builds an error; details and hint may be "" for null.
+func New(status int, code, message, details, hint string) *Error {
+	e := &Error{Status: status, Code: code, Message: message}
+	if details != "" {
+		e.Details = details
+	}
+	if hint != "" {
+		e.Hint = hint
+	}
+	return e
+}
+
+// Parse-stage helpers used by the request parser and planner. Each maps to a
+// PGRST code documented at references/errors.
+
+func ParseError(message, details string) *Error { // PGRST100
+	return New(http.StatusBadRequest, "PGRST100", message, details, "")
+}
+
+func InvalidBody(details string) *Error { // PGRST102
+	return New(http.StatusBadRequest, "PGRST102", "Empty or invalid json", details, "")
+}
+
+func NotAcceptable(accept string) *Error { // PGRST107
+	return New(http.StatusNotAcceptable, "PGRST107", "None of these media types are available: "+accept, "", "")
+}
+
+func InvalidRange(details string) *Error { // PGRST103
+	return New(http.StatusRequestedRangeNotSatisfiable, "PGRST103", "Requested range not satisfiable", details, "")
+}
+
+func Errorf(status int, code, format string, args ...any) *Error {
+	return New(status, code, fmt.Sprintf(format, args...), "", "")
+}

@@ -1,0 +1,100 @@
+// Package config reads PostgREST v16 configuration: a file of key = value
+// lines, PGRST_* environment variables over it, and (later) in-database
+// settings over both. Field names mirror the config keys one to one.
+package config
+
+import "time"
+
+// Config is the effective configuration. Optional keys with no default are
+// pointers or empty strings; durations are kept in PostgREST's units
+// (seconds) as time.Duration.
+type Config struct {
+	AppSettings map[string]string // app.settings.* (key without the prefix)
+
+	AdminServerHost string
+	AdminServerPort *int
+
+	ClientErrorVerbosity string // verbose | minimal
+
+	DBAggregatesEnabled      bool
+	DBAnonRole               string
+	DBChannel                string
+	DBChannelEnabled         bool
+	DBConfig                 bool
+	DBPreConfig              string
+	DBExtraSearchPath        []string
+	DBHoistedTxSettings      []string
+	DBMaxRows                *int64
+	DBPlanEnabled            bool
+	DBPool                   int
+	DBPoolAcquisitionTimeout time.Duration
+	DBPoolMaxLifetime        time.Duration
+	DBPoolMaxIdletime        time.Duration
+	DBPoolAutomaticRecovery  bool
+	DBPreRequest             string
+	DBPreparedStatements     bool
+	DBRootSpec               string
+	DBSchemas                []string
+	DBTxEnd                  string // commit | commit-allow-override | rollback | rollback-allow-override
+	DBURI                    string
+
+	JWTAud             string
+	JWTRoleClaimKey    string
+	JWTSecret          string
+	JWTSecretIsBase64  bool
+	JWTCacheMaxEntries int
+
+	LogLevel string // crit | error | warn | info | debug
+	LogQuery bool
+
+	OpenAPIMode           string // follow-privileges | ignore-privileges | disabled
+	OpenAPISecurityActive bool
+	OpenAPIServerProxyURI string
+
+	ServerCORSAllowedOrigins []string
+	ServerHost               string
+	ServerPort               int
+	ServerReusePort          bool
+	ServerTimingEnabled      bool
+	ServerTraceHeader        string
+	ServerUnixSocket         string
+	ServerUnixSocketMode     uint32 // octal permission bits
+
+	URLUseLegacyTargetNames bool // kept for compatibility; parsed and ignored
+
+	// pgrest extensions (not in PostgREST; prefixed so they never clash).
+	SchemaPollInterval time.Duration // pgrest-schema-poll-interval: catalog fingerprint polling; 0 = off
+	SchemaWaitTimeout  time.Duration // pgrest-schema-wait-timeout: max wait for X-Schema-Version-Min
+	PlanCacheSize      int           // pgrest-plan-cache-size: LRU entries of compiled SQL
+}
+
+// Default returns PostgREST v16's defaults.
+func Default() *Config {
+	return &Config{
+		AppSettings:              map[string]string{},
+		ClientErrorVerbosity:     "verbose",
+		DBChannel:                "pgrst",
+		DBChannelEnabled:         true,
+		DBConfig:                 true,
+		DBExtraSearchPath:        []string{"public"},
+		DBHoistedTxSettings:      []string{"statement_timeout", "plan_filter.statement_cost_limit", "default_transaction_isolation"},
+		DBPool:                   10,
+		DBPoolAcquisitionTimeout: 10 * time.Second,
+		DBPoolMaxLifetime:        1800 * time.Second,
+		DBPoolMaxIdletime:        30 * time.Second,
+		DBPoolAutomaticRecovery:  true,
+		DBPreparedStatements:     true,
+		DBSchemas:                []string{"public"},
+		DBTxEnd:                  "commit",
+		DBURI:                    "postgresql://",
+		JWTRoleClaimKey:          ".role",
+		JWTCacheMaxEntries:       1000,
+		LogLevel:                 "error",
+		OpenAPIMode:              "follow-privileges",
+		ServerHost:               "!4",
+		ServerPort:               3000,
+		ServerUnixSocketMode:     0o660,
+		SchemaWaitTimeout:        5 * time.Second,
+		PlanCacheSize:            4096,
+	}
+}
