@@ -1,0 +1,276 @@
+// Command pgrest serves a PostgreSQL database as a REST API, compatible with
+// PostgREST v16. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgrest/pgrest/cache"
+	"github.com/pgrest/pgrest/embedpg"
+	"github.com/pgrest/pgrest/migrations"
+	"github.com/pgrest/pgrest/server"
+	"github.com/pgrest/pgrest/server/config"
+	"github.com/rs/zerolog"
+)
+
+const usage = `Usage: pgrest [OPTION] [CONFIG_FILE]
+       pgrest demo
+       pgrest migrate [CONFIG_FILE]
+
+Serves a PostgreSQL database as a REST API (a drop-in replacement for PostgREST v16).
+
+Commands:
+  demo           start a throwaway local PostgreSQL with a demo schema and serve it on :3000
+  migrate        install or upgrade pgrest's DDL event log and event triggers in the database
+
+Options:
+  -h, --help     show this help
+  -v, --version  show the version
+  -e, --example  show an example configuration file
+  --dump-config  print the effective configuration and exit
+  --dump-schema  print the schema cache as JSON and exit
+
+Configuration comes from CONFIG_FILE, then PGRST_* environment variables.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var path, mode string
+	for _, a := range args {
+		switch a {
+		case "-h", "--help":
+			fmt.Fprint(stdout, usage)
+			return 0
+		case "-v", "--version":
+			fmt.Fprintln(stdout, "pgrest "+server.Version+" (PostgREST 16 compatible)")
+			return 0
+		case "-e", "--example":
+			fmt.Fprint(stdout, config.Example())
+			return 0
+		case "--dump-config", "--dump-schema":
+			mode = a
+		case "demo", "migrate":
+			if mode == "" && path == "" {
+				mode = a
+				continue
+			}
+			path = a
+		default:
+			if len(a) > 1 && a[0] == '-' {
+				fmt.Fprintf(stderr, "pgrest: unknown option %s\n\n%s", a, usage)
+				return 1
+			}
+			if path != "" {
+				fmt.Fprintf(stderr, "pgrest: only one config file may be given\n")
+				return 1
+			}
+			path = a
+		}
+	}
+	if mode == "demo" {
+		return runDemo(stdout, stderr)
+	}
+	cfg, err := config.Load(path, os.Environ())
+	if err != nil {
+		fmt.Fprintf(stderr, "pgrest: %v\n", err)
+		return 1
+	}
+	switch mode {
+	case "--dump-config":
+		fmt.Fprint(stdout, cfg.Dump())
+		return 0
+	case "--dump-schema":
+		return dumpSchema(cfg, stdout, stderr)
+	case "migrate":
+		return migrate(cfg.DBURI, cfg.DBChannel, stdout, stderr)
+	}
+	return serve(cfg, path, nil, stderr)
+}
+
+func newLogger(level string, w io.Writer) zerolog.Logger {
+	lvl := map[string]zerolog.Level{
+		"crit": zerolog.FatalLevel, "error": zerolog.ErrorLevel, "warn": zerolog.WarnLevel,
+		"info": zerolog.InfoLevel, "debug": zerolog.DebugLevel,
+	}[level]
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+// serve runs until SIGTERM/SIGINT. ready, when set, is called once listening.
+func serve(cfg *config.Config, path string, ready func(addr net.Addr), stderr io.Writer) int {
+	log := newLogger(cfg.LogLevel, stderr)
+	app, err := server.New(cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "pgrest: %v\n", err)
+		return 1
+	}
+	l, err := server.Listen(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "pgrest: listening: %v\n", err)
+		return 1
+	}
+	if err := app.StartAdmin(); err != nil {
+		fmt.Fprintf(stderr, "pgrest: admin server: %v\n", err)
+		return 1
+	}
+	app.Start()
+	log.Info().Str("address", l.Addr().String()).Msg("listening")
+	if ready != nil {
+		ready(l.Addr())
+	}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2)
+	defer signal.Stop(sigs)
+	served := make(chan error, 1)
+	go func() { served <- app.Serve(l) }()
+	for {
+		select {
+		case err := <-served:
+			if err != nil {
+				log.Error().Err(err).Msg("server stopped")
+				return 1
+			}
+			return 0
+		case s := <-sigs:
+			switch s {
+			case syscall.SIGUSR1:
+				go func() {
+					if err := app.Schema().ReloadNow(context.Background()); err != nil {
+						log.Error().Err(err).Msg("schema reload failed")
+					}
+				}()
+			case syscall.SIGUSR2:
+				if newCfg, err := config.Load(path, os.Environ()); err != nil {
+					log.Error().Err(err).Msg("config reload failed; keeping the old config")
+				} else if err := app.SetConfig(newCfg); err != nil {
+					log.Error().Err(err).Msg("config reload failed; keeping the old config")
+				} else {
+					log.Info().Msg("config reloaded")
+				}
+			default:
+				log.Info().Str("signal", s.String()).Msg("shutting down; finishing in-flight requests")
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				err := app.Shutdown(ctx)
+				cancel()
+				if err != nil {
+					log.Error().Err(err).Msg("shutdown")
+					return 1
+				}
+				return 0
+			}
+		}
+	}
+}
+
+func dumpSchema(cfg *config.Config, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, cfg.DBURI)
+	if err != nil {
+		fmt.Fprintf(stderr, "pgrest: connecting: %v\n", err)
+		return 1
+	}
+	defer conn.Close(ctx)
+	snap, err := cache.Load(ctx, conn, cfg.DBSchemas)
+	if err != nil {
+		fmt.Fprintf(stderr, "pgrest: loading schema: %v\n", err)
+		return 1
+	}
+	out, err := snap.Dump()
+	if err != nil {
+		fmt.Fprintf(stderr, "pgrest: %v\n", err)
+		return 1
+	}
+	stdout.Write(out)
+	fmt.Fprintln(stdout)
+	return 0
+}
+
+func migrate(uri, channel string, stdout, stderr io.Writer) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, uri)
+	if err != nil {
+		fmt.Fprintf(stderr, "pgrest migrate: connecting: %v\n", err)
+		return 1
+	}
+	defer conn.Close(ctx)
+	applied, err := migrations.Apply(ctx, conn, channel)
+	if err != nil {
+		fmt.Fprintf(stderr, "%v\n", err)
+		return 1
+	}
+	if len(applied) == 0 {
+		fmt.Fprintln(stdout, "pgrest migrate: already up to date")
+	}
+	for _, m := range applied {
+		fmt.Fprintln(stdout, "pgrest migrate: applied "+m)
+	}
+	return 0
+}
+
+// runDemo serves the demo schema from a throwaway cluster (the README's
+// first command). PGRST_* variables still apply, e.g. PGRST_SERVER_PORT.
+func runDemo(stdout, stderr io.Writer) int {
+	ctx := context.Background()
+	fmt.Fprintln(stdout, "pgrest demo: starting a throwaway PostgreSQL…")
+	pg, err := embedpg.Start(ctx, nil)
+	if errors.Is(err, embedpg.ErrNoBinaries) {
+		fmt.Fprintf(stderr, "pgrest demo: %v\n", err)
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "pgrest demo: starting PostgreSQL: %v\n", err)
+		return 1
+	}
+	defer pg.Remove()
+	if err := pg.LoadDemo(ctx); err != nil {
+		fmt.Fprintf(stderr, "pgrest demo: loading the demo schema: %v\n", err)
+		return 1
+	}
+	if code := migrate(pg.URI("postgres", embedpg.DemoDB), "pgrst", io.Discard, stderr); code != 0 {
+		return code
+	}
+	cfg, err := config.Load("", os.Environ())
+	if err != nil {
+		fmt.Fprintf(stderr, "pgrest: %v\n", err)
+		return 1
+	}
+	cfg.DBURI = pg.URI("authenticator", embedpg.DemoDB)
+	cfg.DBSchemas = []string{"api"}
+	cfg.DBAnonRole = "web_anon"
+	if os.Getenv("PGRST_LOG_LEVEL") == "" {
+		cfg.LogLevel = "info"
+	}
+	ready := func(addr net.Addr) {
+		port := strconv.Itoa(cfg.ServerPort)
+		if ta, ok := addr.(*net.TCPAddr); ok {
+			port = strconv.Itoa(ta.Port)
+		}
+		url := "http://localhost:" + port
+		fmt.Fprintf(stdout, `
+pgrest demo is serving %[1]s (PostgreSQL on 127.0.0.1:%[2]d, database %[3]s, removed on exit)
+
+Try:
+  curl '%[1]s/books?select=title,year&order=year.desc&limit=3'
+  curl '%[1]s/authors?select=name,books(title)&books.year=gte.1970'
+  curl -H 'Prefer: count=exact' '%[1]s/books?tags=cs.{scifi}'
+
+Press Ctrl-C to stop.
+`, url, pg.Port, embedpg.DemoDB)
+	}
+	return serve(cfg, "", ready, stderr)
+}

@@ -1,0 +1,240 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pgrest/pgrest/planner"
+	"github.com/pgrest/pgrest/server/apierr"
+)
+
+// txContext is what a request's transaction must know about the request
+// itself: who it runs as and the request.* settings it exposes to SQL.
+type txContext struct {
+	Role          string
+	Authenticated bool
+	ClaimsJSON    string
+	Method        string
+	Path          string
+	HeadersJSON   string
+	CookiesJSON   string
+	SearchPath    string
+	Timezone      string
+	AppSettings   map[string]string
+	PreRequest    string // already quoted, "" when none
+	Rollback      bool   // end the transaction with ROLLBACK (db-tx-end / Prefer: tx)
+}
+
+// result is the single row every plan returns.
+type result struct {
+	Total       *int64
+	PageTotal   int64
+	Body        string
+	RespHeaders *string
+	RespStatus  *string
+	// Plan holds EXPLAIN output when the client asked for a plan.
+	Plan []byte
+}
+
+type executor struct {
+	pool           *pgxpool.Pool
+	acquireTimeout time.Duration
+}
+
+// run executes a plan in one transaction. The transaction start, the
+// settings, the pre-request call and the statement are pipelined in one
+// batch so a read costs one round trip plus the commit.
+func (x *executor) run(ctx context.Context, p *planner.Plan, tc *txContext) (*result, error) {
+	res, err := x.runOnce(ctx, p, tc)
+	// A statement cached before a DDL change may now return another row type;
+	// pgx drops the stale statement on this error, so one retry heals it.
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "0A000" && strings.Contains(pe.Message, "cached plan") {
+		return x.runOnce(ctx, p, tc)
+	}
+	// A pooled connection broken by a database restart fails before anything
+	// ran; retrying on a fresh connection hides the restart from the client.
+	if err != nil && pgconn.SafeToRetry(err) {
+		return x.runOnce(ctx, p, tc)
+	}
+	return res, err
+}
+
+func (x *executor) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	actx := ctx
+	if x.acquireTimeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, x.acquireTimeout)
+		defer cancel()
+	}
+	conn, err := x.pool.Acquire(actx)
+	if err != nil {
+		if actx.Err() != nil && ctx.Err() == nil {
+			return nil, apierr.New(http.StatusGatewayTimeout, "PGRST003", "Timed out acquiring connection from connection pool.", "", "")
+		}
+		return nil, errConnection(err)
+	}
+	return conn, nil
+}
+
+func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) (*result, error) {
+	conn, err := x.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Release() // pgxpool destroys a connection left inside a transaction
+
+	b := &pgx.Batch{}
+	if p.ReadOnly {
+		b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY")
+	} else {
+		b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+	}
+	settingsSQL, settingsArgs := settingsStatement(tc, p.Settings)
+	b.Queue(settingsSQL, settingsArgs...)
+	if tc.PreRequest != "" {
+		b.Queue("SELECT " + tc.PreRequest + "()")
+	}
+	res := &result{}
+	var planned *int64
+	if p.CountSQL != "" {
+		b.Queue("EXPLAIN (FORMAT JSON) "+p.CountSQL, p.Args...).QueryRow(func(r pgx.Row) error {
+			var raw []byte
+			if err := r.Scan(&raw); err != nil {
+				return err
+			}
+			n, err := planRows(raw)
+			planned = &n
+			return err
+		})
+	}
+	if p.Explain != "" {
+		b.Queue("EXPLAIN ("+p.Explain+") "+p.SQL, p.Args...).Query(func(rows pgx.Rows) error {
+			var out []string
+			for rows.Next() {
+				var line string
+				if err := rows.Scan(&line); err != nil {
+					return err
+				}
+				out = append(out, line)
+			}
+			res.Plan = []byte(strings.Join(out, "\n"))
+			return rows.Err()
+		})
+	} else {
+		b.Queue(p.SQL, p.Args...).QueryRow(func(r pgx.Row) error {
+			return r.Scan(&res.Total, &res.PageTotal, &res.Body, &res.RespHeaders, &res.RespStatus)
+		})
+	}
+	if p.ReadOnly {
+		// Nothing to undo in a read-only transaction: committing in the same
+		// batch saves a round trip.
+		b.Queue("COMMIT")
+	}
+	err = conn.SendBatch(ctx, b).Close()
+	if err != nil {
+		rollback(conn)
+		return nil, err
+	}
+	if p.Count == "planned" || (p.Count == "estimated" && planned != nil && res.Total == nil) {
+		res.Total = planned
+	}
+	if !p.ReadOnly {
+		end := "COMMIT"
+		if tc.Rollback {
+			end = "ROLLBACK"
+		}
+		if _, err := conn.Exec(ctx, end); err != nil {
+			rollback(conn)
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func rollback(conn *pgxpool.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if conn.Conn().PgConn().TxStatus() != 'I' {
+		if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+			conn.Conn().Close(ctx) // never hand a connection mid-transaction back to the pool
+		}
+	}
+}
+
+// settingsStatement sets every transaction-local setting in one SELECT.
+// Names are fixed or come from configuration; every value is a parameter.
+func settingsStatement(tc *txContext, extra map[string]string) (string, []any) {
+	var sb strings.Builder
+	args := make([]any, 0, 16)
+	add := func(name, value string) {
+		if len(args) > 0 {
+			sb.WriteString(", ")
+		}
+		args = append(args, name, value)
+		n := len(args)
+		sb.WriteString("set_config($")
+		sb.WriteString(itoa(n - 1))
+		sb.WriteString(", $")
+		sb.WriteString(itoa(n))
+		sb.WriteString(", true)")
+	}
+	sb.WriteString("SELECT ")
+	add("search_path", tc.SearchPath)
+	add("role", tc.Role)
+	add("request.jwt.claims", tc.ClaimsJSON)
+	add("request.method", tc.Method)
+	add("request.path", tc.Path)
+	add("request.headers", tc.HeadersJSON)
+	add("request.cookies", tc.CookiesJSON)
+	if tc.Timezone != "" {
+		add("timezone", tc.Timezone)
+	}
+	for _, k := range sortedKeys(tc.AppSettings) {
+		add("app.settings."+k, tc.AppSettings[k])
+	}
+	for _, k := range sortedKeys(extra) {
+		add(k, extra[k])
+	}
+	return sb.String(), args
+}
+
+func sortedKeys(m map[string]string) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	return itoa(i/10) + string(rune('0'+i%10))
+}
+
+// planRows reads the row estimate from EXPLAIN (FORMAT JSON).
+func planRows(raw []byte) (int64, error) {
+	var out []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || len(out) == 0 {
+		return 0, err
+	}
+	return int64(out[0].Plan.Rows), nil
+}

@@ -1,0 +1,169 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgrest/pgrest/cache"
+	"github.com/pgrest/pgrest/planner"
+	"github.com/pgrest/pgrest/server/apierr"
+	"github.com/pgrest/pgrest/server/config"
+	"github.com/pgrest/pgrest/server/request"
+)
+
+// Headers pgrest adds beyond PostgREST (COMPAT S7).
+const (
+	// HeaderSchemaVersion names the schema-cache version that served a response.
+	HeaderSchemaVersion = "X-Schema-Version"
+	// HeaderSchemaVersionMin asks to be served by at least that version.
+	HeaderSchemaVersionMin = "X-Schema-Version-Min"
+)
+
+// serveAPI is the one path every API request takes:
+// parse → authenticate → plan (snapshot) → execute → respond.
+func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
+	cfg := a.cfg.Load()
+	snap, aerr := a.snapshotFor(r, cfg)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	w.Header().Set(HeaderSchemaVersion, strconv.FormatInt(snap.Version, 10))
+
+	req, aerr := request.Parse(r, request.Options{Schemas: cfg.DBSchemas})
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if req.SchemaNegotiated || len(cfg.DBSchemas) > 1 {
+		w.Header().Set("Content-Profile", req.Schema)
+	}
+	who, aerr := a.auth.Load().Authenticate(r.Header.Get("Authorization"), time.Now())
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	opts := planner.Options{MaxRows: cfg.DBMaxRows, AggregatesEnabled: cfg.DBAggregatesEnabled, PlanEnabled: cfg.DBPlanEnabled}
+	plan, err := a.planner.Plan(req, snap, opts)
+	if err != nil && a.missingObject(r.Context(), err, req) {
+		// The object exists in the catalog but not in our snapshot (a
+		// migration whose event we have not seen yet): the listener rebuilt
+		// the snapshot, so plan again before answering 404.
+		snap = a.holder.Load()
+		w.Header().Set(HeaderSchemaVersion, strconv.FormatInt(snap.Version, 10))
+		plan, err = a.planner.Plan(req, snap, opts)
+	}
+	if err != nil {
+		writeError(w, toAPIError(err, who.Role != cfg.DBAnonRole))
+		return
+	}
+	tc, aerr := a.txContext(cfg, req, who.Role, who.ClaimsJSON, who.Role != cfg.DBAnonRole)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	res, err := a.exec.run(r.Context(), plan, tc)
+	if err != nil {
+		writeError(w, toAPIError(err, tc.Authenticated))
+		return
+	}
+	writeRead(w, req, plan, res)
+}
+
+// snapshotFor returns the snapshot a request is served from, honouring
+// X-Schema-Version-Min (read-your-DDL across instances).
+func (a *App) snapshotFor(r *http.Request, cfg *config.Config) (*cache.Snapshot, *apierr.Error) {
+	snap := a.holder.Load()
+	if snap == nil {
+		return nil, apierr.New(http.StatusServiceUnavailable, "PGRST002", "Could not query the database for the schema cache. Retrying.", "", "")
+	}
+	minHdr := r.Header.Get(HeaderSchemaVersionMin)
+	if minHdr == "" {
+		return snap, nil
+	}
+	min, err := strconv.ParseInt(strings.TrimSpace(minHdr), 10, 64)
+	if err != nil {
+		return nil, apierr.New(http.StatusBadRequest, "PGRST100", "Invalid "+HeaderSchemaVersionMin+" header", "expected an integer, got '"+minHdr+"'", "")
+	}
+	if snap.Version >= min {
+		return snap, nil
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), cfg.SchemaWaitTimeout)
+	defer cancel()
+	snap, ok := a.holder.WaitVersion(ctx, min)
+	if !ok {
+		e := apierr.New(http.StatusServiceUnavailable, "PGRST002",
+			"Schema cache version "+minHdr+" is not available yet",
+			"serving version "+strconv.FormatInt(snap.Version, 10), "Retry the request shortly.")
+		e.Headers = map[string]string{"Retry-After": "1"}
+		return nil, e
+	}
+	return snap, nil
+}
+
+// missingObject reports whether err is "not in the schema cache" for an
+// object that the listener found in the catalog and loaded just now.
+func (a *App) missingObject(ctx context.Context, err error, req *request.Request) bool {
+	ae, ok := err.(*apierr.Error)
+	if !ok || (ae.Code != "PGRST205" && ae.Code != "PGRST202") || a.schema == nil {
+		return false
+	}
+	return a.schema.CheckMissing(ctx, cache.QI{Schema: req.Schema, Name: req.Resource})
+}
+
+// txContext gathers the per-request settings (references/transactions).
+func (a *App) txContext(cfg *config.Config, req *request.Request, role string, claims []byte, authenticated bool) (*txContext, *apierr.Error) {
+	tc := &txContext{
+		Role:          role,
+		Authenticated: authenticated,
+		ClaimsJSON:    string(claims),
+		Method:        req.Method,
+		Path:          req.Path,
+		HeadersJSON:   mustJSON(req.Headers),
+		CookiesJSON:   mustJSON(req.Cookies),
+		SearchPath:    searchPath(req.Schema, cfg.DBExtraSearchPath),
+		AppSettings:   cfg.AppSettings,
+		PreRequest:    a.preRequest,
+	}
+	if tz := req.Prefs.Timezone; tz != "" {
+		if snap := a.holder.Load(); snap != nil && snap.Timezones != nil && !snap.Timezones[tz] {
+			if req.Prefs.Handling == "strict" {
+				return nil, apierr.New(http.StatusBadRequest, "PGRST122", "Invalid preferences given with handling=strict", "Invalid preferences: timezone="+tz, "")
+			}
+		} else {
+			tc.Timezone = tz
+		}
+	}
+	switch cfg.DBTxEnd {
+	case "rollback":
+		tc.Rollback = true
+	case "commit-allow-override":
+		tc.Rollback = req.Prefs.Tx == "rollback"
+	case "rollback-allow-override":
+		tc.Rollback = req.Prefs.Tx != "commit"
+	}
+	return tc, nil
+}
+
+func searchPath(schema string, extra []string) string {
+	parts := []string{pgx.Identifier{schema}.Sanitize()}
+	for _, s := range extra {
+		if s != schema {
+			parts = append(parts, pgx.Identifier{s}.Sanitize())
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func mustJSON(m map[string]string) string {
+	if m == nil {
+		return "{}"
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}

@@ -1,0 +1,121 @@
+package server
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/pgrest/pgrest/planner"
+	"github.com/pgrest/pgrest/server/apierr"
+	"github.com/pgrest/pgrest/server/request"
+)
+
+const jsonType = "application/json; charset=utf-8"
+
+func writeError(w http.ResponseWriter, e *apierr.Error) {
+	h := w.Header()
+	for k, v := range e.Headers {
+		h.Set(k, v)
+	}
+	h.Set("Content-Type", jsonType)
+	w.WriteHeader(e.Status)
+	w.Write(e.JSON())
+}
+
+// contentRange renders PostgREST's Content-Range: "lo-hi/total", "*/total"
+// for an empty page, "*" when the total was not counted.
+func contentRange(offset, pageTotal int64, total *int64) string {
+	t := "*"
+	if total != nil {
+		t = strconv.FormatInt(*total, 10)
+	}
+	if pageTotal == 0 {
+		return "*/" + t
+	}
+	return strconv.FormatInt(offset, 10) + "-" + strconv.FormatInt(offset+pageTotal-1, 10) + "/" + t
+}
+
+// readStatus decides 200, 206 or 416 for a read (references/api/pagination_count).
+func readStatus(offset, pageTotal int64, total *int64) (int, *apierr.Error) {
+	if total == nil {
+		return http.StatusOK, nil
+	}
+	if offset > 0 && offset >= *total && *total >= 0 {
+		if offset == 0 {
+			return http.StatusOK, nil
+		}
+		e := apierr.InvalidRange("An offset of " + strconv.FormatInt(offset, 10) + " was requested, but there are only " + strconv.FormatInt(*total, 10) + " rows.")
+		e.Headers = map[string]string{"Content-Range": "*/" + strconv.FormatInt(*total, 10)}
+		return 0, e
+	}
+	if pageTotal < *total {
+		return http.StatusPartialContent, nil
+	}
+	return http.StatusOK, nil
+}
+
+// applyResponseSettings honours response.headers and response.status set by
+// SQL during the request (references/transactions "Response Headers").
+func applyResponseSettings(w http.ResponseWriter, status int, res *result) (int, *apierr.Error) {
+	if res.RespHeaders != nil && *res.RespHeaders != "" {
+		var hs []map[string]string
+		if err := json.Unmarshal([]byte(*res.RespHeaders), &hs); err != nil {
+			return 0, apierr.New(http.StatusInternalServerError, "PGRST111", "Response headers must be a JSON array of objects", "", "")
+		}
+		for _, o := range hs {
+			for k, v := range o {
+				w.Header().Set(k, v)
+			}
+		}
+	}
+	if res.RespStatus != nil && *res.RespStatus != "" {
+		s, err := strconv.Atoi(*res.RespStatus)
+		if err != nil || s < 100 || s > 599 {
+			return 0, apierr.New(http.StatusInternalServerError, "PGRST112", "Response status must be a valid HTTP status code", "Invalid response status: "+*res.RespStatus, "")
+		}
+		status = s
+	}
+	return status, nil
+}
+
+// writeRead sends a read's result.
+func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result) {
+	if res.Plan != nil {
+		ct := "application/vnd.pgrst.plan+text; charset=utf-8"
+		if p.MediaType != "" {
+			ct = p.MediaType
+		}
+		w.Header().Set("Content-Type", ct)
+		w.WriteHeader(http.StatusOK)
+		w.Write(res.Plan)
+		return
+	}
+	if p.Singular && res.PageTotal != 1 {
+		writeError(w, apierr.New(http.StatusNotAcceptable, "PGRST116", "JSON object requested, multiple (or no) rows returned",
+			"The result contains "+strconv.FormatInt(res.PageTotal, 10)+" rows", ""))
+		return
+	}
+	status, aerr := readStatus(p.Offset, res.PageTotal, res.Total)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	h := w.Header()
+	if !p.Singular {
+		h.Set("Content-Range", contentRange(p.Offset, res.PageTotal, res.Total))
+	}
+	if status, aerr = applyResponseSettings(w, status, res); aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if p.MediaType != "" {
+		h.Set("Content-Type", p.MediaType)
+	} else {
+		h.Set("Content-Type", jsonType)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(res.Body)))
+	w.WriteHeader(status)
+	if !req.HeadOnly {
+		w.Write([]byte(res.Body))
+	}
+}
