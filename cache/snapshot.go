@@ -161,13 +161,13 @@ type MediaHandler struct {
 // event reflected (the same number on every instance serving the database),
 // or a local counter when the event log is absent.
 type Snapshot struct {
-	Version       int64                 `json:"version"`
-	Schemas       []string              `json:"schemas"`
-	Relations     map[QI]*Relation      `json:"-"`
-	Functions     map[QI][]*Function    `json:"-"`
+	Version       int64                  `json:"version"`
+	Schemas       []string               `json:"schemas"`
+	Relations     map[QI]*Relation       `json:"-"`
+	Functions     map[QI][]*Function     `json:"-"`
 	Relationships map[QI][]*Relationship `json:"-"`
-	MediaHandlers []MediaHandler        `json:"media_handlers"`
-	Timezones     map[string]bool       `json:"-"`
+	MediaHandlers []MediaHandler         `json:"media_handlers"`
+	Timezones     map[string]bool        `json:"-"`
 	// PGVersion is server_version_num.
 	PGVersion int `json:"pg_version"`
 

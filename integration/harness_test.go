@@ -107,8 +107,8 @@ type Pgrest struct {
 	t      testing.TB
 }
 
-// TestConfig is the configuration StartPgrest begins from.
-func TestConfig(db string) *config.Config {
+// BaseConfig is the configuration StartPgrest begins from.
+func BaseConfig(db string) *config.Config {
 	cfg := config.Default()
 	cfg.DBURI = pg.URI("authenticator", db)
 	cfg.DBSchemas = []string{"public"}
@@ -124,7 +124,7 @@ func TestConfig(db string) *config.Config {
 // (may be nil), and waits until the schema cache is loaded.
 func StartPgrest(t testing.TB, db string, mod func(*config.Config)) *Pgrest {
 	t.Helper()
-	cfg := TestConfig(db)
+	cfg := BaseConfig(db)
 	if mod != nil {
 		mod(cfg)
 	}

@@ -62,7 +62,7 @@ func (x *executor) run(ctx context.Context, p *planner.Plan, tc *txContext) (*re
 	}
 	// A pooled connection broken by a database restart fails before anything
 	// ran; retrying on a fresh connection hides the restart from the client.
-	if err != nil && pgconn.SafeToRetry(err) {
+	if err != nil && (pgconn.SafeToRetry(err) || connectionLost(err)) {
 		return x.runOnce(ctx, p, tc)
 	}
 	return res, err
@@ -237,4 +237,14 @@ func planRows(raw []byte) (int64, error) {
 		return 0, err
 	}
 	return int64(out[0].Plan.Rows), nil
+}
+
+// connectionLost reports errors that mean the server closed the session
+// (restart, pg_terminate_backend): nothing of the transaction survived.
+func connectionLost(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	return false
 }

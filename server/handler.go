@@ -48,6 +48,8 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
+	// PostgREST answers 42501 with 403 once a token was presented, 401 before.
+	authenticated := r.Header.Get("Authorization") != ""
 	opts := planner.Options{MaxRows: cfg.DBMaxRows, AggregatesEnabled: cfg.DBAggregatesEnabled, PlanEnabled: cfg.DBPlanEnabled}
 	plan, err := a.planner.Plan(req, snap, opts)
 	if err != nil && a.missingObject(r.Context(), err, req) {
@@ -59,10 +61,10 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		plan, err = a.planner.Plan(req, snap, opts)
 	}
 	if err != nil {
-		writeError(w, toAPIError(err, who.Role != cfg.DBAnonRole))
+		writeError(w, toAPIError(err, authenticated))
 		return
 	}
-	tc, aerr := a.txContext(cfg, req, who.Role, who.ClaimsJSON, who.Role != cfg.DBAnonRole)
+	tc, aerr := a.txContext(cfg, req, who.Role, who.ClaimsJSON, authenticated)
 	if aerr != nil {
 		writeError(w, aerr)
 		return

@@ -28,6 +28,8 @@ func pgStatus(code string, authenticated bool) int {
 		return http.StatusNotFound
 	case "42P17":
 		return http.StatusInternalServerError
+	case "57P01", "57P02", "57P03": // the server went away: a connection error
+		return http.StatusServiceUnavailable
 	case "42501":
 		if authenticated {
 			return http.StatusForbidden

@@ -40,10 +40,7 @@ func readStatus(offset, pageTotal int64, total *int64) (int, *apierr.Error) {
 	if total == nil {
 		return http.StatusOK, nil
 	}
-	if offset > 0 && offset >= *total && *total >= 0 {
-		if offset == 0 {
-			return http.StatusOK, nil
-		}
+	if offset > *total {
 		e := apierr.InvalidRange("An offset of " + strconv.FormatInt(offset, 10) + " was requested, but there are only " + strconv.FormatInt(*total, 10) + " rows.")
 		e.Headers = map[string]string{"Content-Range": "*/" + strconv.FormatInt(*total, 10)}
 		return 0, e

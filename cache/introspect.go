@@ -1,0 +1,311 @@
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Querier is what Load needs: a pool, a connection or a transaction.
+type Querier interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+const relationsSQL = `
+SELECT n.nspname, c.relname,
+  CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized_view'
+                 WHEN 'f' THEN 'foreign_table' WHEN 'p' THEN 'partitioned_table' END,
+  obj_description(c.oid, 'pg_class'),
+  c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 8) = 8,
+  c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 4) = 4,
+  c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 16) = 16,
+  coalesce((SELECT array_agg(a.attname ORDER BY array_position(i.indkey, a.attnum))
+            FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+            WHERE i.indrelid = c.oid AND i.indisprimary), '{}')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p')`
+
+const columnsSQL = `
+SELECT n.nspname, c.relname, a.attname, a.attnum,
+  format_type(a.atttypid, a.atttypmod),
+  t.typname,
+  coalesce(bt.typname, t.typname),
+  NOT (a.attnotnull OR (t.typtype = 'd' AND t.typnotnull)),
+  pg_get_expr(d.adbin, d.adrelid),
+  CASE WHEN a.atttypmod > 4 AND coalesce(bt.typname, t.typname) IN ('varchar','bpchar') THEN a.atttypmod - 4 END,
+  coalesce((SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = coalesce(bt.oid, t.oid)), '{}'),
+  col_description(c.oid, a.attnum)
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY n.nspname, c.relname, a.attnum`
+
+// foreign keys whose both ends are in the exposed schemas; unique tells
+// whether the referencing columns are unique (one-to-one).
+const fkSQL = `
+SELECT ns1.nspname, c1.relname, ns2.nspname, c2.relname, con.conname,
+  (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
+     JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum),
+  (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
+     JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum),
+  EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = con.conrelid AND i.indisunique
+          AND i.indkey::int2[] @> con.conkey AND i.indkey::int2[] <@ con.conkey)
+FROM pg_constraint con
+JOIN pg_class c1 ON c1.oid = con.conrelid JOIN pg_namespace ns1 ON ns1.oid = c1.relnamespace
+JOIN pg_class c2 ON c2.oid = con.confrelid JOIN pg_namespace ns2 ON ns2.oid = c2.relnamespace
+WHERE con.contype = 'f' AND con.conparentid = 0 AND ns1.nspname = ANY($1) AND ns2.nspname = ANY($1)`
+
+const functionsSQL = `
+SELECT n.nspname, p.proname, obj_description(p.oid, 'pg_proc'),
+  coalesce(p.proargnames, '{}'),
+  coalesce((SELECT array_agg(format_type(t, NULL) ORDER BY o) FROM unnest(coalesce(p.proallargtypes, p.proargtypes::oid[])) WITH ORDINALITY x(t, o)), '{}'),
+  coalesce(p.proargmodes::text[], '{}'),
+  p.pronargdefaults, p.provariadic <> 0,
+  tn.nspname, t.typname, t.typtype, p.proretset,
+  p.provolatile, coalesce(p.proconfig, '{}'), p.prokind = 'p'
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_type t ON t.oid = p.prorettype JOIN pg_namespace tn ON tn.oid = t.typnamespace
+WHERE n.nspname = ANY($1) AND p.prokind IN ('f','p')`
+
+// Load introspects the schemas in one REPEATABLE READ read-only
+// transaction, so the snapshot is consistent, with one round trip.
+func Load(ctx context.Context, q Querier, schemas []string) (*Snapshot, error) {
+	tx, err := q.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
+		return nil, err
+	}
+	s := &Snapshot{
+		Schemas:       schemas,
+		Relations:     map[QI]*Relation{},
+		Functions:     map[QI][]*Function{},
+		Relationships: map[QI][]*Relationship{},
+		Timezones:     map[string]bool{},
+	}
+	b := &pgx.Batch{}
+	b.Queue(relationsSQL, schemas).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			r := &Relation{}
+			if err := rows.Scan(&r.Schema, &r.Name, &r.Kind, &r.Description, &r.Insertable, &r.Updatable, &r.Deletable, &r.PrimaryKey); err != nil {
+				return err
+			}
+			s.Relations[r.QI()] = r
+		}
+		return rows.Err()
+	})
+	b.Queue(columnsSQL, schemas).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var sch, rel string
+			c := &Column{}
+			if err := rows.Scan(&sch, &rel, &c.Name, &c.Position, &c.Type, &c.NominalType, &c.BaseType, &c.Nullable, &c.Default, &c.MaxLength, &c.Enum, &c.Description); err != nil {
+				return err
+			}
+			if r := s.Relations[QI{sch, rel}]; r != nil {
+				r.Columns = append(r.Columns, c)
+			}
+		}
+		return rows.Err()
+	})
+	b.Queue(fkSQL, schemas).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var from, to QI
+			var name string
+			var cols, fcols []string
+			var unique bool
+			if err := rows.Scan(&from.Schema, &from.Name, &to.Schema, &to.Name, &name, &cols, &fcols, &unique); err != nil {
+				return err
+			}
+			s.addForeignKey(from, to, name, cols, fcols, unique)
+		}
+		return rows.Err()
+	})
+	b.Queue(functionsSQL, schemas).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			f, err := scanFunction(rows)
+			if err != nil {
+				return err
+			}
+			qi := QI{f.Schema, f.Name}
+			s.Functions[qi] = append(s.Functions[qi], f)
+		}
+		return rows.Err()
+	})
+	b.Queue("SELECT name FROM pg_timezone_names").Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				return err
+			}
+			s.Timezones[n] = true
+		}
+		return rows.Err()
+	})
+	b.Queue("SELECT current_setting('server_version_num')::int").QueryRow(func(r pgx.Row) error {
+		return r.Scan(&s.PGVersion)
+	})
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		return nil, fmt.Errorf("schema cache: %w", err)
+	}
+	s.addJunctions()
+	return s.Finalize(), nil
+}
+
+// addForeignKey records both directions of a foreign key.
+func (s *Snapshot) addForeignKey(from, to QI, name string, cols, fcols []string, unique bool) {
+	self := from == to
+	fwd := &Relationship{Table: from, ForeignTable: to, Cardinality: ManyToOne, Constraint: name,
+		Columns: cols, ForeignColumns: fcols, IsSelf: self, ToOne: true}
+	rev := &Relationship{Table: to, ForeignTable: from, Cardinality: OneToMany, Constraint: name,
+		Columns: fcols, ForeignColumns: cols, IsSelf: self}
+	if unique {
+		fwd.Cardinality, rev.Cardinality, rev.ToOne = OneToOne, OneToOne, true
+	}
+	s.Relationships[from] = append(s.Relationships[from], fwd)
+	s.Relationships[to] = append(s.Relationships[to], rev)
+}
+
+// addJunctions derives many-to-many relationships: a table with foreign
+// keys to two tables whose columns are all part of its primary key.
+func (s *Snapshot) addJunctions() {
+	for jqi, rels := range s.Relationships {
+		j := s.Relations[jqi]
+		if j == nil || len(j.PrimaryKey) == 0 {
+			continue
+		}
+		var m2o []*Relationship
+		for _, r := range rels {
+			if r.Cardinality == ManyToOne && r.Table == jqi && subset(r.Columns, j.PrimaryKey) {
+				m2o = append(m2o, r)
+			}
+		}
+		for _, a := range m2o {
+			for _, b := range m2o {
+				if a == b {
+					continue
+				}
+				s.Relationships[a.ForeignTable] = append(s.Relationships[a.ForeignTable], &Relationship{
+					Table: a.ForeignTable, ForeignTable: b.ForeignTable, Cardinality: ManyToMany,
+					Constraint: a.Constraint + "," + b.Constraint, IsSelf: a.ForeignTable == b.ForeignTable,
+					Junction: &Junction{Table: jqi, Constraint1: a.Constraint, Constraint2: b.Constraint,
+						SourceColumns: a.ForeignColumns, SourceJunctionColumns: a.Columns,
+						TargetJunctionColumns: b.Columns, TargetColumns: b.ForeignColumns},
+				})
+			}
+		}
+	}
+}
+
+func subset(xs, of []string) bool {
+	for _, x := range xs {
+		found := false
+		for _, y := range of {
+			found = found || x == y
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func scanFunction(rows pgx.Rows) (*Function, error) {
+	f := &Function{}
+	var names, types, modes, config []string
+	var ndefaults int
+	var variadic bool
+	var typtype, vol string
+	if err := rows.Scan(&f.Schema, &f.Name, &f.Description, &names, &types, &modes, &ndefaults, &variadic,
+		&f.ReturnType.Schema, &f.ReturnType.Name, &typtype, &f.ReturnsSet, &vol, &config, &f.IsProcedure); err != nil {
+		return nil, err
+	}
+	var in []Param
+	for i, t := range types {
+		mode := "i"
+		if i < len(modes) {
+			mode = modes[i]
+		}
+		if mode == "o" || mode == "t" {
+			f.ReturnsTable = true
+			continue
+		}
+		p := Param{Type: t, Variadic: mode == "v"}
+		if i < len(names) {
+			p.Name = names[i]
+		}
+		in = append(in, p)
+	}
+	for i := len(in) - ndefaults; i < len(in); i++ {
+		if i >= 0 {
+			in[i].HasDefault = true
+		}
+	}
+	f.Params = in
+	switch {
+	case f.ReturnType.Name == "void":
+		f.ReturnKind = ReturnsVoid
+	case typtype == "c" || f.ReturnsTable || f.ReturnType.Name == "record":
+		f.ReturnKind = ReturnsComposite
+	default:
+		f.ReturnKind = ReturnsScalar
+	}
+	f.Volatility = map[string]Volatility{"i": Immutable, "s": Stable, "v": Volatile}[vol]
+	f.Settings = map[string]string{}
+	for _, kv := range config {
+		for i := 0; i < len(kv); i++ {
+			if kv[i] == '=' {
+				f.Settings[kv[:i]] = kv[i+1:]
+				break
+			}
+		}
+	}
+	return f, nil
+}
+
+// Dump renders the snapshot as stable JSON (--dump-schema, /schema_cache).
+func (s *Snapshot) Dump() ([]byte, error) {
+	rels := make([]*Relation, 0, len(s.Relations))
+	for _, r := range s.Relations {
+		rels = append(rels, r)
+	}
+	sort.Slice(rels, func(i, j int) bool { return rels[i].QI().String() < rels[j].QI().String() })
+	var rships []*Relationship
+	for _, rs := range s.Relationships {
+		rships = append(rships, rs...)
+	}
+	sort.Slice(rships, func(i, j int) bool {
+		a, b := rships[i], rships[j]
+		if a.Table != b.Table {
+			return a.Table.String() < b.Table.String()
+		}
+		if a.ForeignTable != b.ForeignTable {
+			return a.ForeignTable.String() < b.ForeignTable.String()
+		}
+		return a.Constraint+string(a.Cardinality) < b.Constraint+string(b.Cardinality)
+	})
+	var fns []*Function
+	for _, fs := range s.Functions {
+		fns = append(fns, fs...)
+	}
+	sort.Slice(fns, func(i, j int) bool {
+		a, b := fns[i], fns[j]
+		if a.Schema+"."+a.Name != b.Schema+"."+b.Name {
+			return a.Schema+"."+a.Name < b.Schema+"."+b.Name
+		}
+		return len(a.Params) < len(b.Params)
+	})
+	return json.MarshalIndent(map[string]any{
+		"version": s.Version, "schemas": s.Schemas, "relations": rels,
+		"relationships": rships, "functions": fns,
+	}, "", "  ")
+}

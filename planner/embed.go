@@ -1,0 +1,233 @@
+package planner
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/pgrest/pgrest/cache"
+	"github.com/pgrest/pgrest/server/apierr"
+	"github.com/pgrest/pgrest/server/request"
+)
+
+// embedKey is how filters, orders and ranges address an embed: its alias
+// when it has one, else its name.
+func embedKey(e *request.Embed) string {
+	if e.Alias != "" {
+		return e.Alias
+	}
+	return e.Name
+}
+
+func findEmbed(items []request.SelectItem, key string) *request.Embed {
+	for i := range items {
+		if e := items[i].Embed; e != nil && embedKey(e) == key {
+			return e
+		}
+	}
+	return nil
+}
+
+// checkEmbedFilters rejects a scoped parameter whose path names no embed
+// in select (PGRST108).
+func (c *compiler) checkEmbedFilters(items []request.SelectItem, _ []string) error {
+	check := func(path []string) error {
+		level := items
+		for _, k := range path {
+			e := findEmbed(level, k)
+			if e == nil {
+				return apierr.New(http.StatusBadRequest, "PGRST108",
+					"'"+k+"' is not an embedded resource in this request",
+					"", "Verify that '"+k+"' is included in the 'select' query parameter.")
+			}
+			level = e.Select
+		}
+		return nil
+	}
+	for _, f := range c.req.Filters {
+		if err := check(f.Path); err != nil {
+			return err
+		}
+	}
+	for _, o := range c.req.Orders {
+		if err := check(o.Path); err != nil {
+			return err
+		}
+	}
+	for _, r := range c.req.Ranges {
+		if err := check(r.Path); err != nil {
+			return err
+		}
+	}
+	for _, l := range c.req.Logic {
+		if err := check(l.Path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// relationship resolves an embed from rel (PGRST200/PGRST201).
+func (c *compiler) relationship(rel *cache.Relation, e *request.Embed) (*cache.Relationship, *cache.Relation, error) {
+	var cands []*cache.Relationship
+	for _, r := range c.snap.RelationshipsFrom(rel.QI()) {
+		if r.ForeignTable.Name != e.Name && r.Constraint != e.Name {
+			continue
+		}
+		if e.Hint != "" && !hintMatches(r, e.Hint) {
+			continue
+		}
+		cands = append(cands, r)
+	}
+	if len(cands) == 0 {
+		return nil, nil, apierr.New(http.StatusBadRequest, "PGRST200",
+			"Could not find a relationship between '"+rel.Name+"' and '"+e.Name+"' in the schema cache",
+			"Searched for a foreign key relationship between '"+rel.Name+"' and '"+e.Name+"' in the schema '"+rel.Schema+"', but no matches were found.",
+			"")
+	}
+	if len(cands) > 1 {
+		var details []map[string]string
+		for _, r := range cands {
+			details = append(details, map[string]string{
+				"cardinality":  cardinalityName(r.Cardinality),
+				"embedding":    rel.Name + " with " + r.ForeignTable.Name,
+				"relationship": r.Constraint + " using " + describe(r),
+			})
+		}
+		err := apierr.New(http.StatusMultipleChoices, "PGRST201",
+			"Could not embed because more than one relationship was found for '"+rel.Name+"' and '"+e.Name+"'", "",
+			"Try changing '"+e.Name+"' to one of the following: "+suggestions(e.Name, cands)+". Find the desired relationship in the 'details' key.")
+		err.Details = details
+		return nil, nil, err
+	}
+	target := c.snap.Relations[cands[0].ForeignTable]
+	if target == nil {
+		return nil, nil, apierr.New(http.StatusBadRequest, "PGRST200", "Could not find a relationship between '"+rel.Name+"' and '"+e.Name+"' in the schema cache", "", "")
+	}
+	return cands[0], target, nil
+}
+
+func hintMatches(r *cache.Relationship, hint string) bool {
+	if r.Constraint == hint {
+		return true
+	}
+	if r.Junction != nil {
+		return r.Junction.Table.Name == hint || r.Junction.Constraint1 == hint || r.Junction.Constraint2 == hint
+	}
+	for _, c := range r.Columns {
+		if c == hint {
+			return true
+		}
+	}
+	for _, c := range r.ForeignColumns {
+		if c == hint {
+			return true
+		}
+	}
+	return false
+}
+
+func cardinalityName(c cache.Cardinality) string {
+	return map[cache.Cardinality]string{cache.ManyToOne: "many-to-one", cache.OneToMany: "one-to-many", cache.OneToOne: "one-to-one", cache.ManyToMany: "many-to-many"}[c]
+}
+
+func describe(r *cache.Relationship) string {
+	if r.Junction != nil {
+		return r.Junction.Table.String()
+	}
+	return r.Table.String() + "(" + strings.Join(r.Columns, ", ") + ") and " + r.ForeignTable.String() + "(" + strings.Join(r.ForeignColumns, ", ") + ")"
+}
+
+func suggestions(name string, cands []*cache.Relationship) string {
+	var s []string
+	for _, r := range cands {
+		h := r.Constraint
+		if r.Junction != nil {
+			h = r.Junction.Table.Name
+		}
+		s = append(s, "'"+name+"!"+h+"'")
+	}
+	return strings.Join(s, ", ")
+}
+
+// joinCondition links the embedded level (alias ea) to its parent (pa).
+func joinCondition(r *cache.Relationship, pa, ea string) string {
+	var conds []string
+	if j := r.Junction; j != nil {
+		ja := ea + "_j"
+		var jc []string
+		for i := range j.SourceColumns {
+			jc = append(jc, ident(ja)+"."+ident(j.SourceJunctionColumns[i])+" = "+ident(pa)+"."+ident(j.SourceColumns[i]))
+		}
+		for i := range j.TargetColumns {
+			jc = append(jc, ident(ja)+"."+ident(j.TargetJunctionColumns[i])+" = "+ident(ea)+"."+ident(j.TargetColumns[i]))
+		}
+		return "EXISTS (SELECT 1 FROM " + ident(j.Table.Schema) + "." + ident(j.Table.Name) + " AS " + ident(ja) + " WHERE " + strings.Join(jc, " AND ") + ")"
+	}
+	for i := range r.Columns {
+		conds = append(conds, ident(ea)+"."+ident(r.ForeignColumns[i])+" = "+ident(pa)+"."+ident(r.Columns[i]))
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// embed renders an embedded resource as a correlated subquery returning
+// an object (to-one) or an array (to-many).
+func (c *compiler) embed(parent *cache.Relation, pa string, e *request.Embed, path []string) (string, string, error) {
+	r, target, err := c.relationship(parent, e)
+	if err != nil {
+		return "", "", err
+	}
+	ea := c.nextAlias(target.Name)
+	cols, _, err := c.selectList(target, ea, e.Select, path)
+	if err != nil {
+		return "", "", err
+	}
+	where, err := c.whereClause(target, ea, e.Select, path)
+	if err != nil {
+		return "", "", err
+	}
+	join := joinCondition(r, pa, ea)
+	if where == "" {
+		where = " WHERE " + join
+	} else {
+		where += " AND " + join
+	}
+	order, err := c.orderClause(ea, path)
+	if err != nil {
+		return "", "", err
+	}
+	offset, limit := c.rangeFor(path)
+	tail := order
+	if limit != nil {
+		tail += " LIMIT " + itoa64(*limit)
+	}
+	if offset > 0 {
+		tail += " OFFSET " + itoa64(offset)
+	}
+	inner := "SELECT " + cols + " FROM " + ident(target.Schema) + "." + ident(target.Name) + " AS " + ident(ea) + where + tail
+	name := embedKey(e)
+	if r.ToOne {
+		return "(SELECT row_to_json(_pgrest_e) FROM (" + inner + ") _pgrest_e)", name, nil
+	}
+	return "(SELECT coalesce(json_agg(_pgrest_e), '[]') FROM (" + inner + ") _pgrest_e)", name, nil
+}
+
+// existsEmbed is the condition "the embed has a matching row", with the
+// embed's own filters.
+func (c *compiler) existsEmbed(parent *cache.Relation, pa string, e *request.Embed, path []string) (string, error) {
+	r, target, err := c.relationship(parent, e)
+	if err != nil {
+		return "", err
+	}
+	ea := c.nextAlias(target.Name)
+	where, err := c.whereClause(target, ea, e.Select, path)
+	if err != nil {
+		return "", err
+	}
+	join := joinCondition(r, pa, ea)
+	if where == "" {
+		where = " WHERE " + join
+	} else {
+		where += " AND " + join
+	}
+	return "EXISTS (SELECT 1 FROM " + ident(target.Schema) + "." + ident(target.Name) + " AS " + ident(ea) + where + ")", nil
+}

@@ -1,0 +1,438 @@
+package planner
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/pgrest/pgrest/cache"
+	"github.com/pgrest/pgrest/server/apierr"
+	"github.com/pgrest/pgrest/server/request"
+)
+
+func ident(s string) string { return pgx.Identifier{s}.Sanitize() }
+
+// compiler holds the state of one compilation.
+type compiler struct {
+	req   *request.Request
+	snap  *cache.Snapshot
+	opts  Options
+	vals  *values
+	alias int
+	// groupBy holds the non-aggregated columns of a level with aggregates.
+	groupBy []string
+}
+
+func (c *compiler) param(key any) string { return "$" + strconv.Itoa(c.vals.ids[key]) }
+
+func (c *compiler) nextAlias(name string) string {
+	c.alias++
+	return name + "_" + strconv.Itoa(c.alias)
+}
+
+func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *values) (*Plan, error) {
+	if req.Action != request.ActRead {
+		return nil, apierr.New(http.StatusNotImplemented, "PGREST501", "This kind of request is not supported by pgrest yet", "", "")
+	}
+	rel := snap.Relation(req.Schema, req.Resource)
+	if rel == nil {
+		return nil, notFound(snap, req.Schema, req.Resource)
+	}
+	c := &compiler{req: req, snap: snap, opts: opts, vals: vals}
+	media, err := negotiate(req, opts)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range req.Select {
+		if it.Aggregate != "" && !opts.AggregatesEnabled {
+			return nil, apierr.New(http.StatusBadRequest, "PGRST123", "Use of aggregate functions is not allowed", "", "")
+		}
+	}
+	if err := c.checkEmbedFilters(req.Select, nil); err != nil {
+		return nil, err
+	}
+
+	alias := req.Resource
+	from := ident(rel.Schema) + "." + ident(rel.Name) + " AS " + ident(alias)
+	cols, names, err := c.selectList(rel, alias, req.Select, nil)
+	if err != nil {
+		return nil, err
+	}
+	where, err := c.whereClause(rel, alias, req.Select, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(c.groupBy) > 0 {
+		where += " GROUP BY " + strings.Join(c.groupBy, ", ")
+	}
+	order, err := c.orderClause(alias, nil)
+	if err != nil {
+		return nil, err
+	}
+	offset, limit := c.rangeFor(nil)
+	if opts.MaxRows != nil && (limit == nil || *limit > *opts.MaxRows) {
+		limit = opts.MaxRows
+	}
+	var q strings.Builder
+	q.WriteString("SELECT ")
+	q.WriteString(cols)
+	q.WriteString(" FROM ")
+	q.WriteString(from)
+	q.WriteString(where)
+	q.WriteString(order)
+	if limit != nil {
+		q.WriteString(" LIMIT " + strconv.FormatInt(*limit, 10))
+	}
+	if offset > 0 {
+		q.WriteString(" OFFSET " + strconv.FormatInt(offset, 10))
+	}
+
+	p := &Plan{ReadOnly: true, MediaType: media.contentType, Offset: offset, Singular: media.singular, Args: vals.args, Count: req.Prefs.Count}
+	total := "NULL::bigint"
+	switch req.Prefs.Count {
+	case "exact":
+		total = "(SELECT pg_catalog.count(*) FROM " + from + where + ")"
+	case "planned", "estimated":
+		p.CountSQL = "SELECT 1 FROM " + from + where
+	}
+	var sql strings.Builder
+	sql.WriteString("SELECT ")
+	sql.WriteString(total)
+	sql.WriteString(" AS total, pg_catalog.count(_pgrest_t) AS page_total, ")
+	sql.WriteString(media.body(names))
+	sql.WriteString(" AS body, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM (")
+	sql.WriteString(q.String())
+	sql.WriteString(") _pgrest_t")
+	p.SQL = sql.String()
+	if media.explain != "" {
+		p.Explain = media.explain
+		p.SQL = q.String()
+	}
+	return p, nil
+}
+
+// rangeFor returns the offset and limit for the embed at path.
+func (c *compiler) rangeFor(path []string) (int64, *int64) {
+	for _, r := range c.req.Ranges {
+		if samePath(r.Path, path) {
+			return r.Offset, r.Limit
+		}
+	}
+	return 0, nil
+}
+
+func samePath(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// field renders a column with its JSON path, every key a parameter.
+func (c *compiler) field(alias string, f *request.Field) string {
+	if f.Name == "*" {
+		return ident(alias) + ".*"
+	}
+	s := ident(alias) + "." + ident(f.Name)
+	for i := range f.Path {
+		op := &f.Path[i]
+		arrow := "->"
+		if op.Text {
+			arrow = "->>"
+		}
+		cast := "::text"
+		if _, err := strconv.Atoi(op.Key); err == nil {
+			cast = "::int"
+		}
+		s += arrow + c.param(op) + cast
+	}
+	return s
+}
+
+// selectList renders the columns of one level; names are the output
+// column names (for CSV headers).
+func (c *compiler) selectList(rel *cache.Relation, alias string, items []request.SelectItem, path []string) (string, []string, error) {
+	if len(items) == 0 {
+		items = []request.SelectItem{{Field: request.Field{Name: "*"}}}
+	}
+	var cols, names []string
+	var groupBy []string
+	hasAgg := false
+	for i := range items {
+		it := &items[i]
+		switch {
+		case it.Embed != nil:
+			if it.Embed.Select != nil && len(it.Embed.Select) == 0 {
+				continue // rel() only filters
+			}
+			sub, name, err := c.embed(rel, alias, it.Embed, append(append([]string{}, path...), embedKey(it.Embed)))
+			if err != nil {
+				return "", nil, err
+			}
+			cols = append(cols, sub+" AS "+ident(name))
+			names = append(names, name)
+		case it.Field.Name == "*":
+			cols = append(cols, ident(alias)+".*")
+			for _, col := range rel.Columns {
+				names = append(names, col.Name)
+			}
+		case !validCast(it.Cast) || !validCast(it.AggregateCast):
+			return "", nil, apierr.ParseError("\"failed to parse select parameter\"", "invalid cast type")
+		case it.Aggregate != "":
+			hasAgg = true
+			expr := "pg_catalog.count(*)"
+			if it.Field.Name != "" {
+				expr = it.Aggregate + "(" + c.castExpr(c.field(alias, &it.Field), it.Cast) + ")"
+			}
+			expr = c.castExpr(expr, it.AggregateCast)
+			name := it.Alias
+			if name == "" {
+				name = it.Aggregate
+			}
+			cols = append(cols, expr+" AS "+ident(name))
+			names = append(names, name)
+		default:
+			expr := c.castExpr(c.field(alias, &it.Field), it.Cast)
+			name := it.Alias
+			if name == "" {
+				name = it.Field.Name
+				if n := len(it.Field.Path); n > 0 {
+					name = it.Field.Path[n-1].Key
+				}
+			}
+			cols = append(cols, expr+" AS "+ident(name))
+			names = append(names, name)
+			groupBy = append(groupBy, expr)
+		}
+	}
+	if len(cols) == 0 {
+		return "NULL AS " + ident("_pgrest_empty"), nil, nil
+	}
+	out := strings.Join(cols, ", ")
+	if hasAgg && len(groupBy) > 0 {
+		c.groupBy = append(c.groupBy[:0], groupBy...)
+	}
+	return out, names, nil
+}
+
+var typeName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*( [A-Za-z_][A-Za-z0-9_]*)?(\[\])?$`)
+
+var typeAliases = map[string]string{
+	"int": "int4", "integer": "int4", "bigint": "int8", "smallint": "int2", "real": "float4",
+	"double precision": "float8", "boolean": "bool", "character varying": "varchar", "decimal": "numeric",
+	"character": "bpchar", "char": "bpchar", "timestamp with time zone": "timestamptz",
+}
+
+// castExpr appends ::type; the type is validated and quoted, never pasted.
+func (c *compiler) castExpr(expr, typ string) string {
+	if typ == "" {
+		return expr
+	}
+	arr := strings.HasSuffix(typ, "[]")
+	base := strings.ToLower(strings.TrimSuffix(typ, "[]"))
+	if a, ok := typeAliases[base]; ok {
+		base = a
+	}
+	q := ident(base)
+	if arr {
+		q += "[]"
+	}
+	return "(" + expr + ")::" + q
+}
+
+func validCast(typ string) bool { return typ == "" || typeName.MatchString(typ) }
+
+// whereClause combines the filters and logic trees of the level at path,
+// plus the existence conditions of !inner and rel=[not.]is.null.
+func (c *compiler) whereClause(rel *cache.Relation, alias string, items []request.SelectItem, path []string) (string, error) {
+	var conds []string
+	for i := range c.req.Filters {
+		f := &c.req.Filters[i]
+		if !samePath(f.Path, path) {
+			continue
+		}
+		if e := findEmbed(items, f.Field.Name); e != nil && len(f.Field.Path) == 0 {
+			if f.Op.Op != "is" || (f.Op.Value != "null" && f.Op.Value != "not_null") {
+				return "", apierr.New(http.StatusBadRequest, "PGRST120", "Only is null or not is null filters are allowed on embedded resources", "", "")
+			}
+			exists, err := c.existsEmbed(rel, alias, e, append(append([]string{}, path...), embedKey(e)))
+			if err != nil {
+				return "", err
+			}
+			wantNull := (f.Op.Value == "null") != f.Op.Negated
+			if wantNull {
+				exists = "NOT " + exists
+			}
+			conds = append(conds, exists)
+			continue
+		}
+		s, err := c.filter(alias, f)
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, s)
+	}
+	for i := range c.req.Logic {
+		t := &c.req.Logic[i]
+		if !samePath(t.Path, path) {
+			continue
+		}
+		s, err := c.logic(alias, t)
+		if err != nil {
+			return "", err
+		}
+		conds = append(conds, s)
+	}
+	for i := range items {
+		if e := items[i].Embed; e != nil && e.JoinType == "inner" {
+			exists, err := c.existsEmbed(rel, alias, e, append(append([]string{}, path...), embedKey(e)))
+			if err != nil {
+				return "", err
+			}
+			conds = append(conds, exists)
+		}
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), nil
+}
+
+func (c *compiler) logic(alias string, t *request.Logic) (string, error) {
+	var parts []string
+	for i := range t.Children {
+		ch := &t.Children[i]
+		var s string
+		var err error
+		if ch.Filter != nil {
+			s, err = c.filter(alias, ch.Filter)
+		} else {
+			s, err = c.logic(alias, ch.Tree)
+		}
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, s)
+	}
+	j := " AND "
+	if t.Or {
+		j = " OR "
+	}
+	s := "(" + strings.Join(parts, j) + ")"
+	if t.Negated {
+		s = "NOT " + s
+	}
+	return s, nil
+}
+
+var binaryOps = map[string]string{
+	"eq": "=", "neq": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<=",
+	"like": "LIKE", "ilike": "ILIKE", "match": "~", "imatch": "~*", "isdistinct": "IS DISTINCT FROM",
+	"cs": "@>", "cd": "<@", "ov": "&&", "sl": "<<", "sr": ">>", "nxr": "&<", "nxl": "&>", "adj": "-|-",
+}
+
+var ftsFuncs = map[string]string{"fts": "to_tsquery", "plfts": "plainto_tsquery", "phfts": "phraseto_tsquery", "wfts": "websearch_to_tsquery"}
+
+func (c *compiler) filter(alias string, f *request.Filter) (string, error) {
+	col := c.field(alias, &f.Field)
+	o := &f.Op
+	var s string
+	switch {
+	case o.Op == "is":
+		s = col + " IS " + map[string]string{"null": "NULL", "not_null": "NOT NULL", "true": "TRUE", "false": "FALSE", "unknown": "UNKNOWN"}[o.Value]
+	case o.Op == "in":
+		s = col + " = ANY(" + c.param(f) + ")"
+	case ftsFuncs[o.Op] != "":
+		arg := c.param(f)
+		if o.Language != "" {
+			arg = c.param(&o.Language) + "::regconfig, " + arg
+		}
+		s = col + " @@ " + ftsFuncs[o.Op] + "(" + arg + ")"
+	case o.Quant != "":
+		op := binaryOps[o.Op]
+		if op == "" || o.Op == "isdistinct" {
+			return "", apierr.ParseError("\"failed to parse filter ("+o.Op+"("+o.Quant+"))\"", "any/all applies to eq, neq, gt, gte, lt, lte, like, ilike, match, imatch")
+		}
+		s = col + " " + op + " " + strings.ToUpper(o.Quant) + "(" + c.param(f) + ")"
+	default:
+		s = col + " " + binaryOps[o.Op] + " " + c.param(f)
+	}
+	if o.Negated {
+		s = "NOT (" + s + ")"
+	}
+	return s, nil
+}
+
+func (c *compiler) orderClause(alias string, path []string) (string, error) {
+	var terms []string
+	for _, o := range c.req.Orders {
+		if !samePath(o.Path, path) {
+			continue
+		}
+		for i := range o.Terms {
+			t := &o.Terms[i]
+			if t.Relation != "" {
+				return "", apierr.New(http.StatusBadRequest, "PGRST118", "Ordering by an embedded resource is not supported by pgrest yet", "", "")
+			}
+			s := c.field(alias, &t.Field)
+			if t.Desc {
+				s += " DESC"
+			} else {
+				s += " ASC"
+			}
+			switch t.Nulls {
+			case request.NullsFirst:
+				s += " NULLS FIRST"
+			case request.NullsLast:
+				s += " NULLS LAST"
+			}
+			terms = append(terms, s)
+		}
+	}
+	if len(terms) == 0 {
+		return "", nil
+	}
+	return " ORDER BY " + strings.Join(terms, ", "), nil
+}
+
+// notFound is PGRST205 with a "Perhaps you meant" hint.
+func notFound(snap *cache.Snapshot, schema, name string) error {
+	e := apierr.New(http.StatusNotFound, "PGRST205", "Could not find the table '"+schema+"."+name+"' in the schema cache", "", "")
+	best, bestD := "", 1<<30
+	for _, n := range snap.RelationNames(schema) {
+		if d := levenshtein(strings.ToLower(n), strings.ToLower(name)); d < bestD {
+			best, bestD = n, d
+		}
+	}
+	if best != "" && bestD <= (len(name)+2)/2 {
+		e.Hint = "Perhaps you meant the table '" + schema + "." + best + "'"
+	}
+	return e
+}
+
+func levenshtein(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}

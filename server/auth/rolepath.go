@@ -1,0 +1,89 @@
+package auth
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+)
+
+// pathStep is one step of jwt-role-claim-key: .key, ."quoted key" or [n].
+type pathStep struct {
+	key   string
+	index int
+	isIdx bool
+}
+
+func parsePath(s string) ([]pathStep, error) {
+	var out []pathStep
+	for i := 0; i < len(s); {
+		switch s[i] {
+		case '.':
+			i++
+			if i < len(s) && s[i] == '"' {
+				j := strings.IndexByte(s[i+1:], '"')
+				if j < 0 {
+					return nil, errors.New("unterminated quoted key")
+				}
+				out = append(out, pathStep{key: s[i+1 : i+1+j]})
+				i += j + 2
+				continue
+			}
+			j := i
+			for j < len(s) && s[j] != '.' && s[j] != '[' {
+				j++
+			}
+			if j == i {
+				return nil, errors.New("empty key")
+			}
+			out = append(out, pathStep{key: s[i:j]})
+			i = j
+		case '[':
+			j := strings.IndexByte(s[i:], ']')
+			if j < 0 {
+				return nil, errors.New("unterminated index")
+			}
+			n, err := strconv.Atoi(s[i+1 : i+j])
+			if err != nil {
+				return nil, errors.New("index must be an integer")
+			}
+			out = append(out, pathStep{index: n, isIdx: true})
+			i += j + 1
+		default:
+			return nil, errors.New("expected '.' or '['")
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("empty path")
+	}
+	return out, nil
+}
+
+func lookup(v any, path []pathStep) (string, bool) {
+	for _, st := range path {
+		if st.isIdx {
+			a, ok := v.([]any)
+			if !ok {
+				return "", false
+			}
+			i := st.index
+			if i < 0 {
+				i += len(a)
+			}
+			if i < 0 || i >= len(a) {
+				return "", false
+			}
+			v = a[i]
+			continue
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return "", false
+		}
+		v, ok = m[st.key]
+		if !ok {
+			return "", false
+		}
+	}
+	s, ok := v.(string)
+	return s, ok
+}

@@ -1,0 +1,473 @@
+package request
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/pgrest/pgrest/server/apierr"
+)
+
+// parseQuery walks the query string in order (url.ParseQuery would lose it).
+func parseQuery(req *Request, raw string) *apierr.Error {
+	for _, part := range strings.Split(raw, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		key, err1 := url.QueryUnescape(k)
+		val, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			return apierr.ParseError("Invalid percent-encoding in the query string", part)
+		}
+		if err := parseParam(req, key, val); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func parseParam(req *Request, key, val string) *apierr.Error {
+	// Embed-scoped parameters are written "rel.sub.key".
+	segs := strings.Split(key, ".")
+	last := segs[len(segs)-1]
+	path := segs[:len(segs)-1]
+	if len(path) == 0 {
+		path = nil
+	}
+	if (last == "or" || last == "and") && len(path) > 0 && path[len(path)-1] == "not" {
+		return addLogic(req, nilIfEmpty(path[:len(path)-1]), last == "or", true, val)
+	}
+	switch {
+	case key == "select":
+		items, err := parseSelect(val)
+		if err != nil {
+			return err
+		}
+		req.Select = items
+		return nil
+	case key == "columns":
+		req.Columns = splitList(val)
+		return nil
+	case key == "on_conflict":
+		req.OnConflict = splitList(val)
+		return nil
+	case last == "order":
+		terms, err := parseOrder(val)
+		if err != nil {
+			return err
+		}
+		req.Orders = append(req.Orders, Order{Path: path, Terms: terms})
+		return nil
+	case last == "limit" || last == "offset":
+		n, err := strconv.ParseInt(val, 10, 64)
+		if err != nil || n < 0 {
+			return apierr.ParseError("\""+val+"\" is not a valid "+last, "")
+		}
+		rg := pathRange(req, path)
+		if last == "limit" {
+			rg.Limit = &n
+		} else {
+			rg.Offset = n
+		}
+		return nil
+	case last == "or" || last == "and":
+		return addLogic(req, path, last == "or", false, val)
+	}
+	// A filter. JSON paths use arrows, so every dot in the key separates embeds.
+	if req.Action == ActInvoke {
+		req.addRPCArg(key, val)
+		if f, err := parseFilter(path, last, val); err == nil {
+			req.Filters = append(req.Filters, f)
+		}
+		return nil
+	}
+	f, err := parseFilter(path, last, val)
+	if err != nil {
+		return err
+	}
+	req.Filters = append(req.Filters, f)
+	return nil
+}
+
+func nilIfEmpty(p []string) []string {
+	if len(p) == 0 {
+		return nil
+	}
+	return p
+}
+
+func (req *Request) addRPCArg(k, v string) {
+	if req.RPCArgs == nil {
+		req.RPCArgs = map[string][]string{}
+	}
+	req.RPCArgs[k] = append(req.RPCArgs[k], v)
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, strings.Trim(s, `"`))
+		}
+	}
+	return out
+}
+
+func addLogic(req *Request, path []string, or, negated bool, val string) *apierr.Error {
+	if !strings.HasPrefix(val, "(") || !strings.HasSuffix(val, ")") {
+		return apierr.ParseError("\"failed to parse logic tree ("+val+")\"", "expecting \"(\"")
+	}
+	t, err := parseLogicBody(val[1 : len(val)-1])
+	if err != nil {
+		return err
+	}
+	t.Path, t.Or, t.Negated = path, or, negated
+	req.Logic = append(req.Logic, *t)
+	return nil
+}
+
+// parseLogicBody parses the comma-separated members of or=(...)/and=(...).
+func parseLogicBody(s string) (*Logic, *apierr.Error) {
+	t := &Logic{}
+	for _, m := range splitTop(s, ',') {
+		m = strings.TrimSpace(m)
+		neg := false
+		inner := m
+		if strings.HasPrefix(inner, "not.") {
+			neg, inner = true, inner[4:]
+		}
+		if (strings.HasPrefix(inner, "or(") || strings.HasPrefix(inner, "and(")) && strings.HasSuffix(inner, ")") {
+			isOr := strings.HasPrefix(inner, "or(")
+			open := strings.IndexByte(inner, '(')
+			sub, err := parseLogicBody(inner[open+1 : len(inner)-1])
+			if err != nil {
+				return nil, err
+			}
+			sub.Or, sub.Negated = isOr, neg
+			t.Children = append(t.Children, LogicNode{Tree: sub})
+			continue
+		}
+		field, rest, ok := strings.Cut(m, ".")
+		if !ok {
+			return nil, apierr.ParseError("\"failed to parse logic tree ("+s+")\"", "unexpected \""+m+"\" expecting field.operator.value")
+		}
+		f, err := parseFilter(nil, field, unquoteLogicValue(rest))
+		if err != nil {
+			return nil, err
+		}
+		t.Children = append(t.Children, LogicNode{Filter: &f})
+	}
+	if len(t.Children) == 0 {
+		return nil, apierr.ParseError("\"failed to parse logic tree ()\"", "empty logic tree")
+	}
+	return t, nil
+}
+
+// unquoteLogicValue removes the double quotes that protect reserved
+// characters of a value inside a logic tree: a.eq."x,y".
+func unquoteLogicValue(s string) string {
+	i := strings.LastIndexByte(s, '.')
+	if i >= 0 && strings.HasSuffix(s, `"`) && i+1 < len(s) && s[i+1] == '"' && len(s)-i >= 3 {
+		return s[:i+1] + unescapeQuoted(s[i+2:len(s)-1])
+	}
+	return s
+}
+
+func unescapeQuoted(s string) string {
+	var sb strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		sb.WriteByte(s[i])
+	}
+	return sb.String()
+}
+
+// splitTop splits on sep outside parentheses, braces and double quotes.
+func splitTop(s string, sep byte) []string {
+	var out []string
+	depth, quoted, start := 0, false, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && quoted:
+			i++
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '(' || c == '{' || c == '[':
+			depth++
+		case c == ')' || c == '}' || c == ']':
+			depth--
+		case c == sep && depth == 0:
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}
+
+// parseField reads col->a->>b.
+func parseField(s string) (Field, *apierr.Error) {
+	s = strings.TrimSpace(s)
+	var f Field
+	i := strings.Index(s, "->")
+	if i < 0 {
+		f.Name = strings.Trim(s, `"`)
+	} else {
+		f.Name = strings.Trim(s[:i], `"`)
+		rest := s[i:]
+		for rest != "" {
+			text := strings.HasPrefix(rest, "->>")
+			if text {
+				rest = rest[3:]
+			} else if strings.HasPrefix(rest, "->") {
+				rest = rest[2:]
+			} else {
+				return f, apierr.ParseError("\"failed to parse field ("+s+")\"", "unexpected \""+rest+"\"")
+			}
+			j := strings.Index(rest, "->")
+			k := rest
+			if j >= 0 {
+				k, rest = rest[:j], rest[j:]
+			} else {
+				rest = ""
+			}
+			if k == "" {
+				return f, apierr.ParseError("\"failed to parse field ("+s+")\"", "empty JSON key")
+			}
+			f.Path = append(f.Path, JSONOp{Text: text, Key: strings.Trim(k, `'"`)})
+		}
+	}
+	if f.Name == "" {
+		return f, apierr.ParseError("\"failed to parse field ("+s+")\"", "empty column name")
+	}
+	return f, nil
+}
+
+func parseFilter(path []string, col, val string) (Filter, *apierr.Error) {
+	f := Filter{Path: path}
+	field, err := parseField(col)
+	if err != nil {
+		return f, err
+	}
+	f.Field = field
+	op, err := parseOperation(val)
+	if err != nil {
+		return f, err
+	}
+	f.Op = op
+	return f, nil
+}
+
+func parseOperation(val string) (Operation, *apierr.Error) {
+	var o Operation
+	fail := func(detail string) (Operation, *apierr.Error) {
+		return o, apierr.ParseError("\"failed to parse filter ("+val+")\" (line 1, column 1)", detail)
+	}
+	rest := val
+	if strings.HasPrefix(rest, "not.") {
+		o.Negated, rest = true, rest[4:]
+	}
+	opPart, value, ok := strings.Cut(rest, ".")
+	if !ok {
+		if operators[opPart] {
+			value = ""
+		} else {
+			return fail("unexpected \"" + rest + "\" expecting operator (eq, gt, ...)")
+		}
+	}
+	name := opPart
+	if i := strings.IndexByte(opPart, '('); i >= 0 && strings.HasSuffix(opPart, ")") {
+		name = opPart[:i]
+		arg := opPart[i+1 : len(opPart)-1]
+		switch {
+		case arg == "any" || arg == "all":
+			o.Quant = arg
+		case name == "fts" || name == "plfts" || name == "phfts" || name == "wfts":
+			o.Language = arg
+		default:
+			return fail("unexpected \"(" + arg + ")\"")
+		}
+	}
+	if !operators[name] {
+		return fail("unknown operator \"" + name + "\"")
+	}
+	o.Op = name
+	switch {
+	case name == "in":
+		if !strings.HasPrefix(value, "(") || !strings.HasSuffix(value, ")") {
+			return fail("in requires a parenthesized list: in.(a,b)")
+		}
+		o.List = parseList(value[1 : len(value)-1])
+	case name == "is":
+		switch strings.ToLower(value) {
+		case "null", "not_null", "true", "false", "unknown":
+			o.Value = strings.ToLower(value)
+		default:
+			return fail("is requires null, not_null, true, false or unknown")
+		}
+	case o.Quant != "":
+		if !strings.HasPrefix(value, "{") || !strings.HasSuffix(value, "}") {
+			return fail("a quantified operator requires a list: {a,b}")
+		}
+		o.List = parseList(value[1 : len(value)-1])
+	default:
+		o.Value = value
+	}
+	return o, nil
+}
+
+// parseList splits a,b,"c,d" honouring quotes and backslash escapes.
+func parseList(s string) []string {
+	if strings.TrimSpace(s) == "" {
+		return []string{}
+	}
+	var out []string
+	for _, item := range splitTop(s, ',') {
+		item = strings.TrimSpace(item)
+		if len(item) >= 2 && item[0] == '"' && item[len(item)-1] == '"' {
+			item = unescapeQuoted(item[1 : len(item)-1])
+		}
+		out = append(out, item)
+	}
+	return out
+}
+
+func parseOrder(v string) ([]OrderTerm, *apierr.Error) {
+	var terms []OrderTerm
+	for _, part := range splitTop(v, ',') {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			return nil, apierr.ParseError("\"failed to parse order ("+v+")\"", "empty order term")
+		}
+		var t OrderTerm
+		// rel(col).desc
+		if i := strings.IndexByte(part, '('); i > 0 {
+			j := strings.IndexByte(part, ')')
+			if j < i {
+				return nil, apierr.ParseError("\"failed to parse order ("+v+")\"", "unbalanced parentheses")
+			}
+			t.Relation = part[:i]
+			part = part[i+1:j] + part[j+1:]
+		}
+		segs := strings.Split(part, ".")
+		f, err := parseField(segs[0])
+		if err != nil {
+			return nil, err
+		}
+		t.Field = f
+		for _, m := range segs[1:] {
+			switch m {
+			case "asc":
+				t.Desc = false
+			case "desc":
+				t.Desc = true
+			case "nullsfirst":
+				t.Nulls = NullsFirst
+			case "nullslast":
+				t.Nulls = NullsLast
+			default:
+				return nil, apierr.ParseError("\"failed to parse order ("+v+")\"", "unexpected \""+m+"\" expecting \"asc\", \"desc\", \"nullsfirst\" or \"nullslast\"")
+			}
+		}
+		terms = append(terms, t)
+	}
+	return terms, nil
+}
+
+// parseSelect parses select=, including embeds and aggregates.
+func parseSelect(v string) ([]SelectItem, *apierr.Error) {
+	fail := func(d string) *apierr.Error {
+		return apierr.ParseError("\"failed to parse select parameter ("+v+")\"", d)
+	}
+	var items []SelectItem
+	for _, part := range splitTop(v, ',') {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			if strings.TrimSpace(v) == "" {
+				return nil, nil
+			}
+			return nil, fail("empty select item")
+		}
+		var it SelectItem
+		spread := strings.HasPrefix(part, "...")
+		if spread {
+			part = part[3:]
+		}
+		// alias:rest (but not the :: of a cast)
+		if i := strings.IndexByte(part, ':'); i > 0 && !strings.HasPrefix(part[i:], "::") && !strings.ContainsAny(part[:i], "(") {
+			it.Alias, part = strings.Trim(part[:i], `"`), part[i+1:]
+		}
+		if open := strings.IndexByte(part, '('); open > 0 && strings.HasSuffix(part, ")") && !isAggregateCall(part) {
+			head, body := part[:open], part[open+1:len(part)-1]
+			e := &Embed{Alias: it.Alias, Spread: spread}
+			hs := strings.Split(head, "!")
+			e.Name = hs[0]
+			for _, h := range hs[1:] {
+				switch h {
+				case "inner", "left":
+					e.JoinType = h
+				default:
+					e.Hint = h
+				}
+			}
+			sub, err := parseSelect(body)
+			if err != nil {
+				return nil, err
+			}
+			if sub == nil {
+				sub = []SelectItem{}
+			}
+			e.Select = sub
+			it.Embed = e
+			items = append(items, it)
+			continue
+		}
+		if spread {
+			return nil, fail("spread (...) needs an embedded resource")
+		}
+		// cast of the aggregate: col.sum()::int ; column cast: col::text
+		if i := strings.Index(part, "()"); i >= 0 {
+			head, tail := part[:i], part[i+2:]
+			if c, ok := strings.CutPrefix(tail, "::"); ok {
+				it.AggregateCast = c
+			} else if tail != "" {
+				return nil, fail("unexpected \"" + tail + "\"")
+			}
+			if head == "count" {
+				it.Aggregate = "count"
+				items = append(items, it)
+				continue
+			}
+			dot := strings.LastIndexByte(head, '.')
+			if dot < 0 {
+				return nil, fail("unknown aggregate \"" + head + "\"")
+			}
+			agg := head[dot+1:]
+			switch agg {
+			case "count", "sum", "avg", "max", "min":
+			default:
+				return nil, fail("unknown aggregate \"" + agg + "\"")
+			}
+			it.Aggregate = agg
+			part = head[:dot]
+		}
+		if i := strings.Index(part, "::"); i >= 0 {
+			it.Cast, part = part[i+2:], part[:i]
+		}
+		f, err := parseField(part)
+		if err != nil {
+			return nil, err
+		}
+		it.Field = f
+		items = append(items, it)
+	}
+	return items, nil
+}
+
+func isAggregateCall(part string) bool {
+	i := strings.Index(part, "()")
+	return i >= 0 && !strings.Contains(part[:i], "(")
+}

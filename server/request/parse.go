@@ -1,0 +1,305 @@
+package request
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/pgrest/pgrest/server/apierr"
+)
+
+// Options are the configuration values the parser needs.
+type Options struct {
+	Schemas      []string // db-schemas; the first is the default
+	MaxBodyBytes int64
+}
+
+var operators = map[string]bool{
+	"eq": true, "neq": true, "gt": true, "gte": true, "lt": true, "lte": true,
+	"like": true, "ilike": true, "match": true, "imatch": true, "in": true, "is": true,
+	"isdistinct": true, "fts": true, "plfts": true, "phfts": true, "wfts": true,
+	"cs": true, "cd": true, "ov": true, "sl": true, "sr": true, "nxr": true, "nxl": true, "adj": true,
+}
+
+// Parse turns an HTTP request into an API request.
+func Parse(r *http.Request, o Options) (*Request, *apierr.Error) {
+	req := &Request{Method: r.Method, Path: r.URL.Path, Headers: map[string]string{}, Cookies: map[string]string{}}
+	for k, vs := range r.Header {
+		req.Headers[strings.ToLower(k)] = strings.Join(vs, ", ")
+	}
+	for _, c := range r.Cookies() {
+		req.Cookies[c.Name] = c.Value
+	}
+	if err := route(req, r); err != nil {
+		return nil, err
+	}
+	if err := profile(req, r, o.Schemas); err != nil {
+		return nil, err
+	}
+	if err := parsePrefer(req, r.Header.Values("Prefer")); err != nil {
+		return nil, err
+	}
+	req.Accept = parseAccept(r.Header.Get("Accept"))
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mts := parseAccept(ct); len(mts) > 0 {
+			req.ContentType = mts[0]
+		}
+	}
+	if err := parseQuery(req, r.URL.RawQuery); err != nil {
+		return nil, err
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if err := parseRange(req, r.Header.Get("Range")); err != nil {
+			return nil, err
+		}
+	}
+	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		var rd io.Reader = r.Body
+		if o.MaxBodyBytes > 0 {
+			rd = io.LimitReader(r.Body, o.MaxBodyBytes)
+		}
+		b, err := io.ReadAll(rd)
+		if err != nil {
+			return nil, apierr.InvalidBody(err.Error())
+		}
+		req.Body = b
+	}
+	return req, nil
+}
+
+func route(req *Request, r *http.Request) *apierr.Error {
+	segs := strings.Split(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
+	for i, s := range segs {
+		u, err := url.PathUnescape(s)
+		if err != nil {
+			return apierr.New(http.StatusNotFound, "PGRST125", "Invalid path specified in request URL", "", "")
+		}
+		segs[i] = u
+	}
+	m := r.Method
+	switch {
+	case len(segs) == 1 && segs[0] == "":
+		if m != http.MethodGet && m != http.MethodHead && m != http.MethodOptions {
+			return apierr.New(http.StatusMethodNotAllowed, "PGRST117", "Unsupported HTTP method: "+m, "", "")
+		}
+		req.Action = ActSchemaRead
+	case len(segs) == 2 && segs[0] == "rpc" && segs[1] != "":
+		req.Resource = segs[1]
+		switch m {
+		case http.MethodGet, http.MethodHead, http.MethodPost:
+			req.Action = ActInvoke
+		case http.MethodOptions:
+			req.Action = ActInfo
+		default:
+			return apierr.New(http.StatusMethodNotAllowed, "PGRST101", "Only GET, HEAD and POST are allowed for RPC", "", "")
+		}
+	case len(segs) == 1:
+		req.Resource = segs[0]
+		switch m {
+		case http.MethodGet, http.MethodHead:
+			req.Action = ActRead
+		case http.MethodPost:
+			req.Action = ActCreate
+		case http.MethodPatch:
+			req.Action = ActUpdate
+		case http.MethodPut:
+			req.Action = ActUpsert
+		case http.MethodDelete:
+			req.Action = ActDelete
+		case http.MethodOptions:
+			req.Action = ActInfo
+		default:
+			return apierr.New(http.StatusMethodNotAllowed, "PGRST117", "Unsupported HTTP method: "+m, "", "")
+		}
+	default:
+		return apierr.New(http.StatusNotFound, "PGRST125", "Invalid path specified in request URL", "", "")
+	}
+	req.HeadOnly = m == http.MethodHead
+	return nil
+}
+
+func profile(req *Request, r *http.Request, schemas []string) *apierr.Error {
+	if len(schemas) == 0 {
+		schemas = []string{"public"}
+	}
+	h := "Content-Profile"
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		h = "Accept-Profile"
+	}
+	p := r.Header.Get(h)
+	if p == "" {
+		req.Schema = schemas[0]
+		return nil
+	}
+	for _, s := range schemas {
+		if s == p {
+			req.Schema, req.SchemaNegotiated = p, true
+			return nil
+		}
+	}
+	return apierr.New(http.StatusNotAcceptable, "PGRST106", "The schema must be one of the following: "+strings.Join(schemas, ", "), "", "")
+}
+
+func parsePrefer(req *Request, values []string) *apierr.Error {
+	p := &req.Prefs
+	for _, v := range values {
+		for _, item := range strings.Split(v, ",") {
+			item = strings.TrimSpace(item)
+			if item == "" {
+				continue
+			}
+			k, val, _ := strings.Cut(item, "=")
+			ok := true
+			switch k {
+			case "return":
+				ok = val == "minimal" || val == "headers-only" || val == "representation"
+				p.Return = val
+			case "count":
+				ok = val == "exact" || val == "planned" || val == "estimated"
+				p.Count = val
+			case "resolution":
+				ok = val == "merge-duplicates" || val == "ignore-duplicates"
+				p.Resolution = val
+			case "missing":
+				ok = val == "default" || val == "null"
+				p.Missing = val
+			case "handling":
+				ok = val == "strict" || val == "lenient"
+				p.Handling = val
+			case "timezone":
+				p.Timezone = val
+			case "tx":
+				ok = val == "commit" || val == "rollback"
+				p.Tx = val
+			case "max-affected":
+				n, err := strconv.ParseInt(val, 10, 64)
+				ok = err == nil && n >= 0
+				if ok {
+					p.MaxAffected = &n
+				}
+			default:
+				ok = false
+			}
+			if !ok {
+				p.Invalid = append(p.Invalid, item)
+			}
+		}
+	}
+	if p.Handling == "strict" && len(p.Invalid) > 0 {
+		return apierr.New(http.StatusBadRequest, "PGRST122", "Invalid preferences given with handling=strict", "Invalid preferences: "+strings.Join(p.Invalid, ", "), "")
+	}
+	return nil
+}
+
+// parseAccept parses an Accept (or Content-Type) header, best first.
+func parseAccept(h string) []MediaType {
+	var out []MediaType
+	for i, part := range strings.Split(h, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		fields := strings.Split(part, ";")
+		typ, sub, _ := strings.Cut(strings.ToLower(strings.TrimSpace(fields[0])), "/")
+		mt := MediaType{Type: typ, Subtype: sub, Params: map[string]string{}, Q: 1}
+		for _, f := range fields[1:] {
+			k, v, _ := strings.Cut(strings.TrimSpace(f), "=")
+			v = strings.Trim(v, `"`)
+			if strings.ToLower(k) == "q" {
+				if q, err := strconv.ParseFloat(v, 64); err == nil {
+					mt.Q = q
+				}
+				continue
+			}
+			mt.Params[strings.ToLower(k)] = v
+		}
+		_ = i
+		out = append(out, mt)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Q > out[j].Q })
+	if len(out) == 0 {
+		out = []MediaType{{Type: "*", Subtype: "*", Params: map[string]string{}, Q: 1}}
+	}
+	return out
+}
+
+func parseRange(req *Request, h string) *apierr.Error {
+	if h == "" {
+		return nil
+	}
+	h = strings.TrimPrefix(strings.TrimSpace(h), "items=")
+	lo, hi, ok := strings.Cut(h, "-")
+	from, err := strconv.ParseInt(lo, 10, 64)
+	if !ok || err != nil || from < 0 {
+		return nil // PostgREST ignores a Range it cannot read
+	}
+	req.RangeHeader = true
+	rg := rootRange(req)
+	var limit *int64
+	if hi != "" {
+		to, err := strconv.ParseInt(hi, 10, 64)
+		if err != nil {
+			return nil
+		}
+		if to < from {
+			return apierr.InvalidRange("The lower boundary must be lower than or equal to the upper boundary in the Range header.")
+		}
+		n := to - from + 1
+		limit = &n
+	}
+	// Intersect the header range with limit/offset from the query.
+	start := rg.Offset
+	if from > start {
+		start = from
+	}
+	var end *int64 // exclusive
+	if rg.Limit != nil {
+		e := rg.Offset + *rg.Limit
+		end = &e
+	}
+	if limit != nil {
+		e := from + *limit
+		if end == nil || e < *end {
+			end = &e
+		}
+	}
+	rg.Offset = start
+	if end != nil {
+		n := *end - start
+		if n < 0 {
+			n = 0
+		}
+		rg.Limit = &n
+	}
+	return nil
+}
+
+// rootRange returns the root Range, adding one if absent.
+func rootRange(req *Request) *Range {
+	return pathRange(req, nil)
+}
+
+func pathRange(req *Request, path []string) *Range {
+	for i := range req.Ranges {
+		if samePath(req.Ranges[i].Path, path) {
+			return &req.Ranges[i]
+		}
+	}
+	req.Ranges = append(req.Ranges, Range{Path: path})
+	return &req.Ranges[len(req.Ranges)-1]
+}
+
+func samePath(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
