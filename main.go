@@ -267,7 +267,7 @@ pgrest demo is serving %[1]s (PostgreSQL on 127.0.0.1:%[2]d, database %[3]s, rem
 Try:
   curl '%[1]s/books?select=title,year&order=year.desc&limit=3'
   curl '%[1]s/authors?select=name,books(title)&books.year=gte.1970'
-  curl -H 'Prefer: count=exact' '%[1]s/books?tags=cs.{scifi}'
+  curl -g -H 'Prefer: count=exact' '%[1]s/books?tags=cs.{scifi}'
 
 Press Ctrl-C to stop.
 `, url, pg.Port, embedpg.DemoDB)

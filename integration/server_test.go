@@ -242,3 +242,18 @@ func buildBinary(t *testing.T) string {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// The exposed schema is not usable by the authenticator itself, only by the
+// switched role (the usual PostgREST setup, and the demo's).
+func TestPrivateSchemaAsSwitchedRole(t *testing.T) {
+	db := NewDB(t, `
+		CREATE SCHEMA api;
+		REVOKE ALL ON SCHEMA public FROM PUBLIC;
+		GRANT USAGE ON SCHEMA api TO web_anon;
+		CREATE TABLE api.items (id int);
+		INSERT INTO api.items VALUES (1);
+		GRANT SELECT ON api.items TO web_anon;`)
+	p := StartPgrest(t, db, func(c *config.Config) { c.DBSchemas = []string{"api"} })
+	p.Get("/items").Expect(t, 200).JSONEq(t, `[{"id":1}]`)
+	p.Get("/items?id=eq.1").Expect(t, 200).JSONEq(t, `[{"id":1}]`)
+}

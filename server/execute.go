@@ -92,14 +92,22 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 	}
 	defer conn.Release() // pgxpool destroys a connection left inside a transaction
 
-	b := &pgx.Batch{}
+	// Statements are parsed as the role in force when they are prepared, and
+	// schema USAGE is checked at parse time: the role must be set before the
+	// request's statements are prepared, so settings go in a first batch.
+	setup := &pgx.Batch{}
 	if p.ReadOnly {
-		b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY")
+		setup.Queue("BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY")
 	} else {
-		b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+		setup.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
 	}
 	settingsSQL, settingsArgs := settingsStatement(tc, p.Settings)
-	b.Queue(settingsSQL, settingsArgs...)
+	setup.Queue(settingsSQL, settingsArgs...)
+	if err := conn.SendBatch(ctx, setup).Close(); err != nil {
+		rollback(conn)
+		return nil, err
+	}
+	b := &pgx.Batch{}
 	if tc.PreRequest != "" {
 		b.Queue("SELECT " + tc.PreRequest + "()")
 	}
