@@ -78,9 +78,10 @@ func (m *media) body(names []string) string {
 		var header, fields []string
 		for _, n := range names {
 			header = append(header, csvQuoteIdent(n))
-			fields = append(fields, "coalesce(CASE WHEN (_pgrest_r->>"+quoteLit(n)+") ~ '[,\"\\n\\r]' THEN '\"' || replace(_pgrest_r->>"+quoteLit(n)+", '\"', '\"\"') || '\"' ELSE _pgrest_r->>"+quoteLit(n)+" END, '')")
+			v := "(row_to_json(_pgrest_t)->>" + quoteLit(n) + ")"
+			fields = append(fields, "coalesce(CASE WHEN "+v+" ~ '[,\"\\n\\r]' THEN '\"' || replace("+v+", '\"', '\"\"') || '\"' ELSE "+v+" END, '')")
 		}
-		return "(SELECT " + quoteLit(strings.Join(header, ",")) + " || coalesce(string_agg(E'\\n' || " + strings.Join(fields, " || ',' || ") + ", ''), '') FROM (SELECT row_to_json(_pgrest_t) AS _pgrest_r) _x)"
+		return quoteLit(strings.Join(header, ",")) + " || coalesce(string_agg(E'\\n' || " + strings.Join(fields, " || ',' || ") + ", ''), '')"
 	case m.singular:
 		return "coalesce((json_agg(" + row + ")->0)::text, '')"
 	}

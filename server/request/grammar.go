@@ -240,8 +240,8 @@ func parseField(s string) (Field, *apierr.Error) {
 			f.Path = append(f.Path, JSONOp{Text: text, Key: strings.Trim(k, `'"`)})
 		}
 	}
-	if f.Name == "" {
-		return f, apierr.ParseError("\"failed to parse field ("+s+")\"", "empty column name")
+	if f.Name == "" || strings.ContainsAny(f.Name, "(),") {
+		return f, apierr.ParseError("\"failed to parse field ("+s+")\"", "unexpected character in column name")
 	}
 	return f, nil
 }
