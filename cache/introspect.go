@@ -60,7 +60,23 @@ SELECT ns1.nspname, c1.relname, ns2.nspname, c2.relname, con.conname,
 FROM pg_constraint con
 JOIN pg_class c1 ON c1.oid = con.conrelid JOIN pg_namespace ns1 ON ns1.oid = c1.relnamespace
 JOIN pg_class c2 ON c2.oid = con.confrelid JOIN pg_namespace ns2 ON ns2.oid = c2.relnamespace
-WHERE con.contype = 'f' AND con.conparentid = 0 AND ns1.nspname = ANY($1) AND ns2.nspname = ANY($1)`
+WHERE con.contype = 'f' AND con.conparentid = 0
+  AND ns1.nspname NOT IN ('pg_catalog', 'information_schema') AND ns2.nspname NOT IN ('pg_catalog', 'information_schema')`
+
+// viewDepsSQL lists, per view, the base-relation columns its query reads.
+// A view column is traced to a base column of the same name.
+const viewDepsSQL = `
+SELECT vn.nspname, v.relname, bn.nspname, b.relname, array_agg(DISTINCT a.attname::text)
+FROM pg_class v
+JOIN pg_namespace vn ON vn.oid = v.relnamespace
+JOIN pg_rewrite rw ON rw.ev_class = v.oid
+JOIN pg_depend d ON d.objid = rw.oid AND d.classid = 'pg_rewrite'::regclass
+  AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
+JOIN pg_class b ON b.oid = d.refobjid AND b.oid <> v.oid
+JOIN pg_namespace bn ON bn.oid = b.relnamespace
+JOIN pg_attribute a ON a.attrelid = b.oid AND a.attnum = d.refobjsubid
+WHERE v.relkind IN ('v', 'm') AND vn.nspname = ANY($1)
+GROUP BY 1, 2, 3, 4`
 
 const functionsSQL = `
 SELECT n.nspname, p.proname, obj_description(p.oid, 'pg_proc'),
@@ -117,7 +133,7 @@ func Load(ctx context.Context, q Querier, schemas []string) (*Snapshot, error) {
 		}
 		return rows.Err()
 	})
-	b.Queue(fkSQL, schemas).Query(func(rows pgx.Rows) error {
+	b.Queue(fkSQL).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var from, to QI
 			var name string
@@ -127,6 +143,17 @@ func Load(ctx context.Context, q Querier, schemas []string) (*Snapshot, error) {
 				return err
 			}
 			s.addForeignKey(from, to, name, cols, fcols, unique)
+		}
+		return rows.Err()
+	})
+	var views []viewDep
+	b.Queue(viewDepsSQL, schemas).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var d viewDep
+			if err := rows.Scan(&d.view.Schema, &d.view.Name, &d.base.Schema, &d.base.Name, &d.cols); err != nil {
+				return err
+			}
+			views = append(views, d)
 		}
 		return rows.Err()
 	})
@@ -157,6 +184,8 @@ func Load(ctx context.Context, q Querier, schemas []string) (*Snapshot, error) {
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("schema cache: %w", err)
 	}
+	s.addViewRelationships(views)
+	s.dropUnexposed()
 	s.addJunctions()
 	return s.Finalize(), nil
 }
@@ -308,4 +337,80 @@ func (s *Snapshot) Dump() ([]byte, error) {
 		"version": s.Version, "schemas": s.Schemas, "relations": rels,
 		"relationships": rships, "functions": fns,
 	}, "", "  ")
+}
+
+type viewDep struct {
+	view, base QI
+	cols       []string
+}
+
+// addViewRelationships gives a view the relationships of the base table it
+// reads, when the view exposes every key column under the same name; both
+// ends may be views.
+func (s *Snapshot) addViewRelationships(deps []viewDep) {
+	over := map[QI][]viewDep{}
+	for _, d := range deps {
+		v := s.Relations[d.view]
+		if v == nil {
+			continue
+		}
+		var exposed []string
+		for _, c := range d.cols {
+			if v.Column(c) != nil {
+				exposed = append(exposed, c)
+			}
+		}
+		d.cols = exposed
+		over[d.base] = append(over[d.base], d)
+	}
+	if len(over) == 0 {
+		return
+	}
+	var base []*Relationship
+	for _, rs := range s.Relationships {
+		base = append(base, rs...)
+	}
+	for _, r := range base {
+		froms := []QI{r.Table}
+		for _, d := range over[r.Table] {
+			if subset(r.Columns, d.cols) {
+				froms = append(froms, d.view)
+			}
+		}
+		tos := []QI{r.ForeignTable}
+		for _, d := range over[r.ForeignTable] {
+			if subset(r.ForeignColumns, d.cols) {
+				tos = append(tos, d.view)
+			}
+		}
+		for i, from := range froms {
+			for j, to := range tos {
+				if i == 0 && j == 0 {
+					continue
+				}
+				c := *r
+				c.Table, c.ForeignTable = from, to
+				c.IsSelf = from == to
+				s.Relationships[from] = append(s.Relationships[from], &c)
+			}
+		}
+	}
+}
+
+// dropUnexposed removes relationships with an end outside the exposed
+// schemas (they were loaded so views over private tables could inherit them).
+func (s *Snapshot) dropUnexposed() {
+	for qi, rs := range s.Relationships {
+		if s.Relations[qi] == nil {
+			delete(s.Relationships, qi)
+			continue
+		}
+		kept := rs[:0]
+		for _, r := range rs {
+			if s.Relations[r.ForeignTable] != nil {
+				kept = append(kept, r)
+			}
+		}
+		s.Relationships[qi] = kept
+	}
 }

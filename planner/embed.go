@@ -84,6 +84,21 @@ func (c *compiler) relationship(rel *cache.Relation, e *request.Embed) (*cache.R
 			"Searched for a foreign key relationship between '"+rel.Name+"' and '"+e.Name+"' in the schema '"+rel.Schema+"', but no matches were found.",
 			"")
 	}
+	if len(cands) > 1 && e.Hint != "" {
+		// A column hint names the embedding side's own columns first
+		// (a self-reference matches both directions otherwise).
+		var own []*cache.Relationship
+		for _, r := range cands {
+			for _, col := range r.Columns {
+				if col == e.Hint {
+					own = append(own, r)
+				}
+			}
+		}
+		if len(own) == 1 {
+			cands = own
+		}
+	}
 	if len(cands) > 1 {
 		var details []map[string]string
 		for _, r := range cands {

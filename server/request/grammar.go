@@ -469,5 +469,9 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 
 func isAggregateCall(part string) bool {
 	i := strings.Index(part, "()")
-	return i >= 0 && !strings.Contains(part[:i], "(")
+	if i < 0 || strings.Contains(part[:i], "(") {
+		return false
+	}
+	head := part[:i]
+	return head == "count" || strings.Contains(head, ".")
 }
