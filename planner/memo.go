@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"encoding/json"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -138,38 +137,106 @@ func (v *values) filter(f *request.Filter) {
 }
 
 // shapeKey is the request with values left out, plus everything else that
-// changes the SQL text.
+// changes the SQL text. It is written by hand: it runs on every request.
 func shapeKey(req *request.Request, snap *cache.Snapshot, opts Options, v *values) string {
-	type shape struct {
-		V       int64
-		A       request.Action
-		H       bool
-		S, R    string
-		Sel     []request.SelectItem
-		F       []request.Filter
-		L       []request.Logic
-		O       []request.Order
-		Rg      []request.Range
-		Acc     []request.MediaType
-		Cnt     string
-		Opt     Options
-		MaxRows int64
-	}
-	sh := shape{V: snap.Version, A: req.Action, H: req.HeadOnly, S: req.Schema, R: req.Resource,
-		Sel: req.Select, L: req.Logic, O: req.Orders, Rg: req.Ranges, Acc: req.Accept, Cnt: req.Prefs.Count, Opt: opts}
-	if opts.MaxRows != nil {
-		sh.MaxRows = *opts.MaxRows
-	}
-	// Filters without their values: the operator, quantifier and the
-	// is-value change the SQL; the compared value does not.
-	sh.F = make([]request.Filter, len(req.Filters))
-	for i, f := range req.Filters {
-		f.Op.List = nil
-		if f.Op.Op != "is" {
-			f.Op.Value = ""
+	var b strings.Builder
+	b.Grow(256)
+	w := func(ss ...string) {
+		for _, s := range ss {
+			b.WriteString(s)
+			b.WriteByte(0)
 		}
-		sh.F[i] = f
 	}
-	b, _ := json.Marshal(sh)
-	return strconv.Itoa(len(v.args)) + string(b)
+	w(strconv.FormatInt(snap.Version, 10), strconv.Itoa(int(req.Action)), strconv.FormatBool(req.HeadOnly),
+		req.Schema, req.Resource, req.Prefs.Count, strconv.FormatBool(opts.AggregatesEnabled), strconv.FormatBool(opts.PlanEnabled))
+	if opts.MaxRows != nil {
+		w(strconv.FormatInt(*opts.MaxRows, 10))
+	}
+	b.WriteString("S")
+	writeSelect(&b, w, req.Select)
+	b.WriteString("F")
+	for i := range req.Filters {
+		f := &req.Filters[i]
+		w(strings.Join(f.Path, "."))
+		writeFilterShape(w, f)
+	}
+	b.WriteString("L")
+	for i := range req.Logic {
+		writeLogic(&b, w, &req.Logic[i])
+	}
+	b.WriteString("O")
+	for _, o := range req.Orders {
+		w(strings.Join(o.Path, "."))
+		for _, t := range o.Terms {
+			w(t.Relation, t.Field.Name, strconv.Itoa(len(t.Field.Path)), strconv.FormatBool(t.Desc), strconv.Itoa(int(t.Nulls)))
+			for _, op := range t.Field.Path {
+				w(strconv.FormatBool(op.Text), numKind(op.Key))
+			}
+		}
+	}
+	b.WriteString("R")
+	for _, r := range req.Ranges {
+		w(strings.Join(r.Path, "."), strconv.FormatInt(r.Offset, 10))
+		if r.Limit != nil {
+			w(strconv.FormatInt(*r.Limit, 10))
+		}
+	}
+	b.WriteString("A")
+	for _, m := range req.Accept {
+		w(m.Type, m.Subtype, m.Params["nulls"], m.Params["options"])
+	}
+	w(strconv.Itoa(len(v.args)))
+	return b.String()
+}
+
+// numKind distinguishes array indexes from keys in JSON paths: the
+// compiler casts the parameter accordingly.
+func numKind(k string) string {
+	if _, err := strconv.Atoi(k); err == nil {
+		return "i"
+	}
+	return "k"
+}
+
+func writeSelect(b *strings.Builder, w func(...string), items []request.SelectItem) {
+	for _, it := range items {
+		// Output names come from aliases or the last JSON key, so keys
+		// without an alias are part of the shape.
+		w(it.Field.Name, it.Alias, it.Cast, it.Aggregate, it.AggregateCast, strconv.Itoa(len(it.Field.Path)))
+		for _, op := range it.Field.Path {
+			w(strconv.FormatBool(op.Text), numKind(op.Key))
+			if it.Alias == "" {
+				w(op.Key)
+			}
+		}
+		if e := it.Embed; e != nil {
+			w("(", e.Name, e.Alias, e.Hint, e.JoinType, strconv.FormatBool(e.Spread), strconv.FormatBool(e.Select == nil))
+			writeSelect(b, w, e.Select)
+			b.WriteString(")")
+		}
+	}
+}
+
+func writeFilterShape(w func(...string), f *request.Filter) {
+	o := &f.Op
+	w(f.Field.Name, strconv.Itoa(len(f.Field.Path)), strconv.FormatBool(o.Negated), o.Op, o.Quant, strconv.FormatBool(o.Language != ""))
+	for _, op := range f.Field.Path {
+		w(strconv.FormatBool(op.Text), numKind(op.Key))
+	}
+	if o.Op == "is" {
+		w(o.Value)
+	}
+}
+
+func writeLogic(b *strings.Builder, w func(...string), t *request.Logic) {
+	w(strings.Join(t.Path, "."), strconv.FormatBool(t.Or), strconv.FormatBool(t.Negated))
+	b.WriteString("(")
+	for _, c := range t.Children {
+		if c.Filter != nil {
+			writeFilterShape(w, c.Filter)
+		} else if c.Tree != nil {
+			writeLogic(b, w, c.Tree)
+		}
+	}
+	b.WriteString(")")
 }
