@@ -39,6 +39,10 @@ func (m *Memo) Misses() int64 { return m.misses.Load() }
 // not seen with this snapshot version.
 func (m *Memo) Plan(req *request.Request, snap *cache.Snapshot, opts Options) (*Plan, error) {
 	vals := collectValues(req)
+	if req.Action != request.ActRead {
+		// Writes depend on the payload's keys; they are compiled each time.
+		return compileWrite(req, snap, opts, vals)
+	}
 	key := shapeKey(req, snap, opts, vals)
 	if c, ok := m.lru.Get(key); ok {
 		m.hits.Add(1)

@@ -31,6 +31,9 @@ type txContext struct {
 	AppSettings   map[string]string
 	PreRequest    string // already quoted, "" when none
 	Rollback      bool   // end the transaction with ROLLBACK (db-tx-end / Prefer: tx)
+	// Check runs on the result before COMMIT; an error rolls back, so a
+	// write never half-happens when its response cannot be given.
+	Check func(*result) error
 }
 
 // result is the single row every plan returns.
@@ -156,6 +159,12 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 		res.Total = planned
 	}
 	if !p.ReadOnly {
+		if tc.Check != nil {
+			if err := tc.Check(res); err != nil {
+				rollback(conn)
+				return nil, err
+			}
+		}
 		end := "COMMIT"
 		if tc.Rollback {
 			end = "ROLLBACK"

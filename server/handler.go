@@ -69,12 +69,24 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr)
 		return
 	}
+	if req.Action != request.ActRead {
+		tc.Check = func(res *result) error {
+			if plan.Singular && res.PageTotal != 1 {
+				return singularError(res.PageTotal)
+			}
+			return nil
+		}
+	}
 	res, err := a.exec.run(r.Context(), plan, tc)
 	if err != nil {
 		writeError(w, toAPIError(err, tc.Authenticated))
 		return
 	}
-	writeRead(w, req, plan, res)
+	if req.Action == request.ActRead {
+		writeRead(w, req, plan, res)
+		return
+	}
+	writeMutation(w, req, plan, res, tc, cfg.DBTxEnd)
 }
 
 // snapshotFor returns the snapshot a request is served from, honouring

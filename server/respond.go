@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/pgrest/pgrest/planner"
 	"github.com/pgrest/pgrest/server/apierr"
@@ -88,8 +89,7 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 		return
 	}
 	if p.Singular && res.PageTotal != 1 {
-		writeError(w, apierr.New(http.StatusNotAcceptable, "PGRST116", "JSON object requested, multiple (or no) rows returned",
-			"The result contains "+strconv.FormatInt(res.PageTotal, 10)+" rows", ""))
+		writeError(w, singularError(res.PageTotal))
 		return
 	}
 	status, aerr := readStatus(p.Offset, res.PageTotal, res.Total)
@@ -115,4 +115,44 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	if !req.HeadOnly {
 		w.Write([]byte(res.Body))
 	}
+}
+
+func singularError(n int64) *apierr.Error {
+	return apierr.New(http.StatusNotAcceptable, "PGRST116", "JSON object requested, multiple (or no) rows returned",
+		"The result contains "+strconv.FormatInt(n, 10)+" rows", "")
+}
+
+// writeMutation sends the result of POST, PATCH or DELETE
+// (references/api/tables_views, references/preferences).
+func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, tc *txContext, txEnd string) {
+	h := w.Header()
+	var applied []string
+	if req.Prefs.Return != "" {
+		applied = append(applied, "return="+req.Prefs.Return)
+	}
+	if req.Prefs.Tx != "" && (txEnd == "commit-allow-override" || txEnd == "rollback-allow-override") {
+		applied = append(applied, "tx="+req.Prefs.Tx)
+	}
+	if len(applied) > 0 {
+		h.Set("Preference-Applied", strings.Join(applied, ", "))
+	}
+	status := http.StatusNoContent
+	if req.Action == request.ActCreate {
+		status = http.StatusCreated
+	} else if req.Prefs.Return == "representation" {
+		status = http.StatusOK
+	}
+	h.Set("Content-Range", "*/*")
+	status, aerr := applyResponseSettings(w, status, res)
+	if aerr != nil {
+		writeError(w, aerr)
+		return
+	}
+	if req.Prefs.Return != "representation" {
+		w.WriteHeader(status)
+		return
+	}
+	h.Set("Content-Type", p.MediaType)
+	w.WriteHeader(status)
+	w.Write([]byte(res.Body))
 }

@@ -180,10 +180,10 @@ func TestRoleClaimKey(t *testing.T) {
 	c := jwt.MapClaims{"https://example.com/claims": map[string]any{"role": "nested"}, "roles": []any{"a", "b"}, "app": map[string]any{"r": "deep"}}
 	for key, want := range map[string]string{
 		`."https://example.com/claims".role`: "nested",
-		".roles[1]":                           "b",
-		".roles[-1]":                          "b",
-		".app.r":                              "deep",
-		".missing":                            "web_anon",
+		".roles[1]":                          "b",
+		".roles[-1]":                         "b",
+		".app.r":                             "deep",
+		".missing":                           "web_anon",
 	} {
 		v := mustVerifier(t, Options{Secret: secret, RoleClaimKey: key})
 		expectOK(t, v, sign(t, jwt.SigningMethodHS256, []byte(secret), c, ""), want)
