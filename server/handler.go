@@ -30,14 +30,14 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	cfg := a.cfg.Load()
 	snap, aerr := a.snapshotFor(r, cfg)
 	if aerr != nil {
-		writeError(w, aerr)
+		a.fail(w, cfg, aerr)
 		return
 	}
 	w.Header().Set(HeaderSchemaVersion, strconv.FormatInt(snap.Version, 10))
 
 	req, aerr := request.Parse(r, request.Options{Schemas: cfg.DBSchemas})
 	if aerr != nil {
-		writeError(w, aerr)
+		a.fail(w, cfg, aerr)
 		return
 	}
 	if req.SchemaNegotiated || len(cfg.DBSchemas) > 1 {
@@ -45,7 +45,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	who, aerr := a.auth.Load().Authenticate(r.Header.Get("Authorization"), time.Now())
 	if aerr != nil {
-		writeError(w, aerr)
+		a.fail(w, cfg, aerr)
 		return
 	}
 	// PostgREST answers 42501 with 403 once a token was presented, 401 before.
@@ -61,12 +61,12 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		plan, err = a.planner.Plan(req, snap, opts)
 	}
 	if err != nil {
-		writeError(w, toAPIError(err, authenticated))
+		a.fail(w, cfg, toAPIError(err, authenticated))
 		return
 	}
 	tc, aerr := a.txContext(cfg, req, who.Role, who.ClaimsJSON, authenticated)
 	if aerr != nil {
-		writeError(w, aerr)
+		a.fail(w, cfg, aerr)
 		return
 	}
 	if req.Action != request.ActRead {
@@ -79,7 +79,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := a.exec.run(r.Context(), plan, tc)
 	if err != nil {
-		writeError(w, toAPIError(err, tc.Authenticated))
+		a.fail(w, cfg, toAPIError(err, tc.Authenticated))
 		return
 	}
 	if req.Action == request.ActRead {
@@ -180,4 +180,15 @@ func mustJSON(m map[string]string) string {
 	}
 	b, _ := json.Marshal(m)
 	return string(b)
+}
+
+// fail writes an error; client-error-verbosity=minimal leaves out details
+// and hints, which can reveal schema internals.
+func (a *App) fail(w http.ResponseWriter, cfg *config.Config, e *apierr.Error) {
+	if cfg.ClientErrorVerbosity == "minimal" && e.Body == nil {
+		c := *e
+		c.Details, c.Hint = nil, nil
+		e = &c
+	}
+	writeError(w, e)
 }
