@@ -14,7 +14,7 @@ import (
 	"github.com/pgrest/pgrest/server/config"
 )
 
-func migrate(t *testing.T, db string) {
+func migrate(t testing.TB, db string) {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, pg.URI("postgres", db))
@@ -22,7 +22,12 @@ func migrate(t *testing.T, db string) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := migrations.Apply(ctx, conn, "pgrst"); err != nil {
+	migrateConn(t, conn)
+}
+
+func migrateConn(t testing.TB, conn *pgx.Conn) {
+	t.Helper()
+	if _, err := migrations.Apply(context.Background(), conn, "pgrst"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,0 +1,66 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// BenchmarkDDLToVisible measures the time from the commit of an ALTER TABLE
+// to a schema cache that reflects it, on a schema of PGREST_BENCH_TABLES
+// tables (default 1000). It reports p50 and p99 in milliseconds.
+func BenchmarkDDLToVisible(b *testing.B) {
+	n := 1000
+	if v, err := strconv.Atoi(os.Getenv("PGREST_BENCH_TABLES")); err == nil && v > 0 {
+		n = v
+	}
+	var sb strings.Builder
+	for i := 0; i < n; i++ {
+		fk := ""
+		if i > 0 {
+			fk = fmt.Sprintf(", parent_id int REFERENCES t%d(id)", i-1)
+		}
+		fmt.Fprintf(&sb, "CREATE TABLE t%d (id int PRIMARY KEY, name text%s);\n", i, fk)
+	}
+	db := NewDB(b, sb.String())
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg.URI("postgres", db))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	migrateConn(b, conn)
+	p := StartPgrest(b, db, nil)
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var ev int64
+		start := time.Now()
+		if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE t%d ADD COLUMN c%d int", i%n, i)); err != nil {
+			b.Fatal(err)
+		}
+		if err := conn.QueryRow(ctx, "SELECT max(id) FROM pgrest.ddl_events").Scan(&ev); err != nil {
+			b.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		_, ok := p.App.Holder().WaitVersion(wctx, ev)
+		cancel()
+		if !ok {
+			b.Fatal("change not visible within 30s")
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+	b.ReportMetric(ms(lat[(len(lat)*99)/100]), "p99-ms")
+	b.ReportMetric(float64(n), "tables")
+}
