@@ -14,6 +14,9 @@ type pathStep struct {
 }
 
 func parsePath(s string) ([]pathStep, error) {
+	if rest, ok := strings.CutPrefix(s, "$"); ok {
+		return parseRFC9535(rest)
+	}
 	var out []pathStep
 	for i := 0; i < len(s); {
 		switch s[i] {
@@ -86,4 +89,49 @@ func lookup(v any, path []pathStep) (string, bool) {
 	}
 	s, ok := v.(string)
 	return s, ok
+}
+
+// parseRFC9535 reads the JSONPath form ($.a.b, $['a'], $["a"][0]) of
+// jwt-role-claim-key, restricted to member and index selectors.
+func parseRFC9535(s string) ([]pathStep, error) {
+	var out []pathStep
+	for i := 0; i < len(s); {
+		switch {
+		case s[i] == '.':
+			j := i + 1
+			for j < len(s) && s[j] != '.' && s[j] != '[' {
+				j++
+			}
+			if j == i+1 {
+				return nil, errors.New("empty member name")
+			}
+			out = append(out, pathStep{key: s[i+1 : j]})
+			i = j
+		case strings.HasPrefix(s[i:], "['") || strings.HasPrefix(s[i:], `["`):
+			q := s[i+1]
+			j := strings.IndexByte(s[i+2:], q)
+			if j < 0 || i+2+j+1 >= len(s) || s[i+2+j+1] != ']' {
+				return nil, errors.New("unterminated bracketed name")
+			}
+			out = append(out, pathStep{key: s[i+2 : i+2+j]})
+			i += j + 4
+		case s[i] == '[':
+			j := strings.IndexByte(s[i:], ']')
+			if j < 0 {
+				return nil, errors.New("unterminated index")
+			}
+			n, err := strconv.Atoi(s[i+1 : i+j])
+			if err != nil {
+				return nil, errors.New("index must be an integer")
+			}
+			out = append(out, pathStep{index: n, isIdx: true})
+			i += j + 1
+		default:
+			return nil, errors.New("expected '.' or '['")
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("empty path")
+	}
+	return out, nil
 }
