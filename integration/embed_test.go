@@ -125,3 +125,16 @@ func TestEmbedMemo(t *testing.T) {
 		t.Fatal("a repeated embed shape was compiled again")
 	}
 }
+
+// E5 and related ordering: spread to-one and to-many, order by a to-one embed.
+func TestSpreadAndRelatedOrder(t *testing.T) {
+	db := NewDB(t, embedFixture)
+	p := StartPgrest(t, db, nil)
+	p.Get("/books?select=title,...authors!author_id(author:name)&order=id").Expect(t, 200).
+		JSONEq(t, `[{"title":"Earthsea","author":"Le Guin"},{"title":"Dispossessed","author":"Le Guin"},{"title":"Cities","author":"Calvino"}]`)
+	p.Get("/authors?select=name,...books!books_author_id_fkey(titles:title)&id=lt.3&order=id&books.order=id").Expect(t, 200).
+		JSONEq(t, `[{"name":"Le Guin","titles":["Earthsea","Dispossessed"]},{"name":"Calvino","titles":["Cities"]}]`)
+	p.Get("/books?select=title,authors!author_id(name)&order=authors(name).asc,id.desc").Expect(t, 200).
+		JSONEq(t, `[{"title":"Cities","authors":{"name":"Calvino"}},{"title":"Dispossessed","authors":{"name":"Le Guin"}},{"title":"Earthsea","authors":{"name":"Le Guin"}}]`)
+	p.Get("/authors?select=name,books!books_author_id_fkey(title)&order=books(title)").ExpectError(t, 400, "PGRST118")
+}

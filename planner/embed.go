@@ -206,7 +206,7 @@ func (c *compiler) embed(parent *cache.Relation, pa string, e *request.Embed, pa
 	} else {
 		where += " AND " + join
 	}
-	order, err := c.orderClause(ea, path)
+	order, err := c.orderClause(target, ea, e.Select, path)
 	if err != nil {
 		return "", "", err
 	}
@@ -245,4 +245,85 @@ func (c *compiler) existsEmbed(parent *cache.Relation, pa string, e *request.Emb
 		where += " AND " + join
 	}
 	return "EXISTS (SELECT 1 FROM " + ident(target.Schema) + "." + ident(target.Name) + " AS " + ident(ea) + where + ")", nil
+}
+
+// relatedOrder orders by a column of a to-one embed: order=rel(col).
+func (c *compiler) relatedOrder(rel *cache.Relation, alias string, items []request.SelectItem, t *request.OrderTerm) (string, error) {
+	e := findEmbed(items, t.Relation)
+	if e == nil {
+		return "", apierr.New(http.StatusBadRequest, "PGRST108",
+			"'"+t.Relation+"' is not an embedded resource in this request", "",
+			"Verify that '"+t.Relation+"' is included in the 'select' query parameter.")
+	}
+	r, target, err := c.relationship(rel, e)
+	if err != nil {
+		return "", err
+	}
+	if !r.ToOne {
+		return "", apierr.New(http.StatusBadRequest, "PGRST118",
+			"A related order on '"+e.Name+"' is not possible",
+			"'"+rel.Name+"' and '"+e.Name+"' do not form a many-to-one or one-to-one relationship", "")
+	}
+	ea := c.nextAlias(target.Name)
+	return "(SELECT " + c.field(ea, &t.Field) + " FROM " + ident(target.Schema) + "." + ident(target.Name) + " AS " + ident(ea) +
+		" WHERE " + joinCondition(r, alias, ea) + ")", nil
+}
+
+// spread lifts the columns of ...rel(cols) into the parent: a value for a
+// to-one embed, an array of values for a to-many one. Each column is a
+// correlated subquery with the embed's own filters.
+func (c *compiler) spread(parent *cache.Relation, pa string, e *request.Embed, path []string) ([]string, []string, error) {
+	r, target, err := c.relationship(parent, e)
+	if err != nil {
+		return nil, nil, err
+	}
+	items := e.Select
+	if len(items) == 0 {
+		for _, col := range target.Columns {
+			items = append(items, request.SelectItem{Field: request.Field{Name: col.Name}})
+		}
+	}
+	var cols, names []string
+	for i := range items {
+		it := &items[i]
+		if it.Embed != nil || it.Aggregate != "" || it.Field.Name == "*" {
+			return nil, nil, apierr.New(http.StatusBadRequest, "PGRST100", "Spread embeds take plain columns in pgrest", "", "")
+		}
+		if !validCast(it.Cast) {
+			return nil, nil, apierr.ParseError("\"failed to parse select parameter\"", "invalid cast type")
+		}
+		ea := c.nextAlias(target.Name)
+		where, err := c.whereClause(target, ea, e.Select, path)
+		if err != nil {
+			return nil, nil, err
+		}
+		join := joinCondition(r, pa, ea)
+		if where == "" {
+			where = " WHERE " + join
+		} else {
+			where += " AND " + join
+		}
+		expr := c.castExpr(c.field(ea, &it.Field), it.Cast)
+		from := " FROM " + ident(target.Schema) + "." + ident(target.Name) + " AS " + ident(ea) + where
+		var sub string
+		if r.ToOne {
+			sub = "(SELECT " + expr + from + ")"
+		} else {
+			order, err := c.orderClause(target, ea, e.Select, path)
+			if err != nil {
+				return nil, nil, err
+			}
+			sub = "(SELECT coalesce(json_agg(" + expr + order + "), '[]') " + from + ")"
+		}
+		name := it.Alias
+		if name == "" {
+			name = it.Field.Name
+			if n := len(it.Field.Path); n > 0 {
+				name = it.Field.Path[n-1].Key
+			}
+		}
+		cols = append(cols, sub+" AS "+ident(name))
+		names = append(names, name)
+	}
+	return cols, names, nil
 }

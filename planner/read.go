@@ -67,7 +67,7 @@ func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *val
 	if len(c.groupBy) > 0 {
 		where += " GROUP BY " + strings.Join(c.groupBy, ", ")
 	}
-	order, err := c.orderClause(alias, nil)
+	order, err := c.orderClause(rel, alias, req.Select, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -168,6 +168,13 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 	for i := range items {
 		it := &items[i]
 		switch {
+		case it.Embed != nil && it.Embed.Spread:
+			sc, sn, err := c.spread(rel, alias, it.Embed, append(append([]string{}, path...), embedKey(it.Embed)))
+			if err != nil {
+				return "", nil, err
+			}
+			cols = append(cols, sc...)
+			names = append(names, sn...)
 		case it.Embed != nil:
 			if it.Embed.Select != nil && len(it.Embed.Select) == 0 {
 				continue // rel() only filters
@@ -370,7 +377,7 @@ func (c *compiler) filter(alias string, f *request.Filter) (string, error) {
 	return s, nil
 }
 
-func (c *compiler) orderClause(alias string, path []string) (string, error) {
+func (c *compiler) orderClause(rel *cache.Relation, alias string, items []request.SelectItem, path []string) (string, error) {
 	var terms []string
 	for _, o := range c.req.Orders {
 		if !samePath(o.Path, path) {
@@ -378,10 +385,15 @@ func (c *compiler) orderClause(alias string, path []string) (string, error) {
 		}
 		for i := range o.Terms {
 			t := &o.Terms[i]
+			var s string
 			if t.Relation != "" {
-				return "", apierr.New(http.StatusBadRequest, "PGRST118", "Ordering by an embedded resource is not supported by pgrest yet", "", "")
+				var err error
+				if s, err = c.relatedOrder(rel, alias, items, t); err != nil {
+					return "", err
+				}
+			} else {
+				s = c.field(alias, &t.Field)
 			}
-			s := c.field(alias, &t.Field)
 			if t.Desc {
 				s += " DESC"
 			} else {
