@@ -26,7 +26,8 @@ SELECT n.nspname, c.relname,
             FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
             WHERE i.indrelid = c.oid AND i.indisprimary), '{}')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p')`
+WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p')
+  AND ($2::text[] IS NULL OR (n.nspname, c.relname) IN (SELECT * FROM unnest($2::text[], $3::text[])))`
 
 const columnsSQL = `
 SELECT n.nspname, c.relname, a.attname, a.attnum,
@@ -45,6 +46,7 @@ JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') AND a.attnum > 0 AND NOT a.attisdropped
+  AND ($2::text[] IS NULL OR (n.nspname, c.relname) IN (SELECT * FROM unnest($2::text[], $3::text[])))
 ORDER BY n.nspname, c.relname, a.attnum`
 
 // foreign keys whose both ends are in the exposed schemas; unique tells
@@ -94,6 +96,18 @@ WHERE n.nspname = ANY($1) AND p.prokind IN ('f','p')`
 // Load introspects the schemas in one REPEATABLE READ read-only
 // transaction, so the snapshot is consistent, with one round trip.
 func Load(ctx context.Context, q Querier, schemas []string) (*Snapshot, error) {
+	return load(ctx, q, schemas, nil, false, nil)
+}
+
+// Refresh derives a new snapshot from old, re-introspecting only the
+// changed relations (and the functions when functions is set). Relationships
+// are recomputed from all foreign keys, which is cheap next to columns.
+// old is never modified: unchanged relations are shared with it.
+func Refresh(ctx context.Context, q Querier, old *Snapshot, changed []QI, functions bool) (*Snapshot, error) {
+	return load(ctx, q, old.Schemas, changed, functions, old)
+}
+
+func load(ctx context.Context, q Querier, schemas []string, only []QI, functions bool, old *Snapshot) (*Snapshot, error) {
 	tx, err := q.Begin(ctx)
 	if err != nil {
 		return nil, err
@@ -109,8 +123,26 @@ func Load(ctx context.Context, q Querier, schemas []string) (*Snapshot, error) {
 		Relationships: map[QI][]*Relationship{},
 		Timezones:     map[string]bool{},
 	}
+	var onlySchemas, onlyNames []string // nil: everything
+	if old != nil {
+		onlySchemas, onlyNames = []string{}, []string{}
+		changed := map[QI]bool{}
+		for _, qi := range only {
+			changed[qi] = true
+			onlySchemas, onlyNames = append(onlySchemas, qi.Schema), append(onlyNames, qi.Name)
+		}
+		for qi, r := range old.Relations {
+			if !changed[qi] {
+				s.Relations[qi] = r
+			}
+		}
+		s.Timezones, s.PGVersion, s.MediaHandlers = old.Timezones, old.PGVersion, old.MediaHandlers
+		if !functions {
+			s.Functions = old.Functions
+		}
+	}
 	b := &pgx.Batch{}
-	b.Queue(relationsSQL, schemas).Query(func(rows pgx.Rows) error {
+	b.Queue(relationsSQL, schemas, onlySchemas, onlyNames).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			r := &Relation{}
 			if err := rows.Scan(&r.Schema, &r.Name, &r.Kind, &r.Description, &r.Insertable, &r.Updatable, &r.Deletable, &r.PrimaryKey); err != nil {
@@ -120,7 +152,7 @@ func Load(ctx context.Context, q Querier, schemas []string) (*Snapshot, error) {
 		}
 		return rows.Err()
 	})
-	b.Queue(columnsSQL, schemas).Query(func(rows pgx.Rows) error {
+	b.Queue(columnsSQL, schemas, onlySchemas, onlyNames).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var sch, rel string
 			c := &Column{}
@@ -157,17 +189,22 @@ func Load(ctx context.Context, q Querier, schemas []string) (*Snapshot, error) {
 		}
 		return rows.Err()
 	})
-	b.Queue(functionsSQL, schemas).Query(func(rows pgx.Rows) error {
-		for rows.Next() {
-			f, err := scanFunction(rows)
-			if err != nil {
-				return err
+	if old == nil || functions {
+		b.Queue(functionsSQL, schemas).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				f, err := scanFunction(rows)
+				if err != nil {
+					return err
+				}
+				qi := QI{f.Schema, f.Name}
+				s.Functions[qi] = append(s.Functions[qi], f)
 			}
-			qi := QI{f.Schema, f.Name}
-			s.Functions[qi] = append(s.Functions[qi], f)
-		}
-		return rows.Err()
-	})
+			return rows.Err()
+		})
+	}
+	if old != nil {
+		return finish(ctx, tx, b, s, &views)
+	}
 	b.Queue("SELECT name FROM pg_timezone_names").Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var n string
@@ -181,10 +218,14 @@ func Load(ctx context.Context, q Querier, schemas []string) (*Snapshot, error) {
 	b.Queue("SELECT current_setting('server_version_num')::int").QueryRow(func(r pgx.Row) error {
 		return r.Scan(&s.PGVersion)
 	})
+	return finish(ctx, tx, b, s, &views)
+}
+
+func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, views *[]viewDep) (*Snapshot, error) {
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("schema cache: %w", err)
 	}
-	s.addViewRelationships(views)
+	s.addViewRelationships(*views)
 	s.dropUnexposed()
 	s.addJunctions()
 	return s.Finalize(), nil

@@ -179,9 +179,13 @@ type Snapshot struct {
 func (s *Snapshot) Finalize() *Snapshot {
 	s.relNames = map[string][]string{}
 	for qi, r := range s.Relations {
-		r.byName = make(map[string]*Column, len(r.Columns))
-		for _, c := range r.Columns {
-			r.byName[c.Name] = c
+		// A relation carried over from an older snapshot is shared with
+		// requests still reading it: it is complete already, never rewrite it.
+		if r.byName == nil {
+			r.byName = make(map[string]*Column, len(r.Columns))
+			for _, c := range r.Columns {
+				r.byName[c.Name] = c
+			}
 		}
 		s.relNames[qi.Schema] = append(s.relNames[qi.Schema], qi.Name)
 	}

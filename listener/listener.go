@@ -44,12 +44,17 @@ type Manager struct {
 	holder *cache.Holder
 	pool   *pgxpool.Pool
 
-	kick    chan struct{} // a reload is wanted; capacity 1 coalesces bursts
-	counter atomic.Int64  // local version when the event log is absent
-	loadMu  sync.Mutex    // one load at a time
+	kick    chan bool    // a reload is wanted (true: full); capacity 1 coalesces bursts
+	counter atomic.Int64 // local version when the event log is absent
+	loadMu  sync.Mutex   // one load at a time
 
 	statsMu sync.Mutex
 	stats   Stats
+
+	// applied holds the event ids reflected in the current snapshot within
+	// lateWindow of its version: ids come from a sequence, so a long
+	// migration can commit an event below ids that were applied already.
+	applied map[int64]bool
 
 	missMu   sync.Mutex
 	lastMiss map[cache.QI]time.Time
@@ -62,7 +67,7 @@ func New(opts Options, holder *cache.Holder, pool *pgxpool.Pool) *Manager {
 	if opts.BackoffBase == 0 {
 		opts.BackoffBase = time.Second
 	}
-	return &Manager{opts: opts, holder: holder, pool: pool, kick: make(chan struct{}, 1), lastMiss: map[cache.QI]time.Time{}}
+	return &Manager{opts: opts, holder: holder, pool: pool, kick: make(chan bool, 1), applied: map[int64]bool{}, lastMiss: map[cache.QI]time.Time{}}
 }
 
 // Run blocks until ctx ends.
@@ -106,7 +111,8 @@ func (m *Manager) listen(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{m.opts.Channel}.Sanitize()); err != nil {
 		return err
 	}
-	// Anything committed while we were not listening is caught up now.
+	// Anything committed while we were not listening is caught up now,
+	// from the event log when there is one.
 	m.Kick()
 	for {
 		n, err := conn.WaitForNotification(ctx)
@@ -122,18 +128,36 @@ func (m *Manager) listen(ctx context.Context) error {
 			if m.opts.OnConfigReload != nil {
 				m.opts.OnConfigReload()
 			}
-			m.Kick()
-		default: // "reload schema" or a DDL event id
+			m.KickFull()
+		case "reload schema":
+			m.KickFull()
+		default: // a DDL event id: the log says what changed
 			m.Kick()
 		}
 	}
 }
 
-// Kick asks for a reload without waiting; bursts coalesce into one more.
-func (m *Manager) Kick() {
+// Kick asks for an incremental reload without waiting; bursts coalesce.
+func (m *Manager) Kick() { m.kickWith(false) }
+
+// KickFull asks for a full reload ('reload schema', polling, reconnects).
+func (m *Manager) KickFull() { m.kickWith(true) }
+
+func (m *Manager) kickWith(full bool) {
 	select {
-	case m.kick <- struct{}{}:
+	case m.kick <- full:
+		return
 	default:
+	}
+	if full { // make sure the pending reload is a full one
+		select {
+		case <-m.kick:
+		default:
+		}
+		select {
+		case m.kick <- true:
+		default:
+		}
 	}
 }
 
@@ -142,8 +166,8 @@ func (m *Manager) reloader(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-m.kick:
-			m.retry(ctx, func() error { return m.ReloadNow(ctx) })
+		case full := <-m.kick:
+			m.retry(ctx, func() error { return m.reload(ctx, full) })
 		}
 	}
 }
@@ -164,7 +188,7 @@ func (m *Manager) poll(ctx context.Context) {
 			continue
 		}
 		if last != "" && fp != last {
-			m.Kick()
+			m.KickFull()
 		}
 		last = fp
 	}
@@ -210,12 +234,44 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // old snapshot. The version is the newest event id read before loading, so
 // it never claims more than the snapshot reflects.
 func (m *Manager) ReloadNow(ctx context.Context) error {
+	return m.reload(ctx, true)
+}
+
+// reload publishes a new snapshot. With the event log installed and a
+// snapshot already loaded, it reads the events since that snapshot and
+// re-introspects only what they name; anything else is a full load.
+func (m *Manager) reload(ctx context.Context, full bool) error {
 	m.loadMu.Lock()
 	defer m.loadMu.Unlock()
 	start := time.Now()
+	old := m.holder.Load()
 	version, logged, err := migrations.LatestEventID(ctx, m.pool)
 	var snap *cache.Snapshot
-	if err == nil {
+	kind := "full"
+	var events []cache.Event
+	if err == nil && logged {
+		after := version - lateWindow
+		if old != nil && old.Version-lateWindow < after {
+			after = old.Version - lateWindow
+		}
+		events, err = readEvents(ctx, m.pool, after, version)
+		fresh := events[:0:0]
+		for _, e := range events {
+			if !m.applied[e.ID] {
+				fresh = append(fresh, e)
+			}
+		}
+		if err == nil && old != nil && !full && version >= old.Version {
+			if len(fresh) == 0 {
+				return nil // nothing new
+			}
+			if rels, fns, ok := cache.Changes(fresh); ok {
+				kind = "incremental"
+				snap, err = cache.Refresh(ctx, m.pool, old, rels, fns)
+			}
+		}
+	}
+	if err == nil && snap == nil {
 		snap, err = cache.Load(ctx, m.pool, m.opts.Schemas)
 	}
 	m.statsMu.Lock()
@@ -229,14 +285,42 @@ func (m *Manager) ReloadNow(ctx context.Context) error {
 	if !logged {
 		version = m.counter.Add(1)
 	}
+	if old != nil && old.Version > version && logged {
+		version = old.Version // a late event never moves the version back
+	}
 	snap.Version = version
+	for _, e := range events {
+		m.applied[e.ID] = true
+	}
+	for id := range m.applied {
+		if id <= version-lateWindow {
+			delete(m.applied, id)
+		}
+	}
 	m.holder.Store(snap)
 	d := time.Since(start)
 	m.stats.Version, m.stats.LastLoadDuration, m.stats.LastLoadAt = version, d, time.Now()
 	m.stats.Loads++
 	m.stats.LastError = ""
-	m.opts.Log.Info().Int64("version", version).Dur("duration", d).Int("relations", len(snap.Relations)).Msg("schema cache loaded")
+	m.opts.Log.Info().Int64("version", version).Str("kind", kind).Dur("duration", d).Int("relations", len(snap.Relations)).Msg("schema cache loaded")
 	return nil
+}
+
+// lateWindow is how far below the current version a late-committing event
+// is still looked for.
+const lateWindow = 1000
+
+func readEvents(ctx context.Context, pool *pgxpool.Pool, after, upTo int64) ([]cache.Event, error) {
+	rows, err := pool.Query(ctx, `SELECT id, command_tag, coalesce(object_type, ''), coalesce(object_identity, ''), coalesce(schema_name, '')
+		FROM pgrest.ddl_events WHERE id > $1 AND id <= $2 ORDER BY id`, after, upTo)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (cache.Event, error) {
+		var e cache.Event
+		err := r.Scan(&e.ID, &e.CommandTag, &e.ObjectType, &e.ObjectIdentity, &e.Schema)
+		return e, err
+	})
 }
 
 // CheckMissing is called when a request names an object the snapshot
