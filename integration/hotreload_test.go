@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -210,4 +211,41 @@ func TestHotReloadMigrationHammer(t *testing.T) {
 	if st := p.App.Schema().Stats(); st.Loads < 2 {
 		t.Fatalf("expected reloads during the migrations, got %d", st.Loads)
 	}
+}
+
+// S3 fallback: where no event or NOTIFY arrives, catalog fingerprint
+// polling notices DDL by itself.
+func TestHotReloadFingerprintPolling(t *testing.T) {
+	db := NewDB(t, `CREATE TABLE a (id int); GRANT SELECT ON a TO web_anon;`)
+	p := StartPgrest(t, db, func(c *config.Config) {
+		c.DBChannelEnabled = false
+		c.SchemaPollInterval = 100 * time.Millisecond
+	})
+	SQL(t, db, `ALTER TABLE a ADD COLUMN polled int`)
+	deadline := time.Now().Add(10 * time.Second)
+	for p.App.Holder().Load().Relation("public", "a").Column("polled") == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("polling did not pick up the new column")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// `pgrest migrate` as a role that may not create event triggers fails
+// with a clear message, not a stack of SQL errors.
+func TestMigrateNeedsSuperuser(t *testing.T) {
+	db := NewDB(t, "")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg.URI("authenticator", db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	_, err = migrations.Apply(ctx, conn, "pgrst")
+	if err == nil || !strings.Contains(err.Error(), "superuser") {
+		t.Fatalf("got %v, want a message about needing a superuser", err)
+	}
+	// Applying twice as a superuser is idempotent.
+	migrate(t, db)
+	migrate(t, db)
 }

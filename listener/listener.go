@@ -55,6 +55,9 @@ type Manager struct {
 	// lateWindow of its version: ids come from a sequence, so a long
 	// migration can commit an event below ids that were applied already.
 	applied map[int64]bool
+	// loadedFP is the catalog fingerprint read just before the current
+	// snapshot was loaded; polling reloads when the catalog moves past it.
+	loadedFP atomic.Value
 
 	missMu   sync.Mutex
 	lastMiss map[cache.QI]time.Time
@@ -173,7 +176,6 @@ func (m *Manager) reloader(ctx context.Context) {
 }
 
 func (m *Manager) poll(ctx context.Context) {
-	var last string
 	t := time.NewTicker(m.opts.PollInterval)
 	defer t.Stop()
 	for {
@@ -182,16 +184,20 @@ func (m *Manager) poll(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		var fp string
-		err := m.pool.QueryRow(ctx, fingerprintSQL, m.opts.Schemas).Scan(&fp)
+		fp, err := m.fingerprint(ctx)
 		if err != nil {
 			continue
 		}
-		if last != "" && fp != last {
+		if last, _ := m.loadedFP.Load().(string); fp != last {
 			m.KickFull()
 		}
-		last = fp
 	}
+}
+
+func (m *Manager) fingerprint(ctx context.Context) (string, error) {
+	var fp string
+	err := m.pool.QueryRow(ctx, fingerprintSQL, m.opts.Schemas).Scan(&fp)
+	return fp, err
 }
 
 // fingerprintSQL changes whenever a relation, column, constraint or
@@ -245,6 +251,10 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 	defer m.loadMu.Unlock()
 	start := time.Now()
 	old := m.holder.Load()
+	var fp string
+	if m.opts.PollInterval > 0 {
+		fp, _ = m.fingerprint(ctx)
+	}
 	version, logged, err := migrations.LatestEventID(ctx, m.pool)
 	var snap *cache.Snapshot
 	kind := "full"
@@ -289,6 +299,9 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 		version = old.Version // a late event never moves the version back
 	}
 	snap.Version = version
+	if fp != "" {
+		m.loadedFP.Store(fp)
+	}
 	for _, e := range events {
 		m.applied[e.ID] = true
 	}
