@@ -200,12 +200,7 @@ func (c *compiler) embed(parent *cache.Relation, pa string, e *request.Embed, pa
 	if err != nil {
 		return "", "", err
 	}
-	join := joinCondition(r, pa, ea)
-	if where == "" {
-		where = " WHERE " + join
-	} else {
-		where += " AND " + join
-	}
+	where = andWhere(where, joinCondition(r, pa, ea))
 	order, err := c.orderClause(target, ea, e.Select, path)
 	if err != nil {
 		return "", "", err
@@ -238,12 +233,7 @@ func (c *compiler) existsEmbed(parent *cache.Relation, pa string, e *request.Emb
 	if err != nil {
 		return "", err
 	}
-	join := joinCondition(r, pa, ea)
-	if where == "" {
-		where = " WHERE " + join
-	} else {
-		where += " AND " + join
-	}
+	where = andWhere(where, joinCondition(r, pa, ea))
 	return "EXISTS (SELECT 1 FROM " + ident(target.Schema) + "." + ident(target.Name) + " AS " + ident(ea) + where + ")", nil
 }
 
@@ -297,12 +287,7 @@ func (c *compiler) spread(parent *cache.Relation, pa string, e *request.Embed, p
 		if err != nil {
 			return nil, nil, err
 		}
-		join := joinCondition(r, pa, ea)
-		if where == "" {
-			where = " WHERE " + join
-		} else {
-			where += " AND " + join
-		}
+		where = andWhere(where, joinCondition(r, pa, ea))
 		expr := c.castExpr(c.field(ea, &it.Field), it.Cast)
 		from := " FROM " + ident(target.Schema) + "." + ident(target.Name) + " AS " + ident(ea) + where
 		var sub string
@@ -315,15 +300,17 @@ func (c *compiler) spread(parent *cache.Relation, pa string, e *request.Embed, p
 			}
 			sub = "(SELECT coalesce(json_agg(" + expr + order + "), '[]') " + from + ")"
 		}
-		name := it.Alias
-		if name == "" {
-			name = it.Field.Name
-			if n := len(it.Field.Path); n > 0 {
-				name = it.Field.Path[n-1].Key
-			}
-		}
+		name := outputName(it)
 		cols = append(cols, sub+" AS "+ident(name))
 		names = append(names, name)
 	}
 	return cols, names, nil
+}
+
+// andWhere adds a condition to a (possibly empty) WHERE clause.
+func andWhere(where, cond string) string {
+	if where == "" {
+		return " WHERE " + cond
+	}
+	return where + " AND " + cond
 }

@@ -116,23 +116,11 @@ func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *val
 // rangeFor returns the offset and limit for the embed at path.
 func (c *compiler) rangeFor(path []string) (int64, *int64) {
 	for _, r := range c.req.Ranges {
-		if samePath(r.Path, path) {
+		if request.SamePath(r.Path, path) {
 			return r.Offset, r.Limit
 		}
 	}
 	return 0, nil
-}
-
-func samePath(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // field renders a column with its JSON path, every key a parameter.
@@ -207,13 +195,7 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 			names = append(names, name)
 		default:
 			expr := c.castExpr(c.field(alias, &it.Field), it.Cast)
-			name := it.Alias
-			if name == "" {
-				name = it.Field.Name
-				if n := len(it.Field.Path); n > 0 {
-					name = it.Field.Path[n-1].Key
-				}
-			}
+			name := outputName(it)
 			cols = append(cols, expr+" AS "+ident(name))
 			names = append(names, name)
 			groupBy = append(groupBy, expr)
@@ -227,6 +209,18 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 		c.groupBy = append(c.groupBy[:0], groupBy...)
 	}
 	return out, names, nil
+}
+
+// outputName is a column's key in the response: its alias, else the last
+// JSON key of its path, else its name.
+func outputName(it *request.SelectItem) string {
+	if it.Alias != "" {
+		return it.Alias
+	}
+	if n := len(it.Field.Path); n > 0 {
+		return it.Field.Path[n-1].Key
+	}
+	return it.Field.Name
 }
 
 var typeName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*( [A-Za-z_][A-Za-z0-9_]*)?(\[\])?$`)
@@ -262,7 +256,7 @@ func (c *compiler) whereClause(rel *cache.Relation, alias string, items []reques
 	var conds []string
 	for i := range c.req.Filters {
 		f := &c.req.Filters[i]
-		if !samePath(f.Path, path) {
+		if !request.SamePath(f.Path, path) {
 			continue
 		}
 		if e := findEmbed(items, f.Field.Name); e != nil && len(f.Field.Path) == 0 {
@@ -288,7 +282,7 @@ func (c *compiler) whereClause(rel *cache.Relation, alias string, items []reques
 	}
 	for i := range c.req.Logic {
 		t := &c.req.Logic[i]
-		if !samePath(t.Path, path) {
+		if !request.SamePath(t.Path, path) {
 			continue
 		}
 		s, err := c.logic(alias, t)
@@ -380,7 +374,7 @@ func (c *compiler) filter(alias string, f *request.Filter) (string, error) {
 func (c *compiler) orderClause(rel *cache.Relation, alias string, items []request.SelectItem, path []string) (string, error) {
 	var terms []string
 	for _, o := range c.req.Orders {
-		if !samePath(o.Path, path) {
+		if !request.SamePath(o.Path, path) {
 			continue
 		}
 		for i := range o.Terms {

@@ -41,16 +41,12 @@ func parsePath(s string) ([]pathStep, error) {
 			out = append(out, pathStep{key: s[i:j]})
 			i = j
 		case '[':
-			j := strings.IndexByte(s[i:], ']')
-			if j < 0 {
-				return nil, errors.New("unterminated index")
-			}
-			n, err := strconv.Atoi(s[i+1 : i+j])
+			st, n, err := indexStep(s[i:])
 			if err != nil {
-				return nil, errors.New("index must be an integer")
+				return nil, err
 			}
-			out = append(out, pathStep{index: n, isIdx: true})
-			i += j + 1
+			out = append(out, st)
+			i += n
 		default:
 			return nil, errors.New("expected '.' or '['")
 		}
@@ -116,16 +112,12 @@ func parseRFC9535(s string) ([]pathStep, error) {
 			out = append(out, pathStep{key: s[i+2 : i+2+j]})
 			i += j + 4
 		case s[i] == '[':
-			j := strings.IndexByte(s[i:], ']')
-			if j < 0 {
-				return nil, errors.New("unterminated index")
-			}
-			n, err := strconv.Atoi(s[i+1 : i+j])
+			st, n, err := indexStep(s[i:])
 			if err != nil {
-				return nil, errors.New("index must be an integer")
+				return nil, err
 			}
-			out = append(out, pathStep{index: n, isIdx: true})
-			i += j + 1
+			out = append(out, st)
+			i += n
 		default:
 			return nil, errors.New("expected '.' or '['")
 		}
@@ -134,4 +126,17 @@ func parseRFC9535(s string) ([]pathStep, error) {
 		return nil, errors.New("empty path")
 	}
 	return out, nil
+}
+
+// indexStep reads "[n]" at the start of s and how many bytes it took.
+func indexStep(s string) (pathStep, int, error) {
+	j := strings.IndexByte(s, ']')
+	if j < 0 {
+		return pathStep{}, 0, errors.New("unterminated index")
+	}
+	n, err := strconv.Atoi(s[1:j])
+	if err != nil {
+		return pathStep{}, 0, errors.New("index must be an integer")
+	}
+	return pathStep{index: n, isIdx: true}, j + 1, nil
 }

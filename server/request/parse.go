@@ -284,7 +284,7 @@ func rootRange(req *Request) *Range {
 
 func pathRange(req *Request, path []string) *Range {
 	for i := range req.Ranges {
-		if samePath(req.Ranges[i].Path, path) {
+		if SamePath(req.Ranges[i].Path, path) {
 			return &req.Ranges[i]
 		}
 	}
@@ -292,7 +292,8 @@ func pathRange(req *Request, path []string) *Range {
 	return &req.Ranges[len(req.Ranges)-1]
 }
 
-func samePath(a, b []string) bool {
+// SamePath reports whether two embed paths are equal.
+func SamePath(a, b []string) bool {
 	if len(a) != len(b) {
 		return false
 	}
