@@ -49,7 +49,14 @@ func TestRefreshMatchesLoad(t *testing.T) {
 	for step := 0; step < 120; step++ {
 		var ddl string
 		n := fmt.Sprint(step)
-		switch op := rng.Intn(9); {
+		switch op := rng.Intn(11); {
+		case op == 9 && len(tables) > 0:
+			name := "api.j" + n
+			ddl = "CREATE TABLE " + name + " (a int REFERENCES " + pick(tables) + "(id), b int REFERENCES " + pick(tables) + "(id), PRIMARY KEY (a, b))"
+		case op == 10 && len(tables) > 0:
+			v := "api.w" + n
+			ddl = "CREATE VIEW " + v + " AS SELECT * FROM " + pick(tables)
+			views = append(views, v)
 		case op <= 1 || len(tables) == 0:
 			schema := "api"
 			if rng.Intn(4) == 0 {

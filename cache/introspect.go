@@ -52,6 +52,15 @@ ORDER BY n.nspname, c.relname, a.attnum`
 // foreign keys whose both ends are in the exposed schemas; unique tells
 // whether the referencing columns are unique (one-to-one).
 const fkSQL = `
+WITH changed AS (
+  SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+), scope AS (
+  SELECT oid FROM changed
+  UNION SELECT d.refobjid FROM pg_rewrite rw JOIN pg_depend d ON d.objid = rw.oid
+    AND d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
+  WHERE rw.ev_class IN (SELECT oid FROM changed)
+)
 SELECT ns1.nspname, c1.relname, ns2.nspname, c2.relname, con.conname,
   (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum),
@@ -63,7 +72,8 @@ FROM pg_constraint con
 JOIN pg_class c1 ON c1.oid = con.conrelid JOIN pg_namespace ns1 ON ns1.oid = c1.relnamespace
 JOIN pg_class c2 ON c2.oid = con.confrelid JOIN pg_namespace ns2 ON ns2.oid = c2.relnamespace
 WHERE con.contype = 'f' AND con.conparentid = 0
-  AND ns1.nspname NOT IN ('pg_catalog', 'information_schema') AND ns2.nspname NOT IN ('pg_catalog', 'information_schema')`
+  AND ns1.nspname NOT IN ('pg_catalog', 'information_schema') AND ns2.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND ($1::text[] IS NULL OR con.conrelid IN (SELECT oid FROM scope) OR con.confrelid IN (SELECT oid FROM scope))`
 
 // viewDepsSQL lists, per view, the base-relation columns its query reads.
 // A view column is traced to a base column of the same name.
@@ -78,6 +88,7 @@ JOIN pg_class b ON b.oid = d.refobjid AND b.oid <> v.oid
 JOIN pg_namespace bn ON bn.oid = b.relnamespace
 JOIN pg_attribute a ON a.attrelid = b.oid AND a.attnum = d.refobjsubid
 WHERE v.relkind IN ('v', 'm') AND vn.nspname = ANY($1)
+  AND ($2::text[] IS NULL OR (vn.nspname, v.relname) IN (SELECT * FROM unnest($2::text[], $3::text[])))
 GROUP BY 1, 2, 3, 4`
 
 const functionsSQL = `
@@ -165,21 +176,19 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 		}
 		return rows.Err()
 	})
-	b.Queue(fkSQL).Query(func(rows pgx.Rows) error {
+	var fks []fkRow
+	b.Queue(fkSQL, onlySchemas, onlyNames).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
-			var from, to QI
-			var name string
-			var cols, fcols []string
-			var unique bool
-			if err := rows.Scan(&from.Schema, &from.Name, &to.Schema, &to.Name, &name, &cols, &fcols, &unique); err != nil {
+			var f fkRow
+			if err := rows.Scan(&f.from.Schema, &f.from.Name, &f.to.Schema, &f.to.Name, &f.name, &f.cols, &f.fcols, &f.unique); err != nil {
 				return err
 			}
-			s.addForeignKey(from, to, name, cols, fcols, unique)
+			fks = append(fks, f)
 		}
 		return rows.Err()
 	})
 	var views []viewDep
-	b.Queue(viewDepsSQL, schemas).Query(func(rows pgx.Rows) error {
+	b.Queue(viewDepsSQL, schemas, onlySchemas, onlyNames).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var d viewDep
 			if err := rows.Scan(&d.view.Schema, &d.view.Name, &d.base.Schema, &d.base.Name, &d.cols); err != nil {
@@ -203,7 +212,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 		})
 	}
 	if old != nil {
-		return finish(ctx, tx, b, s, &views)
+		return finish(ctx, tx, b, s, &fks, &views, old, only)
 	}
 	b.Queue("SELECT name FROM pg_timezone_names").Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -218,36 +227,78 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 	b.Queue("SELECT current_setting('server_version_num')::int").QueryRow(func(r pgx.Row) error {
 		return r.Scan(&s.PGVersion)
 	})
-	return finish(ctx, tx, b, s, &views)
+	return finish(ctx, tx, b, s, &fks, &views, nil, nil)
 }
 
-func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, views *[]viewDep) (*Snapshot, error) {
+type fkRow struct {
+	from, to    QI
+	name        string
+	cols, fcols []string
+	unique      bool
+}
+
+// finish derives relationships once the batch has run. On a refresh, the
+// old snapshot's relationships that depend on nothing in scope (the changed
+// relations and the base tables of changed views) are kept as they are;
+// the foreign keys that touch the scope were re-read and are derived anew.
+func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, fks *[]fkRow, views *[]viewDep, old *Snapshot, changed []QI) (*Snapshot, error) {
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("schema cache: %w", err)
 	}
-	s.addViewRelationships(*views)
+	s.viewDeps = *views
+	if old != nil {
+		scope := map[QI]bool{}
+		for _, qi := range changed {
+			scope[qi] = true
+		}
+		for _, d := range *views { // fresh rows: only changed views
+			scope[d.base] = true
+		}
+		s.viewDeps = append([]viewDep{}, *views...)
+		for _, d := range old.viewDeps {
+			if !scope[d.view] {
+				s.viewDeps = append(s.viewDeps, d)
+			}
+		}
+		for qi, rs := range old.Relationships {
+			for _, r := range rs {
+				if !r.dependsOn(scope) {
+					s.Relationships[qi] = append(s.Relationships[qi], r)
+				}
+			}
+		}
+	}
+	fresh := map[*Relationship]bool{}
+	var base []*Relationship
+	for _, f := range *fks {
+		base = append(base, s.addForeignKey(f, fresh)...)
+	}
+	s.addViewRelationships(s.viewDeps, base, fresh)
 	s.dropUnexposed()
-	s.addJunctions()
+	s.addJunctions(fresh)
 	return s.Finalize(), nil
 }
 
 // addForeignKey records both directions of a foreign key.
-func (s *Snapshot) addForeignKey(from, to QI, name string, cols, fcols []string, unique bool) {
-	self := from == to
-	fwd := &Relationship{Table: from, ForeignTable: to, Cardinality: ManyToOne, Constraint: name,
-		Columns: cols, ForeignColumns: fcols, IsSelf: self, ToOne: true}
-	rev := &Relationship{Table: to, ForeignTable: from, Cardinality: OneToMany, Constraint: name,
-		Columns: fcols, ForeignColumns: cols, IsSelf: self}
-	if unique {
+func (s *Snapshot) addForeignKey(f fkRow, fresh map[*Relationship]bool) []*Relationship {
+	self := f.from == f.to
+	deps := []QI{f.from, f.to}
+	fwd := &Relationship{Table: f.from, ForeignTable: f.to, Cardinality: ManyToOne, Constraint: f.name,
+		Columns: f.cols, ForeignColumns: f.fcols, IsSelf: self, ToOne: true, deps: deps}
+	rev := &Relationship{Table: f.to, ForeignTable: f.from, Cardinality: OneToMany, Constraint: f.name,
+		Columns: f.fcols, ForeignColumns: f.cols, IsSelf: self, deps: deps}
+	if f.unique {
 		fwd.Cardinality, rev.Cardinality, rev.ToOne = OneToOne, OneToOne, true
 	}
-	s.Relationships[from] = append(s.Relationships[from], fwd)
-	s.Relationships[to] = append(s.Relationships[to], rev)
+	s.Relationships[f.from] = append(s.Relationships[f.from], fwd)
+	s.Relationships[f.to] = append(s.Relationships[f.to], rev)
+	fresh[fwd], fresh[rev] = true, true
+	return []*Relationship{fwd, rev}
 }
 
 // addJunctions derives many-to-many relationships: a table with foreign
 // keys to two tables whose columns are all part of its primary key.
-func (s *Snapshot) addJunctions() {
+func (s *Snapshot) addJunctions(fresh map[*Relationship]bool) {
 	for jqi, rels := range s.Relationships {
 		j := s.Relations[jqi]
 		if j == nil || len(j.PrimaryKey) == 0 {
@@ -261,16 +312,19 @@ func (s *Snapshot) addJunctions() {
 		}
 		for _, a := range m2o {
 			for _, b := range m2o {
-				if a == b {
+				if a == b || (!fresh[a] && !fresh[b]) {
 					continue
 				}
-				s.Relationships[a.ForeignTable] = append(s.Relationships[a.ForeignTable], &Relationship{
+				m := &Relationship{
 					Table: a.ForeignTable, ForeignTable: b.ForeignTable, Cardinality: ManyToMany,
 					Constraint: a.Constraint + "," + b.Constraint, IsSelf: a.ForeignTable == b.ForeignTable,
 					Junction: &Junction{Table: jqi, Constraint1: a.Constraint, Constraint2: b.Constraint,
 						SourceColumns: a.ForeignColumns, SourceJunctionColumns: a.Columns,
 						TargetJunctionColumns: b.Columns, TargetColumns: b.ForeignColumns},
-				})
+				}
+				m.deps = append(append([]QI{jqi}, a.deps...), b.deps...)
+				s.Relationships[a.ForeignTable] = append(s.Relationships[a.ForeignTable], m)
+				fresh[m] = true
 			}
 		}
 	}
@@ -388,7 +442,7 @@ type viewDep struct {
 // addViewRelationships gives a view the relationships of the base table it
 // reads, when the view exposes every key column under the same name; both
 // ends may be views.
-func (s *Snapshot) addViewRelationships(deps []viewDep) {
+func (s *Snapshot) addViewRelationships(deps []viewDep, base []*Relationship, fresh map[*Relationship]bool) {
 	over := map[QI][]viewDep{}
 	for _, d := range deps {
 		v := s.Relations[d.view]
@@ -406,10 +460,6 @@ func (s *Snapshot) addViewRelationships(deps []viewDep) {
 	}
 	if len(over) == 0 {
 		return
-	}
-	var base []*Relationship
-	for _, rs := range s.Relationships {
-		base = append(base, rs...)
 	}
 	for _, r := range base {
 		froms := []QI{r.Table}
@@ -432,7 +482,9 @@ func (s *Snapshot) addViewRelationships(deps []viewDep) {
 				c := *r
 				c.Table, c.ForeignTable = from, to
 				c.IsSelf = from == to
+				c.deps = append(append([]QI{}, r.deps...), from, to)
 				s.Relationships[from] = append(s.Relationships[from], &c)
+				fresh[&c] = true
 			}
 		}
 	}

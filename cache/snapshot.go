@@ -108,6 +108,19 @@ type Relationship struct {
 	Computed *QI `json:"computed,omitempty"`
 	// ToOne is true for m2o, o2o, and computed relationships not returning a set.
 	ToOne bool `json:"to_one"`
+
+	// deps are the relations whose change invalidates this relationship
+	// (its ends, the base tables of view ends, the junction).
+	deps []QI
+}
+
+func (r *Relationship) dependsOn(set map[QI]bool) bool {
+	for _, d := range r.deps {
+		if set[d] {
+			return true
+		}
+	}
+	return false
 }
 
 type Param struct {
@@ -172,6 +185,7 @@ type Snapshot struct {
 	PGVersion int `json:"pg_version"`
 
 	relNames map[string][]string // schema -> sorted relation names, for hints
+	viewDeps []viewDep           // kept for incremental refreshes
 }
 
 // Finalize builds every derived index. It must run before the snapshot is
