@@ -15,16 +15,18 @@ import (
 	"github.com/pgrest/pgrest/server/config"
 )
 
-func migrate(t testing.TB, db string) {
+// superConn connects to db as the superuser for the rest of the test.
+func superConn(t testing.TB, db string) *pgx.Conn {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pg.URI("postgres", db))
+	conn, err := pgx.Connect(context.Background(), pg.URI("postgres", db))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
-	migrateConn(t, conn)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }
+
+func migrate(t testing.TB, db string) { migrateConn(t, superConn(t, db)) }
 
 func migrateConn(t testing.TB, conn *pgx.Conn) {
 	t.Helper()
@@ -35,13 +37,7 @@ func migrateConn(t testing.TB, conn *pgx.Conn) {
 
 func latestEvent(t *testing.T, db string) int64 {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pg.URI("postgres", db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	id, _, err := migrations.LatestEventID(ctx, conn)
+	id, _, err := migrations.LatestEventID(context.Background(), superConn(t, db))
 	if err != nil {
 		t.Fatal(err)
 	}
