@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -26,8 +27,7 @@ SELECT n.nspname, c.relname,
             FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
             WHERE i.indrelid = c.oid AND i.indisprimary), '{}')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p')
-  AND ($2::text[] IS NULL OR (n.nspname, c.relname) IN (SELECT * FROM unnest($2::text[], $3::text[])))`
+WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') /*scope*/`
 
 const columnsSQL = `
 SELECT n.nspname, c.relname, a.attname, a.attnum,
@@ -45,16 +45,14 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') AND a.attnum > 0 AND NOT a.attisdropped
-  AND ($2::text[] IS NULL OR (n.nspname, c.relname) IN (SELECT * FROM unnest($2::text[], $3::text[])))
+WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') AND a.attnum > 0 AND NOT a.attisdropped /*scope*/
 ORDER BY n.nspname, c.relname, a.attnum`
 
 // foreign keys whose both ends are in the exposed schemas; unique tells
 // whether the referencing columns are unique (one-to-one).
 const fkSQL = `
 WITH changed AS (
-  SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+  SELECT to_regclass(quote_ident(s) || '.' || quote_ident(n))::oid AS oid FROM unnest($1::text[], $2::text[]) AS u(s, n)
 ), scope AS (
   SELECT oid FROM changed
   UNION SELECT d.refobjid FROM pg_rewrite rw JOIN pg_depend d ON d.objid = rw.oid
@@ -73,7 +71,7 @@ JOIN pg_class c1 ON c1.oid = con.conrelid JOIN pg_namespace ns1 ON ns1.oid = c1.
 JOIN pg_class c2 ON c2.oid = con.confrelid JOIN pg_namespace ns2 ON ns2.oid = c2.relnamespace
 WHERE con.contype = 'f' AND con.conparentid = 0
   AND ns1.nspname NOT IN ('pg_catalog', 'information_schema') AND ns2.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND ($1::text[] IS NULL OR con.conrelid IN (SELECT oid FROM scope) OR con.confrelid IN (SELECT oid FROM scope))`
+  /*fkscope*/`
 
 // viewDepsSQL lists, per view, the base-relation columns its query reads.
 // A view column is traced to a base column of the same name.
@@ -87,9 +85,26 @@ JOIN pg_depend d ON d.objid = rw.oid AND d.classid = 'pg_rewrite'::regclass
 JOIN pg_class b ON b.oid = d.refobjid AND b.oid <> v.oid
 JOIN pg_namespace bn ON bn.oid = b.relnamespace
 JOIN pg_attribute a ON a.attrelid = b.oid AND a.attnum = d.refobjsubid
-WHERE v.relkind IN ('v', 'm') AND vn.nspname = ANY($1)
-  AND ($2::text[] IS NULL OR (vn.nspname, v.relname) IN (SELECT * FROM unnest($2::text[], $3::text[])))
+WHERE v.relkind IN ('v', 'm') AND vn.nspname = ANY($1) /*vscope*/
 GROUP BY 1, 2, 3, 4`
+
+// The scoped forms of the queries, for refreshes: the changed relations
+// are resolved to oids first so the catalogs are read through their indexes.
+// Full loads use the unscoped text, so neither plan is a compromise.
+const (
+	scopeOids = "(SELECT to_regclass(quote_ident(s) || '.' || quote_ident(n))::oid FROM unnest($2::text[], $3::text[]) AS u(s, n))"
+	relScope  = "AND c.oid IN " + scopeOids
+	viewScope = "AND v.oid IN " + scopeOids
+	fkScope   = "AND (con.conrelid IN (SELECT oid FROM scope) OR con.confrelid IN (SELECT oid FROM scope))"
+)
+
+// scoped returns the full or the scoped text of a query and its arguments.
+func scoped(sql, marker, cond string, scope bool, args ...any) (string, []any) {
+	if !scope {
+		return strings.Replace(sql, marker, "", 1), args[:1]
+	}
+	return strings.Replace(sql, marker, cond, 1), args
+}
 
 const functionsSQL = `
 SELECT n.nspname, p.proname, obj_description(p.oid, 'pg_proc'),
@@ -153,7 +168,15 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 		}
 	}
 	b := &pgx.Batch{}
-	b.Queue(relationsSQL, schemas, onlySchemas, onlyNames).Query(func(rows pgx.Rows) error {
+	refresh := old != nil
+	relQ, relArgs := scoped(relationsSQL, "/*scope*/", relScope, refresh, schemas, onlySchemas, onlyNames)
+	colQ, colArgs := scoped(columnsSQL, "/*scope*/", relScope, refresh, schemas, onlySchemas, onlyNames)
+	viewQ, viewArgs := scoped(viewDepsSQL, "/*vscope*/", viewScope, refresh, schemas, onlySchemas, onlyNames)
+	fkQ := strings.Replace(fkSQL, "/*fkscope*/", "", 1)
+	if refresh {
+		fkQ = strings.Replace(fkSQL, "/*fkscope*/", fkScope, 1)
+	}
+	b.Queue(relQ, relArgs...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			r := &Relation{}
 			if err := rows.Scan(&r.Schema, &r.Name, &r.Kind, &r.Description, &r.Insertable, &r.Updatable, &r.Deletable, &r.PrimaryKey); err != nil {
@@ -163,7 +186,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 		}
 		return rows.Err()
 	})
-	b.Queue(columnsSQL, schemas, onlySchemas, onlyNames).Query(func(rows pgx.Rows) error {
+	b.Queue(colQ, colArgs...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var sch, rel string
 			c := &Column{}
@@ -177,7 +200,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 		return rows.Err()
 	})
 	var fks []fkRow
-	b.Queue(fkSQL, onlySchemas, onlyNames).Query(func(rows pgx.Rows) error {
+	b.Queue(fkQ, onlySchemas, onlyNames).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var f fkRow
 			if err := rows.Scan(&f.from.Schema, &f.from.Name, &f.to.Schema, &f.to.Name, &f.name, &f.cols, &f.fcols, &f.unique); err != nil {
@@ -188,7 +211,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 		return rows.Err()
 	})
 	var views []viewDep
-	b.Queue(viewDepsSQL, schemas, onlySchemas, onlyNames).Query(func(rows pgx.Rows) error {
+	b.Queue(viewQ, viewArgs...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var d viewDep
 			if err := rows.Scan(&d.view.Schema, &d.view.Name, &d.base.Schema, &d.base.Name, &d.cols); err != nil {
