@@ -14,7 +14,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -111,7 +110,7 @@ func Start(ctx context.Context, settings map[string]string) (*Cluster, error) {
 	for _, k := range keys {
 		opts += fmt.Sprintf(" -c %s=%s", k, settings[k])
 	}
-	if err := c.writeOpts(data, opts); err != nil {
+	if err := c.writeOpts(opts); err != nil {
 		c.Remove()
 		return nil, err
 	}
@@ -124,12 +123,8 @@ func Start(ctx context.Context, settings map[string]string) (*Cluster, error) {
 
 // writeOpts keeps the server options in the data dir so StartServer can
 // restart the same cluster (tests stop and start it to simulate outages).
-func (c *Cluster) writeOpts(data, opts string) error {
-	p := filepath.Join(c.Dir, "opts")
-	if err := os.WriteFile(p, []byte(opts), 0o644); err != nil {
-		return err
-	}
-	return nil
+func (c *Cluster) writeOpts(opts string) error {
+	return os.WriteFile(filepath.Join(c.Dir, "opts"), []byte(opts), 0o644)
 }
 
 // StartServer starts (or restarts) the postgres server of the cluster.
@@ -216,6 +211,3 @@ func tail(b []byte, n int) string {
 	}
 	return string(b)
 }
-
-// Itoa is a tiny helper for callers building settings maps.
-func Itoa(i int) string { return strconv.Itoa(i) }

@@ -30,7 +30,20 @@ func findEmbed(items []request.SelectItem, key string) *request.Embed {
 // checkEmbedFilters rejects a scoped parameter whose path names no embed
 // in select (PGRST108).
 func (c *compiler) checkEmbedFilters(items []request.SelectItem, _ []string) error {
-	check := func(path []string) error {
+	var paths [][]string
+	for _, f := range c.req.Filters {
+		paths = append(paths, f.Path)
+	}
+	for _, o := range c.req.Orders {
+		paths = append(paths, o.Path)
+	}
+	for _, r := range c.req.Ranges {
+		paths = append(paths, r.Path)
+	}
+	for _, l := range c.req.Logic {
+		paths = append(paths, l.Path)
+	}
+	for _, path := range paths {
 		level := items
 		for _, k := range path {
 			e := findEmbed(level, k)
@@ -40,27 +53,6 @@ func (c *compiler) checkEmbedFilters(items []request.SelectItem, _ []string) err
 					"", "Verify that '"+k+"' is included in the 'select' query parameter.")
 			}
 			level = e.Select
-		}
-		return nil
-	}
-	for _, f := range c.req.Filters {
-		if err := check(f.Path); err != nil {
-			return err
-		}
-	}
-	for _, o := range c.req.Orders {
-		if err := check(o.Path); err != nil {
-			return err
-		}
-	}
-	for _, r := range c.req.Ranges {
-		if err := check(r.Path); err != nil {
-			return err
-		}
-	}
-	for _, l := range c.req.Logic {
-		if err := check(l.Path); err != nil {
-			return err
 		}
 	}
 	return nil

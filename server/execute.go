@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -199,9 +200,9 @@ func settingsStatement(tc *txContext, extra map[string]string) (string, []any) {
 		args = append(args, name, value)
 		n := len(args)
 		sb.WriteString("set_config($")
-		sb.WriteString(itoa(n - 1))
+		sb.WriteString(strconv.Itoa(n - 1))
 		sb.WriteString(", $")
-		sb.WriteString(itoa(n))
+		sb.WriteString(strconv.Itoa(n))
 		sb.WriteString(", true)")
 	}
 	sb.WriteString("SELECT ")
@@ -234,13 +235,6 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func itoa(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
-	}
-	return itoa(i/10) + string(rune('0'+i%10))
 }
 
 // planRows reads the row estimate from EXPLAIN (FORMAT JSON).

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -119,9 +118,6 @@ func toAPIError(err error, authenticated bool) *apierr.Error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		return fromPg(pe, authenticated)
-	}
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		return apierr.New(http.StatusGatewayTimeout, "PGRST003", "Timed out acquiring connection from connection pool.", "", "")
 	}
 	return errConnection(err)
 }

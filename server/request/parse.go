@@ -197,7 +197,7 @@ func parsePrefer(req *Request, values []string) *apierr.Error {
 // parseAccept parses an Accept (or Content-Type) header, best first.
 func parseAccept(h string) []MediaType {
 	var out []MediaType
-	for i, part := range strings.Split(h, ",") {
+	for _, part := range strings.Split(h, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue
@@ -216,7 +216,6 @@ func parseAccept(h string) []MediaType {
 			}
 			mt.Params[strings.ToLower(k)] = v
 		}
-		_ = i
 		out = append(out, mt)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Q > out[j].Q })
