@@ -113,7 +113,15 @@ SELECT n.nspname, p.proname, obj_description(p.oid, 'pg_proc'),
   coalesce(p.proargmodes::text[], '{}'),
   p.pronargdefaults, p.provariadic <> 0,
   tn.nspname, t.typname, t.typtype, p.proretset,
-  p.provolatile, coalesce(p.proconfig, '{}'), p.prokind = 'p'
+  p.provolatile, coalesce(p.proconfig, '{}'), p.prokind = 'p', p.prorows,
+  coalesce((SELECT array_agg(a.attname ORDER BY a.attnum) FROM pg_attribute a
+            WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '{}'),
+  coalesce((SELECT array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum) FROM pg_attribute a
+            WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '{}'),
+  coalesce((SELECT ARRAY[an.nspname::text, ac.relname::text] FROM pg_type at
+            JOIN pg_class ac ON ac.oid = at.typrelid JOIN pg_namespace an ON an.oid = ac.relnamespace
+            WHERE p.pronargs > 0 AND at.oid = p.proargtypes[0] AND ac.relkind IN ('r','v','m','f','p')), '{}'),
+  t.typrelid <> 0 AND EXISTS (SELECT 1 FROM pg_class rc WHERE rc.oid = t.typrelid AND rc.relkind IN ('r','v','m','f','p'))
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_type t ON t.oid = p.prorettype JOIN pg_namespace tn ON tn.oid = t.typnamespace
@@ -285,7 +293,7 @@ func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, fks *[]fk
 		}
 		for qi, rs := range old.Relationships {
 			for _, r := range rs {
-				if !r.dependsOn(scope) {
+				if r.Computed == nil && !r.dependsOn(scope) {
 					s.Relationships[qi] = append(s.Relationships[qi], r)
 				}
 			}
@@ -299,7 +307,35 @@ func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, fks *[]fk
 	s.addViewRelationships(s.viewDeps, base, fresh)
 	s.dropUnexposed()
 	s.addJunctions(fresh)
+	s.addComputedRelationships()
 	return s.Finalize(), nil
+}
+
+// addComputedRelationships derives relationships from functions that take
+// one relation's row type and return rows of another. They are rebuilt on
+// every load from the (possibly carried-over) functions: it is cheap, and
+// it keeps them right whichever side changed.
+func (s *Snapshot) addComputedRelationships() {
+	for _, fs := range s.Functions {
+		for _, f := range fs {
+			if f.RowArg == nil || !f.ReturnsRelation || len(f.Params) != 1 || f.ReturnKind != ReturnsComposite {
+				continue
+			}
+			if s.Relations[*f.RowArg] == nil || s.Relations[f.ReturnType] == nil {
+				continue
+			}
+			fn := QI{f.Schema, f.Name}
+			toOne := !f.ReturnsSet || f.Rows == 1
+			card := OneToMany
+			if toOne {
+				card = ManyToOne
+			}
+			s.Relationships[*f.RowArg] = append(s.Relationships[*f.RowArg], &Relationship{
+				Table: *f.RowArg, ForeignTable: f.ReturnType, Cardinality: card, Constraint: f.Name,
+				IsSelf: *f.RowArg == f.ReturnType, Computed: &fn, ToOne: toOne,
+			})
+		}
+	}
 }
 
 // addForeignKey records both directions of a foreign key.
@@ -372,15 +408,30 @@ func scanFunction(rows pgx.Rows) (*Function, error) {
 	var ndefaults int
 	var variadic bool
 	var typtype, vol string
+	var retNames, retTypes, rowArg []string
+	var retIsRelation bool
 	if err := rows.Scan(&f.Schema, &f.Name, &f.Description, &names, &types, &modes, &ndefaults, &variadic,
-		&f.ReturnType.Schema, &f.ReturnType.Name, &typtype, &f.ReturnsSet, &vol, &config, &f.IsProcedure); err != nil {
+		&f.ReturnType.Schema, &f.ReturnType.Name, &typtype, &f.ReturnsSet, &vol, &config, &f.IsProcedure, &f.Rows,
+		&retNames, &retTypes, &rowArg, &retIsRelation); err != nil {
 		return nil, err
 	}
+	if len(rowArg) == 2 {
+		f.RowArg = &QI{rowArg[0], rowArg[1]}
+	}
+	f.ReturnsRelation = retIsRelation
 	var in []Param
+	var out []*Column
 	for i, t := range types {
 		mode := "i"
 		if i < len(modes) {
 			mode = modes[i]
+		}
+		if mode == "o" || mode == "t" || mode == "b" {
+			name := ""
+			if i < len(names) {
+				name = names[i]
+			}
+			out = append(out, &Column{Name: name, Position: len(out) + 1, Type: t, Nullable: true})
 		}
 		if mode == "o" || mode == "t" {
 			f.ReturnsTable = true
@@ -398,6 +449,15 @@ func scanFunction(rows pgx.Rows) (*Function, error) {
 		}
 	}
 	f.Params = in
+	if !f.ReturnsTable {
+		out = nil
+		for i, n := range retNames {
+			out = append(out, &Column{Name: n, Position: i + 1, Type: retTypes[i], Nullable: true})
+		}
+	}
+	if len(out) > 0 {
+		f.Columns = out
+	}
 	switch {
 	case f.ReturnType.Name == "void":
 		f.ReturnKind = ReturnsVoid

@@ -3,7 +3,10 @@
 // A Snapshot is never mutated after it is published; a reload builds a new one.
 package cache
 
-import "sort"
+import (
+	"sort"
+	"strings"
+)
 
 // QI is a qualified identifier (schema, name).
 type QI struct {
@@ -159,6 +162,28 @@ type Function struct {
 	Volatility   Volatility        `json:"volatility"`
 	Settings     map[string]string `json:"settings"`
 	IsProcedure  bool              `json:"is_procedure"`
+	// Rows is the planner's row estimate (ROWS n); 1 makes a set-returning
+	// computed relationship to-one.
+	Rows float32 `json:"rows"`
+	// Columns are the result columns of a composite result (RETURNS TABLE,
+	// OUT parameters, a composite type or a relation's row type).
+	Columns []*Column `json:"columns,omitempty"`
+	// ReturnsRelation is set when the result is the row type of a table or
+	// view, so filters, embedding and computed fields work as on that relation.
+	ReturnsRelation bool `json:"returns_relation"`
+	// RowArg is the relation whose row type the first parameter takes:
+	// a computed field or computed relationship of that relation.
+	RowArg *QI `json:"row_arg,omitempty"`
+}
+
+// Signature renders the function as PostgREST names it in errors:
+// schema.name(a => type, b => type).
+func (f *Function) Signature() string {
+	var ps []string
+	for _, p := range f.Params {
+		ps = append(ps, p.Name+" => "+p.Type)
+	}
+	return f.Schema + "." + f.Name + "(" + strings.Join(ps, ", ") + ")"
 }
 
 // MediaHandler is a function or aggregate that renders a relation (or any
@@ -185,6 +210,7 @@ type Snapshot struct {
 	PGVersion int `json:"pg_version"`
 
 	relNames map[string][]string // schema -> sorted relation names, for hints
+	computed map[QI][]*Function  // relation -> its computed fields
 	viewDeps []viewDep           // kept for incremental refreshes
 }
 
@@ -206,8 +232,20 @@ func (s *Snapshot) Finalize() *Snapshot {
 	for _, names := range s.relNames {
 		sort.Strings(names)
 	}
+	s.computed = map[QI][]*Function{}
+	for _, fs := range s.Functions {
+		for _, f := range fs {
+			if f.RowArg != nil && len(f.Params) == 1 && f.ReturnKind != ReturnsVoid && s.Relations[*f.RowArg] != nil {
+				s.computed[*f.RowArg] = append(s.computed[*f.RowArg], f)
+			}
+		}
+	}
 	return s
 }
+
+// ComputedFields lists the functions usable as virtual columns of a relation
+// (a single parameter of its row type).
+func (s *Snapshot) ComputedFields(qi QI) []*Function { return s.computed[qi] }
 
 // Relation looks up a relation; nil when absent.
 func (s *Snapshot) Relation(schema, name string) *Relation {
