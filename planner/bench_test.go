@@ -39,7 +39,7 @@ func BenchmarkPlanUncached(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		vals := collectValues(req)
-		if _, err := compile(req, snap, Options{}, vals); err != nil {
+		if _, err := compile(req, snap, Options{}, vals, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

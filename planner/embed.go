@@ -70,6 +70,15 @@ func (c *compiler) relationship(rel *cache.Relation, e *request.Embed) (*cache.R
 		}
 		cands = append(cands, r)
 	}
+	var computed []*cache.Relationship
+	for _, r := range cands {
+		if r.Computed != nil && r.Computed.Name == e.Name {
+			computed = append(computed, r)
+		}
+	}
+	if len(computed) > 0 { // a computed relationship overrides a foreign key of the same name
+		cands = computed
+	}
 	if len(cands) == 0 {
 		return nil, nil, apierr.New(http.StatusBadRequest, "PGRST200",
 			"Could not find a relationship between '"+rel.Name+"' and '"+e.Name+"' in the schema cache",
@@ -176,6 +185,18 @@ func joinCondition(r *cache.Relationship, pa, ea string) string {
 	return strings.Join(conds, " AND ")
 }
 
+// source is the FROM item of an embedded level (alias ea) under its parent
+// (alias pa), with the WHERE clause that ties them: a foreign key's join
+// condition, or none for a computed relationship, whose function takes the
+// parent row (cast to the relation's row type, for parents that are CTEs).
+func source(r *cache.Relationship, target *cache.Relation, pa, ea, where string) string {
+	if f := r.Computed; f != nil {
+		from := " FROM " + ident(f.Schema) + "." + ident(f.Name) + "(" + ident(pa) + "::" + ident(r.Table.Schema) + "." + ident(r.Table.Name) + ") AS " + ident(ea)
+		return from + where
+	}
+	return " FROM " + ident(target.Schema) + "." + ident(target.Name) + " AS " + ident(ea) + andWhere(where, joinCondition(r, pa, ea))
+}
+
 // embed renders an embedded resource as a correlated subquery returning
 // an object (to-one) or an array (to-many).
 func (c *compiler) embed(parent *cache.Relation, pa string, e *request.Embed, path []string) (string, string, error) {
@@ -192,7 +213,6 @@ func (c *compiler) embed(parent *cache.Relation, pa string, e *request.Embed, pa
 	if err != nil {
 		return "", "", err
 	}
-	where = andWhere(where, joinCondition(r, pa, ea))
 	order, err := c.orderClause(target, ea, e.Select, path)
 	if err != nil {
 		return "", "", err
@@ -205,7 +225,7 @@ func (c *compiler) embed(parent *cache.Relation, pa string, e *request.Embed, pa
 	if offset > 0 {
 		tail += " OFFSET " + itoa64(offset)
 	}
-	inner := "SELECT " + cols + " FROM " + ident(target.Schema) + "." + ident(target.Name) + " AS " + ident(ea) + where + tail
+	inner := "SELECT " + cols + source(r, target, pa, ea, where) + tail
 	name := embedKey(e)
 	if r.ToOne {
 		return "(SELECT row_to_json(_pgrest_e) FROM (" + inner + ") _pgrest_e)", name, nil
@@ -225,8 +245,7 @@ func (c *compiler) existsEmbed(parent *cache.Relation, pa string, e *request.Emb
 	if err != nil {
 		return "", err
 	}
-	where = andWhere(where, joinCondition(r, pa, ea))
-	return "EXISTS (SELECT 1 FROM " + ident(target.Schema) + "." + ident(target.Name) + " AS " + ident(ea) + where + ")", nil
+	return "EXISTS (SELECT 1" + source(r, target, pa, ea, where) + ")", nil
 }
 
 // relatedOrder orders by a column of a to-one embed: order=rel(col).
@@ -247,8 +266,7 @@ func (c *compiler) relatedOrder(rel *cache.Relation, alias string, items []reque
 			"'"+rel.Name+"' and '"+e.Name+"' do not form a many-to-one or one-to-one relationship", "")
 	}
 	ea := c.nextAlias(target.Name)
-	return "(SELECT " + c.field(ea, &t.Field) + " FROM " + ident(target.Schema) + "." + ident(target.Name) + " AS " + ident(ea) +
-		" WHERE " + joinCondition(r, alias, ea) + ")", nil
+	return "(SELECT " + c.field(ea, &t.Field) + source(r, target, alias, ea, "") + ")", nil
 }
 
 // spread lifts the columns of ...rel(cols) into the parent: a value for a
@@ -279,9 +297,8 @@ func (c *compiler) spread(parent *cache.Relation, pa string, e *request.Embed, p
 		if err != nil {
 			return nil, nil, err
 		}
-		where = andWhere(where, joinCondition(r, pa, ea))
 		expr := c.castExpr(c.field(ea, &it.Field), it.Cast)
-		from := " FROM " + ident(target.Schema) + "." + ident(target.Name) + " AS " + ident(ea) + where
+		from := source(r, target, pa, ea, where)
 		var sub string
 		if r.ToOne {
 			sub = "(SELECT " + expr + from + ")"

@@ -18,6 +18,11 @@ type media struct {
 	stripNulls  bool
 	csv         bool
 	explain     string
+	// scalar: rows are single values (pgrst_scalar), rendered as JSON values.
+	scalar bool
+	// unwrap: a function returning one value or row answers with it, not
+	// with an array.
+	unwrap bool
 }
 
 func negotiate(req *request.Request, opts Options) (*media, error) {
@@ -71,7 +76,12 @@ func (m *media) body(names []string) string {
 	if m.stripNulls {
 		row = "json_strip_nulls(row_to_json(_pgrest_t))"
 	}
+	if m.scalar {
+		row = "_pgrest_t.pgrst_scalar"
+	}
 	switch {
+	case m.unwrap && !m.csv:
+		return "coalesce((json_agg(" + row + ")->0)::text, 'null')"
 	case m.csv:
 		// Header row, then one line per row with PostgREST's quoting:
 		// values holding a comma, quote or newline are double-quoted.

@@ -38,12 +38,25 @@ func (m *Memo) Misses() int64 { return m.misses.Load() }
 // Plan returns the plan for req against snap, compiling only for a shape
 // not seen with this snapshot version.
 func (m *Memo) Plan(req *request.Request, snap *cache.Snapshot, opts Options) (*Plan, error) {
+	var cl *call
+	if req.Action == request.ActInvoke {
+		var err error
+		if cl, err = resolveCall(req, snap); err != nil {
+			return nil, err
+		}
+	}
 	vals := collectValues(req)
-	if req.Action != request.ActRead {
+	if req.Action != request.ActRead && req.Action != request.ActInvoke {
 		// Writes depend on the payload's keys; they are compiled each time.
 		return compileWrite(req, snap, opts, vals)
 	}
+	if cl != nil && cl.payload != nil {
+		vals.add(&req.Body, cl.payload)
+	}
 	key := shapeKey(req, snap, opts, vals)
+	if cl != nil {
+		key += "C" + cl.shape() + "\x00" + req.Method + "\x00" + strings.Join(opts.HoistedSettings, ",")
+	}
 	if c, ok := m.lru.Get(key); ok {
 		m.hits.Add(1)
 		p := c.plan
@@ -51,7 +64,7 @@ func (m *Memo) Plan(req *request.Request, snap *cache.Snapshot, opts Options) (*
 		return &p, nil
 	}
 	m.misses.Add(1)
-	p, err := compile(req, snap, opts, vals)
+	p, err := compile(req, snap, opts, vals, cl)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,9 @@ type Options struct {
 	MaxRows           *int64 // db-max-rows
 	AggregatesEnabled bool   // db-aggregates-enabled
 	PlanEnabled       bool   // db-plan-enabled
+	// HoistedSettings are the function settings applied to the transaction
+	// (db-hoisted-tx-settings).
+	HoistedSettings []string
 }
 
 // Plan is what the executor runs. The statement returns exactly one row
@@ -33,6 +36,8 @@ type Plan struct {
 	Offset int64
 	// Singular: the body must hold exactly one row (vnd.pgrst.object+json).
 	Singular bool
+	// NoContent: the call returns void; the response is 204 without a body.
+	NoContent bool
 	// CountSQL, when set, is a statement (same Args) whose EXPLAIN row
 	// estimate answers Prefer: count=planned (and estimated above db-max-rows).
 	CountSQL string

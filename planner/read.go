@@ -32,15 +32,35 @@ func (c *compiler) nextAlias(name string) string {
 	return name + "_" + strconv.Itoa(c.alias)
 }
 
-func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *values) (*Plan, error) {
-	if req.Action != request.ActRead {
-		return nil, apierr.New(http.StatusNotImplemented, "PGREST501", "This kind of request is not supported by pgrest yet", "", "")
-	}
-	rel := snap.Relation(req.Schema, req.Resource)
-	if rel == nil {
-		return nil, notFound(snap, req.Schema, req.Resource)
-	}
+func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *values, cl *call) (*Plan, error) {
 	c := &compiler{req: req, snap: snap, opts: opts, vals: vals}
+	alias := req.Resource
+	switch {
+	case req.Action == request.ActRead:
+		rel := snap.Relation(req.Schema, req.Resource)
+		if rel == nil {
+			return nil, notFound(snap, req.Schema, req.Resource)
+		}
+		return c.query(rel, ident(rel.Schema)+"."+ident(rel.Name)+" AS "+ident(alias), nil)
+	case req.Action == request.ActInvoke && cl != nil:
+		p, err := c.query(callResult(snap, cl.fn), c.callSource(cl, alias), cl.fn)
+		if err != nil {
+			return nil, err
+		}
+		p.ReadOnly = req.Method != http.MethodPost || cl.fn.Volatility != cache.Volatile
+		p.NoContent = cl.fn.ReturnKind == cache.ReturnsVoid
+		p.Settings = hoisted(cl.fn, opts.HoistedSettings)
+		return p, nil
+	}
+	return nil, apierr.New(http.StatusNotImplemented, "PGREST501", "This kind of request is not supported by pgrest yet", "", "")
+}
+
+// query compiles a read of rel's rows from the FROM item from: a table or
+// view, or a function call (fn set) whose result may be a scalar or a
+// single row.
+func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (*Plan, error) {
+	req, opts, vals := c.req, c.opts, c.vals
+	alias := req.Resource
 	media, err := negotiate(req, opts)
 	if err != nil {
 		return nil, err
@@ -53,12 +73,16 @@ func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *val
 	if err := c.checkEmbedFilters(req.Select, nil); err != nil {
 		return nil, err
 	}
-
-	alias := req.Resource
-	from := ident(rel.Schema) + "." + ident(rel.Name) + " AS " + ident(alias)
-	cols, names, err := c.selectList(rel, alias, req.Select, nil)
-	if err != nil {
+	var cols string
+	var names []string
+	if fn != nil && fn.ReturnKind != cache.ReturnsComposite {
+		cols, names = ident(alias)+".pgrst_scalar", []string{"pgrst_scalar"}
+		media.scalar = true
+	} else if cols, names, err = c.selectList(rel, alias, req.Select, nil); err != nil {
 		return nil, err
+	}
+	if fn != nil && !fn.ReturnsSet {
+		media.unwrap = true
 	}
 	where, err := c.whereClause(rel, alias, req.Select, nil)
 	if err != nil {
@@ -102,7 +126,7 @@ func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *val
 	sql.WriteString(total)
 	sql.WriteString(" AS total, pg_catalog.count(_pgrest_t) AS page_total, ")
 	sql.WriteString(media.body(names))
-	sql.WriteString(" AS body, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM (")
+	sql.WriteString(" AS body, " + responseSettings + " FROM (")
 	sql.WriteString(q.String())
 	sql.WriteString(") _pgrest_t")
 	p.SQL = sql.String()
@@ -112,6 +136,10 @@ func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *val
 	}
 	return p, nil
 }
+
+// responseSettings are the result columns carrying response.headers and
+// response.status as SQL left them.
+const responseSettings = "nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status"
 
 // rangeFor returns the offset and limit for the embed at path.
 func (c *compiler) rangeFor(path []string) (int64, *int64) {

@@ -77,7 +77,7 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 		body = media.body(names)
 	}
 	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT NULL::bigint AS total, pg_catalog.count(_pgrest_t) AS page_total, " +
-		body + " AS body, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status FROM (SELECT " +
+		body + " AS body, " + responseSettings + " FROM (SELECT " +
 		cols + " FROM " + ident(alias) + ") _pgrest_t"
 	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular}, nil
 }

@@ -50,7 +50,8 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	// PostgREST answers 42501 with 403 once a token was presented, 401 before.
 	authenticated := r.Header.Get("Authorization") != ""
-	opts := planner.Options{MaxRows: cfg.DBMaxRows, AggregatesEnabled: cfg.DBAggregatesEnabled, PlanEnabled: cfg.DBPlanEnabled}
+	opts := planner.Options{MaxRows: cfg.DBMaxRows, AggregatesEnabled: cfg.DBAggregatesEnabled, PlanEnabled: cfg.DBPlanEnabled,
+		HoistedSettings: cfg.DBHoistedTxSettings}
 	plan, err := a.planner.Plan(req, snap, opts)
 	if err != nil && a.missingObject(r.Context(), err, req) {
 		// The object exists in the catalog but not in our snapshot (a
@@ -82,7 +83,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, cfg, toAPIError(err, tc.Authenticated))
 		return
 	}
-	if req.Action == request.ActRead {
+	if req.Action == request.ActRead || req.Action == request.ActInvoke {
 		writeRead(w, req, plan, res)
 		return
 	}

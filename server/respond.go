@@ -101,8 +101,15 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	if !p.Singular {
 		h.Set("Content-Range", contentRange(p.Offset, res.PageTotal, res.Total))
 	}
+	if p.NoContent {
+		status = http.StatusNoContent
+	}
 	if status, aerr = applyResponseSettings(w, status, res); aerr != nil {
 		writeError(w, aerr)
+		return
+	}
+	if status == http.StatusNoContent {
+		w.WriteHeader(status)
 		return
 	}
 	if p.MediaType != "" {

@@ -72,6 +72,9 @@ type Filter struct {
 	Path  []string // embed path (aliases or names) from the root
 	Field Field
 	Op    Operation
+	// Key is the raw query key on /rpc requests, where a parameter that
+	// names a function argument is an argument, not a filter.
+	Key string
 }
 
 // Logic is or=(...) / and=(...) / not.or=(...), scoped to an embed path.

@@ -78,6 +78,7 @@ func parseParam(req *Request, key, val string) *apierr.Error {
 	if req.Action == ActInvoke {
 		req.addRPCArg(key, val)
 		if f, err := parseFilter(path, last, val); err == nil {
+			f.Key = key
 			req.Filters = append(req.Filters, f)
 		}
 		return nil
