@@ -121,7 +121,8 @@ SELECT n.nspname, p.proname, obj_description(p.oid, 'pg_proc'),
   coalesce((SELECT ARRAY[an.nspname::text, ac.relname::text] FROM pg_type at
             JOIN pg_class ac ON ac.oid = at.typrelid JOIN pg_namespace an ON an.oid = ac.relnamespace
             WHERE p.pronargs > 0 AND at.oid = p.proargtypes[0] AND ac.relkind IN ('r','v','m','f','p')), '{}'),
-  t.typrelid <> 0 AND EXISTS (SELECT 1 FROM pg_class rc WHERE rc.oid = t.typrelid AND rc.relkind IN ('r','v','m','f','p'))
+  t.typrelid <> 0 AND EXISTS (SELECT 1 FROM pg_class rc WHERE rc.oid = t.typrelid AND rc.relkind IN ('r','v','m','f','p')),
+  t.typtype = 'd' AND t.typbasetype = 'bytea'::regtype
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_type t ON t.oid = p.prorettype JOIN pg_namespace tn ON tn.oid = t.typnamespace
@@ -170,7 +171,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 				s.Relations[qi] = r
 			}
 		}
-		s.Timezones, s.PGVersion, s.MediaHandlers = old.Timezones, old.PGVersion, old.MediaHandlers
+		s.Timezones, s.PGVersion = old.Timezones, old.PGVersion
 		if !functions {
 			s.Functions = old.Functions
 		}
@@ -242,6 +243,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 			return rows.Err()
 		})
 	}
+	queueMedia(b, s, schemas)
 	if old != nil {
 		return finish(ctx, tx, b, s, &fks, &views, old, only)
 	}
@@ -412,8 +414,11 @@ func scanFunction(rows pgx.Rows) (*Function, error) {
 	var retIsRelation bool
 	if err := rows.Scan(&f.Schema, &f.Name, &f.Description, &names, &types, &modes, &ndefaults, &variadic,
 		&f.ReturnType.Schema, &f.ReturnType.Name, &typtype, &f.ReturnsSet, &vol, &config, &f.IsProcedure, &f.Rows,
-		&retNames, &retTypes, &rowArg, &retIsRelation); err != nil {
+		&retNames, &retTypes, &rowArg, &retIsRelation, &f.Binary); err != nil {
 		return nil, err
+	}
+	if typtype == "d" && IsMediaType(f.ReturnType.Name) {
+		f.MediaType = f.ReturnType.Name
 	}
 	if len(rowArg) == 2 {
 		f.RowArg = &QI{rowArg[0], rowArg[1]}

@@ -174,6 +174,10 @@ type Function struct {
 	// RowArg is the relation whose row type the first parameter takes:
 	// a computed field or computed relationship of that relation.
 	RowArg *QI `json:"row_arg,omitempty"`
+	// MediaType is set when the function returns a domain named after a
+	// media type: it is that media type's handler; Binary when over bytea.
+	MediaType string `json:"media_type,omitempty"`
+	Binary    bool   `json:"binary,omitempty"`
 }
 
 // Signature renders the function as PostgREST names it in errors:
@@ -186,13 +190,15 @@ func (f *Function) Signature() string {
 	return f.Schema + "." + f.Name + "(" + strings.Join(ps, ", ") + ")"
 }
 
-// MediaHandler is a function or aggregate that renders a relation (or any
-// relation with the "*/*" entry keyed by Relation.Name == "") as a media type.
+// MediaHandler is an aggregate that renders the rows of a relation (of any
+// relation when Relation is the zero QI: its input is anyelement) as the
+// media type its result domain is named after.
 type MediaHandler struct {
 	MediaType string `json:"media_type"`
 	Relation  QI     `json:"relation"`
 	Function  QI     `json:"function"`
-	Aggregate bool   `json:"aggregate"`
+	// Binary is set when the domain is over bytea.
+	Binary bool `json:"binary"`
 }
 
 // Snapshot is the immutable schema cache. Version is the id of the last DDL
@@ -206,6 +212,11 @@ type Snapshot struct {
 	Relationships map[QI][]*Relationship `json:"-"`
 	MediaHandlers []MediaHandler         `json:"media_handlers"`
 	Timezones     map[string]bool        `json:"-"`
+	// Representations are the domain representations (casts defined in
+	// the database), keyed by the domain's Column.Type.
+	Representations map[string]*Representation `json:"representations"`
+	// PostGIS is the schema holding st_asgeojson(record), "" without PostGIS.
+	PostGIS string `json:"postgis"`
 	// PGVersion is server_version_num.
 	PGVersion int `json:"pg_version"`
 

@@ -22,7 +22,8 @@ type Options struct {
 // survives DDL that does not change the queried relations:
 //
 //	total bigint (NULL unless a count was asked), page_total bigint,
-//	body text, response_headers text, response_status text
+//	body text, body_bytes bytea (binary media types; body is NULL then),
+//	response_headers text, response_status text
 type Plan struct {
 	SQL  string
 	Args []any
@@ -50,7 +51,7 @@ type Plan struct {
 	Settings map[string]string
 }
 
-var ResultColumns = []string{"total", "page_total", "body", "response_headers", "response_status"}
+var ResultColumns = []string{"total", "page_total", "body", "body_bytes", "response_headers", "response_status"}
 
 // Planner compiles and memoizes.
 type Planner interface {

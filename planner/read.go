@@ -23,6 +23,8 @@ type compiler struct {
 	alias int
 	// groupBy holds the non-aggregated columns of a level with aggregates.
 	groupBy []string
+	// jsonOut: the body is builtin JSON, where domain representations apply.
+	jsonOut bool
 }
 
 func (c *compiler) param(key any) string { return "$" + strconv.Itoa(c.vals.ids[key]) }
@@ -61,10 +63,11 @@ func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *val
 func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (*Plan, error) {
 	req, opts, vals := c.req, c.opts, c.vals
 	alias := req.Resource
-	media, err := negotiate(req, opts)
+	media, err := negotiate(req, opts, c.offerFor(rel, fn))
 	if err != nil {
 		return nil, err
 	}
+	c.jsonOut = media.json()
 	for _, it := range req.Select {
 		if it.Aggregate != "" && !opts.AggregatesEnabled {
 			return nil, apierr.New(http.StatusBadRequest, "PGRST123", "Use of aggregate functions is not allowed", "", "")
@@ -125,8 +128,8 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 	sql.WriteString("SELECT ")
 	sql.WriteString(total)
 	sql.WriteString(" AS total, pg_catalog.count(_pgrest_t) AS page_total, ")
-	sql.WriteString(media.body(names))
-	sql.WriteString(" AS body, " + responseSettings + " FROM (")
+	sql.WriteString(bodyColumns(media, names))
+	sql.WriteString(", " + responseSettings + " FROM (")
 	sql.WriteString(q.String())
 	sql.WriteString(") _pgrest_t")
 	p.SQL = sql.String()
@@ -135,6 +138,12 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 		p.SQL = q.String()
 	}
 	return p, nil
+}
+
+// bodyColumns are the body and body_bytes result columns.
+func bodyColumns(m *media, names []string) string {
+	text, bytes := m.body(names)
+	return text + " AS body, " + bytes + " AS body_bytes"
 }
 
 // responseSettings are the result columns carrying response.headers and
@@ -202,9 +211,21 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 			cols = append(cols, sub+" AS "+ident(name))
 			names = append(names, name)
 		case it.Field.Name == "*":
-			cols = append(cols, ident(alias)+".*")
+			star := ident(alias) + ".*"
+			var own []string
 			for _, col := range rel.Columns {
 				names = append(names, col.Name)
+				expr := ident(alias) + "." + ident(col.Name)
+				if fn := c.representation(rel, &request.Field{Name: col.Name}, toJSON); fn != "" && c.jsonOut {
+					star = ""
+					expr = fn + "(" + expr + ")"
+				}
+				own = append(own, expr+" AS "+ident(col.Name))
+			}
+			if star == "" { // a domain representation needs each column spelled out
+				cols = append(cols, own...)
+			} else {
+				cols = append(cols, star)
 			}
 		case !validCast(it.Cast) || !validCast(it.AggregateCast):
 			return "", nil, apierr.ParseError("\"failed to parse select parameter\"", "invalid cast type")
@@ -223,6 +244,11 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 			names = append(names, name)
 		default:
 			expr := c.castExpr(c.field(alias, &it.Field), it.Cast)
+			if it.Cast == "" && c.jsonOut {
+				if fn := c.representation(rel, &it.Field, toJSON); fn != "" {
+					expr = fn + "(" + expr + ")"
+				}
+			}
 			name := outputName(it)
 			cols = append(cols, expr+" AS "+ident(name))
 			names = append(names, name)
@@ -237,6 +263,28 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 		c.groupBy = append(c.groupBy[:0], groupBy...)
 	}
 	return out, names, nil
+}
+
+func toJSON(r *cache.Representation) *cache.QI { return r.ToJSON }
+
+// representation returns the function of a domain representation cast
+// that applies to a plain column of rel (which picks it), "" when none.
+func (c *compiler) representation(rel *cache.Relation, f *request.Field, pick func(*cache.Representation) *cache.QI) string {
+	if rel == nil || len(f.Path) > 0 || len(c.snap.Representations) == 0 {
+		return ""
+	}
+	col := rel.Column(f.Name)
+	if col == nil {
+		return ""
+	}
+	r := c.snap.Representations[col.Type]
+	if r == nil {
+		return ""
+	}
+	if fn := pick(r); fn != nil {
+		return ident(fn.Schema) + "." + ident(fn.Name)
+	}
+	return ""
 }
 
 // outputName is a column's key in the response: its alias, else the last
@@ -302,7 +350,7 @@ func (c *compiler) whereClause(rel *cache.Relation, alias string, items []reques
 			conds = append(conds, exists)
 			continue
 		}
-		s, err := c.filter(alias, f)
+		s, err := c.filter(rel, alias, f)
 		if err != nil {
 			return "", err
 		}
@@ -313,7 +361,7 @@ func (c *compiler) whereClause(rel *cache.Relation, alias string, items []reques
 		if !request.SamePath(t.Path, path) {
 			continue
 		}
-		s, err := c.logic(alias, t)
+		s, err := c.logic(rel, alias, t)
 		if err != nil {
 			return "", err
 		}
@@ -334,16 +382,16 @@ func (c *compiler) whereClause(rel *cache.Relation, alias string, items []reques
 	return " WHERE " + strings.Join(conds, " AND "), nil
 }
 
-func (c *compiler) logic(alias string, t *request.Logic) (string, error) {
+func (c *compiler) logic(rel *cache.Relation, alias string, t *request.Logic) (string, error) {
 	var parts []string
 	for i := range t.Children {
 		ch := &t.Children[i]
 		var s string
 		var err error
 		if ch.Filter != nil {
-			s, err = c.filter(alias, ch.Filter)
+			s, err = c.filter(rel, alias, ch.Filter)
 		} else {
-			s, err = c.logic(alias, ch.Tree)
+			s, err = c.logic(rel, alias, ch.Tree)
 		}
 		if err != nil {
 			return "", err
@@ -369,10 +417,25 @@ var binaryOps = map[string]string{
 
 var ftsFuncs = map[string]string{"fts": "to_tsquery", "plfts": "plainto_tsquery", "phfts": "phraseto_tsquery", "wfts": "websearch_to_tsquery"}
 
-func (c *compiler) filter(alias string, f *request.Filter) (string, error) {
+func (c *compiler) filter(rel *cache.Relation, alias string, f *request.Filter) (string, error) {
 	col := c.field(alias, &f.Field)
 	o := &f.Op
 	var s string
+	// A domain with a cast from text reads filter values through it.
+	if fn := c.representation(rel, &f.Field, func(r *cache.Representation) *cache.QI { return r.FromText }); fn != "" {
+		switch {
+		case o.Op == "in":
+			s = col + " = ANY(ARRAY(SELECT " + fn + "(_pgrest_v) FROM unnest(" + c.param(f) + "::text[]) AS _pgrest_v))"
+		case binaryOps[o.Op] != "" && o.Quant == "" && o.Op != "like" && o.Op != "ilike" && o.Op != "match" && o.Op != "imatch":
+			s = col + " " + binaryOps[o.Op] + " " + fn + "(" + c.param(f) + "::text)"
+		}
+		if s != "" {
+			if o.Negated {
+				s = "NOT (" + s + ")"
+			}
+			return s, nil
+		}
+	}
 	switch {
 	case o.Op == "is":
 		s = col + " IS " + map[string]string{"null": "NULL", "not_null": "NOT NULL", "true": "TRUE", "false": "FALSE", "unknown": "UNKNOWN"}[o.Value]

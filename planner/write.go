@@ -64,20 +64,21 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 		return nil, apierr.New(http.StatusNotImplemented, "PGREST501", "This kind of request is not supported by pgrest yet", "", "")
 	}
 
-	media, err := negotiate(req, opts)
+	media, err := negotiate(req, opts, c.offerFor(rel, nil))
 	if err != nil {
 		return nil, err
 	}
+	c.jsonOut = media.json()
 	cols, names, err := c.selectList(rel, alias, req.Select, nil)
 	if err != nil {
 		return nil, err
 	}
-	body := "''"
+	body := "''::text AS body, NULL::bytea AS body_bytes"
 	if req.Prefs.Return == "representation" {
-		body = media.body(names)
+		body = bodyColumns(media, names)
 	}
 	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT NULL::bigint AS total, pg_catalog.count(_pgrest_t) AS page_total, " +
-		body + " AS body, " + responseSettings + " FROM (SELECT " +
+		body + ", " + responseSettings + " FROM (SELECT " +
 		cols + " FROM " + ident(alias) + ") _pgrest_t"
 	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular}, nil
 }

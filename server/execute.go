@@ -39,9 +39,11 @@ type txContext struct {
 
 // result is the single row every plan returns.
 type result struct {
-	Total       *int64
-	PageTotal   int64
-	Body        string
+	Total     *int64
+	PageTotal int64
+	// Body is the response body: the body column, or body_bytes for a
+	// binary media type.
+	Body        []byte
 	RespHeaders *string
 	RespStatus  *string
 	// Plan holds EXPLAIN output when the client asked for a plan.
@@ -143,7 +145,14 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 		})
 	} else {
 		b.Queue(p.SQL, p.Args...).QueryRow(func(r pgx.Row) error {
-			return r.Scan(&res.Total, &res.PageTotal, &res.Body, &res.RespHeaders, &res.RespStatus)
+			var bytes []byte
+			if err := r.Scan(&res.Total, &res.PageTotal, &res.Body, &bytes, &res.RespHeaders, &res.RespStatus); err != nil {
+				return err
+			}
+			if bytes != nil {
+				res.Body = bytes
+			}
+			return nil
 		})
 	}
 	if p.ReadOnly {

@@ -112,15 +112,17 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 		w.WriteHeader(status)
 		return
 	}
-	if p.MediaType != "" {
+	switch {
+	case h.Get("Content-Type") != "": // set by the database through response.headers
+	case p.MediaType != "":
 		h.Set("Content-Type", p.MediaType)
-	} else {
+	default:
 		h.Set("Content-Type", jsonType)
 	}
 	h.Set("Content-Length", strconv.Itoa(len(res.Body)))
 	w.WriteHeader(status)
 	if !req.HeadOnly {
-		w.Write([]byte(res.Body))
+		w.Write(res.Body)
 	}
 }
 
@@ -161,5 +163,5 @@ func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan,
 	}
 	h.Set("Content-Type", p.MediaType)
 	w.WriteHeader(status)
-	w.Write([]byte(res.Body))
+	w.Write(res.Body)
 }
