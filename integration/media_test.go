@@ -104,9 +104,11 @@ CREATE FUNCTION color_json(color) RETURNS json LANGUAGE sql IMMUTABLE AS $$SELEC
 CREATE FUNCTION color_text(text) RETURNS color LANGUAGE sql IMMUTABLE AS $$SELECT ('x' || lpad(ltrim($1, '#'), 8, '0'))::bit(32)::int::color$$;
 CREATE CAST (color AS json) WITH FUNCTION color_json(color) AS IMPLICIT;
 CREATE CAST (text AS color) WITH FUNCTION color_text(text) AS IMPLICIT;
+CREATE FUNCTION color_from_json(json) RETURNS color LANGUAGE sql IMMUTABLE AS $$SELECT color_text($1 #>> '{}')$$;
+CREATE CAST (json AS color) WITH FUNCTION color_from_json(json) AS IMPLICIT;
 CREATE TABLE paints (id int PRIMARY KEY, name text, shade color);
 INSERT INTO paints VALUES (1, 'red', 16711680), (2, 'green', 65280), (3, 'blue', 255);
-GRANT SELECT ON paints TO web_anon;
+GRANT SELECT, INSERT, UPDATE ON paints TO web_anon;
 `)
 	p := StartPgrest(t, db, nil)
 	p.Get("/paints?id=eq.1").Expect(t, 200).JSONEq(t, `[{"id":1,"name":"red","shade":"#ff0000"}]`)
@@ -119,6 +121,12 @@ GRANT SELECT ON paints TO web_anon;
 	if string(r.Body) != "shade\n255" {
 		t.Errorf("csv = %q", r.Body)
 	}
+	// request bodies go through the json cast, for inserts and updates
+	json := "Content-Type: application/json"
+	p.Do("POST", "/paints?select=id,shade", `[{"id": 4, "name": "grey", "shade": "#808080"}]`, json, "Prefer: return=representation").
+		Expect(t, 201).JSONEq(t, `[{"id":4,"shade":"#808080"}]`)
+	p.Do("PATCH", "/paints?id=eq.4&select=shade::int", `{"shade": "#000010"}`, json, "Prefer: return=representation").
+		Expect(t, 200).JSONEq(t, `[{"shade":16}]`)
 }
 
 // R8: application/geo+json with PostGIS.

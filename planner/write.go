@@ -38,11 +38,15 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 			quoted[i] = ident(col)
 		}
 		list := strings.Join(quoted, ", ")
+		exprs, recordset, record := list, "json_populate_recordset(NULL::"+target+", "+body+")", "json_populate_record(NULL::"+target+", "+body+"->0)"
+		if e, defs, ok := c.bodyRepresentations(rel, cols); ok {
+			exprs, recordset, record = e, "json_to_recordset("+body+") AS _pgrest_r("+defs+")", "json_to_record("+body+"->0) AS _pgrest_r("+defs+")"
+		}
 		if req.Action == request.ActCreate {
 			if len(cols) == 0 {
 				mutation = "INSERT INTO " + target + " SELECT FROM json_array_elements(" + body + ") RETURNING " + target + ".*"
 			} else {
-				mutation = "INSERT INTO " + target + " (" + list + ") SELECT " + list + " FROM json_populate_recordset(NULL::" + target + ", " + body + ") RETURNING " + target + ".*"
+				mutation = "INSERT INTO " + target + " (" + list + ") SELECT " + exprs + " FROM " + recordset + " RETURNING " + target + ".*"
 			}
 		} else {
 			if len(cols) == 0 {
@@ -52,7 +56,7 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 			if err != nil {
 				return nil, err
 			}
-			mutation = "UPDATE " + target + " AS " + ident(alias) + " SET (" + list + ") = (SELECT " + list + " FROM json_populate_record(NULL::" + target + ", " + body + "->0))" + where + " RETURNING " + ident(alias) + ".*"
+			mutation = "UPDATE " + target + " AS " + ident(alias) + " SET (" + list + ") = (SELECT " + exprs + " FROM " + record + ")" + where + " RETURNING " + ident(alias) + ".*"
 		}
 	case request.ActDelete:
 		where, err := c.whereClause(rel, alias, nil, nil)
@@ -122,4 +126,24 @@ func payload(req *request.Request, many bool) (string, []string, error) {
 	}
 	b, _ := json.Marshal(rows)
 	return string(b), cols, nil
+}
+
+// bodyRepresentations handles columns whose domain has a cast from json
+// (domain representations): the body is read as a record of declared
+// types, those columns as json passed through the cast's function. ok is
+// false when no written column has such a cast.
+func (c *compiler) bodyRepresentations(rel *cache.Relation, cols []string) (exprs, defs string, ok bool) {
+	var es, ds []string
+	for _, name := range cols {
+		col := rel.Column(name)
+		if col == nil {
+			return "", "", false // PostgreSQL reports the unknown column
+		}
+		e, typ := "_pgrest_r."+ident(name), col.Type
+		if fn := c.representation(rel, &request.Field{Name: name}, func(r *cache.Representation) *cache.QI { return r.FromJSON }); fn != "" {
+			e, typ, ok = fn+"("+e+")", "json", true
+		}
+		es, ds = append(es, e), append(ds, ident(name)+" "+typ)
+	}
+	return strings.Join(es, ", "), strings.Join(ds, ", "), ok
 }
