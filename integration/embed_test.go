@@ -111,6 +111,12 @@ func TestAggregates(t *testing.T) {
 	on.Get("/books?select=author_id,count()&order=author_id").Expect(t, 200).
 		JSONEq(t, `[{"author_id":1,"count":2},{"author_id":2,"count":1}]`)
 	on.Get("/books?select=total:id.sum(),id.max()::text").Expect(t, 200).JSONEq(t, `[{"total":33,"max":"12"}]`)
+	// inside embeds, grouped by the embed's other columns
+	on.Get("/authors?select=name,books!books_author_id_fkey(count())&order=id").Expect(t, 200).
+		JSONEq(t, `[{"name":"Le Guin","books":[{"count":2}]},{"name":"Calvino","books":[{"count":1}]},{"name":"Nobody","books":[{"count":0}]}]`)
+	on.Get("/authors?select=name,books!books_author_id_fkey(editor_id,n:count())&id=eq.1&books.order=editor_id").Expect(t, 200).
+		JSONEq(t, `[{"name":"Le Guin","books":[{"editor_id":2,"n":1},{"editor_id":null,"n":1}]}]`)
+	p.Get("/authors?select=name,books!books_author_id_fkey(count())").ExpectError(t, 400, "PGRST123")
 }
 
 // The SQL of an embed is planned once per shape.

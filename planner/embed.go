@@ -209,6 +209,7 @@ func (c *compiler) embed(parent *cache.Relation, pa string, e *request.Embed, pa
 	if err != nil {
 		return "", "", err
 	}
+	groupBy := c.groupByClause()
 	where, err := c.whereClause(target, ea, e.Select, path)
 	if err != nil {
 		return "", "", err
@@ -225,7 +226,7 @@ func (c *compiler) embed(parent *cache.Relation, pa string, e *request.Embed, pa
 	if offset > 0 {
 		tail += " OFFSET " + itoa64(offset)
 	}
-	inner := "SELECT " + cols + source(r, target, pa, ea, where) + tail
+	inner := "SELECT " + cols + source(r, target, pa, ea, where) + groupBy + tail
 	name := embedKey(e)
 	if r.ToOne {
 		return "(SELECT row_to_json(_pgrest_e) FROM (" + inner + ") _pgrest_e)", name, nil

@@ -68,10 +68,8 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 		return nil, err
 	}
 	c.jsonOut = media.json()
-	for _, it := range req.Select {
-		if it.Aggregate != "" && !opts.AggregatesEnabled {
-			return nil, apierr.New(http.StatusBadRequest, "PGRST123", "Use of aggregate functions is not allowed", "", "")
-		}
+	if !opts.AggregatesEnabled && hasAggregate(req.Select) {
+		return nil, apierr.New(http.StatusBadRequest, "PGRST123", "Use of aggregate functions is not allowed", "", "")
 	}
 	if err := c.checkEmbedFilters(req.Select, nil); err != nil {
 		return nil, err
@@ -84,6 +82,7 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 	} else if cols, names, err = c.selectList(rel, alias, req.Select, nil); err != nil {
 		return nil, err
 	}
+	groupBy := c.groupByClause()
 	if fn != nil && !fn.ReturnsSet {
 		media.unwrap = true
 	}
@@ -91,9 +90,7 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 	if err != nil {
 		return nil, err
 	}
-	if len(c.groupBy) > 0 {
-		where += " GROUP BY " + strings.Join(c.groupBy, ", ")
-	}
+	where += groupBy
 	order, err := c.orderClause(rel, alias, req.Select, nil)
 	if err != nil {
 		return nil, err
@@ -259,10 +256,32 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 		return "NULL AS " + ident("_pgrest_empty"), nil, nil
 	}
 	out := strings.Join(cols, ", ")
-	if hasAgg && len(groupBy) > 0 {
-		c.groupBy = append(c.groupBy[:0], groupBy...)
+	// The caller reads the level's GROUP BY right after: nested levels
+	// have set theirs already.
+	c.groupBy = nil
+	if hasAgg {
+		c.groupBy = groupBy
 	}
 	return out, names, nil
+}
+
+func hasAggregate(items []request.SelectItem) bool {
+	for _, it := range items {
+		if it.Aggregate != "" || (it.Embed != nil && hasAggregate(it.Embed.Select)) {
+			return true
+		}
+	}
+	return false
+}
+
+// groupByClause takes the GROUP BY of the level selectList compiled last.
+func (c *compiler) groupByClause() string {
+	g := c.groupBy
+	c.groupBy = nil
+	if len(g) == 0 {
+		return ""
+	}
+	return " GROUP BY " + strings.Join(g, ", ")
 }
 
 func toJSON(r *cache.Representation) *cache.QI { return r.ToJSON }
