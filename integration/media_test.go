@@ -94,6 +94,8 @@ func TestMediaUnsupported(t *testing.T) {
 		t.Errorf("message: %v", e["message"])
 	}
 	p.Get("/t", "Accept: application/xml, application/json;q=0.5").Expect(t, 200)
+	// GeoJSON needs PostGIS in the database
+	p.Get("/t", "Accept: application/geo+json").ExpectError(t, 406, "PGRST107")
 }
 
 // R10: domain representations through casts defined in the database.
