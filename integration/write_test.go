@@ -99,3 +99,65 @@ func TestTxEnd(t *testing.T) {
 		}
 	}
 }
+
+// W2-W4: Location, upserts (POST with resolution, PUT), order/limit and
+// max-affected on PATCH and DELETE.
+func TestUpsertsAndLimits(t *testing.T) {
+	db := NewDB(t, writeFixture+`
+CREATE TABLE pairs (a int, b text, note text, PRIMARY KEY (a, b));
+GRANT SELECT, INSERT, UPDATE, DELETE ON pairs TO web_anon;
+`)
+	p := StartPgrest(t, db, nil)
+	json := "Content-Type: application/json"
+	// Location for return=headers-only, also with a composite key
+	r := p.Do("POST", "/authors", `{"id": 3, "name": "Butler"}`, json, "Prefer: return=headers-only").Expect(t, 201)
+	if got := r.Header.Get("Location"); got != "/authors?id=eq.3" {
+		t.Errorf("Location = %q", got)
+	}
+	r = p.Do("POST", "/pairs", `{"a": 1, "b": "x y", "note": "n"}`, json, "Prefer: return=headers-only").Expect(t, 201)
+	if got := r.Header.Get("Location"); got != "/pairs?a=eq.1&b=eq.x+y" {
+		t.Errorf("Location = %q", got)
+	}
+	// POST upserts on the primary key or on_conflict
+	r = p.Do("POST", "/authors?select=id,name&order=id", `[{"id": 1, "name": "Ursula"}, {"id": 4, "name": "Jemisin"}]`, json,
+		"Prefer: return=representation, resolution=merge-duplicates").Expect(t, 201)
+	r.JSONEq(t, `[{"id":1,"name":"Ursula"},{"id":4,"name":"Jemisin"}]`)
+	if got := r.Header.Get("Preference-Applied"); got != "return=representation, resolution=merge-duplicates" {
+		t.Errorf("Preference-Applied = %q", got)
+	}
+	p.Do("POST", "/authors", `[{"id": 2, "name": "ignored"}, {"id": 5, "name": "Okorafor"}]`, json, "Prefer: resolution=ignore-duplicates").Expect(t, 201)
+	p.Get("/authors?id=in.(2,5)&order=id").Expect(t, 200).JSONEq(t, `[{"id":2,"name":"Calvino"},{"id":5,"name":"Okorafor"}]`)
+	p.Do("POST", "/books?on_conflict=title&select=title,author_id", `{"title": "Earthsea", "author_id": 2}`, json,
+		"Prefer: return=representation, resolution=merge-duplicates").Expect(t, 201).JSONEq(t, `[{"title":"Earthsea","author_id":2}]`)
+	// without the preference a duplicate is a conflict
+	p.Do("POST", "/authors", `{"id": 1, "name": "again"}`, json).ExpectError(t, 409, "23505")
+	// PUT: a single-row upsert addressed by the whole primary key
+	p.Do("PUT", "/authors?id=eq.6", `{"id": 6, "name": "Tiptree"}`, json).Expect(t, 204)
+	p.Do("PUT", "/authors?id=eq.6&select=name", `{"id": 6, "name": "Sheldon"}`, json, "Prefer: return=representation").
+		Expect(t, 200).JSONEq(t, `[{"name":"Sheldon"}]`)
+	p.Do("PUT", "/pairs?a=eq.1&b=eq.x%20y", `{"a": 1, "b": "x y", "note": "m"}`, json).Expect(t, 204)
+	p.Get("/pairs?select=note").Expect(t, 200).JSONEq(t, `[{"note":"m"}]`)
+	p.Do("PUT", "/authors?name=eq.x", `{"id": 7, "name": "x"}`, json).ExpectError(t, 405, "PGRST105")
+	p.Do("PUT", "/pairs?a=eq.1", `{"a": 1, "b": "x", "note": "m"}`, json).ExpectError(t, 405, "PGRST105")
+	p.Do("PUT", "/authors?id=gt.6", `{"id": 7, "name": "x"}`, json).ExpectError(t, 405, "PGRST105")
+	p.Do("PUT", "/authors?id=eq.6&limit=1", `{"id": 6, "name": "x"}`, json).ExpectError(t, 400, "PGRST114")
+	p.Do("PUT", "/authors?id=eq.6", `{"id": 8, "name": "x"}`, json).ExpectError(t, 400, "PGRST115")
+	p.Get("/authors?id=eq.6&select=name").Expect(t, 200).JSONEq(t, `[{"name":"Sheldon"}]`)
+	// order + limit on PATCH and DELETE
+	p.Do("PATCH", "/authors?order=id.desc&limit=2&select=id", `{"name": "late"}`, json, "Prefer: return=representation").Expect(t, 200)
+	p.Get("/authors?name=eq.late&select=id&order=id").Expect(t, 200).JSONEq(t, `[{"id":5},{"id":6}]`)
+	p.Do("DELETE", "/authors?name=eq.late&order=id&limit=1&select=id", "", "Prefer: return=representation").
+		Expect(t, 200).JSONEq(t, `[{"id":5}]`)
+	// max-affected with handling=strict: too many rows → PGRST124, nothing changed
+	e := p.Do("PATCH", "/books?id=gt.0", `{"author_id": 1}`, json, "Prefer: handling=strict, max-affected=0").ExpectError(t, 400, "PGRST124")
+	if e["details"] != "The query affects 1 rows" {
+		t.Errorf("PGRST124 details: %v", e["details"])
+	}
+	p.Get("/books?select=author_id").Expect(t, 200).JSONEq(t, `[{"author_id":2}]`)
+	r = p.Do("PATCH", "/books?id=gt.0", `{"author_id": 1}`, json, "Prefer: handling=strict, max-affected=1").Expect(t, 204)
+	if got := r.Header.Get("Preference-Applied"); got != "max-affected=1" {
+		t.Errorf("Preference-Applied = %q", got)
+	}
+	// lenient handling ignores it
+	p.Do("DELETE", "/books?id=gt.0", "", "Prefer: max-affected=0").Expect(t, 204)
+}

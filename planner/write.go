@@ -26,10 +26,20 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 
 	var mutation string
 	switch req.Action {
-	case request.ActCreate, request.ActUpdate:
+	case request.ActCreate, request.ActUpdate, request.ActUpsert:
+		if req.Action == request.ActUpsert {
+			if err := checkPut(req, rel); err != nil {
+				return nil, err
+			}
+		}
 		rows, cols, err := payload(req, req.Action == request.ActCreate)
 		if err != nil {
 			return nil, err
+		}
+		if req.Action == request.ActUpsert {
+			if err := putMatchesURL(req, rel); err != nil {
+				return nil, err
+			}
 		}
 		vals.add(&req.Body, rows)
 		body := c.param(&req.Body) + "::json"
@@ -42,11 +52,23 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 		if e, defs, ok := c.bodyRepresentations(rel, cols); ok {
 			exprs, recordset, record = e, "json_to_recordset("+body+") AS _pgrest_r("+defs+")", "json_to_record("+body+"->0) AS _pgrest_r("+defs+")"
 		}
-		if req.Action == request.ActCreate {
+		if req.Action != request.ActUpdate {
+			conflict, err := onConflict(req, rel, quoted)
+			if err != nil {
+				return nil, err
+			}
+			if req.Action == request.ActUpsert {
+				// The URL's key filters guard the update (and bind their parameters).
+				where, err := c.whereClause(rel, rel.Name, nil, nil)
+				if err != nil {
+					return nil, err
+				}
+				conflict += where
+			}
 			if len(cols) == 0 {
-				mutation = "INSERT INTO " + target + " SELECT FROM json_array_elements(" + body + ") RETURNING " + target + ".*"
+				mutation = "INSERT INTO " + target + " SELECT FROM json_array_elements(" + body + ")" + conflict + " RETURNING " + target + ".*"
 			} else {
-				mutation = "INSERT INTO " + target + " (" + list + ") SELECT " + exprs + " FROM " + recordset + " RETURNING " + target + ".*"
+				mutation = "INSERT INTO " + target + " (" + list + ") SELECT " + exprs + " FROM " + recordset + conflict + " RETURNING " + target + ".*"
 			}
 		} else {
 			if len(cols) == 0 {
@@ -56,10 +78,18 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 			if err != nil {
 				return nil, err
 			}
+			where, err = c.limitedWhere(rel, target, alias, where)
+			if err != nil {
+				return nil, err
+			}
 			mutation = "UPDATE " + target + " AS " + ident(alias) + " SET (" + list + ") = (SELECT " + exprs + " FROM " + record + ")" + where + " RETURNING " + ident(alias) + ".*"
 		}
 	case request.ActDelete:
 		where, err := c.whereClause(rel, alias, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		where, err = c.limitedWhere(rel, target, alias, where)
 		if err != nil {
 			return nil, err
 		}
@@ -78,13 +108,133 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 		return nil, err
 	}
 	body := "''::text AS body, NULL::bytea AS body_bytes"
-	if req.Prefs.Return == "representation" {
+	switch {
+	case req.Prefs.Return == "representation":
 		body = bodyColumns(media, names)
+	case req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(rel.PrimaryKey) > 0:
+		// The primary key of the first row, for the Location header.
+		var pk []string
+		for _, k := range rel.PrimaryKey {
+			pk = append(pk, "json_build_array("+quoteLit(k)+", "+ident(alias)+"."+ident(k)+"::text)")
+		}
+		body = "(SELECT json_build_array(" + strings.Join(pk, ", ") + ")::text FROM " + ident(alias) + " LIMIT 1) AS body, NULL::bytea AS body_bytes"
+		cols, names = "1", nil
 	}
 	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT NULL::bigint AS total, pg_catalog.count(_pgrest_t) AS page_total, " +
 		body + ", " + responseSettings + " FROM (SELECT " +
 		cols + " FROM " + ident(alias) + ") _pgrest_t"
 	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular}, nil
+}
+
+// onConflict renders the ON CONFLICT clause of an upsert: PUT, or POST
+// with Prefer: resolution; the target is on_conflict= or the primary key.
+func onConflict(req *request.Request, rel *cache.Relation, cols []string) (string, error) {
+	res := req.Prefs.Resolution
+	if req.Action == request.ActUpsert {
+		res = "merge-duplicates"
+	}
+	if res != "merge-duplicates" && res != "ignore-duplicates" {
+		return "", nil
+	}
+	keys := req.OnConflict
+	if keys == nil {
+		keys = rel.PrimaryKey
+	}
+	var target []string
+	for _, k := range keys {
+		target = append(target, ident(k))
+	}
+	if res == "ignore-duplicates" || len(cols) == 0 {
+		if len(target) == 0 {
+			return " ON CONFLICT DO NOTHING", nil
+		}
+		return " ON CONFLICT (" + strings.Join(target, ", ") + ") DO NOTHING", nil
+	}
+	if len(target) == 0 {
+		return "", apierr.New(http.StatusBadRequest, "PGRST100", "An upsert needs a primary key or on_conflict", "", "Add on_conflict=<unique columns> to the URL.")
+	}
+	var set []string
+	for _, c := range cols {
+		set = append(set, c+" = EXCLUDED."+c)
+	}
+	return " ON CONFLICT (" + strings.Join(target, ", ") + ") DO UPDATE SET " + strings.Join(set, ", "), nil
+}
+
+// checkPut enforces PUT's shape: eq filters on exactly the primary key
+// columns (PGRST105), no limit or offset (PGRST114).
+func checkPut(req *request.Request, rel *cache.Relation) error {
+	for _, r := range req.Ranges {
+		if len(r.Path) == 0 && (r.Limit != nil || r.Offset != 0) {
+			return apierr.New(http.StatusBadRequest, "PGRST114", "limit/offset querystring parameters are not allowed for PUT", "", "")
+		}
+	}
+	seen := map[string]bool{}
+	ok := len(rel.PrimaryKey) > 0 && len(req.Logic) == 0
+	for _, f := range req.Filters {
+		if len(f.Path) > 0 || len(f.Field.Path) > 0 || f.Op.Op != "eq" || f.Op.Negated || f.Op.Quant != "" || seen[f.Field.Name] {
+			ok = false
+		}
+		seen[f.Field.Name] = true
+	}
+	for _, k := range rel.PrimaryKey {
+		ok = ok && seen[k]
+	}
+	if !ok || len(seen) != len(rel.PrimaryKey) {
+		return apierr.New(http.StatusMethodNotAllowed, "PGRST105", "Filters must include all and only primary key columns with 'eq' operators", "", "")
+	}
+	return nil
+}
+
+// putMatchesURL checks that a PUT body is one row whose primary key is the
+// one the URL names (PGRST115).
+func putMatchesURL(req *request.Request, rel *cache.Relation) error {
+	var row map[string]json.RawMessage
+	if err := json.Unmarshal(bytes.TrimSpace(req.Body), &row); err != nil {
+		var rows []map[string]json.RawMessage
+		if json.Unmarshal(bytes.TrimSpace(req.Body), &rows) != nil || len(rows) != 1 {
+			return apierr.InvalidBody("PUT takes a single JSON object")
+		}
+		row = rows[0]
+	}
+	mismatch := apierr.New(http.StatusBadRequest, "PGRST115", "Payload values do not match URL in primary key column(s)", "", "")
+	for _, f := range req.Filters {
+		raw, ok := row[f.Field.Name]
+		if !ok {
+			return mismatch
+		}
+		var str string
+		if json.Unmarshal(raw, &str) != nil {
+			str = string(raw)
+		}
+		if str != f.Op.Value {
+			return mismatch
+		}
+	}
+	return nil
+}
+
+// limitedWhere applies order and limit to PATCH and DELETE: the rows
+// changed are the first ones in that order, picked by ctid (tables only).
+func (c *compiler) limitedWhere(rel *cache.Relation, target, alias, where string) (string, error) {
+	offset, limit := c.rangeFor(nil)
+	if limit == nil && offset == 0 {
+		return where, nil
+	}
+	if rel.Kind != cache.KindTable {
+		return "", apierr.New(http.StatusBadRequest, "PGRST100", "limit and offset on PATCH and DELETE need a table", "", "")
+	}
+	order, err := c.orderClause(rel, alias, nil, nil)
+	if err != nil {
+		return "", err
+	}
+	sub := "SELECT " + ident(alias) + ".ctid FROM " + target + " AS " + ident(alias) + where + order
+	if limit != nil {
+		sub += " LIMIT " + itoa64(*limit)
+	}
+	if offset > 0 {
+		sub += " OFFSET " + itoa64(offset)
+	}
+	return " WHERE " + ident(alias) + ".ctid = ANY(ARRAY(" + sub + "))", nil
 }
 
 // payload validates the JSON body and returns it as an array plus the

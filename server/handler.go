@@ -75,6 +75,10 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 			if plan.Singular && res.PageTotal != 1 {
 				return singularError(res.PageTotal)
 			}
+			if max := req.Prefs.MaxAffected; max != nil && req.Prefs.Handling == "strict" && res.PageTotal > *max {
+				return apierr.New(http.StatusBadRequest, "PGRST124", "Query result exceeds max-affected preference constraint",
+					"The query affects "+strconv.FormatInt(res.PageTotal, 10)+" rows", "")
+			}
 			return nil
 		}
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -139,8 +140,26 @@ func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan,
 	if req.Prefs.Return != "" {
 		applied = append(applied, "return="+req.Prefs.Return)
 	}
+	if req.Prefs.Resolution != "" && req.Action == request.ActCreate {
+		applied = append(applied, "resolution="+req.Prefs.Resolution)
+	}
+	if req.Prefs.MaxAffected != nil && req.Prefs.Handling == "strict" {
+		applied = append(applied, "max-affected="+strconv.FormatInt(*req.Prefs.MaxAffected, 10))
+	}
 	if req.Prefs.Tx != "" && (txEnd == "commit-allow-override" || txEnd == "rollback-allow-override") {
 		applied = append(applied, "tx="+req.Prefs.Tx)
+	}
+	if req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(res.Body) > 0 {
+		var pk [][2]*string
+		if json.Unmarshal(res.Body, &pk) == nil {
+			q := make([]string, 0, len(pk))
+			for _, kv := range pk {
+				if kv[0] != nil && kv[1] != nil {
+					q = append(q, url.QueryEscape(*kv[0])+"=eq."+url.QueryEscape(*kv[1]))
+				}
+			}
+			h.Set("Location", "/"+req.Resource+"?"+strings.Join(q, "&"))
+		}
 	}
 	if len(applied) > 0 {
 		h.Set("Preference-Applied", strings.Join(applied, ", "))
