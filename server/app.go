@@ -154,7 +154,7 @@ func (a *App) Handler() http.Handler {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apierr.New(http.StatusNotFound, "PGRST125", "Invalid path specified in request URL", "", ""))
 	})
-	return a.logRequests(r)
+	return a.logRequests(a.cors(r))
 }
 
 // Listen opens the API listener from server-unix-socket or server-host/port.

@@ -43,6 +43,16 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if req.SchemaNegotiated || len(cfg.DBSchemas) > 1 {
 		w.Header().Set("Content-Profile", req.Schema)
 	}
+	if req.Action == request.ActInfo {
+		methods, aerr := allowed(snap, req)
+		if aerr != nil {
+			a.fail(w, cfg, aerr)
+			return
+		}
+		w.Header().Set("Allow", methods)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	who, aerr := a.auth.Load().Authenticate(r.Header.Get("Authorization"), time.Now())
 	if aerr != nil {
 		a.fail(w, cfg, aerr)

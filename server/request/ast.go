@@ -155,6 +155,8 @@ type Request struct {
 	// SchemaNegotiated is true when a profile header was sent (Vary/Content-Profile).
 	SchemaNegotiated bool
 	Resource         string // table/view or function name ("" for /)
+	// RPC is set for /rpc/fn paths (an OPTIONS request names a function).
+	RPC bool
 
 	Select []SelectItem // nil or empty means *
 	// Filters lists every col=op.val parameter (root and embedded).

@@ -87,7 +87,7 @@ func route(req *Request, r *http.Request) *apierr.Error {
 		}
 		req.Action = ActSchemaRead
 	case len(segs) == 2 && segs[0] == "rpc" && segs[1] != "":
-		req.Resource = segs[1]
+		req.Resource, req.RPC = segs[1], true
 		switch m {
 		case http.MethodGet, http.MethodHead, http.MethodPost:
 			req.Action = ActInvoke
