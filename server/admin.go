@@ -9,7 +9,7 @@ import (
 	"github.com/gorilla/mux"
 )
 
-// StartAdmin serves /live and /ready (references/admin_server) on
+// StartAdmin serves /live, /ready, /schema_cache and /metrics (references/admin_server) on
 // admin-server-port when it is set.
 func (a *App) StartAdmin() error {
 	cfg := a.cfg.Load()
@@ -55,6 +55,7 @@ func (a *App) ServeAdmin(l net.Listener) error {
 		w.Header().Set(HeaderSchemaVersion, strconv.FormatInt(snap.Version, 10))
 		w.Write(b)
 	})
+	r.Path("/metrics").Handler(a.metrics())
 	r.Path("/status").HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		st := a.schema.Stats()
 		w.Header().Set("Content-Type", jsonType)

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -53,6 +54,8 @@ type result struct {
 type executor struct {
 	pool           *pgxpool.Pool
 	acquireTimeout time.Duration
+	// waiting and timeouts feed pgrst_db_pool_waiting and _timeouts_total.
+	waiting, timeouts atomic.Int64
 }
 
 // run executes a plan in one transaction. The transaction start, the
@@ -81,9 +84,12 @@ func (x *executor) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 		actx, cancel = context.WithTimeout(ctx, x.acquireTimeout)
 		defer cancel()
 	}
+	x.waiting.Add(1)
 	conn, err := x.pool.Acquire(actx)
+	x.waiting.Add(-1)
 	if err != nil {
 		if actx.Err() != nil && ctx.Err() == nil {
+			x.timeouts.Add(1)
 			return nil, apierr.New(http.StatusGatewayTimeout, "PGRST003", "Timed out acquiring connection from connection pool.", "", "")
 		}
 		return nil, errConnection(err)

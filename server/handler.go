@@ -28,6 +28,14 @@ const (
 // parse → authenticate → plan (snapshot) → execute → respond.
 func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	cfg := a.cfg.Load()
+	if h := cfg.ServerTraceHeader; h != "" && r.Header.Get(h) != "" {
+		w.Header().Set(h, r.Header.Get(h))
+	}
+	mark := func(string) {}
+	if cfg.ServerTimingEnabled {
+		tm := newTiming(w)
+		w, mark = tm, tm.mark
+	}
 	snap, aerr := a.snapshotFor(r, cfg)
 	if aerr != nil {
 		a.fail(w, cfg, aerr)
@@ -36,6 +44,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(HeaderSchemaVersion, strconv.FormatInt(snap.Version, 10))
 
 	req, aerr := request.Parse(r, request.Options{Schemas: cfg.DBSchemas})
+	mark("parse")
 	if aerr != nil {
 		a.fail(w, cfg, aerr)
 		return
@@ -54,6 +63,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	who, aerr := a.auth.Load().Authenticate(r.Header.Get("Authorization"), time.Now())
+	mark("jwt")
 	if aerr != nil {
 		a.fail(w, cfg, aerr)
 		return
@@ -71,6 +81,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(HeaderSchemaVersion, strconv.FormatInt(snap.Version, 10))
 		plan, err = a.planner.Plan(req, snap, opts)
 	}
+	mark("plan")
 	if err != nil {
 		a.fail(w, cfg, toAPIError(err, authenticated))
 		return
@@ -93,6 +104,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	res, err := a.exec.run(r.Context(), plan, tc)
+	mark("transaction")
 	if err != nil {
 		a.fail(w, cfg, toAPIError(err, tc.Authenticated))
 		return

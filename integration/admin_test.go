@@ -1,0 +1,91 @@
+package integration
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/pgrest/pgrest/server/config"
+)
+
+// O4: the admin server's endpoints, Prometheus metrics included.
+func TestAdminServer(t *testing.T) {
+	db := NewDB(t, `CREATE TABLE items (id int); GRANT SELECT ON items TO web_anon;`)
+	p := StartPgrest(t, db, func(c *config.Config) { c.DBPool = 3 })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.App.ServeAdmin(l); err != nil {
+		t.Fatal(err)
+	}
+	admin := "http://" + l.Addr().String()
+	get := func(path string) (int, string) {
+		t.Helper()
+		res, err := http.Get(admin + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	for _, path := range []string{"/live", "/ready"} {
+		if code, _ := get(path); code != 200 {
+			t.Errorf("%s: %d", path, code)
+		}
+	}
+	if code, body := get("/schema_cache"); code != 200 || !strings.Contains(body, `"items"`) {
+		t.Errorf("/schema_cache: %d %.200s", code, body)
+	}
+	p.Get("/items").Expect(t, 200)
+	p.Get("/items").Expect(t, 200)
+	code, body := get("/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, want := range []string{
+		`pgrst_schema_cache_loads_total{status="SUCCESS"} [1-9]`,
+		`pgrst_schema_cache_loads_total{status="FAIL"} 0`,
+		`pgrst_schema_cache_query_time_seconds [0-9.e-]+`,
+		`pgrst_db_pool_max 3`,
+		`pgrst_db_pool_available [0-9]`,
+		`pgrst_db_pool_waiting 0`,
+		`pgrst_db_pool_timeouts_total 0`,
+		`pgrest_plan_cache_hits_total [1-9]`,
+		`pgrest_schema_version [0-9]`,
+	} {
+		if !regexp.MustCompile(`(?m)^` + want).MatchString(body) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// O5: Server-Timing and the echoed trace header.
+func TestServerTimingAndTrace(t *testing.T) {
+	db := NewDB(t, `CREATE TABLE items (id int); GRANT SELECT ON items TO web_anon;`)
+	p := StartPgrest(t, db, func(c *config.Config) {
+		c.ServerTimingEnabled = true
+		c.ServerTraceHeader = "X-Request-Id"
+	})
+	r := p.Get("/items", "X-Request-Id: abc-123").Expect(t, 200)
+	if got := r.Header.Get("X-Request-Id"); got != "abc-123" {
+		t.Errorf("trace header = %q", got)
+	}
+	st := r.Header.Get("Server-Timing")
+	if !regexp.MustCompile(`^parse;dur=[0-9.]+, jwt;dur=[0-9.]+, plan;dur=[0-9.]+, transaction;dur=[0-9.]+, response;dur=[0-9.]+$`).MatchString(st) {
+		t.Errorf("Server-Timing = %q", st)
+	}
+	// errors carry it too
+	if st := p.Get("/nothing").Header.Get("Server-Timing"); !strings.Contains(st, "parse;dur=") {
+		t.Errorf("Server-Timing on an error = %q", st)
+	}
+	// off by default
+	q := StartPgrest(t, db, nil)
+	if st := q.Get("/items").Expect(t, 200).Header.Get("Server-Timing"); st != "" {
+		t.Errorf("Server-Timing without server-timing-enabled: %q", st)
+	}
+}

@@ -1,0 +1,50 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics serves PostgREST's Prometheus metrics (references/observability)
+// and pgrest's own (plan memo, schema version). Every value is read when
+// scraped, so nothing is updated on the request path but two counters.
+func (a *App) metrics() http.Handler {
+	reg := prometheus.NewRegistry()
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	counter := func(name, help string, labels prometheus.Labels, f func() float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help, ConstLabels: labels}, f)
+	}
+	loads := "The total number of times the schema cache was loaded"
+	reg.MustRegister(
+		gauge("pgrst_schema_cache_query_time_seconds", "The query time in seconds of the last schema cache load",
+			func() float64 { return a.schema.Stats().LastLoadDuration.Seconds() }),
+		counter("pgrst_schema_cache_loads_total", loads, prometheus.Labels{"status": "SUCCESS"},
+			func() float64 { return float64(a.schema.Stats().Loads) }),
+		counter("pgrst_schema_cache_loads_total", loads, prometheus.Labels{"status": "FAIL"},
+			func() float64 { return float64(a.schema.Stats().Failures) }),
+		counter("pgrst_db_pool_timeouts_total", "The total number of pool connection timeouts", nil,
+			func() float64 { return float64(a.exec.timeouts.Load()) }),
+		gauge("pgrst_db_pool_available", "Available connections in the pool",
+			func() float64 { return float64(a.pool.Stat().IdleConns()) }),
+		gauge("pgrst_db_pool_waiting", "Requests waiting to acquire a pool connection",
+			func() float64 { return float64(a.exec.waiting.Load()) }),
+		gauge("pgrst_db_pool_max", "Max pool connections",
+			func() float64 { return float64(a.pool.Stat().MaxConns()) }),
+		counter("pgrest_plan_cache_hits_total", "Requests whose SQL came from the plan memo", nil,
+			func() float64 { return float64(a.planner.Hits()) }),
+		counter("pgrest_plan_cache_misses_total", "Requests whose SQL was compiled", nil,
+			func() float64 { return float64(a.planner.Misses()) }),
+		gauge("pgrest_schema_version", "The schema-cache version being served (the last DDL event id it reflects)",
+			func() float64 {
+				if s := a.holder.Load(); s != nil {
+					return float64(s.Version)
+				}
+				return 0
+			}),
+	)
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
