@@ -30,6 +30,7 @@ CREATE FUNCTION over(a int, b int) RETURNS text LANGUAGE sql IMMUTABLE AS $$SELE
 CREATE FUNCTION amb(a int, b int DEFAULT 1) RETURNS text LANGUAGE sql IMMUTABLE AS $$SELECT 'x'$$;
 CREATE FUNCTION amb(a int, c text DEFAULT 'z') RETURNS text LANGUAGE sql IMMUTABLE AS $$SELECT 'y'$$;
 CREATE FUNCTION fail() RETURNS int LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'nope' USING ERRCODE = 'P0001'; END$$;
+CREATE FUNCTION iso() RETURNS text LANGUAGE sql SET default_transaction_isolation = 'serializable' AS $$SELECT current_setting('transaction_isolation')$$;
 CREATE FUNCTION slow() RETURNS int LANGUAGE sql SET statement_timeout = '50ms' AS 'SELECT 1 FROM pg_sleep(1)';
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO web_anon;
 GRANT INSERT ON log TO web_anon;
@@ -110,6 +111,9 @@ func TestRPC(t *testing.T) {
 	p.Do("POST", "/rpc/fail", `{}`, json).ExpectError(t, 400, "P0001")
 	// db-hoisted-tx-settings: the function's statement_timeout applies to the call
 	p.Do("POST", "/rpc/slow", `{}`, json).ExpectError(t, 500, "57014")
+	// a function's isolation level is the transaction's (A6)
+	p.Get("/rpc/iso").Expect(t, 200).JSONEq(t, `"serializable"`)
+	p.Get("/rpc/hello").Expect(t, 200)
 	// HEAD: no body
 	h := p.Do("HEAD", "/rpc/numbers?n=2", "")
 	if h.Status != http.StatusOK || len(h.Body) != 0 {

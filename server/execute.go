@@ -108,11 +108,11 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 	// schema USAGE is checked at parse time: the role must be set before the
 	// request's statements are prepared, so settings go in a first batch.
 	setup := &pgx.Batch{}
+	begin := "BEGIN ISOLATION LEVEL " + isolation(p.Settings["default_transaction_isolation"])
 	if p.ReadOnly {
-		setup.Queue("BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY")
-	} else {
-		setup.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+		begin += " READ ONLY"
 	}
+	setup.Queue(begin)
 	settingsSQL, settingsArgs := settingsStatement(tc, p.Settings)
 	setup.Queue(settingsSQL, settingsArgs...)
 	if err := conn.SendBatch(ctx, setup).Close(); err != nil {
@@ -273,4 +273,16 @@ func connectionLost(err error) bool {
 		return pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
 	}
 	return false
+}
+
+// isolation is the transaction's isolation level: a function's own
+// default_transaction_isolation (references/transactions), else READ COMMITTED.
+func isolation(setting string) string {
+	switch strings.ToLower(strings.TrimSpace(setting)) {
+	case "serializable":
+		return "SERIALIZABLE"
+	case "repeatable read":
+		return "REPEATABLE READ"
+	}
+	return "READ COMMITTED"
 }
