@@ -161,3 +161,27 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON pairs TO web_anon;
 	// lenient handling ignores it
 	p.Do("DELETE", "/books?id=gt.0", "", "Prefer: max-affected=0").Expect(t, 204)
 }
+
+// W1: CSV and urlencoded bodies, columns=, Prefer: missing=default.
+func TestWriteBodies(t *testing.T) {
+	db := NewDB(t, writeFixture+`
+CREATE TABLE notes (id int PRIMARY KEY, body text DEFAULT 'empty', stars int DEFAULT 3);
+GRANT SELECT, INSERT ON notes TO web_anon;
+`)
+	p := StartPgrest(t, db, nil)
+	p.Do("POST", "/authors", "id,name\n10,Woolf\n11,\"Tolkien, J.R.R.\"", "Content-Type: text/csv").Expect(t, 201)
+	p.Get("/authors?id=gte.10&order=id").Expect(t, 200).JSONEq(t, `[{"id":10,"name":"Woolf"},{"id":11,"name":"Tolkien, J.R.R."}]`)
+	p.Do("POST", "/notes", "id,body\n1,NULL", "Content-Type: text/csv").Expect(t, 201)
+	p.Do("POST", "/authors", "id=12&name=Austen", "Content-Type: application/x-www-form-urlencoded").Expect(t, 201)
+	p.Get("/authors?id=eq.12&select=name").Expect(t, 200).JSONEq(t, `[{"name":"Austen"}]`)
+	p.Do("POST", "/authors", "id,name\n13", "Content-Type: text/csv").ExpectError(t, 400, "PGRST102")
+	// columns= picks the keys written; missing=default fills absent keys from defaults, keeps explicit nulls
+	p.Do("POST", "/notes?columns=id,body,stars", `[{"id": 2, "body": "two"}, {"id": 3, "stars": null}]`,
+		"Content-Type: application/json", "Prefer: missing=default").Expect(t, 201)
+	p.Do("POST", "/notes?columns=id,body,stars", `[{"id": 4}]`, "Content-Type: application/json").Expect(t, 201)
+	p.Get("/notes?order=id").Expect(t, 200).JSONEq(t, `[
+		{"id":1,"body":null,"stars":3},
+		{"id":2,"body":"two","stars":3},
+		{"id":3,"body":"empty","stars":null},
+		{"id":4,"body":null,"stars":null}]`)
+}

@@ -2,8 +2,10 @@ package planner
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 
@@ -51,6 +53,8 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 		exprs, recordset, record := list, "json_populate_recordset(NULL::"+target+", "+body+")", "json_populate_record(NULL::"+target+", "+body+"->0)"
 		if e, defs, ok := c.bodyRepresentations(rel, cols); ok {
 			exprs, recordset, record = e, "json_to_recordset("+body+") AS _pgrest_r("+defs+")", "json_to_record("+body+"->0) AS _pgrest_r("+defs+")"
+		} else if req.Prefs.Missing == "default" && req.Action == request.ActCreate {
+			exprs, recordset = missingDefaults(rel, target, body, cols)
 		}
 		if req.Action != request.ActUpdate {
 			conflict, err := onConflict(req, rel, quoted)
@@ -241,21 +245,9 @@ func (c *compiler) limitedWhere(rel *cache.Relation, target, alias, where string
 // columns to write: columns= when given, else the keys of the objects,
 // which must all have the same keys (PGRST102 otherwise).
 func payload(req *request.Request, many bool) (string, []string, error) {
-	body := bytes.TrimSpace(req.Body)
-	if len(body) == 0 {
-		body = []byte("{}")
-	}
-	var rows []map[string]json.RawMessage
-	if body[0] == '[' && many {
-		if err := json.Unmarshal(body, &rows); err != nil {
-			return "", nil, apierr.InvalidBody(err.Error())
-		}
-	} else {
-		var one map[string]json.RawMessage
-		if err := json.Unmarshal(body, &one); err != nil {
-			return "", nil, apierr.InvalidBody(err.Error())
-		}
-		rows = []map[string]json.RawMessage{one}
+	rows, err := decodeRows(req, many)
+	if err != nil {
+		return "", nil, err
 	}
 	cols := req.Columns
 	if cols == nil {
@@ -296,4 +288,79 @@ func (c *compiler) bodyRepresentations(rel *cache.Relation, cols []string) (expr
 		es, ds = append(es, e), append(ds, ident(name)+" "+typ)
 	}
 	return strings.Join(es, ", "), strings.Join(ds, ", "), ok
+}
+
+// decodeRows reads a write's body as rows: JSON (an object, or an array of
+// them when many), CSV with a header line ("NULL" is null), or a
+// urlencoded form (one row). Every value becomes JSON for the statement.
+func decodeRows(req *request.Request, many bool) ([]map[string]json.RawMessage, error) {
+	ct := req.ContentType.Type + "/" + req.ContentType.Subtype
+	switch ct {
+	case "text/csv":
+		recs, err := csv.NewReader(bytes.NewReader(req.Body)).ReadAll()
+		if err != nil || len(recs) == 0 {
+			msg := "the CSV body needs a header line"
+			if err != nil {
+				msg = err.Error()
+			}
+			return nil, apierr.InvalidBody(msg)
+		}
+		var rows []map[string]json.RawMessage
+		for _, rec := range recs[1:] {
+			row := map[string]json.RawMessage{}
+			for i, name := range recs[0] {
+				if rec[i] == "NULL" {
+					row[name] = json.RawMessage("null")
+				} else {
+					row[name], _ = json.Marshal(rec[i])
+				}
+			}
+			rows = append(rows, row)
+		}
+		if !many && len(rows) != 1 {
+			return nil, apierr.InvalidBody("expected one CSV row")
+		}
+		return rows, nil
+	case "application/x-www-form-urlencoded":
+		form, err := url.ParseQuery(string(req.Body))
+		if err != nil {
+			return nil, apierr.InvalidBody(err.Error())
+		}
+		row := map[string]json.RawMessage{}
+		for k, vs := range form {
+			row[k], _ = json.Marshal(vs[len(vs)-1])
+		}
+		return []map[string]json.RawMessage{row}, nil
+	}
+	body := bytes.TrimSpace(req.Body)
+	if len(body) == 0 {
+		body = []byte("{}")
+	}
+	var rows []map[string]json.RawMessage
+	if body[0] == '[' && many {
+		if err := json.Unmarshal(body, &rows); err != nil {
+			return nil, apierr.InvalidBody(err.Error())
+		}
+		return rows, nil
+	}
+	var one map[string]json.RawMessage
+	if err := json.Unmarshal(body, &one); err != nil {
+		return nil, apierr.InvalidBody(err.Error())
+	}
+	return []map[string]json.RawMessage{one}, nil
+}
+
+// missingDefaults reads each row through json_array_elements so that a
+// key absent from a row takes the column's default (Prefer:
+// missing=default) while an explicit null stays null.
+func missingDefaults(rel *cache.Relation, target, body string, cols []string) (exprs, from string) {
+	var es []string
+	for _, name := range cols {
+		def := "NULL"
+		if col := rel.Column(name); col != nil && col.Default != nil {
+			def = *col.Default // an expression from the catalog, not from the client
+		}
+		es = append(es, "CASE WHEN _pgrest_e::jsonb ? "+quoteLit(name)+" THEN _pgrest_r."+ident(name)+" ELSE "+def+" END")
+	}
+	return strings.Join(es, ", "), "json_array_elements(" + body + ") AS _pgrest_e, LATERAL json_populate_record(NULL::" + target + ", _pgrest_e) AS _pgrest_r"
 }

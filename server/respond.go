@@ -143,6 +143,9 @@ func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan,
 	if req.Prefs.Resolution != "" && req.Action == request.ActCreate {
 		applied = append(applied, "resolution="+req.Prefs.Resolution)
 	}
+	if req.Prefs.Missing != "" && req.Action == request.ActCreate {
+		applied = append(applied, "missing="+req.Prefs.Missing)
+	}
 	if req.Prefs.MaxAffected != nil && req.Prefs.Handling == "strict" {
 		applied = append(applied, "max-affected="+strconv.FormatInt(*req.Prefs.MaxAffected, 10))
 	}
