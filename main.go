@@ -116,6 +116,9 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stderr io
 		fmt.Fprintf(stderr, "pgrest: %v\n", err)
 		return 1
 	}
+	if path != "" { // without a file, the environment can't change: the start config stands
+		app.SetConfigSource(func() (*config.Config, error) { return config.Load(path, os.Environ()) })
+	}
 	l, err := server.Listen(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "pgrest: listening: %v\n", err)
@@ -153,13 +156,13 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stderr io
 					}
 				}()
 			case syscall.SIGUSR2:
-				if newCfg, err := config.Load(path, os.Environ()); err != nil {
-					log.Error().Err(err).Msg("config reload failed; keeping the old config")
-				} else if err := app.SetConfig(newCfg); err != nil {
-					log.Error().Err(err).Msg("config reload failed; keeping the old config")
-				} else {
-					log.Info().Msg("config reloaded")
-				}
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+					defer cancel()
+					if err := app.ReloadConfig(ctx); err != nil {
+						log.Error().Err(err).Msg("config reload failed; keeping the old config")
+					}
+				}()
 			default:
 				log.Info().Str("signal", s.String()).Msg("shutting down; finishing in-flight requests")
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -61,6 +61,24 @@ type Manager struct {
 
 	missMu   sync.Mutex
 	lastMiss map[cache.QI]time.Time
+
+	// exposed replaces opts.Schemas once a config reload changed db-schemas.
+	exposed atomic.Pointer[[]string]
+}
+
+func (m *Manager) schemas() []string {
+	if p := m.exposed.Load(); p != nil {
+		return *p
+	}
+	return m.opts.Schemas
+}
+
+// SetSchemas changes the exposed schemas (a config reload changed
+// db-schemas) and loads a full snapshot of them.
+func (m *Manager) SetSchemas(schemas []string) {
+	cp := append([]string(nil), schemas...)
+	m.exposed.Store(&cp)
+	m.KickFull()
 }
 
 func New(opts Options, holder *cache.Holder, pool *pgxpool.Pool) *Manager {
@@ -196,7 +214,7 @@ func (m *Manager) poll(ctx context.Context) {
 
 func (m *Manager) fingerprint(ctx context.Context) (string, error) {
 	var fp string
-	err := m.pool.QueryRow(ctx, fingerprintSQL, m.opts.Schemas).Scan(&fp)
+	err := m.pool.QueryRow(ctx, fingerprintSQL, m.schemas()).Scan(&fp)
 	return fp, err
 }
 
@@ -282,7 +300,7 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 		}
 	}
 	if err == nil && snap == nil {
-		snap, err = cache.Load(ctx, m.pool, m.opts.Schemas)
+		snap, err = cache.Load(ctx, m.pool, m.schemas())
 	}
 	m.statsMu.Lock()
 	defer m.statsMu.Unlock()

@@ -43,10 +43,14 @@ type App struct {
 	exec    *executor
 
 	preRequest string
-	cancel     context.CancelFunc
-	done       chan struct{}
-	httpSrv    *http.Server
-	adminSrv   *http.Server
+	// baseConfig is the file and environment configuration the in-database
+	// one is applied over; configSource re-reads it on a reload.
+	baseConfig   *config.Config
+	configSource func() (*config.Config, error)
+	cancel       context.CancelFunc
+	done         chan struct{}
+	httpSrv      *http.Server
+	adminSrv     *http.Server
 }
 
 // New builds an App. It does not connect: the pool connects lazily and the
@@ -88,7 +92,15 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 		ChannelEnabled: cfg.DBChannelEnabled,
 		PollInterval:   cfg.SchemaPollInterval,
 		Log:            log,
+		OnConfigReload: func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := a.ReloadConfig(ctx); err != nil {
+				log.Error().Err(err).Msg("config reload failed; keeping the current config")
+			}
+		},
 	}, a.holder, pool)
+	a.baseConfig = cfg.Clone()
 	return a, nil
 }
 
@@ -138,6 +150,15 @@ func (a *App) Start() {
 	a.cancel = cancel
 	go func() {
 		defer close(a.done)
+		// The in-database configuration may name the schemas to load, so
+		// it is read first; if the database is down, the file's stands.
+		if cfg := a.cfg.Load(); cfg.DBConfig || cfg.DBPreConfig != "" {
+			cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+			if err := a.ReloadConfig(cctx); err != nil {
+				a.log.Warn().Err(err).Msg("in-database config not read; using the file and environment")
+			}
+			ccancel()
+		}
 		a.schema.Run(ctx)
 	}()
 }

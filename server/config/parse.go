@@ -203,6 +203,15 @@ func unquote(v string) (string, error) {
 	return v, nil
 }
 
+// Names lists every configuration key.
+func Names() []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.name
+	}
+	return out
+}
+
 // Set assigns one key from its textual value (also the in-database path).
 func (c *Config) Set(name, v string) error {
 	if rest, ok := strings.CutPrefix(name, "app.settings."); ok {

@@ -1,0 +1,128 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/pgrest/pgrest/server/config"
+)
+
+// roleSettingsSQL reads the pgrst.* settings of the authenticator role
+// (ALTER ROLE ... SET pgrst.db_schemas = ...); a database-specific one
+// wins over one for all databases.
+const roleSettingsSQL = `
+WITH settings AS (
+  SELECT s.setdatabase, unnest(s.setconfig) AS setting
+  FROM pg_catalog.pg_db_role_setting s
+  WHERE s.setrole = current_user::regrole::oid
+    AND s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_catalog))
+)
+SELECT DISTINCT ON (key) substr(split_part(setting, '=', 1), 7) AS key, substr(setting, strpos(setting, '=') + 1)
+FROM settings WHERE setting LIKE 'pgrst.%'
+ORDER BY key, setdatabase DESC`
+
+// preConfigSQL reads what db-pre-config set with set_config('pgrst.<key>').
+const preConfigSQL = `
+SELECT k, current_setting('pgrst.' || k, true) FROM unnest($1::text[]) AS k
+WHERE coalesce(current_setting('pgrst.' || k, true), '') <> ''`
+
+// notInDatabase are the keys that only the file and the environment can
+// set: those the process needs before it can reach the database, or that
+// can't change while it runs.
+var notInDatabase = map[string]bool{
+	"db-uri": true, "db-config": true, "db-pre-config": true, "db-pool": true,
+	"db-pool-acquisition-timeout": true, "db-pool-max-lifetime": true, "db-pool-max-idletime": true,
+	"server-host": true, "server-port": true, "server-unix-socket": true, "server-unix-socket-mode": true,
+	"admin-server-host": true, "admin-server-port": true, "db-channel": true, "db-channel-enabled": true,
+	"log-level": true, "db-prepared-statements": true, "server-reuseport": true,
+}
+
+// SetConfigSource sets how a config reload reads the file and the
+// environment (main passes config.Load with the file's path).
+func (a *App) SetConfigSource(load func() (*config.Config, error)) { a.configSource = load }
+
+// ReloadConfig re-reads the file and environment, then the in-database
+// configuration over them (db-config, db-pre-config), and swaps it in.
+// On any error the current configuration stays.
+func (a *App) ReloadConfig(ctx context.Context) error {
+	base := a.baseConfig.Clone()
+	if a.configSource != nil {
+		c, err := a.configSource()
+		if err != nil {
+			return err
+		}
+		base = c
+	}
+	cfg, err := a.withDatabaseConfig(ctx, base)
+	if err != nil {
+		return err
+	}
+	old := a.cfg.Load()
+	if err := a.SetConfig(cfg); err != nil {
+		return err
+	}
+	if strings.Join(old.DBSchemas, ",") != strings.Join(cfg.DBSchemas, ",") {
+		a.schema.SetSchemas(cfg.DBSchemas)
+	}
+	a.log.Info().Msg("config reloaded")
+	return nil
+}
+
+// withDatabaseConfig applies the in-database settings over base.
+func (a *App) withDatabaseConfig(ctx context.Context, base *config.Config) (*config.Config, error) {
+	cfg := base.Clone()
+	if !cfg.DBConfig && cfg.DBPreConfig == "" {
+		return cfg, nil
+	}
+	tx, err := a.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx)
+	read := func(sql string, args ...any) error {
+		rows, err := tx.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k, v string
+			if err := rows.Scan(&k, &v); err != nil {
+				return err
+			}
+			key := strings.ReplaceAll(k, "_", "-")
+			if strings.HasPrefix(k, "app.settings.") {
+				key = k
+			}
+			if notInDatabase[key] {
+				continue
+			}
+			if err := cfg.Set(key, v); err != nil {
+				return fmt.Errorf("in-database config: %w", err)
+			}
+		}
+		return rows.Err()
+	}
+	if cfg.DBConfig {
+		if err := read(roleSettingsSQL); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.DBPreConfig != "" {
+		if _, err := tx.Exec(ctx, "SELECT "+quoteQualified(cfg.DBPreConfig)+"()"); err != nil {
+			return nil, fmt.Errorf("db-pre-config: %w", err)
+		}
+		var names []string
+		for _, n := range config.Names() {
+			names = append(names, strings.ReplaceAll(n, "-", "_"))
+		}
+		if err := read(preConfigSQL, names); err != nil {
+			return nil, err
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
