@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/pgrest/pgrest/planner"
 	"github.com/pgrest/pgrest/server/request"
 )
@@ -44,11 +43,7 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO web_anon;
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pg.URI("postgres", db))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := superConn(b, db)
 	if _, err := conn.Exec(ctx, "SET ROLE web_anon"); err != nil {
 		b.Fatal(err)
 	}

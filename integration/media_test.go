@@ -4,8 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 )
 
 const mediaFixture = `
@@ -134,14 +132,8 @@ GRANT SELECT, INSERT, UPDATE ON paints TO web_anon;
 // R8: application/geo+json with PostGIS.
 func TestGeoJSON(t *testing.T) {
 	db := NewDB(t, "")
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, pg.URI("postgres", db))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	var available bool
-	conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'postgis')").Scan(&available)
+	superConn(t, db).QueryRow(context.Background(), "SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'postgis')").Scan(&available)
 	if !available {
 		t.Skip("PostGIS is not installed (.ci/run installs postgresql-15-postgis-3)")
 	}
