@@ -69,16 +69,19 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 	if !cfg.DBPreparedStatements {
 		pcfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}
+	exec := &executor{acquireTimeout: cfg.DBPoolAcquisitionTimeout, cached: cfg.DBPreparedStatements}
+	pcfg.BeforeClose = exec.prepared.forget
 	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("creating pool: %w", err)
 	}
+	exec.pool = pool
 	a := &App{
 		log:     log,
 		pool:    pool,
 		holder:  cache.NewHolder(),
 		planner: planner.New(cfg.PlanCacheSize),
-		exec:    &executor{pool: pool, acquireTimeout: cfg.DBPoolAcquisitionTimeout},
+		exec:    exec,
 		done:    make(chan struct{}),
 	}
 	if err := a.SetConfig(cfg); err != nil {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,6 +57,10 @@ type executor struct {
 	acquireTimeout time.Duration
 	// waiting and timeouts feed pgrst_db_pool_waiting and _timeouts_total.
 	waiting, timeouts atomic.Int64
+	// cached: statements are prepared and cached per connection
+	// (db-prepared-statements); prepared tracks which.
+	cached   bool
+	prepared preparedSet
 }
 
 // run executes a plan in one transaction. The transaction start, the
@@ -105,23 +110,30 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 	defer conn.Release() // pgxpool destroys a connection left inside a transaction
 
 	// Statements are parsed as the role in force when they are prepared, and
-	// schema USAGE is checked at parse time: the role must be set before the
-	// request's statements are prepared, so settings go in a first batch.
-	setup := &pgx.Batch{}
+	// schema USAGE is checked at parse time, while pgx prepares every new
+	// statement of a batch before running any: the role must be set before
+	// the request's statements are prepared. So the settings go in a first
+	// batch, unless this connection has prepared them all already (then
+	// nothing is parsed and one batch does it all).
+	stmts := requestStatements(p, tc)
+	single := !x.cached || x.prepared.has(conn.Conn(), stmts)
 	begin := "BEGIN ISOLATION LEVEL " + isolation(p.Settings["default_transaction_isolation"])
 	if p.ReadOnly {
 		begin += " READ ONLY"
 	}
-	setup.Queue(begin)
 	settingsSQL, settingsArgs := settingsStatement(tc, p.Settings)
-	setup.Queue(settingsSQL, settingsArgs...)
-	if err := conn.SendBatch(ctx, setup).Close(); err != nil {
-		rollback(conn)
-		return nil, err
-	}
 	b := &pgx.Batch{}
+	b.Queue(begin)
+	b.Queue(settingsSQL, settingsArgs...)
+	if !single {
+		if err := conn.SendBatch(ctx, b).Close(); err != nil {
+			rollback(conn)
+			return nil, err
+		}
+		b = &pgx.Batch{}
+	}
 	if tc.PreRequest != "" {
-		b.Queue("SELECT " + tc.PreRequest + "()")
+		b.Queue(stmts[0])
 	}
 	res := &result{}
 	var planned *int64
@@ -169,7 +181,16 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 	err = conn.SendBatch(ctx, b).Close()
 	if err != nil {
 		rollback(conn)
+		x.prepared.forget(conn.Conn())
+		if single && x.cached && isPermission(err) {
+			// A statement we thought prepared was not (pgx evicted it) and
+			// was parsed before the role switch: plan it the careful way.
+			return x.runOnce(ctx, p, tc)
+		}
 		return nil, err
+	}
+	if x.cached && !single {
+		x.prepared.add(conn.Conn(), stmts)
 	}
 	if p.Count == "planned" || (p.Count == "estimated" && planned != nil && res.Total == nil) {
 		res.Total = planned
@@ -285,4 +306,72 @@ func isolation(setting string) string {
 		return "REPEATABLE READ"
 	}
 	return "READ COMMITTED"
+}
+
+// requestStatements lists the statements a request runs after its
+// settings, in order: pre-request, planned count, the statement or its plan.
+func requestStatements(p *planner.Plan, tc *txContext) []string {
+	var out []string
+	if tc.PreRequest != "" {
+		out = append(out, "SELECT "+tc.PreRequest+"()")
+	}
+	if p.CountSQL != "" {
+		out = append(out, "EXPLAIN (FORMAT JSON) "+p.CountSQL)
+	}
+	if p.Explain != "" {
+		return append(out, "EXPLAIN ("+p.Explain+") "+p.SQL)
+	}
+	return append(out, p.SQL)
+}
+
+func isPermission(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "42501"
+}
+
+// preparedSet remembers which statements each pooled connection has
+// prepared. It stays well under pgx's statement cache (512 per connection)
+// by starting over past preparedMax, so a statement it lists is one pgx
+// still holds.
+type preparedSet struct {
+	mu sync.Mutex
+	m  map[*pgx.Conn]map[string]struct{}
+}
+
+const preparedMax = 200
+
+func (s *preparedSet) has(c *pgx.Conn, stmts []string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set := s.m[c]
+	for _, q := range stmts {
+		if _, ok := set[q]; !ok {
+			return false
+		}
+	}
+	return set != nil
+}
+
+func (s *preparedSet) add(c *pgx.Conn, stmts []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[*pgx.Conn]map[string]struct{}{}
+	}
+	set := s.m[c]
+	if set == nil || len(set)+len(stmts) > preparedMax {
+		set = map[string]struct{}{}
+		s.m[c] = set
+	}
+	for _, q := range stmts {
+		set[q] = struct{}{}
+	}
+}
+
+// forget drops a connection's statements (closed, or an error left its
+// cache in doubt).
+func (s *preparedSet) forget(c *pgx.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, c)
 }
