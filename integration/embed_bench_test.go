@@ -88,7 +88,7 @@ GRANT SELECT ON items TO web_anon;
 	ctx := context.Background()
 	b.Run("pgrest", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			p.Get("/items?select=id,name,price&id=eq." + strconv.Itoa(i%10000+1)).Expect(b, 200)
+			p.Get("/items?select=id,name,price&id=eq."+strconv.Itoa(i%10000+1)).Expect(b, 200)
 		}
 	})
 	b.Run("postgres", func(b *testing.B) {
