@@ -1,11 +1,13 @@
 package integration
 
 import (
+	"bytes"
 	"io"
 	"net"
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pgrest/pgrest/server/config"
@@ -88,4 +90,37 @@ func TestServerTimingAndTrace(t *testing.T) {
 	if st := q.Get("/items").Expect(t, 200).Header.Get("Server-Timing"); st != "" {
 		t.Errorf("Server-Timing without server-timing-enabled: %q", st)
 	}
+}
+
+// C6: log-query = "main-query" logs each request's SQL.
+func TestLogQuery(t *testing.T) {
+	db := NewDB(t, `CREATE TABLE items (id int); GRANT SELECT ON items TO web_anon;`)
+	cfg := BaseConfig(db)
+	cfg.LogQuery = "main-query"
+	cfg.LogLevel = "info"
+	var buf syncBuffer
+	p := startLogging(t, cfg, &buf)
+	p.WaitReady()
+	p.Get("/items?id=eq.1").Expect(t, 200)
+	if !strings.Contains(buf.String(), `"query":"SELECT`) || !strings.Contains(buf.String(), `\"items\"`) {
+		t.Errorf("the main query was not logged:\n%s", buf.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -141,6 +141,12 @@ func StartPgrestConfig(t testing.TB, cfg *config.Config) *Pgrest {
 	if os.Getenv("PGREST_TEST_LOG") != "" {
 		logw = os.Stderr
 	}
+	return startLogging(t, cfg, logw)
+}
+
+// startLogging starts pgrest with its log going to logw.
+func startLogging(t testing.TB, cfg *config.Config, logw io.Writer) *Pgrest {
+	t.Helper()
 	app, err := server.New(cfg, zerolog.New(logw))
 	if err != nil {
 		t.Fatalf("server.New: %v", err)

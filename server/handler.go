@@ -103,6 +103,9 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return nil
 		}
 	}
+	if cfg.LogQuery == "main-query" {
+		a.log.Info().Str("query", plan.SQL).Msg("main query")
+	}
 	res, err := a.exec.run(r.Context(), plan, tc)
 	mark("transaction")
 	if err != nil {
