@@ -70,6 +70,11 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	// PostgREST answers 42501 with 403 once a token was presented, 401 before.
 	authenticated := r.Header.Get("Authorization") != ""
+	if req.Action == request.ActSchemaRead {
+		if req = a.serveRoot(w, r, cfg, snap, req, who.Role, who.ClaimsJSON, authenticated); req == nil {
+			return
+		}
+	}
 	opts := planner.Options{MaxRows: cfg.DBMaxRows, AggregatesEnabled: cfg.DBAggregatesEnabled, PlanEnabled: cfg.DBPlanEnabled,
 		HoistedSettings: cfg.DBHoistedTxSettings}
 	plan, err := a.planner.Plan(req, snap, opts)
