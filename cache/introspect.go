@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -51,14 +53,6 @@ ORDER BY n.nspname, c.relname, a.attnum`
 // foreign keys whose both ends are in the exposed schemas; unique tells
 // whether the referencing columns are unique (one-to-one).
 const fkSQL = `
-WITH changed AS (
-  SELECT to_regclass(quote_ident(s) || '.' || quote_ident(n))::oid AS oid FROM unnest($1::text[], $2::text[]) AS u(s, n)
-), scope AS (
-  SELECT oid FROM changed
-  UNION SELECT d.refobjid FROM pg_rewrite rw JOIN pg_depend d ON d.objid = rw.oid
-    AND d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass
-  WHERE rw.ev_class IN (SELECT oid FROM changed)
-)
 SELECT ns1.nspname, c1.relname, ns2.nspname, c2.relname, con.conname,
   (SELECT array_agg(a.attname ORDER BY k.ord) FROM unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
      JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum),
@@ -66,12 +60,11 @@ SELECT ns1.nspname, c1.relname, ns2.nspname, c2.relname, con.conname,
      JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum),
   EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = con.conrelid AND i.indisunique
           AND i.indkey::int2[] @> con.conkey AND i.indkey::int2[] <@ con.conkey)
-FROM pg_constraint con
+FROM /*fkfrom*/pg_constraint con
 JOIN pg_class c1 ON c1.oid = con.conrelid JOIN pg_namespace ns1 ON ns1.oid = c1.relnamespace
 JOIN pg_class c2 ON c2.oid = con.confrelid JOIN pg_namespace ns2 ON ns2.oid = c2.relnamespace
 WHERE con.contype = 'f' AND con.conparentid = 0
-  AND ns1.nspname NOT IN ('pg_catalog', 'information_schema') AND ns2.nspname NOT IN ('pg_catalog', 'information_schema')
-  /*fkscope*/`
+  AND ns1.nspname NOT IN ('pg_catalog', 'information_schema') AND ns2.nspname NOT IN ('pg_catalog', 'information_schema')`
 
 // viewDepsSQL lists, per view, the base-relation columns its query reads.
 // A view column is traced to a base column of the same name.
@@ -85,18 +78,75 @@ JOIN pg_depend d ON d.objid = rw.oid AND d.classid = 'pg_rewrite'::regclass
 JOIN pg_class b ON b.oid = d.refobjid AND b.oid <> v.oid
 JOIN pg_namespace bn ON bn.oid = b.relnamespace
 JOIN pg_attribute a ON a.attrelid = b.oid AND a.attnum = d.refobjsubid
-WHERE v.relkind IN ('v', 'm') AND vn.nspname = ANY($1) /*vscope*/
+WHERE v.relkind IN ('v', 'm') AND vn.nspname = ANY($1)
 GROUP BY 1, 2, 3, 4`
 
-// The scoped forms of the queries, for refreshes: the changed relations
-// are resolved to oids first so the catalogs are read through their indexes.
-// Full loads use the unscoped text, so neither plan is a compromise.
+// The scoped forms of the queries, for refreshes, which run them with
+// generic plans (see load): the changed relations are resolved to oids
+// first and everything else is reached from them through catalog indexes.
+// Where a planner guess could still turn that into a scan of a whole
+// catalog (merge joins over pg_depend), a LATERAL subquery with an
+// aggregate or DISTINCT pins the nested loop. Full loads use the unscoped
+// text, so neither plan is a compromise.
 const (
 	scopeOids = "(SELECT to_regclass(quote_ident(s) || '.' || quote_ident(n))::oid FROM unnest($2::text[], $3::text[]) AS u(s, n))"
 	relScope  = "AND c.oid IN " + scopeOids
-	viewScope = "AND v.oid IN " + scopeOids
-	fkScope   = "AND (con.conrelid IN (SELECT oid FROM scope) OR con.confrelid IN (SELECT oid FROM scope))"
+
+	viewDepsScopedSQL = `
+SELECT vn.nspname, v.relname, bn.nspname, b.relname, dep.cols
+FROM pg_class v
+JOIN pg_namespace vn ON vn.oid = v.relnamespace
+CROSS JOIN LATERAL (
+  SELECT d.refobjid, array_agg(DISTINCT a.attname::text) AS cols
+  FROM pg_rewrite rw
+  JOIN pg_depend d ON d.objid = rw.oid AND d.classid = 'pg_rewrite'::regclass
+    AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
+  JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+  WHERE rw.ev_class = v.oid AND d.refobjid <> v.oid
+  GROUP BY d.refobjid
+) dep
+JOIN pg_class b ON b.oid = dep.refobjid
+JOIN pg_namespace bn ON bn.oid = b.relnamespace
+WHERE v.oid IN ` + scopeOids + ` AND v.relkind IN ('v', 'm') AND vn.nspname = ANY($1)`
+
+	// scopeCTE is what a refresh re-derives relationships around: the
+	// changed relations ($1 schemas, $2 names) and the tables their views
+	// read, since a view's relationships come from its tables' foreign
+	// keys. Views read by a changed view are not in it: their own
+	// relationships do not change with it.
+	scopeCTE = `
+WITH changed AS (
+  SELECT to_regclass(quote_ident(s) || '.' || quote_ident(n))::oid AS oid FROM unnest($1::text[], $2::text[]) AS u(s, n)
+), bases AS (
+  SELECT b.oid FROM changed ch
+  CROSS JOIN LATERAL (
+    SELECT DISTINCT d.refobjid FROM pg_rewrite rw
+    JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid AND d.refclassid = 'pg_class'::regclass
+    WHERE rw.ev_class = ch.oid AND d.refobjid <> ch.oid
+  ) r
+  JOIN pg_class b ON b.oid = r.refobjid AND b.relkind IN ('r', 'p', 'f')
+), scope AS (
+  SELECT oid FROM changed WHERE oid IS NOT NULL UNION SELECT oid FROM bases
+)`
+
+	// scopeBasesSQL names the bases, so that the relationships dropped in
+	// Go are exactly those whose foreign keys fkScopedSQL re-reads.
+	scopeBasesSQL = scopeCTE + `
+SELECT n.nspname, c.relname FROM bases JOIN pg_class c ON c.oid = bases.oid JOIN pg_namespace n ON n.oid = c.relnamespace`
+
+	// fkScopedFrom finds the foreign keys touching the scope from either
+	// end: by conrelid through its index, by confrelid (which has none)
+	// through pg_depend, where a foreign key depends on the columns it
+	// references.
+	fkScopedFrom = `, cons AS (
+  SELECT con.oid FROM scope JOIN pg_constraint con ON con.conrelid = scope.oid AND con.contype = 'f'
+  UNION
+  SELECT d.objid FROM scope JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = scope.oid
+    AND d.classid = 'pg_constraint'::regclass
+)`
 )
+
+var fkScopedSQL = scopeCTE + fkScopedFrom + strings.Replace(fkSQL, "/*fkfrom*/pg_constraint con", "cons JOIN pg_constraint con ON con.oid = cons.oid", 1)
 
 // scoped returns the full or the scoped text of a query and its arguments.
 func scoped(sql, marker, cond string, scope bool, args ...any) (string, []any) {
@@ -129,27 +179,53 @@ JOIN pg_type t ON t.oid = p.prorettype JOIN pg_namespace tn ON tn.oid = t.typnam
 WHERE n.nspname = ANY($1) AND p.prokind IN ('f','p')`
 
 // Load introspects the schemas in one REPEATABLE READ read-only
-// transaction, so the snapshot is consistent, with one round trip.
+// transaction, so the snapshot is consistent, with one round trip. Given a
+// pgx.Tx, it runs in that transaction as it is, so a caller can read more
+// in the same snapshot (the listener reads the event log).
 func Load(ctx context.Context, q Querier, schemas []string) (*Snapshot, error) {
 	return load(ctx, q, schemas, nil, false, nil)
 }
 
 // Refresh derives a new snapshot from old, re-introspecting only the
-// changed relations (and the functions when functions is set). Relationships
-// are recomputed from all foreign keys, which is cheap next to columns.
-// old is never modified: unchanged relations are shared with it.
+// changed relations (and the functions when functions is set, or when a
+// changed relation is a function's result type). Only the relationships
+// around the changed relations are derived anew. old is never modified:
+// unchanged relations, and the relationship lists of untouched relations,
+// are shared with it. A pgx.Tx is used as in Load.
 func Refresh(ctx context.Context, q Querier, old *Snapshot, changed []QI, functions bool) (*Snapshot, error) {
 	return load(ctx, q, old.Schemas, changed, functions, old)
 }
 
-func load(ctx context.Context, q Querier, schemas []string, only []QI, functions bool, old *Snapshot) (*Snapshot, error) {
+// txBeginner is what pools and connections offer beyond Querier.
+type txBeginner interface {
+	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
+}
+
+// begin opens the REPEATABLE READ read-only transaction of a load, in one
+// statement where q can say so.
+func begin(ctx context.Context, q Querier) (pgx.Tx, error) {
+	if bq, ok := q.(txBeginner); ok {
+		return bq.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	}
 	tx, err := q.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback(ctx)
 	if _, err := tx.Exec(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
+		tx.Rollback(ctx)
 		return nil, err
+	}
+	return tx, nil
+}
+
+func load(ctx context.Context, q Querier, schemas []string, only []QI, functions bool, old *Snapshot) (*Snapshot, error) {
+	tx, given := q.(pgx.Tx)
+	if !given {
+		var err error
+		if tx, err = begin(ctx, q); err != nil {
+			return nil, err
+		}
+		defer tx.Rollback(ctx)
 	}
 	s := &Snapshot{
 		Schemas:       schemas,
@@ -158,32 +234,39 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 		Relationships: map[QI][]*Relationship{},
 		Timezones:     map[string]bool{},
 	}
+	b := &pgx.Batch{}
 	var onlySchemas, onlyNames []string // nil: everything
 	if old != nil {
-		onlySchemas, onlyNames = []string{}, []string{}
-		changed := map[QI]bool{}
-		for _, qi := range only {
-			changed[qi] = true
-			onlySchemas, onlyNames = append(onlySchemas, qi.Schema), append(onlyNames, qi.Name)
+		// The scoped queries' custom plans cost more to plan than to run,
+		// and PostgreSQL keeps choosing them because a parameter array is
+		// estimated at ten elements: use the generic plans, planned once
+		// per connection, which the scoped texts make index lookups.
+		if old.PGVersion >= 120000 {
+			b.Queue("SET LOCAL plan_cache_mode = force_generic_plan")
 		}
-		for qi, r := range old.Relations {
-			if !changed[qi] {
-				s.Relations[qi] = r
-			}
+		onlySchemas, onlyNames = []string{}, []string{}
+		if old.Relations != nil {
+			s.Relations = maps.Clone(old.Relations)
+		}
+		for _, qi := range only {
+			delete(s.Relations, qi)
+			onlySchemas, onlyNames = append(onlySchemas, qi.Schema), append(onlyNames, qi.Name)
+			// A function returning the relation's rows lists its columns.
+			functions = functions || old.fnReturns[qi]
 		}
 		s.Timezones, s.PGVersion = old.Timezones, old.PGVersion
 		if !functions {
-			s.Functions = old.Functions
+			s.Functions, s.relFns, s.fnReturns = old.Functions, old.relFns, old.fnReturns
 		}
 	}
-	b := &pgx.Batch{}
 	refresh := old != nil
 	relQ, relArgs := scoped(relationsSQL, "/*scope*/", relScope, refresh, schemas, onlySchemas, onlyNames)
 	colQ, colArgs := scoped(columnsSQL, "/*scope*/", relScope, refresh, schemas, onlySchemas, onlyNames)
-	viewQ, viewArgs := scoped(viewDepsSQL, "/*vscope*/", viewScope, refresh, schemas, onlySchemas, onlyNames)
-	fkQ := strings.Replace(fkSQL, "/*fkscope*/", "", 1)
+	viewQ, viewArgs := viewDepsSQL, []any{schemas}
+	fkQ, fkArgs := fkSQL, []any(nil)
 	if refresh {
-		fkQ = strings.Replace(fkSQL, "/*fkscope*/", fkScope, 1)
+		viewQ, viewArgs = viewDepsScopedSQL, []any{schemas, onlySchemas, onlyNames}
+		fkQ, fkArgs = fkScopedSQL, []any{onlySchemas, onlyNames}
 	}
 	b.Queue(relQ, relArgs...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -209,7 +292,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 		return rows.Err()
 	})
 	var fks []fkRow
-	b.Queue(fkQ, onlySchemas, onlyNames).Query(func(rows pgx.Rows) error {
+	b.Queue(fkQ, fkArgs...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var f fkRow
 			if err := rows.Scan(&f.from.Schema, &f.from.Name, &f.to.Schema, &f.to.Name, &f.name, &f.cols, &f.fcols, &f.unique); err != nil {
@@ -230,6 +313,19 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 		}
 		return rows.Err()
 	})
+	var bases []QI
+	if refresh {
+		b.Queue(scopeBasesSQL, onlySchemas, onlyNames).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var qi QI
+				if err := rows.Scan(&qi.Schema, &qi.Name); err != nil {
+					return err
+				}
+				bases = append(bases, qi)
+			}
+			return rows.Err()
+		})
+	}
 	if old == nil || functions {
 		b.Queue(functionsSQL, schemas).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
@@ -245,7 +341,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 	}
 	queueMedia(b, s, schemas)
 	if old != nil {
-		return finish(ctx, tx, b, s, &fks, &views, old, only)
+		return finish(ctx, tx, b, s, &fks, &views, &bases, old, only, functions)
 	}
 	b.Queue("SELECT name FROM pg_timezone_names").Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -260,7 +356,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 	b.Queue("SELECT current_setting('server_version_num')::int").QueryRow(func(r pgx.Row) error {
 		return r.Scan(&s.PGVersion)
 	})
-	return finish(ctx, tx, b, s, &fks, &views, nil, nil)
+	return finish(ctx, tx, b, s, &fks, &views, &bases, nil, nil, false)
 }
 
 type fkRow struct {
@@ -270,78 +366,233 @@ type fkRow struct {
 	unique      bool
 }
 
-// finish derives relationships once the batch has run. On a refresh, the
-// old snapshot's relationships that depend on nothing in scope (the changed
-// relations and the base tables of changed views) are kept as they are;
-// the foreign keys that touch the scope were re-read and are derived anew.
-func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, fks *[]fkRow, views *[]viewDep, old *Snapshot, changed []QI) (*Snapshot, error) {
+// finish derives relationships once the batch has run: all of them on a
+// full load, only those around the scope on a refresh (refreshFrom).
+func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, fks *[]fkRow, views *[]viewDep, bases *[]QI, old *Snapshot, changed []QI, functions bool) (*Snapshot, error) {
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("schema cache: %w", err)
 	}
-	s.viewDeps = *views
-	if old != nil {
-		scope := map[QI]bool{}
-		for _, qi := range changed {
-			scope[qi] = true
-		}
-		for _, d := range *views { // fresh rows: only changed views
-			scope[d.base] = true
-		}
-		s.viewDeps = append([]viewDep{}, *views...)
-		for _, d := range old.viewDeps {
-			if !scope[d.view] {
-				s.viewDeps = append(s.viewDeps, d)
-			}
-		}
-		for qi, rs := range old.Relationships {
-			for _, r := range rs {
-				if r.Computed == nil && !r.dependsOn(scope) {
-					s.Relationships[qi] = append(s.Relationships[qi], r)
-				}
-			}
-		}
+	if old == nil || functions {
+		s.indexFunctions()
 	}
-	fresh := map[*Relationship]bool{}
+	if old != nil {
+		return s.refreshFrom(old, changed, *fks, *views, *bases, functions), nil
+	}
+	s.viewDeps, s.viewsOver = map[QI][]viewDep{}, map[QI][]viewDep{}
+	s.addViewDeps(*views, nil)
+	d := &deriver{s: s}
 	var base []*Relationship
 	for _, f := range *fks {
-		base = append(base, s.addForeignKey(f, fresh)...)
+		base = append(base, d.addForeignKey(f)...)
 	}
-	s.addViewRelationships(s.viewDeps, base, fresh)
-	s.dropUnexposed()
-	s.addJunctions(fresh)
-	s.addComputedRelationships()
+	d.addViewRelationships(base)
+	d.dropUnexposed(slices.Collect(maps.Keys(s.Relationships)))
+	d.addJunctions(slices.Collect(maps.Keys(s.Relationships)))
+	d.addComputedRelationships(s.relFns)
 	return s.Finalize(), nil
 }
 
-// addComputedRelationships derives relationships from functions that take
-// one relation's row type and return rows of another. They are rebuilt on
-// every load from the (possibly carried-over) functions: it is cheap, and
-// it keeps them right whichever side changed.
-func (s *Snapshot) addComputedRelationships() {
+// refreshFrom completes a refresh. The scope is the changed relations and
+// the tables their views read (bases, from scopeBasesSQL); the foreign keys
+// touching it were re-read. Every old relationship that depends on the
+// scope is dropped and derived anew; the old snapshot's dependents index
+// says which lists hold one, so the rest are shared untouched.
+func (s *Snapshot) refreshFrom(old *Snapshot, changed []QI, fks []fkRow, views []viewDep, bases []QI, functions bool) *Snapshot {
+	scope := map[QI]bool{}
+	for _, qi := range changed {
+		scope[qi] = true
+	}
+	for _, qi := range bases {
+		scope[qi] = true
+	}
+
+	s.viewDeps, s.viewsOver = old.viewDeps, old.viewsOver
+	stale := len(views) > 0
+	for _, qi := range changed {
+		_, had := old.viewDeps[qi]
+		stale = stale || had
+	}
+	if stale {
+		s.viewDeps, s.viewsOver = maps.Clone(old.viewDeps), maps.Clone(old.viewsOver)
+		if s.viewDeps == nil {
+			s.viewDeps, s.viewsOver = map[QI][]viewDep{}, map[QI][]viewDep{}
+		}
+		owned := map[QI]bool{}
+		for _, qi := range changed {
+			for _, d := range old.viewDeps[qi] {
+				over := slices.DeleteFunc(slices.Clone(s.viewsOver[d.base]), func(o viewDep) bool { return o.view == qi })
+				if len(over) == 0 {
+					delete(s.viewsOver, d.base)
+				} else {
+					s.viewsOver[d.base] = over
+				}
+				owned[d.base] = true
+			}
+			delete(s.viewDeps, qi)
+		}
+		s.addViewDeps(views, owned)
+	}
+
+	s.Relationships = maps.Clone(old.Relationships)
+	if s.Relationships == nil {
+		s.Relationships = map[QI][]*Relationship{}
+	}
+	d := &deriver{s: s, fresh: map[*Relationship]bool{}, owned: map[QI]bool{}, touched: map[QI]bool{}}
+	cand := map[QI]bool{}
+	for qi := range scope {
+		cand[qi] = true
+		for _, k := range old.dependents.get(qi) {
+			cand[k] = true
+		}
+	}
+	if functions {
+		for _, f := range old.relFns {
+			cand[*f.RowArg] = true
+		}
+	}
+	for k := range cand {
+		rs, ok := old.Relationships[k]
+		if !ok {
+			continue
+		}
+		kept := make([]*Relationship, 0, len(rs))
+		for _, r := range rs {
+			if !r.dependsOn(scope) && (r.Computed == nil || !functions) {
+				kept = append(kept, r)
+			}
+		}
+		if len(kept) == len(rs) && len(rs) > 0 {
+			continue
+		}
+		if len(kept) == 0 {
+			delete(s.Relationships, k)
+		} else {
+			s.Relationships[k] = kept
+		}
+		d.owned[k], d.touched[k] = true, true
+	}
+
+	var base []*Relationship
+	for _, f := range fks {
+		base = append(base, d.addForeignKey(f)...)
+	}
+	d.addViewRelationships(base)
+	// Untouched lists lose nothing here: their relationships' ends are
+	// outside the scope, so whether those are exposed has not changed.
+	d.dropUnexposed(slices.Collect(maps.Keys(d.touched)))
+	junctions := map[QI]bool{}
+	for r := range d.fresh {
+		if r.Cardinality == ManyToOne {
+			junctions[r.Table] = true
+		}
+	}
+	d.addJunctions(slices.Collect(maps.Keys(junctions)))
+	fns := s.relFns
+	if !functions {
+		fns = nil
+		for _, f := range s.relFns {
+			if scope[*f.RowArg] || scope[f.ReturnType] {
+				fns = append(fns, f)
+			}
+		}
+	}
+	d.addComputedRelationships(fns)
+	return s.finalizeFrom(old, changed, d.touched, functions)
+}
+
+// indexFunctions notes, for refreshes, the functions that may become
+// computed relationships and the relations whose rows functions return.
+func (s *Snapshot) indexFunctions() {
+	s.relFns, s.fnReturns = nil, map[QI]bool{}
 	for _, fs := range s.Functions {
 		for _, f := range fs {
-			if f.RowArg == nil || !f.ReturnsRelation || len(f.Params) != 1 || f.ReturnKind != ReturnsComposite {
-				continue
+			if f.ReturnsRelation {
+				s.fnReturns[f.ReturnType] = true
 			}
-			if s.Relations[*f.RowArg] == nil || s.Relations[f.ReturnType] == nil {
-				continue
+			if f.RowArg != nil && f.ReturnsRelation && len(f.Params) == 1 && f.ReturnKind == ReturnsComposite {
+				s.relFns = append(s.relFns, f)
 			}
-			fn := QI{f.Schema, f.Name}
-			toOne := !f.ReturnsSet || f.Rows == 1
-			card := OneToMany
-			if toOne {
-				card = ManyToOne
-			}
-			s.Relationships[*f.RowArg] = append(s.Relationships[*f.RowArg], &Relationship{
-				Table: *f.RowArg, ForeignTable: f.ReturnType, Cardinality: card, Constraint: f.Name,
-				IsSelf: *f.RowArg == f.ReturnType, Computed: &fn, ToOne: toOne,
-			})
 		}
+	}
+}
+
+// addViewDeps indexes view rows. owned is nil on a full load; on a refresh
+// it names the viewsOver lists already copied from the old snapshot.
+func (s *Snapshot) addViewDeps(rows []viewDep, owned map[QI]bool) {
+	for _, d := range rows {
+		s.viewDeps[d.view] = append(s.viewDeps[d.view], d)
+		v := s.Relations[d.view]
+		if v == nil {
+			continue
+		}
+		var exposed []string
+		for _, c := range d.cols {
+			if v.Column(c) != nil {
+				exposed = append(exposed, c)
+			}
+		}
+		d.cols = exposed
+		over := s.viewsOver[d.base]
+		if owned != nil && !owned[d.base] {
+			over = slices.Clip(over)
+			owned[d.base] = true
+		}
+		s.viewsOver[d.base] = append(over, d)
+	}
+}
+
+// deriver adds relationships to a snapshot being built. On a refresh its
+// Relationships map is a copy of the old one, whose lists are still the old
+// snapshot's: a list is copied before it first changes.
+type deriver struct {
+	s *Snapshot
+	// fresh, owned and touched are nil on a full load, where every
+	// relationship is fresh and every list is the new snapshot's own.
+	fresh   map[*Relationship]bool // derived by this load
+	owned   map[QI]bool            // lists no longer shared with the old snapshot
+	touched map[QI]bool            // lists that differ from the old snapshot's
+}
+
+func (d *deriver) isFresh(r *Relationship) bool { return d.fresh == nil || d.fresh[r] }
+
+func (d *deriver) add(k QI, r *Relationship) {
+	rs := d.s.Relationships[k]
+	if d.touched != nil {
+		if !d.owned[k] {
+			rs = slices.Clip(rs)
+			d.owned[k] = true
+		}
+		d.touched[k] = true
+		d.fresh[r] = true
+	}
+	d.s.Relationships[k] = append(rs, r)
+}
+
+// addComputedRelationships derives relationships from functions that take
+// one relation's row type and return rows of another (fs: relFns, or those
+// of them a refresh re-derives).
+func (d *deriver) addComputedRelationships(fs []*Function) {
+	s := d.s
+	for _, f := range fs {
+		if s.Relations[*f.RowArg] == nil || s.Relations[f.ReturnType] == nil {
+			continue
+		}
+		fn := QI{f.Schema, f.Name}
+		toOne := !f.ReturnsSet || f.Rows == 1
+		card := OneToMany
+		if toOne {
+			card = ManyToOne
+		}
+		d.add(*f.RowArg, &Relationship{
+			Table: *f.RowArg, ForeignTable: f.ReturnType, Cardinality: card, Constraint: f.Name,
+			IsSelf: *f.RowArg == f.ReturnType, Computed: &fn, ToOne: toOne,
+			deps: []QI{*f.RowArg, f.ReturnType},
+		})
 	}
 }
 
 // addForeignKey records both directions of a foreign key.
-func (s *Snapshot) addForeignKey(f fkRow, fresh map[*Relationship]bool) []*Relationship {
+func (d *deriver) addForeignKey(f fkRow) []*Relationship {
 	self := f.from == f.to
 	deps := []QI{f.from, f.to}
 	fwd := &Relationship{Table: f.from, ForeignTable: f.to, Cardinality: ManyToOne, Constraint: f.name,
@@ -351,29 +602,31 @@ func (s *Snapshot) addForeignKey(f fkRow, fresh map[*Relationship]bool) []*Relat
 	if f.unique {
 		fwd.Cardinality, rev.Cardinality, rev.ToOne = OneToOne, OneToOne, true
 	}
-	s.Relationships[f.from] = append(s.Relationships[f.from], fwd)
-	s.Relationships[f.to] = append(s.Relationships[f.to], rev)
-	fresh[fwd], fresh[rev] = true, true
+	d.add(f.from, fwd)
+	d.add(f.to, rev)
 	return []*Relationship{fwd, rev}
 }
 
 // addJunctions derives many-to-many relationships: a table with foreign
-// keys to two tables whose columns are all part of its primary key.
-func (s *Snapshot) addJunctions(fresh map[*Relationship]bool) {
-	for jqi, rels := range s.Relationships {
+// keys to two tables whose columns are all part of its primary key. keys
+// are the candidate junction tables; a pair yields a relationship only if
+// one of its legs is fresh (the others' are kept from the old snapshot).
+func (d *deriver) addJunctions(keys []QI) {
+	s := d.s
+	for _, jqi := range keys {
 		j := s.Relations[jqi]
 		if j == nil || len(j.PrimaryKey) == 0 {
 			continue
 		}
 		var m2o []*Relationship
-		for _, r := range rels {
-			if r.Cardinality == ManyToOne && r.Table == jqi && subset(r.Columns, j.PrimaryKey) {
+		for _, r := range s.Relationships[jqi] {
+			if r.Cardinality == ManyToOne && r.Computed == nil && r.Table == jqi && subset(r.Columns, j.PrimaryKey) {
 				m2o = append(m2o, r)
 			}
 		}
 		for _, a := range m2o {
 			for _, b := range m2o {
-				if a == b || (!fresh[a] && !fresh[b]) {
+				if a == b || (!d.isFresh(a) && !d.isFresh(b)) {
 					continue
 				}
 				m := &Relationship{
@@ -384,8 +637,7 @@ func (s *Snapshot) addJunctions(fresh map[*Relationship]bool) {
 						TargetJunctionColumns: b.Columns, TargetColumns: b.ForeignColumns},
 				}
 				m.deps = append(append([]QI{jqi}, a.deps...), b.deps...)
-				s.Relationships[a.ForeignTable] = append(s.Relationships[a.ForeignTable], m)
-				fresh[m] = true
+				d.add(a.ForeignTable, m)
 			}
 		}
 	}
@@ -529,37 +781,24 @@ type viewDep struct {
 
 // addViewRelationships gives a view the relationships of the base table it
 // reads, when the view exposes every key column under the same name; both
-// ends may be views.
-func (s *Snapshot) addViewRelationships(deps []viewDep, base []*Relationship, fresh map[*Relationship]bool) {
-	over := map[QI][]viewDep{}
-	for _, d := range deps {
-		v := s.Relations[d.view]
-		if v == nil {
-			continue
-		}
-		var exposed []string
-		for _, c := range d.cols {
-			if v.Column(c) != nil {
-				exposed = append(exposed, c)
-			}
-		}
-		d.cols = exposed
-		over[d.base] = append(over[d.base], d)
-	}
+// ends may be views. base are the foreign-key relationships derived by
+// this load.
+func (d *deriver) addViewRelationships(base []*Relationship) {
+	over := d.s.viewsOver
 	if len(over) == 0 {
 		return
 	}
 	for _, r := range base {
 		froms := []QI{r.Table}
-		for _, d := range over[r.Table] {
-			if subset(r.Columns, d.cols) {
-				froms = append(froms, d.view)
+		for _, v := range over[r.Table] {
+			if subset(r.Columns, v.cols) {
+				froms = append(froms, v.view)
 			}
 		}
 		tos := []QI{r.ForeignTable}
-		for _, d := range over[r.ForeignTable] {
-			if subset(r.ForeignColumns, d.cols) {
-				tos = append(tos, d.view)
+		for _, v := range over[r.ForeignTable] {
+			if subset(r.ForeignColumns, v.cols) {
+				tos = append(tos, v.view)
 			}
 		}
 		for i, from := range froms {
@@ -571,27 +810,51 @@ func (s *Snapshot) addViewRelationships(deps []viewDep, base []*Relationship, fr
 				c.Table, c.ForeignTable = from, to
 				c.IsSelf = from == to
 				c.deps = append(append([]QI{}, r.deps...), from, to)
-				s.Relationships[from] = append(s.Relationships[from], &c)
-				fresh[&c] = true
+				d.add(from, &c)
 			}
 		}
 	}
 }
 
-// dropUnexposed removes relationships with an end outside the exposed
-// schemas (they were loaded so views over private tables could inherit them).
-func (s *Snapshot) dropUnexposed() {
-	for qi, rs := range s.Relationships {
-		if s.Relations[qi] == nil {
-			delete(s.Relationships, qi)
+// dropUnexposed removes, from the lists of keys, relationships with an end
+// outside the exposed schemas (they were loaded so views over private
+// tables could inherit them).
+func (d *deriver) dropUnexposed(keys []QI) {
+	s := d.s
+	for _, k := range keys {
+		rs, ok := s.Relationships[k]
+		if !ok {
 			continue
 		}
-		kept := rs[:0]
+		if s.Relations[k] == nil {
+			delete(s.Relationships, k)
+			if d.touched != nil {
+				d.touched[k] = true
+			}
+			continue
+		}
+		n := 0
+		for _, r := range rs {
+			if s.Relations[r.ForeignTable] != nil {
+				n++
+			}
+		}
+		if n == len(rs) {
+			continue
+		}
+		kept := make([]*Relationship, 0, n)
 		for _, r := range rs {
 			if s.Relations[r.ForeignTable] != nil {
 				kept = append(kept, r)
 			}
 		}
-		s.Relationships[qi] = kept
+		if len(kept) == 0 {
+			delete(s.Relationships, k)
+		} else {
+			s.Relationships[k] = kept
+		}
+		if d.touched != nil {
+			d.owned[k], d.touched[k] = true, true
+		}
 	}
 }

@@ -4,6 +4,9 @@
 package cache
 
 import (
+	"hash/maphash"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -222,7 +225,59 @@ type Snapshot struct {
 
 	relNames map[string][]string // schema -> sorted relation names, for hints
 	computed map[QI][]*Function  // relation -> its computed fields
-	viewDeps []viewDep           // kept for incremental refreshes
+
+	// What an incremental refresh needs to touch only what changed:
+	viewDeps   map[QI][]viewDep // view -> the base columns its query reads
+	viewsOver  map[QI][]viewDep // base -> views over it, cols cut to the view's columns
+	relFns     []*Function      // functions shaped like a computed relationship
+	fnReturns  map[QI]bool      // relations whose row type a function returns
+	dependents depIndex         // relation -> Relationships keys depending on it
+}
+
+// depShards splits the dependents index so that a refresh copies the few
+// shards it changes instead of one map as large as the schema.
+const depShards = 64
+
+// depIndex maps a relation d to the keys of Relationships (other than d)
+// holding a relationship whose deps include d: what a change of d
+// invalidates besides Relationships[d] itself.
+type depIndex [depShards]map[QI][]QI
+
+var depSeed = maphash.MakeSeed()
+
+func depShard(q QI) int { return int(maphash.Comparable(depSeed, q) % depShards) }
+
+func (x *depIndex) get(d QI) []QI { return x[depShard(d)][d] }
+
+// set replaces d's entry; own records the shards already copied from the
+// previous snapshot, which still shares the others.
+func (x *depIndex) set(d QI, keys []QI, own *[depShards]bool) {
+	i := depShard(d)
+	if !own[i] {
+		x[i] = maps.Clone(x[i])
+		if x[i] == nil {
+			x[i] = map[QI][]QI{}
+		}
+		own[i] = true
+	}
+	if len(keys) == 0 {
+		delete(x[i], d)
+	} else {
+		x[i][d] = keys
+	}
+}
+
+// relDeps lists the relations other than k that the relationships of k depend on.
+func relDeps(k QI, rs []*Relationship) map[QI]bool {
+	ds := map[QI]bool{}
+	for _, r := range rs {
+		for _, d := range r.deps {
+			if d != k {
+				ds[d] = true
+			}
+		}
+	}
+	return ds
 }
 
 // Finalize builds every derived index. It must run before the snapshot is
@@ -243,11 +298,88 @@ func (s *Snapshot) Finalize() *Snapshot {
 	for _, names := range s.relNames {
 		sort.Strings(names)
 	}
+	s.indexComputed()
+	s.dependents = depIndex{}
+	var own [depShards]bool
+	for k, rs := range s.Relationships {
+		for d := range relDeps(k, rs) {
+			s.dependents.set(d, append(s.dependents.get(d), k), &own)
+		}
+	}
+	return s
+}
+
+func (s *Snapshot) indexComputed() {
 	s.computed = map[QI][]*Function{}
 	for _, fs := range s.Functions {
 		for _, f := range fs {
 			if f.RowArg != nil && len(f.Params) == 1 && f.ReturnKind != ReturnsVoid && s.Relations[*f.RowArg] != nil {
 				s.computed[*f.RowArg] = append(s.computed[*f.RowArg], f)
+			}
+		}
+	}
+}
+
+// finalizeFrom is Finalize for a snapshot refreshed from old: it patches
+// old's indexes for the changed relations and the touched Relationships
+// keys instead of rebuilding them, copying whatever it changes.
+func (s *Snapshot) finalizeFrom(old *Snapshot, changed []QI, touched map[QI]bool, functions bool) *Snapshot {
+	s.relNames = old.relNames
+	copied := map[string]bool{}
+	existence := false
+	for _, q := range changed {
+		r, is := s.Relations[q]
+		if is && r.byName == nil {
+			r.byName = make(map[string]*Column, len(r.Columns))
+			for _, c := range r.Columns {
+				r.byName[c.Name] = c
+			}
+		}
+		if _, was := old.Relations[q]; was == is {
+			continue
+		}
+		existence = true
+		if len(copied) == 0 {
+			s.relNames = maps.Clone(old.relNames)
+			if s.relNames == nil {
+				s.relNames = map[string][]string{}
+			}
+		}
+		names := s.relNames[q.Schema]
+		if !copied[q.Schema] {
+			names = slices.Clone(names)
+			copied[q.Schema] = true
+		}
+		i, found := slices.BinarySearch(names, q.Name)
+		switch {
+		case is && !found:
+			names = slices.Insert(names, i, q.Name)
+		case !is && found:
+			names = slices.Delete(names, i, i+1)
+		}
+		if len(names) == 0 {
+			delete(s.relNames, q.Schema)
+		} else {
+			s.relNames[q.Schema] = names
+		}
+	}
+	if functions || existence {
+		s.indexComputed()
+	} else {
+		s.computed = old.computed
+	}
+	s.dependents = old.dependents
+	var own [depShards]bool
+	for k := range touched {
+		before, after := relDeps(k, old.Relationships[k]), relDeps(k, s.Relationships[k])
+		for d := range before {
+			if !after[d] {
+				s.dependents.set(d, slices.DeleteFunc(slices.Clone(s.dependents.get(d)), func(x QI) bool { return x == k }), &own)
+			}
+		}
+		for d := range after {
+			if !before[d] {
+				s.dependents.set(d, append(slices.Clip(s.dependents.get(d)), k), &own)
 			}
 		}
 	}

@@ -7,15 +7,16 @@ package listener
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pgrest/pgrest/cache"
-	"github.com/pgrest/pgrest/migrations"
 	"github.com/rs/zerolog"
 )
 
@@ -51,10 +52,15 @@ type Manager struct {
 	statsMu sync.Mutex
 	stats   Stats
 
-	// applied holds the event ids reflected in the current snapshot within
-	// lateWindow of its version: ids come from a sequence, so a long
-	// migration can commit an event below ids that were applied already.
-	applied map[int64]bool
+	// What the current snapshot reflects of the event log (under loadMu).
+	// Ids come from a sequence, so a long migration can commit an event
+	// below ids that were applied already: holes are the ids below lastID,
+	// within lateWindow of it, not seen yet. A reload reads the events
+	// after lastID and those of holes that have committed since.
+	logged bool // the log existed at the last load
+	seen   bool // lastID and holes are known
+	lastID int64
+	holes  []int64
 	// loadedFP is the catalog fingerprint read just before the current
 	// snapshot was loaded; polling reloads when the catalog moves past it.
 	loadedFP atomic.Value
@@ -88,7 +94,7 @@ func New(opts Options, holder *cache.Holder, pool *pgxpool.Pool) *Manager {
 	if opts.BackoffBase == 0 {
 		opts.BackoffBase = time.Second
 	}
-	return &Manager{opts: opts, holder: holder, pool: pool, kick: make(chan bool, 1), applied: map[int64]bool{}, lastMiss: map[cache.QI]time.Time{}}
+	return &Manager{opts: opts, holder: holder, pool: pool, kick: make(chan bool, 1), lastMiss: map[cache.QI]time.Time{}}
 }
 
 // Run blocks until ctx ends.
@@ -263,7 +269,9 @@ func (m *Manager) ReloadNow(ctx context.Context) error {
 
 // reload publishes a new snapshot. With the event log installed and a
 // snapshot already loaded, it reads the events since that snapshot and
-// re-introspects only what they name; anything else is a full load.
+// re-introspects only what they name; anything else is a full load. The
+// events and the catalog are read in one REPEATABLE READ transaction, so
+// the snapshot reflects exactly the events it is versioned by.
 func (m *Manager) reload(ctx context.Context, full bool) error {
 	m.loadMu.Lock()
 	defer m.loadMu.Unlock()
@@ -273,34 +281,15 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 	if m.opts.PollInterval > 0 {
 		fp, _ = m.fingerprint(ctx)
 	}
-	version, logged, err := migrations.LatestEventID(ctx, m.pool)
-	var snap *cache.Snapshot
-	kind := "full"
-	var events []cache.Event
-	if err == nil && logged {
-		after := version - lateWindow
-		if old != nil && old.Version-lateWindow < after {
-			after = old.Version - lateWindow
-		}
-		events, err = readEvents(ctx, m.pool, after, version)
-		fresh := events[:0:0]
-		for _, e := range events {
-			if !m.applied[e.ID] {
-				fresh = append(fresh, e)
-			}
-		}
-		if err == nil && old != nil && !full && version >= old.Version {
-			if len(fresh) == 0 {
-				return nil // nothing new
-			}
-			if rels, fns, ok := cache.Changes(fresh); ok {
-				kind = "incremental"
-				snap, err = cache.Refresh(ctx, m.pool, old, rels, fns)
-			}
-		}
+	var r loaded
+	tx, err := m.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err == nil {
+		// Ended after the snapshot is published: it only read.
+		defer tx.Rollback(context.WithoutCancel(ctx))
+		r, err = m.load(ctx, tx, old, full)
 	}
-	if err == nil && snap == nil {
-		snap, err = cache.Load(ctx, m.pool, m.schemas())
+	if err == nil && r.snap == nil {
+		return nil // nothing new
 	}
 	m.statsMu.Lock()
 	defer m.statsMu.Unlock()
@@ -310,48 +299,147 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 		m.opts.Log.Error().Err(err).Msg("schema cache load failed; keeping the previous snapshot")
 		return err
 	}
-	if !logged {
+	snap, version := r.snap, r.lastID
+	if !r.logged {
 		version = m.counter.Add(1)
 	}
-	if old != nil && old.Version > version && logged {
+	m.logged, m.seen, m.lastID, m.holes = r.logged, r.logged, r.lastID, r.holes
+	if old != nil && old.Version > version && r.logged {
 		version = old.Version // a late event never moves the version back
 	}
 	snap.Version = version
 	if fp != "" {
 		m.loadedFP.Store(fp)
 	}
-	for _, e := range events {
-		m.applied[e.ID] = true
-	}
-	for id := range m.applied {
-		if id <= version-lateWindow {
-			delete(m.applied, id)
-		}
-	}
 	m.holder.Store(snap)
 	d := time.Since(start)
 	m.stats.Version, m.stats.LastLoadDuration, m.stats.LastLoadAt = version, d, time.Now()
 	m.stats.Loads++
 	m.stats.LastError = ""
-	m.opts.Log.Info().Int64("version", version).Str("kind", kind).Dur("duration", d).Int("relations", len(snap.Relations)).Msg("schema cache loaded")
+	m.opts.Log.Info().Int64("version", version).Str("kind", r.kind).Dur("duration", d).Int("relations", len(snap.Relations)).Msg("schema cache loaded")
 	return nil
 }
 
-// lateWindow is how far below the current version a late-committing event
+// loaded is what load read: the snapshot (nil when there was nothing new)
+// and, with the event log, the log state it reflects.
+type loaded struct {
+	snap   *cache.Snapshot
+	kind   string
+	logged bool
+	lastID int64
+	holes  []int64
+}
+
+// load reads the event log and the snapshot in tx. It leaves the Manager's
+// log state alone: reload adopts it once the snapshot is published.
+func (m *Manager) load(ctx context.Context, tx pgx.Tx, old *cache.Snapshot, full bool) (loaded, error) {
+	r := loaded{kind: "full", logged: m.logged}
+	if !r.logged {
+		if err := tx.QueryRow(ctx, "SELECT to_regclass('pgrest.ddl_events') IS NOT NULL").Scan(&r.logged); err != nil {
+			return r, err
+		}
+	}
+	var err error
+	if r.logged {
+		var events []cache.Event
+		events, err = m.readLog(ctx, tx, &r)
+		if err != nil {
+			return r, err
+		}
+		if old != nil && !full && m.seen && r.kind != "reset" {
+			if len(events) == 0 {
+				return r, nil
+			}
+			if rels, fns, ok := cache.Changes(events); ok {
+				r.kind = "incremental"
+				r.snap, err = cache.Refresh(ctx, tx, old, rels, fns)
+			}
+		}
+	}
+	if r.kind != "incremental" {
+		r.kind = "full"
+		r.snap, err = cache.Load(ctx, tx, m.schemas())
+	}
+	return r, err
+}
+
+// lateWindow is how far below the newest event id a late-committing event
 // is still looked for.
 const lateWindow = 1000
 
-func readEvents(ctx context.Context, pool *pgxpool.Pool, after, upTo int64) ([]cache.Event, error) {
-	rows, err := pool.Query(ctx, `SELECT id, command_tag, coalesce(object_type, ''), coalesce(object_identity, ''), coalesce(schema_name, '')
-		FROM pgrest.ddl_events WHERE id > $1 AND id <= $2 ORDER BY id`, after, upTo)
-	if err != nil {
+const eventColumns = `SELECT id, command_tag, coalesce(object_type, ''), coalesce(object_identity, ''), coalesce(schema_name, '') FROM pgrest.ddl_events`
+
+// readLog reads, in one round trip, the events the current snapshot does
+// not reflect (the window below the newest id when nothing is known yet)
+// and sets r's log state to what they add to it. A log whose ids went back
+// (recreated) is read afresh and marks r.kind "reset".
+func (m *Manager) readLog(ctx context.Context, tx pgx.Tx, r *loaded) ([]cache.Event, error) {
+	var maxID int64
+	var events []cache.Event
+	scan := func(rows pgx.Rows) error {
+		var err error
+		events, err = pgx.AppendRows(events, rows, func(row pgx.CollectableRow) (cache.Event, error) {
+			var e cache.Event
+			err := row.Scan(&e.ID, &e.CommandTag, &e.ObjectType, &e.ObjectIdentity, &e.Schema)
+			return e, err
+		})
+		return err
+	}
+	b := &pgx.Batch{}
+	b.Queue("SELECT coalesce(max(id), 0) FROM pgrest.ddl_events").QueryRow(func(row pgx.Row) error { return row.Scan(&maxID) })
+	window := !m.seen
+	if window {
+		b.Queue(eventColumns+" WHERE id > (SELECT coalesce(max(id), 0) FROM pgrest.ddl_events) - $1 ORDER BY id", lateWindow).Query(scan)
+	} else {
+		b.Queue(eventColumns+" WHERE id > $1 OR id = ANY($2) ORDER BY id", m.lastID, m.holes).Query(scan)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) && pe.Code == "42P01" {
+			m.logged = false // dropped: the retry loads without it
+		}
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (cache.Event, error) {
-		var e cache.Event
-		err := r.Scan(&e.ID, &e.CommandTag, &e.ObjectType, &e.ObjectIdentity, &e.Schema)
-		return e, err
-	})
+	if !window && maxID < m.lastID {
+		r.kind, window = "reset", true
+		rows, err := tx.Query(ctx, eventColumns+" WHERE id > $1::bigint - $2 ORDER BY id", maxID, lateWindow)
+		if err != nil {
+			return nil, err
+		}
+		events = nil
+		if err := scan(rows); err != nil {
+			return nil, err
+		}
+	}
+	r.lastID, r.holes = nextLogState(window, m.lastID, m.holes, maxID, events)
+	return events, nil
+}
+
+// nextLogState is the newest id and the holes below it once events have
+// been read: those after lastID and those of holes that committed, or
+// (window) all of the window below maxID, when nothing was known.
+func nextLogState(window bool, lastID int64, holes []int64, maxID int64, events []cache.Event) (int64, []int64) {
+	if window {
+		lastID, holes = 0, nil
+	}
+	got := make(map[int64]bool, len(events))
+	newest := max(lastID, maxID)
+	for _, e := range events {
+		got[e.ID] = true
+		newest = max(newest, e.ID)
+	}
+	var next []int64
+	for _, h := range holes {
+		if !got[h] && h > newest-lateWindow {
+			next = append(next, h)
+		}
+	}
+	for id := max(lastID, newest-lateWindow) + 1; id <= newest; id++ {
+		if !got[id] {
+			next = append(next, id)
+		}
+	}
+	return newest, next
 }
 
 // CheckMissing is called when a request names an object the snapshot
