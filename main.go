@@ -271,6 +271,8 @@ Try:
   curl '%[1]s/books?select=title,year&order=year.desc&limit=3'
   curl '%[1]s/authors?select=name,books(title)&books.year=gte.1970'
   curl -g -H 'Prefer: count=exact' '%[1]s/books?tags=cs.{scifi}'
+  curl '%[1]s/rpc/search_books?q=dark&select=title,authors(name)'
+  curl '%[1]s/'                      # the OpenAPI document
 
 Press Ctrl-C to stop.
 `, url, pg.Port, embedpg.DemoDB)
