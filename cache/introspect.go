@@ -17,11 +17,13 @@ type Querier interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
+// pg_description is read directly, not through obj_description() and
+// col_description(): those are SQL functions, planned anew on every call.
 const relationsSQL = `
 SELECT n.nspname, c.relname,
   CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized_view'
                  WHEN 'f' THEN 'foreign_table' WHEN 'p' THEN 'partitioned_table' END,
-  obj_description(c.oid, 'pg_class'),
+  (SELECT description FROM pg_description WHERE objoid = c.oid AND classoid = 'pg_class'::regclass AND objsubid = 0),
   c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 8) = 8,
   c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 4) = 4,
   c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 16) = 16,
@@ -40,7 +42,7 @@ SELECT n.nspname, c.relname, a.attname, a.attnum,
   pg_get_expr(d.adbin, d.adrelid),
   CASE WHEN a.atttypmod > 4 AND coalesce(bt.typname, t.typname) IN ('varchar','bpchar') THEN a.atttypmod - 4 END,
   coalesce((SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = coalesce(bt.oid, t.oid)), '{}'),
-  col_description(c.oid, a.attnum)
+  (SELECT description FROM pg_description WHERE objoid = c.oid AND classoid = 'pg_class'::regclass AND objsubid = a.attnum)
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -339,7 +341,13 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 			return rows.Err()
 		})
 	}
-	queueMedia(b, s, schemas)
+	if old == nil || functions {
+		queueMedia(b, s, schemas)
+	} else {
+		// They change only with functions, aggregates, casts, types or
+		// extensions, whose events refresh the functions or load fully.
+		s.MediaHandlers, s.Representations, s.PostGIS = old.MediaHandlers, old.Representations, old.PostGIS
+	}
 	if old != nil {
 		return finish(ctx, tx, b, s, &fks, &views, &bases, old, only, functions)
 	}

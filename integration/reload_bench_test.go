@@ -86,3 +86,45 @@ func measureDDL(b *testing.B, conn *pgx.Conn, p *Pgrest, n int, col *int, full b
 	b.ReportMetric(ms(lat[(len(lat)*99)/100]), "p99-ms")
 	b.ReportMetric(float64(n), "tables")
 }
+
+// A DDL transaction that takes its event id, then commits after later
+// events were applied, is still picked up: its id was a hole below the
+// applied version, and the NOTIFY at its commit reads the holes.
+func TestReloadLateEvent(t *testing.T) {
+	db := NewDB(t, `CREATE TABLE a (id int);`)
+	migrate(t, db)
+	p := StartPgrest(t, db, nil)
+	ctx := context.Background()
+	slow := superConn(t, db)
+	tx, err := slow.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `CREATE TABLE late (id int)`); err != nil {
+		t.Fatal(err)
+	}
+	SQL(t, db, `CREATE TABLE early (id int)`)
+	ev := latestEvent(t, db)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, ok := p.App.Holder().WaitVersion(wctx, ev)
+	if !ok || s.Relation("public", "early") == nil {
+		t.Fatal("the early table did not reach the schema cache")
+	}
+	if s.Relation("public", "late") != nil {
+		t.Fatal("an uncommitted table reached the schema cache")
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for p.App.Holder().Load().Relation("public", "late") == nil {
+		if wctx.Err() != nil {
+			t.Fatal("the late-committing table did not reach the schema cache")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if v := p.App.Holder().Load().Version; v < ev {
+		t.Fatalf("version went back to %d, below %d", v, ev)
+	}
+}
