@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -251,4 +252,210 @@ CREATE FUNCTION api_root() RETURNS json LANGUAGE sql STABLE AS $$ SELECT '{"hell
 	if got := p.Do("OPTIONS", "/", "").Expect(t, 200).Header.Get("Allow"); got != "OPTIONS,GET,HEAD,POST" {
 		t.Errorf("OPTIONS / with db-root-spec: Allow %q", got)
 	}
+}
+
+const openAPI31Type = "application/openapi+json; version=3.1; charset=utf-8"
+
+func openAPI31Doc(t *testing.T, r *Resp) map[string]any {
+	t.Helper()
+	r.Expect(t, 200)
+	if ct := r.Header.Get("Content-Type"); ct != openAPI31Type {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(r.Body, &doc); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, r.Body)
+	}
+	if doc["openapi"] != "3.1.0" {
+		t.Fatalf("openapi %v", doc["openapi"])
+	}
+	checkRefs(t, doc)
+	return doc
+}
+
+// checkRefs: every $ref points inside the document, and the operations
+// refer to components (the package's own test checks the rest).
+func checkRefs(t *testing.T, doc map[string]any) {
+	t.Helper()
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if r, ok := x["$ref"].(string); ok {
+				if !strings.HasPrefix(r, "#/components/") || dig(doc, strings.Split(strings.TrimPrefix(r, "#/"), "/")...) == nil {
+					t.Errorf("$ref %s does not resolve", r)
+				}
+			}
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(doc)
+}
+
+// sameOperations: the 3.1 document shows what the 2.0 one does, but GET
+// of the functions that take the whole body (wholeBody), which 2.0 lists
+// though no GET can call them.
+func sameOperations(t *testing.T, who string, d20, d31 map[string]any, wholeBody ...string) {
+	t.Helper()
+	for path := range d20["paths"].(map[string]any) {
+		want := methods(d20, path)
+		if slices.Contains(wholeBody, path) {
+			want = strings.TrimPrefix(want, "get,")
+		}
+		if got := methods(d31, path); got != want {
+			t.Errorf("%s: %s: 3.1 %q, want %q", who, path, got, want)
+		}
+	}
+	if n, m := len(d31["paths"].(map[string]any)), len(d20["paths"].(map[string]any)); n != m {
+		t.Errorf("%s: %d paths in 3.1, %d in 2.0", who, n, m)
+	}
+}
+
+// O6: the OpenAPI 3.1 rendering is served only to who asks for it.
+func TestOpenAPI31Negotiation(t *testing.T) {
+	db := NewDB(t, openAPIFixture)
+	p := StartPgrest(t, db, nil)
+	for _, accept := range []string{
+		"application/openapi+json;version=3.1",
+		"application/vnd.oai.openapi+json;version=3.1",
+		`application/openapi+json; version="3.1.0"`,
+		"application/json, application/openapi+json;version=3.1", // as preferred: the one named wins
+		"application/json;q=0.5, application/vnd.oai.openapi+json;version=3.1;q=0.9",
+	} {
+		openAPI31Doc(t, p.Get("/", "Accept: "+accept))
+	}
+	for _, accept := range []string{
+		"", "*/*", "application/json", "application/openapi+json",
+		"application/openapi+json;version=3.0",
+		"application/openapi+json;version=2.0",
+		"application/openapi+json;version=3.1;q=0.5, application/json",
+		"application/openapi+json;version=3.1;q=0", // still application/openapi+json, as PostgREST reads it
+	} {
+		h := []string{}
+		if accept != "" {
+			h = append(h, "Accept: "+accept)
+		}
+		if doc := openAPIDoc(t, p.Get("/", h...)); doc["swagger"] != "2.0" {
+			t.Errorf("Accept %q: %v", accept, doc["swagger"])
+		}
+	}
+	for _, accept := range []string{"application/vnd.oai.openapi+json", "application/vnd.oai.openapi+json;version=3.0", "text/csv"} {
+		p.Get("/", "Accept: "+accept).ExpectError(t, 406, "PGRST107")
+	}
+	r := p.Do("HEAD", "/", "", "Accept: application/openapi+json;version=3.1").Expect(t, 200)
+	if len(r.Body) != 0 || r.Header.Get("Content-Type") != openAPI31Type {
+		t.Errorf("HEAD: %q %q", r.Header.Get("Content-Type"), r.Body)
+	}
+}
+
+// O6: the same tables, views and functions as the 2.0 document, in 3.1's
+// terms, for the anonymous role and for a role a token names.
+func TestOpenAPI31Root(t *testing.T) {
+	db := NewDB(t, openAPIFixture+`
+CREATE FUNCTION cheap_items(max numeric) RETURNS SETOF items LANGUAGE sql STABLE AS 'SELECT * FROM items WHERE price <= max';
+CREATE FUNCTION names() RETURNS TABLE (name text, n int) LANGUAGE sql STABLE AS 'SELECT name::text, 1 FROM items';
+CREATE FUNCTION echo(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT $1';`)
+	p := StartPgrest(t, db, nil)
+	v31 := "Accept: application/openapi+json;version=3.1"
+	doc := openAPI31Doc(t, p.Get("/", v31))
+	sameOperations(t, "anonymous", openAPIDoc(t, p.Get("/")), doc, "/rpc/echo")
+	if dig(doc, "info", "title") != "Shop API" || dig(doc, "info", "description") != "A shop." {
+		t.Errorf("info %v", doc["info"])
+	}
+	sameJSON(t, "servers", doc["servers"], `[{"url": "http://0.0.0.0:3000"}]`)
+
+	// A table: nullability in the type, enums, formats, comments.
+	sameJSON(t, "items", dig(doc, "components", "schemas", "items"), `{
+		"type": "object", "description": "Items\nEverything we sell",
+		"properties": {
+			"id": {"type": "integer", "format": "int32", "description": "Note:\nThis is a Primary Key.<pk/>"},
+			"name": {"type": "string", "format": "character varying", "maxLength": 20, "default": "none",
+				"description": "the name"},
+			"price": {"type": ["number", "null"], "format": "numeric"},
+			"tags": {"type": ["array", "null"], "format": "text[]", "items": {"type": "string"}},
+			"feeling": {"type": ["string", "null"], "format": "public.mood", "enum": ["sad", "happy", null]},
+			"category_id": {"type": ["integer", "null"], "format": "int64",
+				"description": "Note:\nThis is a Foreign Key to `+"`categories.id`"+`.<fk table='categories' column='id'/>"}}}`)
+	if ct := dig(doc, "paths", "/items", "post", "requestBody", "content").(map[string]any); len(ct) != 3 ||
+		ct["application/json"] == nil || ct["text/csv"] == nil || ct["application/x-www-form-urlencoded"] == nil {
+		t.Errorf("POST /items bodies: %v", ct)
+	}
+	sameJSON(t, "GET /items 200", dig(doc, "paths", "/items", "get", "responses", "200", "content"), `{
+		"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/items"}}},
+		"application/vnd.pgrst.object+json": {"schema": {"$ref": "#/components/schemas/items"}},
+		"text/csv": {"schema": {"type": "string"}}}`)
+	sameJSON(t, "row filter", dig(doc, "components", "parameters", "rowFilter.items.name"),
+		`{"name": "name", "in": "query", "required": false, "description": "the name", "schema": {"type": "string"}}`)
+
+	// A view: read-only, its columns nullable.
+	sameJSON(t, "item_names", dig(doc, "components", "schemas", "item_names"),
+		`{"type": "object", "properties": {"name": {"type": ["string", "null"], "format": "character varying", "maxLength": 20}}}`)
+	if dig(doc, "paths", "/item_categories", "get") == nil || dig(doc, "paths", "/item_names", "post") != nil {
+		t.Error("views")
+	}
+
+	// Functions: arguments, and results as PostgREST returns them.
+	sameJSON(t, "GET /rpc/add", dig(doc, "paths", "/rpc/add", "get", "parameters"), `[
+		{"name": "a", "required": true, "in": "query", "schema": {"type": "integer", "format": "int32"}},
+		{"name": "b", "required": false, "in": "query", "schema": {"type": "integer", "format": "int32"}}]`)
+	sameJSON(t, "POST /rpc/add", dig(doc, "paths", "/rpc/add", "post", "requestBody"), `{"required": true, "content": {
+		"application/json": {"schema": {"type": "object", "description": "Adds\nTwo numbers", "required": ["a"],
+			"properties": {"a": {"type": "integer", "format": "int32"}, "b": {"type": "integer", "format": "int32"}}}}}}`)
+	result := func(fn string) any {
+		return dig(doc, "paths", "/rpc/"+fn, "get", "responses", "200", "content", "application/json", "schema")
+	}
+	sameJSON(t, "add result", result("add"), `{"type": ["integer", "null"], "format": "int32"}`)
+	sameJSON(t, "SETOF items", result("cheap_items"), `{"type": "array", "items": {"$ref": "#/components/schemas/items"}}`)
+	sameJSON(t, "RETURNS TABLE", result("names"), `{"type": "array", "items": {"type": "object", "properties": {
+		"name": {"type": ["string", "null"], "format": "text"}, "n": {"type": ["integer", "null"], "format": "int32"}}}}`)
+	if f := dig(dig(doc, "paths", "/rpc/moods", "get", "parameters").([]any)[0], "schema", "format"); f != "mood" {
+		t.Errorf("follow-privileges parameter type %v", f)
+	}
+	sameJSON(t, "/rpc/echo", dig(doc, "paths", "/rpc/echo", "post", "requestBody"),
+		`{"required": true, "content": {"text/plain": {"schema": {"type": "string"}}}}`)
+	if dig(doc, "paths", "/rpc/echo", "get") != nil {
+		t.Error("GET documented for a function taking the whole body")
+	}
+	// What the document says works.
+	p.Get("/rpc/cheap_items?max=10").Expect(t, 200).JSONEq(t, `[]`)
+	p.Do("POST", "/rpc/echo", "hi", "Content-Type: text/plain").Expect(t, 200).JSONEq(t, `"hi"`)
+
+	// follow-privileges: the role a token names sees what it may access.
+	doc = openAPI31Doc(t, p.Get("/", v31, bearer(t, "test_user")))
+	sameOperations(t, "test_user", openAPIDoc(t, p.Get("/", bearer(t, "test_user"))), doc, "/rpc/echo")
+	if methods(doc, "/secrets") != "get,post,patch,delete" || methods(doc, "/rpc/reset_all") != "post" || methods(doc, "/items") != "" {
+		t.Errorf("test_user: secrets %q reset_all %q items %q", methods(doc, "/secrets"), methods(doc, "/rpc/reset_all"), methods(doc, "/items"))
+	}
+	if dig(doc, "components", "schemas", "items") != nil || dig(doc, "components", "parameters", "rowFilter.items.id") != nil {
+		t.Error("test_user: components of a table it cannot access")
+	}
+	sameJSON(t, "void", dig(doc, "paths", "/rpc/reset_all", "post", "responses"), `{"204": {"description": "No Content"}}`)
+}
+
+// O6: ignore-privileges, the proxy URI and security in the 3.1 document.
+func TestOpenAPI31RootSettings(t *testing.T) {
+	db := NewDB(t, openAPIFixture)
+	p := StartPgrest(t, db, func(c *config.Config) {
+		c.OpenAPIMode = "ignore-privileges"
+		c.OpenAPIServerProxyURI = "https://api.example.com:8443/shop"
+		c.OpenAPISecurityActive = true
+	})
+	doc := openAPI31Doc(t, p.Get("/", "Accept: application/vnd.oai.openapi+json;version=3.1"))
+	sameOperations(t, "ignore-privileges", openAPIDoc(t, p.Get("/")), doc)
+	if methods(doc, "/secrets") != "get,post,patch,delete" || methods(doc, "/rpc/reset_all") != "post" {
+		t.Errorf("ignore-privileges: secrets %q reset_all %q", methods(doc, "/secrets"), methods(doc, "/rpc/reset_all"))
+	}
+	if f := dig(dig(doc, "paths", "/rpc/moods", "get", "parameters").([]any)[0], "schema", "format"); f != "public.mood" {
+		t.Errorf("ignore-privileges parameter type %v", f)
+	}
+	sameJSON(t, "servers", doc["servers"], `[{"url": "https://api.example.com:8443/shop"}]`)
+	sameJSON(t, "security", doc["security"], `[{"JWT": []}]`)
+	sameJSON(t, "securitySchemes", dig(doc, "components", "securitySchemes"), `{"JWT": {"type": "http", "scheme": "bearer",
+		"bearerFormat": "JWT", "description": "A JWT sent as Authorization: Bearer <token>"}}`)
 }

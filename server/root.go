@@ -14,8 +14,12 @@ import (
 	"github.com/pgrest/pgrest/server/request"
 )
 
-// openAPIType is the Content-Type of the OpenAPI document.
-const openAPIType = "application/openapi+json; charset=utf-8"
+// The Content-Types of the OpenAPI documents: PostgREST's Swagger 2.0,
+// and the 3.1 rendering served to clients that ask for it by version.
+const (
+	openAPIType   = "application/openapi+json; charset=utf-8"
+	openAPI31Type = "application/openapi+json; version=3.1; charset=utf-8"
+)
 
 // docsVersion names the PostgREST documentation the document links to.
 const docsVersion = "v16"
@@ -53,7 +57,8 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 		a.fail(w, cfg, apierr.New(http.StatusNotFound, "PGRST126", "Root endpoint metadata is disabled", "", ""))
 		return nil
 	}
-	if !acceptsOpenAPI(req.Accept) {
+	v31, ok := openAPIVersion(req.Accept)
+	if !ok {
 		a.fail(w, cfg, apierr.NotAcceptable(req.Headers["accept"]))
 		return nil
 	}
@@ -75,7 +80,11 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 		a.fail(w, cfg, apierr.New(http.StatusInternalServerError, "PGRST000", "Could not read the catalog for the OpenAPI document", err.Error(), ""))
 		return nil
 	}
-	body, err := openapi.Build(snap, openapi.Config{
+	build, contentType := openapi.Build, openAPIType
+	if v31 {
+		build, contentType = openapi.Build31, openAPI31Type
+	}
+	body, err := build(snap, openapi.Config{
 		Schema:           req.Schema,
 		Version:          Version,
 		DocsVersion:      docsVersion,
@@ -90,7 +99,7 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 		return nil
 	}
 	h := w.Header()
-	h.Set("Content-Type", openAPIType)
+	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if !req.HeadOnly {
@@ -99,19 +108,47 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 	return nil
 }
 
-// acceptsOpenAPI: PostgREST serves the document for application/openapi+json,
-// application/json (vnd.pgrst.array+json without stripped nulls reads as
-// that) and */*, whatever their order or weight.
-func acceptsOpenAPI(accept []request.MediaType) bool {
+// openAPIVersion picks the document for the Accept header: ok when one
+// is acceptable, v31 when it is the 3.1 one. Asking for version 3.1 wins
+// over what PostgREST serves its document for unless that is preferred
+// (a higher q), so that PostgREST's clients, who never name 3.1, see no
+// change.
+func openAPIVersion(accept []request.MediaType) (v31, ok bool) {
+	q31, q20 := -1.0, -1.0
 	for _, mt := range accept {
-		switch mt.Type + "/" + mt.Subtype {
-		case "application/openapi+json", "application/json", "*/*":
-			return true
-		case "application/vnd.pgrst.array+json", "application/vnd.pgrst.array":
-			if mt.Params["nulls"] != "stripped" {
-				return true
-			}
+		switch {
+		case wants31(mt) && mt.Q > 0:
+			q31 = max(q31, mt.Q)
+		case acceptsSwagger(mt):
+			q20 = max(q20, mt.Q)
 		}
+	}
+	if q31 >= 0 && q31 >= q20 {
+		return true, true
+	}
+	return false, q20 >= 0
+}
+
+// wants31: OpenAPI's media type, or its older vnd.oai name, with the
+// version parameter naming 3.1 (or one of its patch releases).
+func wants31(mt request.MediaType) bool {
+	switch mt.Type + "/" + mt.Subtype {
+	case "application/openapi+json", "application/vnd.oai.openapi+json":
+		v := mt.Params["version"]
+		return v == "3.1" || strings.HasPrefix(v, "3.1.")
+	}
+	return false
+}
+
+// acceptsSwagger: PostgREST serves its document for application/openapi+json,
+// application/json (vnd.pgrst.array+json without stripped nulls reads as
+// that) and */*, whatever their order or weight (q=0 included).
+func acceptsSwagger(mt request.MediaType) bool {
+	switch mt.Type + "/" + mt.Subtype {
+	case "application/openapi+json", "application/json", "*/*":
+		return true
+	case "application/vnd.pgrst.array+json", "application/vnd.pgrst.array":
+		return mt.Params["nulls"] != "stripped"
 	}
 	return false
 }
