@@ -150,6 +150,15 @@ SELECT n.nspname, c.relname FROM bases JOIN pg_class c ON c.oid = bases.oid JOIN
 
 var fkScopedSQL = scopeCTE + fkScopedFrom + strings.Replace(fkSQL, "/*fkfrom*/pg_constraint con", "cons JOIN pg_constraint con ON con.oid = cons.oid", 1)
 
+// genericPlansSQL makes the rest of a refresh's transaction use generic
+// plans: the scoped queries' custom plans cost more to plan than to run,
+// and PostgreSQL keeps choosing them because it estimates a parameter
+// array at ten elements. The generic plans, made once per connection, are
+// the index lookups the scoped texts are written for. (plan_cache_mode
+// is PostgreSQL 12's.)
+const genericPlansSQL = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true)
+WHERE current_setting('server_version_num')::int >= 120000`
+
 // scoped returns the full or the scoped text of a query and its arguments.
 func scoped(sql, marker, cond string, scope bool, args ...any) (string, []any) {
 	if !scope {
@@ -183,7 +192,8 @@ WHERE n.nspname = ANY($1) AND p.prokind IN ('f','p')`
 // Load introspects the schemas in one REPEATABLE READ read-only
 // transaction, so the snapshot is consistent, with one round trip. Given a
 // pgx.Tx, it runs in that transaction as it is, so a caller can read more
-// in the same snapshot (the listener reads the event log).
+// in the same snapshot (the listener reads the event log); the rest of
+// that transaction then uses generic plans (genericPlansSQL).
 func Load(ctx context.Context, q Querier, schemas []string) (*Snapshot, error) {
 	return load(ctx, q, schemas, nil, false, nil)
 }
@@ -239,13 +249,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 	b := &pgx.Batch{}
 	var onlySchemas, onlyNames []string // nil: everything
 	if old != nil {
-		// The scoped queries' custom plans cost more to plan than to run,
-		// and PostgreSQL keeps choosing them because a parameter array is
-		// estimated at ten elements: use the generic plans, planned once
-		// per connection, which the scoped texts make index lookups.
-		if old.PGVersion >= 120000 {
-			b.Queue("SET LOCAL plan_cache_mode = force_generic_plan")
-		}
+		b.Queue(genericPlansSQL)
 		onlySchemas, onlyNames = []string{}, []string{}
 		if old.Relations != nil {
 			s.Relations = maps.Clone(old.Relations)
@@ -364,6 +368,15 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 	b.Queue("SELECT current_setting('server_version_num')::int").QueryRow(func(r pgx.Row) error {
 		return r.Scan(&s.PGVersion)
 	})
+	// Prepare the scoped statements and plan them on this connection now,
+	// off the clock of the next refresh, which is likely to get it again.
+	b.Queue(genericPlansSQL)
+	none := []string{}
+	b.Queue(strings.Replace(relationsSQL, "/*scope*/", relScope, 1), schemas, none, none)
+	b.Queue(strings.Replace(columnsSQL, "/*scope*/", relScope, 1), schemas, none, none)
+	b.Queue(fkScopedSQL, none, none)
+	b.Queue(viewDepsScopedSQL, schemas, none, none)
+	b.Queue(scopeBasesSQL, none, none)
 	return finish(ctx, tx, b, s, &fks, &views, &bases, nil, nil, false)
 }
 
@@ -441,11 +454,7 @@ func (s *Snapshot) refreshFrom(old *Snapshot, changed []QI, fks []fkRow, views [
 		s.addViewDeps(views, owned)
 	}
 
-	s.Relationships = maps.Clone(old.Relationships)
-	if s.Relationships == nil {
-		s.Relationships = map[QI][]*Relationship{}
-	}
-	d := &deriver{s: s, fresh: map[*Relationship]bool{}, owned: map[QI]bool{}, touched: map[QI]bool{}}
+	d := &deriver{s: s, old: old.Relationships, delta: map[QI][]*Relationship{}, fresh: map[*Relationship]bool{}}
 	cand := map[QI]bool{}
 	for qi := range scope {
 		cand[qi] = true
@@ -469,15 +478,9 @@ func (s *Snapshot) refreshFrom(old *Snapshot, changed []QI, fks []fkRow, views [
 				kept = append(kept, r)
 			}
 		}
-		if len(kept) == len(rs) && len(rs) > 0 {
-			continue
+		if len(kept) < len(rs) {
+			d.set(k, kept)
 		}
-		if len(kept) == 0 {
-			delete(s.Relationships, k)
-		} else {
-			s.Relationships[k] = kept
-		}
-		d.owned[k], d.touched[k] = true, true
 	}
 
 	var base []*Relationship
@@ -487,7 +490,7 @@ func (s *Snapshot) refreshFrom(old *Snapshot, changed []QI, fks []fkRow, views [
 	d.addViewRelationships(base)
 	// Untouched lists lose nothing here: their relationships' ends are
 	// outside the scope, so whether those are exposed has not changed.
-	d.dropUnexposed(slices.Collect(maps.Keys(d.touched)))
+	d.dropUnexposed(slices.Collect(maps.Keys(d.delta)))
 	junctions := map[QI]bool{}
 	for r := range d.fresh {
 		if r.Cardinality == ManyToOne {
@@ -505,7 +508,63 @@ func (s *Snapshot) refreshFrom(old *Snapshot, changed []QI, fks []fkRow, views [
 		}
 	}
 	d.addComputedRelationships(fns)
-	return s.finalizeFrom(old, changed, d.touched, functions)
+
+	// Most DDL (a column added or dropped) derives the very relationships
+	// it dropped: then the old map is shared, not copied.
+	touched := map[QI]bool{}
+	s.Relationships = old.Relationships
+	for k, rs := range d.delta {
+		if !sameRelationships(old.Relationships[k], rs) {
+			s.Relationships = maps.Clone(old.Relationships)
+			if s.Relationships == nil {
+				s.Relationships = map[QI][]*Relationship{}
+			}
+			for k, rs := range d.delta {
+				touched[k] = true
+				if rs == nil {
+					delete(s.Relationships, k)
+				} else {
+					s.Relationships[k] = rs
+				}
+			}
+			break
+		}
+	}
+	return s.finalizeFrom(old, changed, touched, functions)
+}
+
+// sameRelationships reports whether two lists hold equal relationships, in
+// any order. It may say no to equal lists (ties in the order it sorts by),
+// which only costs a copy.
+func sameRelationships(a, b []*Relationship) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	key := func(r *Relationship) string {
+		return r.Table.String() + " " + r.ForeignTable.String() + " " + r.Constraint + " " + string(r.Cardinality)
+	}
+	byKey := func(x, y *Relationship) int { return strings.Compare(key(x), key(y)) }
+	a, b = slices.SortedFunc(slices.Values(a), byKey), slices.SortedFunc(slices.Values(b), byKey)
+	for i := range a {
+		if !a[i].equal(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Relationship) equal(o *Relationship) bool {
+	eqQI := func(x, y *QI) bool { return x == y || x != nil && y != nil && *x == *y }
+	eqJunction := func(x, y *Junction) bool {
+		return x == y || x != nil && y != nil && x.Table == y.Table && x.Constraint1 == y.Constraint1 &&
+			x.Constraint2 == y.Constraint2 && slices.Equal(x.SourceColumns, y.SourceColumns) &&
+			slices.Equal(x.SourceJunctionColumns, y.SourceJunctionColumns) &&
+			slices.Equal(x.TargetJunctionColumns, y.TargetJunctionColumns) && slices.Equal(x.TargetColumns, y.TargetColumns)
+	}
+	return r.Table == o.Table && r.ForeignTable == o.ForeignTable && r.Cardinality == o.Cardinality &&
+		r.Constraint == o.Constraint && slices.Equal(r.Columns, o.Columns) && slices.Equal(r.ForeignColumns, o.ForeignColumns) &&
+		eqJunction(r.Junction, o.Junction) && r.IsSelf == o.IsSelf && eqQI(r.Computed, o.Computed) && r.ToOne == o.ToOne &&
+		slices.Equal(r.deps, o.deps)
 }
 
 // indexFunctions notes, for refreshes, the functions that may become
@@ -549,31 +608,53 @@ func (s *Snapshot) addViewDeps(rows []viewDep, owned map[QI]bool) {
 	}
 }
 
-// deriver adds relationships to a snapshot being built. On a refresh its
-// Relationships map is a copy of the old one, whose lists are still the old
-// snapshot's: a list is copied before it first changes.
+// deriver adds relationships to a snapshot being built: to its
+// Relationships on a full load; on a refresh, to lists of its own (delta)
+// over the old snapshot's map, which refreshFrom then shares or copies.
 type deriver struct {
 	s *Snapshot
-	// fresh, owned and touched are nil on a full load, where every
-	// relationship is fresh and every list is the new snapshot's own.
-	fresh   map[*Relationship]bool // derived by this load
-	owned   map[QI]bool            // lists no longer shared with the old snapshot
-	touched map[QI]bool            // lists that differ from the old snapshot's
+	// old, delta and fresh are nil on a full load, where every
+	// relationship is fresh.
+	old   map[QI][]*Relationship
+	delta map[QI][]*Relationship // the lists this load changed; nil: none left
+	fresh map[*Relationship]bool // derived by this load
 }
 
 func (d *deriver) isFresh(r *Relationship) bool { return d.fresh == nil || d.fresh[r] }
 
+func (d *deriver) list(k QI) []*Relationship {
+	if d.delta == nil {
+		return d.s.Relationships[k]
+	}
+	if rs, ok := d.delta[k]; ok {
+		return rs
+	}
+	return d.old[k]
+}
+
+// set replaces the list of k; rs must not be shared with the old snapshot.
+func (d *deriver) set(k QI, rs []*Relationship) {
+	switch {
+	case d.delta != nil && len(rs) == 0:
+		d.delta[k] = nil
+	case d.delta != nil:
+		d.delta[k] = rs
+	case len(rs) == 0:
+		delete(d.s.Relationships, k)
+	default:
+		d.s.Relationships[k] = rs
+	}
+}
+
 func (d *deriver) add(k QI, r *Relationship) {
-	rs := d.s.Relationships[k]
-	if d.touched != nil {
-		if !d.owned[k] {
-			rs = slices.Clip(rs)
-			d.owned[k] = true
+	rs := d.list(k)
+	if d.delta != nil {
+		if _, own := d.delta[k]; !own {
+			rs = slices.Clip(rs) // the old snapshot's: append copies
 		}
-		d.touched[k] = true
 		d.fresh[r] = true
 	}
-	d.s.Relationships[k] = append(rs, r)
+	d.set(k, append(rs, r))
 }
 
 // addComputedRelationships derives relationships from functions that take
@@ -627,7 +708,7 @@ func (d *deriver) addJunctions(keys []QI) {
 			continue
 		}
 		var m2o []*Relationship
-		for _, r := range s.Relationships[jqi] {
+		for _, r := range d.list(jqi) {
 			if r.Cardinality == ManyToOne && r.Computed == nil && r.Table == jqi && subset(r.Columns, j.PrimaryKey) {
 				m2o = append(m2o, r)
 			}
@@ -830,15 +911,12 @@ func (d *deriver) addViewRelationships(base []*Relationship) {
 func (d *deriver) dropUnexposed(keys []QI) {
 	s := d.s
 	for _, k := range keys {
-		rs, ok := s.Relationships[k]
-		if !ok {
+		rs := d.list(k)
+		if len(rs) == 0 {
 			continue
 		}
 		if s.Relations[k] == nil {
-			delete(s.Relationships, k)
-			if d.touched != nil {
-				d.touched[k] = true
-			}
+			d.set(k, nil)
 			continue
 		}
 		n := 0
@@ -856,13 +934,6 @@ func (d *deriver) dropUnexposed(keys []QI) {
 				kept = append(kept, r)
 			}
 		}
-		if len(kept) == 0 {
-			delete(s.Relationships, k)
-		} else {
-			s.Relationships[k] = kept
-		}
-		if d.touched != nil {
-			d.owned[k], d.touched[k] = true, true
-		}
+		d.set(k, kept)
 	}
 }
