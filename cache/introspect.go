@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -29,7 +30,8 @@ SELECT n.nspname, c.relname,
   c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 16) = 16,
   coalesce((SELECT array_agg(a.attname ORDER BY array_position(i.indkey, a.attnum))
             FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-            WHERE i.indrelid = c.oid AND i.indisprimary), '{}')
+            WHERE i.indrelid = c.oid AND i.indisprimary), '{}'),
+  c.oid
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') /*scope*/`
 
@@ -277,7 +279,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 	b.Queue(relQ, relArgs...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			r := &Relation{}
-			if err := rows.Scan(&r.Schema, &r.Name, &r.Kind, &r.Description, &r.Insertable, &r.Updatable, &r.Deletable, &r.PrimaryKey); err != nil {
+			if err := rows.Scan(&r.Schema, &r.Name, &r.Kind, &r.Description, &r.Insertable, &r.Updatable, &r.Deletable, &r.PrimaryKey, &r.oid); err != nil {
 				return err
 			}
 			s.Relations[r.QI()] = r
@@ -397,6 +399,9 @@ func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, fks *[]fk
 		s.indexFunctions()
 	}
 	if old != nil {
+		if renamed(old, s, changed) {
+			return nil, ErrFullLoad
+		}
 		return s.refreshFrom(old, changed, *fks, *views, *bases, functions), nil
 	}
 	s.viewDeps, s.viewsOver = map[QI][]viewDep{}, map[QI][]viewDep{}
@@ -411,6 +416,29 @@ func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, fks *[]fk
 	d.addJunctions(slices.Collect(maps.Keys(s.Relationships)))
 	d.addComputedRelationships(s.relFns)
 	return s.Finalize(), nil
+}
+
+// ErrFullLoad tells a Refresh caller that the change can't be derived
+// incrementally (a relation was renamed: its event names only the new
+// name); a full load is needed.
+var ErrFullLoad = errors.New("schema cache: change needs a full load")
+
+// renamed reports whether a changed relation new to the snapshot is an old
+// one under another name (same oid). Only names new to the snapshot (a
+// create or a rename) cost a scan.
+func renamed(old, s *Snapshot, changed []QI) bool {
+	for _, qi := range changed {
+		r := s.Relations[qi]
+		if r == nil || old.Relations[qi] != nil {
+			continue
+		}
+		for oqi, or := range old.Relations {
+			if or.oid == r.oid && oqi != qi {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // refreshFrom completes a refresh. The scope is the changed relations and

@@ -56,6 +56,9 @@ type Relation struct {
 	Updatable   bool      `json:"updatable"`
 	Deletable   bool      `json:"deletable"`
 
+	// oid tells a rename (same oid, new name) from a new relation.
+	oid uint32
+
 	byName map[string]*Column
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgrest/pgrest/cache"
 	"github.com/pgrest/pgrest/migrations"
 	"github.com/pgrest/pgrest/server/config"
 )
@@ -244,4 +245,59 @@ func TestMigrateNeedsSuperuser(t *testing.T) {
 	// Applying twice as a superuser is idempotent.
 	migrate(t, db)
 	migrate(t, db)
+}
+
+// matchesFullLoad waits for the snapshot to reach the newest DDL event and
+// checks that it equals a full load of the catalog.
+func matchesFullLoad(t *testing.T, p *Pgrest, db string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	snap, ok := p.App.Holder().WaitVersion(ctx, latestEvent(t, db))
+	if !ok {
+		t.Fatal("the snapshot did not reach the newest event")
+	}
+	full, err := cache.Load(ctx, superConn(t, db), snap.Schemas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full.Version = snap.Version
+	a, _ := snap.Dump()
+	b, _ := full.Dump()
+	if string(a) != string(b) {
+		t.Fatalf("incremental snapshot differs from a full load:\n%s\n---\n%s", a, b)
+	}
+}
+
+// S6: renames and unique indexes reach the snapshot (their events name
+// only the new name, or only the index).
+func TestHotReloadRenamesAndIndexes(t *testing.T) {
+	db := NewDB(t, `
+CREATE TABLE owners (id int PRIMARY KEY, name text);
+CREATE TABLE pets (id int PRIMARY KEY, owner_id int REFERENCES owners(id));
+INSERT INTO owners VALUES (1, 'ann');
+INSERT INTO pets VALUES (10, 1);
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO web_anon;
+ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO web_anon;
+`)
+	migrate(t, db)
+	p := StartPgrest(t, db, nil)
+	p.Get("/owners?select=id,pets(id)").Expect(t, 200).JSONEq(t, `[{"id":1,"pets":[{"id":10}]}]`)
+
+	SQL(t, db, `CREATE UNIQUE INDEX pets_owner_key ON pets (owner_id)`)
+	matchesFullLoad(t, p, db)
+	p.Get("/owners?select=id,pets(id)").Expect(t, 200).JSONEq(t, `[{"id":1,"pets":{"id":10}}]`)
+
+	SQL(t, db, `DROP INDEX pets_owner_key`)
+	matchesFullLoad(t, p, db)
+	p.Get("/owners?select=id,pets(id)").Expect(t, 200).JSONEq(t, `[{"id":1,"pets":[{"id":10}]}]`)
+
+	SQL(t, db, `ALTER TABLE pets RENAME TO animals`)
+	matchesFullLoad(t, p, db)
+	p.Get("/pets").ExpectError(t, 404, "PGRST205")
+	p.Get("/owners?select=id,animals(id)").Expect(t, 200).JSONEq(t, `[{"id":1,"animals":[{"id":10}]}]`)
+
+	SQL(t, db, `ALTER TABLE animals RENAME COLUMN owner_id TO keeper_id; CREATE VIEW animal_view AS SELECT * FROM animals`)
+	matchesFullLoad(t, p, db)
+	p.Get("/animal_view?select=id,owners(name)").Expect(t, 200).JSONEq(t, `[{"id":10,"owners":{"name":"ann"}}]`)
 }

@@ -350,9 +350,16 @@ func (m *Manager) load(ctx context.Context, tx pgx.Tx, old *cache.Snapshot, full
 			if len(events) == 0 {
 				return r, nil
 			}
-			if rels, fns, ok := cache.Changes(events); ok {
+			events, ok, err := indexTables(ctx, tx, events)
+			if err != nil {
+				return r, err
+			}
+			if rels, fns, known := cache.Changes(events); ok && known {
 				r.kind = "incremental"
 				r.snap, err = cache.Refresh(ctx, tx, old, rels, fns)
+				if errors.Is(err, cache.ErrFullLoad) {
+					r.kind, err = "full", nil
+				}
 			}
 		}
 	}
@@ -361,6 +368,51 @@ func (m *Manager) load(ctx context.Context, tx pgx.Tx, old *cache.Snapshot, full
 		r.snap, err = cache.Load(ctx, tx, m.schemas())
 	}
 	return r, err
+}
+
+// indexTablesSQL names the table of each index identity, NULL when the
+// index is gone.
+const indexTablesSQL = `
+SELECT (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
+        FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE i.indexrelid = to_regclass(x))
+FROM unnest($1::text[]) WITH ORDINALITY AS u(x, o) ORDER BY o`
+
+// indexTables turns index events into events of their tables: a unique
+// index can make a foreign key one-to-one. ok is false when an index is
+// gone (its table can't be named): that needs a full load.
+func indexTables(ctx context.Context, tx pgx.Tx, events []cache.Event) ([]cache.Event, bool, error) {
+	var idx []string
+	for _, e := range events {
+		if e.ObjectType == "index" {
+			idx = append(idx, e.ObjectIdentity)
+		}
+	}
+	if len(idx) == 0 {
+		return events, true, nil
+	}
+	rows, err := tx.Query(ctx, indexTablesSQL, idx)
+	if err != nil {
+		return nil, false, err
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[*string])
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]cache.Event, 0, len(events))
+	i := 0
+	for _, e := range events {
+		if e.ObjectType == "index" {
+			t := tables[i]
+			i++
+			if t == nil {
+				return nil, false, nil
+			}
+			e.ObjectType, e.ObjectIdentity = "table", *t
+		}
+		out = append(out, e)
+	}
+	return out, true, nil
 }
 
 // lateWindow is how far below the newest event id a late-committing event
