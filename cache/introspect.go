@@ -70,20 +70,39 @@ JOIN pg_class c2 ON c2.oid = con.confrelid JOIN pg_namespace ns2 ON ns2.oid = c2
 WHERE con.contype = 'f' AND con.conparentid = 0
   AND ns1.nspname NOT IN ('pg_catalog', 'information_schema') AND ns2.nspname NOT IN ('pg_catalog', 'information_schema')`
 
-// viewDepsSQL lists, per view, the base-relation columns its query reads.
-// A view column is traced to a base column of the same name.
+// viewColumnsSQL traces each column of a view to the base column it shows,
+// from the target list of the view's query tree (resorigtbl/resorigcol,
+// which PostgreSQL follows through subqueries and CTEs). The tree's text is
+// cut at every ":resno " and the fields are taken by position: a regular
+// expression over it costs milliseconds a view. A target entry is the
+// view's own when its number and name are the view column's: nested
+// queries' entries don't pass that check.
+const viewColumnsSQL = `
+CROSS JOIN LATERAL unnest(string_to_array(rw.ev_action::text, ':resno ')) AS te
+CROSS JOIN LATERAL (SELECT split_part(te, ' ', 2) = ':resname' AND split_part(te, ' ', 6) = ':resorigtbl' AS ok) f
+CROSS JOIN LATERAL (SELECT CASE WHEN f.ok THEN split_part(te, ' ', 1)::int2 END AS resno, split_part(te, ' ', 3) AS viewcol,
+  CASE WHEN f.ok THEN split_part(te, ' ', 7)::oid END AS tbl, CASE WHEN f.ok THEN split_part(te, ' ', 9)::int2 END AS col) m
+JOIN pg_attribute va ON va.attrelid = v.oid AND va.attnum = m.resno AND va.attname = m.viewcol
+JOIN pg_class b ON b.oid = m.tbl AND b.oid <> v.oid
+JOIN pg_namespace bn ON bn.oid = b.relnamespace
+JOIN pg_attribute ba ON ba.attrelid = b.oid AND ba.attnum = m.col`
+
+// viewDepsSQL lists, per view and base relation, the base columns the
+// view shows and the view columns that show them (parallel arrays).
 const viewDepsSQL = `
-SELECT vn.nspname, v.relname, bn.nspname, b.relname, array_agg(DISTINCT a.attname::text)
+SELECT vn.nspname, v.relname, bn.nspname, b.relname,
+  array_agg(ba.attname::text ORDER BY va.attnum), array_agg(m.viewcol ORDER BY va.attnum)
 FROM pg_class v
 JOIN pg_namespace vn ON vn.oid = v.relnamespace
-JOIN pg_rewrite rw ON rw.ev_class = v.oid
-JOIN pg_depend d ON d.objid = rw.oid AND d.classid = 'pg_rewrite'::regclass
-  AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
-JOIN pg_class b ON b.oid = d.refobjid AND b.oid <> v.oid
-JOIN pg_namespace bn ON bn.oid = b.relnamespace
-JOIN pg_attribute a ON a.attrelid = b.oid AND a.attnum = d.refobjsubid
-WHERE v.relkind IN ('v', 'm') AND vn.nspname = ANY($1)
+JOIN pg_rewrite rw ON rw.ev_class = v.oid AND rw.rulename = '_RETURN'` + viewColumnsSQL + `
+WHERE v.relkind IN ('v', 'm') AND vn.nspname = ANY($1) /*vscope*/
 GROUP BY 1, 2, 3, 4`
+
+// The full and scoped forms of viewDepsSQL.
+var (
+	viewDepsFullSQL   = strings.Replace(viewDepsSQL, "/*vscope*/", "", 1)
+	viewDepsScopedSQL = strings.Replace(viewDepsSQL, "/*vscope*/", "AND v.oid IN "+scopeOids, 1)
+)
 
 // The scoped forms of the queries, for refreshes, which run them with
 // generic plans (see load): the changed relations are resolved to oids
@@ -95,23 +114,6 @@ GROUP BY 1, 2, 3, 4`
 const (
 	scopeOids = "(SELECT to_regclass(quote_ident(s) || '.' || quote_ident(n))::oid FROM unnest($2::text[], $3::text[]) AS u(s, n))"
 	relScope  = "AND c.oid IN " + scopeOids
-
-	viewDepsScopedSQL = `
-SELECT vn.nspname, v.relname, bn.nspname, b.relname, dep.cols
-FROM pg_class v
-JOIN pg_namespace vn ON vn.oid = v.relnamespace
-CROSS JOIN LATERAL (
-  SELECT d.refobjid, array_agg(DISTINCT a.attname::text) AS cols
-  FROM pg_rewrite rw
-  JOIN pg_depend d ON d.objid = rw.oid AND d.classid = 'pg_rewrite'::regclass
-    AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0
-  JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
-  WHERE rw.ev_class = v.oid AND d.refobjid <> v.oid
-  GROUP BY d.refobjid
-) dep
-JOIN pg_class b ON b.oid = dep.refobjid
-JOIN pg_namespace bn ON bn.oid = b.relnamespace
-WHERE v.oid IN ` + scopeOids + ` AND v.relkind IN ('v', 'm') AND vn.nspname = ANY($1)`
 
 	// scopeCTE is what a refresh re-derives relationships around: the
 	// changed relations ($1 schemas, $2 names) and the tables their views
@@ -270,7 +272,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 	refresh := old != nil
 	relQ, relArgs := scoped(relationsSQL, "/*scope*/", relScope, refresh, schemas, onlySchemas, onlyNames)
 	colQ, colArgs := scoped(columnsSQL, "/*scope*/", relScope, refresh, schemas, onlySchemas, onlyNames)
-	viewQ, viewArgs := viewDepsSQL, []any{schemas}
+	viewQ, viewArgs := viewDepsFullSQL, []any{schemas}
 	fkQ, fkArgs := fkSQL, []any(nil)
 	if refresh {
 		viewQ, viewArgs = viewDepsScopedSQL, []any{schemas, onlySchemas, onlyNames}
@@ -314,7 +316,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 	b.Queue(viewQ, viewArgs...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var d viewDep
-			if err := rows.Scan(&d.view.Schema, &d.view.Name, &d.base.Schema, &d.base.Name, &d.cols); err != nil {
+			if err := rows.Scan(&d.view.Schema, &d.view.Name, &d.base.Schema, &d.base.Name, &d.cols, &d.as); err != nil {
 				return err
 			}
 			views = append(views, d)
@@ -620,13 +622,13 @@ func (s *Snapshot) addViewDeps(rows []viewDep, owned map[QI]bool) {
 		if v == nil {
 			continue
 		}
-		var exposed []string
-		for _, c := range d.cols {
+		var cols, as []string
+		for i, c := range d.as {
 			if v.Column(c) != nil {
-				exposed = append(exposed, c)
+				cols, as = append(cols, d.cols[i]), append(as, c)
 			}
 		}
-		d.cols = exposed
+		d.cols, d.as = cols, as
 		over := s.viewsOver[d.base]
 		if owned != nil && !owned[d.base] {
 			over = slices.Clip(over)
@@ -893,7 +895,22 @@ func (s *Snapshot) Dump() ([]byte, error) {
 
 type viewDep struct {
 	view, base QI
-	cols       []string
+	// cols are base columns the view shows, as[i] the view's name for cols[i].
+	cols, as []string
+}
+
+// viewNames maps base columns to the view's names for them; ok is false
+// when the view doesn't show them all.
+func (v viewDep) viewNames(cols []string) ([]string, bool) {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		j := slices.Index(v.cols, c)
+		if j < 0 {
+			return nil, false
+		}
+		out[i] = v.as[j]
+	}
+	return out, true
 }
 
 // addViewRelationships gives a view the relationships of the base table it
@@ -905,17 +922,21 @@ func (d *deriver) addViewRelationships(base []*Relationship) {
 	if len(over) == 0 {
 		return
 	}
+	type end struct {
+		qi   QI
+		cols []string
+	}
 	for _, r := range base {
-		froms := []QI{r.Table}
+		froms := []end{{r.Table, r.Columns}}
 		for _, v := range over[r.Table] {
-			if subset(r.Columns, v.cols) {
-				froms = append(froms, v.view)
+			if cols, ok := v.viewNames(r.Columns); ok {
+				froms = append(froms, end{v.view, cols})
 			}
 		}
-		tos := []QI{r.ForeignTable}
+		tos := []end{{r.ForeignTable, r.ForeignColumns}}
 		for _, v := range over[r.ForeignTable] {
-			if subset(r.ForeignColumns, v.cols) {
-				tos = append(tos, v.view)
+			if cols, ok := v.viewNames(r.ForeignColumns); ok {
+				tos = append(tos, end{v.view, cols})
 			}
 		}
 		for i, from := range froms {
@@ -924,10 +945,11 @@ func (d *deriver) addViewRelationships(base []*Relationship) {
 					continue
 				}
 				c := *r
-				c.Table, c.ForeignTable = from, to
-				c.IsSelf = from == to
-				c.deps = append(append([]QI{}, r.deps...), from, to)
-				d.add(from, &c)
+				c.Table, c.ForeignTable = from.qi, to.qi
+				c.Columns, c.ForeignColumns = from.cols, to.cols
+				c.IsSelf = from.qi == to.qi
+				c.deps = append(append([]QI{}, r.deps...), from.qi, to.qi)
+				d.add(from.qi, &c)
 			}
 		}
 	}

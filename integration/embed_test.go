@@ -144,3 +144,20 @@ func TestSpreadAndRelatedOrder(t *testing.T) {
 		JSONEq(t, `[{"title":"Cities","authors":{"name":"Calvino"}},{"title":"Dispossessed","authors":{"name":"Le Guin"}},{"title":"Earthsea","authors":{"name":"Le Guin"}}]`)
 	p.Get("/authors?select=name,books!books_author_id_fkey(title)&order=books(title)").ExpectError(t, 400, "PGRST118")
 }
+
+// S2/E1: a view's columns are traced to the base columns they show, also
+// when the view renames them or reads through a subquery.
+func TestEmbedRenamedViewColumns(t *testing.T) {
+	db := NewDB(t, embedFixture+`
+CREATE VIEW renamed_books AS SELECT id AS book_id, title AS name, author_id AS writer FROM books;
+CREATE VIEW sub_books AS SELECT b.ident, b.label, b.by FROM (SELECT id AS ident, title AS label, author_id AS by FROM books) b;
+GRANT SELECT ON renamed_books, sub_books TO web_anon;
+`)
+	p := StartPgrest(t, db, nil)
+	p.Get("/renamed_books?select=name,authors!writer(name)&book_id=eq.12").Expect(t, 200).
+		JSONEq(t, `[{"name":"Cities","authors":{"name":"Calvino"}}]`)
+	p.Get("/authors?select=name,renamed_books!writer(name)&id=eq.2").Expect(t, 200).
+		JSONEq(t, `[{"name":"Calvino","renamed_books":[{"name":"Cities"}]}]`)
+	p.Get("/sub_books?select=label,authors(name)&ident=eq.10").Expect(t, 200).
+		JSONEq(t, `[{"label":"Earthsea","authors":{"name":"Le Guin"}}]`)
+}
