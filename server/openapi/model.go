@@ -305,3 +305,15 @@ func (b *builder) holdsKey(r *cache.Relationship) bool {
 	}
 	return false
 }
+
+// annotate adds the relation's comment to an operation: its first line as
+// the summary, the rest as the description (both renderings do the same).
+func (r *relation) annotate(o obj) obj {
+	if r.summary != nil {
+		o["summary"] = *r.summary
+	}
+	if r.details != "" {
+		o["description"] = r.details
+	}
+	return o
+}

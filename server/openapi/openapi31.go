@@ -151,13 +151,7 @@ func (r *renderer31) relationPath(rel *relation) obj {
 		if len(ps) > 0 {
 			o["parameters"] = ps
 		}
-		if rel.summary != nil {
-			o["summary"] = *rel.summary
-		}
-		if rel.details != "" {
-			o["description"] = rel.details
-		}
-		return o
+		return rel.annotate(o)
 	}
 	var filters []string
 	for _, c := range rel.columns {

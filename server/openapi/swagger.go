@@ -64,14 +64,7 @@ func Build(snap *cache.Snapshot, cfg Config, cat *Catalog) ([]byte, error) {
 
 func relationPath(r *relation) obj {
 	op := func(params []string, responses obj) obj {
-		o := obj{"tags": []string{r.Name}, "parameters": refs("#/parameters/", params), "responses": responses}
-		if r.summary != nil {
-			o["summary"] = *r.summary
-		}
-		if r.details != "" {
-			o["description"] = r.details
-		}
-		return o
+		return r.annotate(obj{"tags": []string{r.Name}, "parameters": refs("#/parameters/", params), "responses": responses})
 	}
 	var filters []string
 	for _, c := range r.columns {
