@@ -88,20 +88,23 @@ JOIN pg_namespace bn ON bn.oid = b.relnamespace
 JOIN pg_attribute ba ON ba.attrelid = b.oid AND ba.attnum = m.col`
 
 // viewDepsSQL lists, per view and base relation, the base columns the
-// view shows and the view columns that show them (parallel arrays).
+// view shows and the view columns that show them (parallel arrays). The
+// scoped form starts from the changed relations' oids (DISTINCT pins the
+// plan to them).
 const viewDepsSQL = `
 SELECT vn.nspname, v.relname, bn.nspname, b.relname,
   array_agg(ba.attname::text ORDER BY va.attnum), array_agg(m.viewcol ORDER BY va.attnum)
-FROM pg_class v
+FROM /*vfrom*/
 JOIN pg_namespace vn ON vn.oid = v.relnamespace
 JOIN pg_rewrite rw ON rw.ev_class = v.oid AND rw.rulename = '_RETURN'` + viewColumnsSQL + `
-WHERE v.relkind IN ('v', 'm') AND vn.nspname = ANY($1) /*vscope*/
+WHERE v.relkind IN ('v', 'm') AND vn.nspname = ANY($1)
 GROUP BY 1, 2, 3, 4`
 
 // The full and scoped forms of viewDepsSQL.
 var (
-	viewDepsFullSQL   = strings.Replace(viewDepsSQL, "/*vscope*/", "", 1)
-	viewDepsScopedSQL = strings.Replace(viewDepsSQL, "/*vscope*/", "AND v.oid IN "+scopeOids, 1)
+	viewDepsFullSQL   = strings.Replace(viewDepsSQL, "/*vfrom*/", "pg_class v", 1)
+	viewDepsScopedSQL = strings.Replace(viewDepsSQL, "/*vfrom*/", "(SELECT DISTINCT to_regclass(quote_ident(s) || '.' || quote_ident(n))::oid AS oid"+
+		" FROM unnest($2::text[], $3::text[]) AS u(s, n)) sc JOIN pg_class v ON v.oid = sc.oid", 1)
 )
 
 // The scoped forms of the queries, for refreshes, which run them with
