@@ -317,3 +317,35 @@ func (r *relation) annotate(o obj) obj {
 	}
 	return o
 }
+
+// sharedParam is a parameter both documents define once and operations
+// refer to by key; in is "query" or "header".
+type sharedParam struct {
+	key, name, in, description, def string
+	enum                            []string
+}
+
+// sharedParams are PostgREST's common parameters: the Prefer variants and
+// the query and range parameters of reads and writes.
+func sharedParams() []sharedParam {
+	ret := []string{"return=representation", "return=minimal", "return=none"}
+	prefer := func(key string, enum ...string) sharedParam {
+		return sharedParam{key: key, name: "Prefer", in: "header", description: "Preference", enum: enum}
+	}
+	query := func(name, description string) sharedParam {
+		return sharedParam{key: name, name: name, in: "query", description: description}
+	}
+	return []sharedParam{
+		prefer("preferParams"),
+		prefer("preferReturn", ret...),
+		prefer("preferCount", "count=none"),
+		prefer("preferPost", append(slices.Clip(ret), "resolution=ignore-duplicates", "resolution=merge-duplicates")...),
+		query("select", "Filtering Columns"),
+		query("on_conflict", "On Conflict"),
+		query("order", "Ordering"),
+		{key: "range", name: "Range", in: "header", description: "Limiting and Pagination"},
+		{key: "rangeUnit", name: "Range-Unit", in: "header", description: "Limiting and Pagination", def: "items"},
+		query("offset", "Limiting and Pagination"),
+		query("limit", "Limiting and Pagination"),
+	}
+}

@@ -393,16 +393,6 @@ func valueSchema(t string, nullable bool) obj {
 }
 
 func (r *renderer31) parameters() obj {
-	header := func(name string, schema obj, description string) obj {
-		return obj{"name": name, "in": "header", "description": description, "required": false, "schema": schema}
-	}
-	prefer := func(enum ...string) obj {
-		s := obj{"type": "string"}
-		if len(enum) > 0 {
-			s["enum"] = enum
-		}
-		return header("Prefer", s, "Preference")
-	}
 	query := func(name, description string) obj {
 		p := obj{"name": name, "in": "query", "required": false, "schema": obj{"type": "string"}}
 		if description != "" {
@@ -410,19 +400,16 @@ func (r *renderer31) parameters() obj {
 		}
 		return p
 	}
-	ret := []string{"return=representation", "return=minimal", "return=none"}
-	ps := obj{
-		"preferParams": prefer(),
-		"preferReturn": prefer(ret...),
-		"preferCount":  prefer("count=none"),
-		"preferPost":   prefer(append(slices.Clip(ret), "resolution=ignore-duplicates", "resolution=merge-duplicates")...),
-		"select":       query("select", "Filtering Columns"),
-		"on_conflict":  query("on_conflict", "On Conflict"),
-		"order":        query("order", "Ordering"),
-		"range":        header("Range", obj{"type": "string"}, "Limiting and Pagination"),
-		"rangeUnit":    header("Range-Unit", obj{"type": "string", "default": "items"}, "Limiting and Pagination"),
-		"offset":       query("offset", "Limiting and Pagination"),
-		"limit":        query("limit", "Limiting and Pagination"),
+	ps := obj{}
+	for _, sp := range sharedParams() {
+		schema := obj{"type": "string"}
+		if len(sp.enum) > 0 {
+			schema["enum"] = sp.enum
+		}
+		if sp.def != "" {
+			schema["default"] = sp.def
+		}
+		ps[sp.key] = obj{"name": sp.name, "in": sp.in, "description": sp.description, "required": false, "schema": schema}
 	}
 	for _, rel := range r.m.relations {
 		for _, c := range rel.columns {

@@ -168,30 +168,16 @@ func definition(r *relation) obj {
 }
 
 func parameters(rels []*relation) obj {
-	prefer := func(enum ...string) obj {
-		p := obj{"name": "Prefer", "description": "Preference", "required": false, "in": "header", "type": "string"}
-		if len(enum) > 0 {
-			p["enum"] = enum
+	ps := obj{}
+	for _, sp := range sharedParams() {
+		p := obj{"name": sp.name, "description": sp.description, "required": false, "in": sp.in, "type": "string"}
+		if len(sp.enum) > 0 {
+			p["enum"] = sp.enum
 		}
-		return p
-	}
-	query := func(name, description string) obj {
-		return obj{"name": name, "description": description, "required": false, "in": "query", "type": "string"}
-	}
-	ret := []string{"return=representation", "return=minimal", "return=none"}
-	ps := obj{
-		"preferParams": prefer(),
-		"preferReturn": prefer(ret...),
-		"preferCount":  prefer("count=none"),
-		"preferPost":   prefer(append(slices.Clip(ret), "resolution=ignore-duplicates", "resolution=merge-duplicates")...),
-		"select":       query("select", "Filtering Columns"),
-		"on_conflict":  query("on_conflict", "On Conflict"),
-		"order":        query("order", "Ordering"),
-		"range":        obj{"name": "Range", "description": "Limiting and Pagination", "required": false, "in": "header", "type": "string"},
-		"rangeUnit": obj{"name": "Range-Unit", "description": "Limiting and Pagination", "required": false, "in": "header",
-			"type": "string", "default": "items"},
-		"offset": query("offset", "Limiting and Pagination"),
-		"limit":  query("limit", "Limiting and Pagination"),
+		if sp.def != "" {
+			p["default"] = sp.def
+		}
+		ps[sp.key] = p
 	}
 	for _, r := range rels {
 		ps["body."+r.Name] = obj{"name": r.Name, "description": r.Name, "required": false, "in": "body",
