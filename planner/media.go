@@ -120,10 +120,7 @@ func negotiate(req *request.Request, opts Options, o offer) (*media, error) {
 		if f := o.fn; f != nil && f.MediaType != "" && (f.MediaType == t || t == "*/*" || f.MediaType == "*/*") {
 			ct := f.MediaType
 			if ct == "*/*" {
-				ct = t
-				if strings.Contains(t, "*") {
-					ct = "application/octet-stream"
-				}
+				ct = concrete(t)
 			}
 			return &media{contentType: ct, raw: true, binary: f.Binary}, nil
 		}
@@ -138,15 +135,21 @@ func negotiate(req *request.Request, opts Options, o offer) (*media, error) {
 			}
 		}
 		if m := o.handler("*/*"); m != nil {
-			if strings.Contains(t, "*") {
-				t = "application/octet-stream"
-			}
-			m.contentType = t
+			m.contentType = concrete(t)
 			return m, nil
 		}
 	}
 	accept := req.Headers["accept"]
 	return nil, apierr.New(http.StatusNotAcceptable, "PGRST107", "None of these media types are available: "+accept, "", "")
+}
+
+// concrete is the Content-Type an any handler answers an Accept entry
+// with: the entry itself, or application/octet-stream for a wildcard.
+func concrete(accept string) string {
+	if strings.Contains(accept, "*") {
+		return "application/octet-stream"
+	}
+	return accept
 }
 
 // body returns the SQL expressions that aggregate the page rows

@@ -521,16 +521,26 @@ func (c *compiler) orderClause(rel *cache.Relation, alias string, items []reques
 // notFound is PGRST205 with a "Perhaps you meant" hint.
 func notFound(snap *cache.Snapshot, schema, name string) error {
 	e := apierr.New(http.StatusNotFound, "PGRST205", "Could not find the table '"+schema+"."+name+"' in the schema cache", "", "")
+	if best := closest(snap.RelationNames(schema), name); best != "" {
+		e.Hint = "Perhaps you meant the table '" + schema + "." + best + "'"
+	}
+	return e
+}
+
+// closest is the candidate nearest to name by edit distance (the first of
+// equals, so sort the candidates), or "" when none is near enough to be a
+// likely typo.
+func closest(candidates []string, name string) string {
 	best, bestD := "", 1<<30
-	for _, n := range snap.RelationNames(schema) {
+	for _, n := range candidates {
 		if d := levenshtein(strings.ToLower(n), strings.ToLower(name)); d < bestD {
 			best, bestD = n, d
 		}
 	}
 	if best != "" && bestD <= (len(name)+2)/2 {
-		e.Hint = "Perhaps you meant the table '" + schema + "." + best + "'"
+		return best
 	}
-	return e
+	return ""
 }
 
 func levenshtein(a, b string) int {

@@ -219,16 +219,14 @@ func noFunction(snap *cache.Snapshot, req *request.Request, keys []string) error
 		e.Hint = "Perhaps you meant to call the function " + name + "(" + strings.Join(ps, ", ") + ")"
 		return e
 	}
-	best, bestD := "", 1<<30
+	var names []string
 	for qi := range snap.Functions {
-		if qi.Schema != req.Schema {
-			continue
-		}
-		if d := levenshtein(strings.ToLower(qi.Name), strings.ToLower(req.Resource)); d < bestD || (d == bestD && qi.Name < best) {
-			best, bestD = qi.Name, d
+		if qi.Schema == req.Schema {
+			names = append(names, qi.Name)
 		}
 	}
-	if best != "" && bestD <= (len(req.Resource)+2)/2 {
+	sort.Strings(names)
+	if best := closest(names, req.Resource); best != "" {
 		e.Hint = "Perhaps you meant to call the function " + req.Schema + "." + best
 	}
 	return e
