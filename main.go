@@ -101,11 +101,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func newLogger(level string, w io.Writer) zerolog.Logger {
-	lvl := map[string]zerolog.Level{
-		"crit": zerolog.FatalLevel, "error": zerolog.ErrorLevel, "warn": zerolog.WarnLevel,
-		"info": zerolog.InfoLevel, "debug": zerolog.DebugLevel,
-	}[level]
-	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+	return zerolog.New(w).Level(server.LogLevel(level)).With().Timestamp().Logger()
 }
 
 // serve runs until SIGTERM/SIGINT. ready, when set, is called once listening.

@@ -92,12 +92,13 @@ func TestServerTimingAndTrace(t *testing.T) {
 	}
 }
 
-// C6: log-query = "main-query" logs each request's SQL.
+// C6: log-query = true (v16's boolean) logs each request's SQL, at the
+// configured log level: even at log-level = error the query is written.
 func TestLogQuery(t *testing.T) {
 	db := NewDB(t, `CREATE TABLE items (id int); GRANT SELECT ON items TO web_anon;`)
 	cfg := BaseConfig(db)
-	cfg.LogQuery = "main-query"
-	cfg.LogLevel = "info"
+	cfg.LogQuery = true
+	cfg.LogLevel = "error"
 	var buf syncBuffer
 	p := startLogging(t, cfg, &buf)
 	p.WaitReady()

@@ -277,3 +277,19 @@ func (a *App) logRequests(next http.Handler) http.Handler {
 			Int("status", sw.status).Dur("duration", time.Since(start)).Msg("request")
 	})
 }
+
+// LogLevel maps PostgREST's log-level names to zerolog's. crit maps to
+// FatalLevel, which only WithLevel writes (it never exits the process).
+func LogLevel(name string) zerolog.Level {
+	switch name {
+	case "crit":
+		return zerolog.FatalLevel
+	case "warn":
+		return zerolog.WarnLevel
+	case "info":
+		return zerolog.InfoLevel
+	case "debug":
+		return zerolog.DebugLevel
+	}
+	return zerolog.ErrorLevel
+}

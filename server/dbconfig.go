@@ -15,7 +15,7 @@ const roleSettingsSQL = `
 WITH settings AS (
   SELECT s.setdatabase, unnest(s.setconfig) AS setting
   FROM pg_catalog.pg_db_role_setting s
-  WHERE s.setrole = current_user::regrole::oid
+  WHERE s.setrole = (SELECT oid FROM pg_catalog.pg_roles WHERE rolname = current_user)
     AND s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_catalog))
 )
 SELECT DISTINCT ON (key) substr(split_part(setting, '=', 1), 7) AS key, substr(setting, strpos(setting, '=') + 1)
@@ -27,15 +27,17 @@ const preConfigSQL = `
 SELECT k, current_setting('pgrst.' || k, true) FROM unnest($1::text[]) AS k
 WHERE coalesce(current_setting('pgrst.' || k, true), '') <> ''`
 
-// notInDatabase are the keys that only the file and the environment can
-// set: those the process needs before it can reach the database, or that
-// can't change while it runs.
-var notInDatabase = map[string]bool{
-	"db-uri": true, "db-config": true, "db-pre-config": true, "db-pool": true,
-	"db-pool-acquisition-timeout": true, "db-pool-max-lifetime": true, "db-pool-max-idletime": true,
-	"server-host": true, "server-port": true, "server-unix-socket": true, "server-unix-socket-mode": true,
-	"admin-server-host": true, "admin-server-port": true, "db-channel": true, "db-channel-enabled": true,
-	"log-level": true, "db-prepared-statements": true, "server-reuseport": true,
+// inDatabase are the keys PostgREST v16 reads from pgrst.* role settings
+// and db-pre-config; every other key (the connection, listening sockets,
+// logging) only the file and the environment can set.
+var inDatabase = map[string]bool{
+	"db-aggregates-enabled": true, "client-error-verbosity": true, "db-anon-role": true,
+	"db-pre-config": true, "db-extra-search-path": true, "db-max-rows": true, "db-plan-enabled": true,
+	"db-pre-request": true, "db-prepared-statements": true, "db-root-spec": true, "db-schemas": true,
+	"db-tx-end": true, "db-hoisted-tx-settings": true, "jwt-aud": true, "jwt-role-claim-key": true,
+	"jwt-secret": true, "jwt-secret-is-base64": true, "jwt-cache-max-entries": true, "openapi-mode": true,
+	"openapi-security-active": true, "openapi-server-proxy-uri": true, "server-cors-allowed-origins": true,
+	"server-trace-header": true, "server-timing-enabled": true,
 }
 
 // SetConfigSource sets how a config reload reads the file and the
@@ -95,7 +97,7 @@ func (a *App) withDatabaseConfig(ctx context.Context, base *config.Config) (*con
 			if strings.HasPrefix(k, "app.settings.") {
 				key = k
 			}
-			if notInDatabase[key] {
+			if !inDatabase[key] {
 				continue
 			}
 			if err := cfg.Set(key, v); err != nil {

@@ -108,8 +108,9 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return nil
 		}
 	}
-	if cfg.LogQuery == "main-query" {
-		a.log.Info().Str("query", plan.SQL).Msg("main query")
+	if cfg.LogQuery {
+		// v16 writes the query at the configured level, so it shows at any level.
+		a.log.WithLevel(LogLevel(cfg.LogLevel)).Str("query", plan.SQL).Msg("main query")
 	}
 	res, err := a.exec.run(r.Context(), plan, tc)
 	mark("transaction")

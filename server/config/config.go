@@ -45,7 +45,7 @@ type Config struct {
 	JWTCacheMaxEntries int
 
 	LogLevel string // crit | error | warn | info | debug
-	LogQuery string // disabled | main-query
+	LogQuery bool   // v16: true logs each request's SQL
 
 	OpenAPIMode           string // follow-privileges | ignore-privileges | disabled
 	OpenAPISecurityActive bool
@@ -91,7 +91,6 @@ func Default() *Config {
 		JWTCacheMaxEntries:       1000,
 		LogLevel:                 "error",
 		OpenAPIMode:              "follow-privileges",
-		LogQuery:                 "disabled",
 		ServerHost:               "!4",
 		ServerPort:               3000,
 		ServerUnixSocketMode:     0o660,

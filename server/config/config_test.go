@@ -107,3 +107,41 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		}
 	}
 }
+
+// log-query is v16's boolean (file and env); the pre-v16 string values stay
+// accepted as aliases, and --example shows the boolean form.
+func TestLogQueryIsBoolean(t *testing.T) {
+	for _, c := range []struct {
+		file, env string
+		want      bool
+	}{
+		{"", "", false},
+		{"log-query = true", "", true},
+		{`log-query = "false"`, "", false},
+		{"", "PGRST_LOG_QUERY=true", true},
+		{"log-query = true", "PGRST_LOG_QUERY=false", false},
+		{`log-query = "main-query"`, "", true},
+		{`log-query = "disabled"`, "", false},
+	} {
+		var env []string
+		if c.env != "" {
+			env = []string{c.env}
+		}
+		cfg, err := Parse(c.file, env)
+		if err != nil {
+			t.Fatalf("%q %q: %v", c.file, c.env, err)
+		}
+		if cfg.LogQuery != c.want {
+			t.Errorf("%q %q: log-query = %v, want %v", c.file, c.env, cfg.LogQuery, c.want)
+		}
+	}
+	if _, err := Parse("log-query = sometimes", nil); err == nil || !strings.Contains(err.Error(), "log-query") {
+		t.Errorf("a non-boolean log-query must be refused naming the key: %v", err)
+	}
+	if !strings.Contains(Example(), "# log-query = false\n") {
+		t.Errorf("--example must show log-query as a boolean")
+	}
+	if !strings.Contains(Default().Dump(), "log-query = false\n") {
+		t.Errorf("--dump-config must show log-query as a boolean")
+	}
+}

@@ -67,7 +67,7 @@ var keys = []key{
 	{"jwt-secret", kString, nil, func(c *Config) any { return &c.JWTSecret }, "HMAC secret (32+ characters), JWK or JWKS"},
 	{"jwt-secret-is-base64", kBool, nil, func(c *Config) any { return &c.JWTSecretIsBase64 }, "jwt-secret is base64 encoded"},
 	{"log-level", kString, []string{"crit", "error", "warn", "info", "debug"}, func(c *Config) any { return &c.LogLevel }, "crit, error, warn, info or debug"},
-	{"log-query", kString, []string{"disabled", "main-query"}, func(c *Config) any { return &c.LogQuery }, "main-query logs the SQL of each request"},
+	{"log-query", kBool, nil, func(c *Config) any { return &c.LogQuery }, "log the SQL of each request at the current log level"},
 	{"openapi-mode", kString, []string{"follow-privileges", "ignore-privileges", "disabled"}, func(c *Config) any { return &c.OpenAPIMode }, "OpenAPI output at /"},
 	{"openapi-security-active", kBool, nil, func(c *Config) any { return &c.OpenAPISecurityActive }, "include security definitions"},
 	{"openapi-server-proxy-uri", kString, nil, func(c *Config) any { return &c.OpenAPIServerProxyURI }, "public URL for the OpenAPI document"},
@@ -233,6 +233,16 @@ func (c *Config) Set(name, v string) error {
 		}
 		*p = v
 	case *bool:
+		if name == "log-query" {
+			// pgrest before v16 compatibility took PostgREST v12's string
+			// values; keep them as aliases of the v16 boolean.
+			switch v {
+			case "main-query":
+				v = "true"
+			case "disabled":
+				v = "false"
+			}
+		}
 		b, ok := parseBool(v)
 		if !ok {
 			return bad("expected true or false")
