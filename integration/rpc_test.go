@@ -144,9 +144,10 @@ GRANT INSERT ON books TO web_anon;
 	p.Do("POST", "/books?select=id,author(name)", `{"id": 13, "title": "Invisible", "author_id": 2, "pages": 165}`,
 		"Content-Type: application/json", "Prefer: return=representation").Expect(t, 201).
 		JSONEq(t, `[{"id":13,"author":{"name":"Calvino"}}]`)
-	// a repeated call shape is planned once
+	// a repeated call shape is planned once per schema version (a catch-up
+	// refresh right after start may still bump the version once)
 	before := p.App.Planner().Hits()
-	for i := 0; i < 3; i++ {
+	for i := 0; i < 5; i++ {
 		p.Get("/rpc/long_books?min_pages="+strconv.Itoa(100+i)+"&select=id,author(name)").Expect(t, 200)
 	}
 	if hits := p.App.Planner().Hits() - before; hits < 2 {

@@ -42,7 +42,6 @@ type App struct {
 	schema  *listener.Manager
 	exec    *executor
 
-	preRequest string
 	// baseConfig is the file and environment configuration the in-database
 	// one is applied over; configSource re-reads it on a reload.
 	baseConfig   *config.Config
@@ -120,11 +119,6 @@ func (a *App) SetConfig(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	pre := ""
-	if cfg.DBPreRequest != "" {
-		pre = quoteQualified(cfg.DBPreRequest)
-	}
-	a.preRequest = pre
 	a.auth.Store(v)
 	a.cfg.Store(cfg)
 	return nil

@@ -178,7 +178,11 @@ func (a *App) txContext(cfg *config.Config, req *request.Request, role string, c
 		CookiesJSON:   mustJSON(req.Cookies),
 		SearchPath:    searchPath(req.Schema, cfg.DBExtraSearchPath),
 		AppSettings:   cfg.AppSettings,
-		PreRequest:    a.preRequest,
+	}
+	// Derived from the request's own config snapshot: a reload swapping
+	// the config mid-request can't mix two configurations.
+	if cfg.DBPreRequest != "" {
+		tc.PreRequest = quoteQualified(cfg.DBPreRequest)
 	}
 	if tz := req.Prefs.Timezone; tz != "" {
 		if snap := a.holder.Load(); snap != nil && snap.Timezones != nil && !snap.Timezones[tz] {
