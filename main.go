@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pgrest/pgrest/cache"
 	"github.com/pgrest/pgrest/embedpg"
 	"github.com/pgrest/pgrest/migrations"
@@ -201,7 +202,7 @@ func dumpSchema(cfg *config.Config, stdout, stderr io.Writer) int {
 func migrate(uri, channel string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, uri)
+	conn, err := connectRetrying(ctx, uri, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "pgrest migrate: connecting: %v\n", err)
 		return 1
@@ -219,6 +220,41 @@ func migrate(uri, channel string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "pgrest migrate: applied "+m)
 	}
 	return 0
+}
+
+// connectRetrying connects, retrying while the server is not accepting
+// connections yet (a container started next to PostgreSQL runs before
+// PostgreSQL listens); an authentication or missing-database error is final.
+func connectRetrying(ctx context.Context, uri string, stderr io.Writer) (*pgx.Conn, error) {
+	delay := 250 * time.Millisecond
+	for {
+		conn, err := pgx.Connect(ctx, uri)
+		if err == nil || !retryableConnectError(err) {
+			return conn, err
+		}
+		fmt.Fprintf(stderr, "pgrest migrate: database not reachable yet (%v); retrying in %s\n", err, delay)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 4*time.Second)
+	}
+}
+
+// retryableConnectError tells a server that is not up yet (refused, reset,
+// starting up, shutting down) from one that answered no.
+func retryableConnectError(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// 57P03 cannot_connect_now: starting up or shutting down.
+		return pgErr.Code == "57P03"
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ENOENT)
 }
 
 // runDemo serves the demo schema from a throwaway cluster (the README's
