@@ -162,7 +162,7 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stderr io
 				}()
 			default:
 				log.Info().Str("signal", s.String()).Msg("shutting down; finishing in-flight requests")
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 				err := app.Shutdown(ctx)
 				cancel()
 				if err != nil {

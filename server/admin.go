@@ -68,7 +68,7 @@ func (a *App) ServeAdmin(l net.Listener) error {
 			"plan_cache_misses":    a.planner.Misses(),
 		})
 	})
-	a.adminSrv = &http.Server{Handler: r}
+	a.adminSrv = newHTTPServer(r, a.cfg.Load(), a.requests)
 	go a.adminSrv.Serve(l)
 	return nil
 }

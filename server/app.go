@@ -49,7 +49,11 @@ type App struct {
 	cancel       context.CancelFunc
 	done         chan struct{}
 	httpSrv      *http.Server
-	adminSrv     *http.Server
+	// requests is the base context of every request; Shutdown cancels it
+	// when the grace period ends, which cancels running statements.
+	requests    context.Context
+	endRequests context.CancelFunc
+	adminSrv    *http.Server
 }
 
 // New builds an App. It does not connect: the pool connects lazily and the
@@ -83,6 +87,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 		exec:    exec,
 		done:    make(chan struct{}),
 	}
+	a.requests, a.endRequests = context.WithCancel(context.Background())
 	if err := a.SetConfig(cfg); err != nil {
 		pool.Close()
 		return nil, err
@@ -172,7 +177,9 @@ func (a *App) Handler() http.Handler {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apierr.New(http.StatusNotFound, "PGRST125", "Invalid path specified in request URL", "", ""))
 	})
-	return a.logRequests(a.cors(r))
+	// limitRequests is outermost: http.MaxBytesReader must see the server's
+	// own ResponseWriter to close the connection of an oversized body.
+	return a.limitRequests(a.logRequests(a.cors(r)))
 }
 
 // Listen opens the API listener from server-unix-socket or server-host/port.
@@ -220,7 +227,7 @@ func listenTCP(host string, port int, reuse bool) (net.Listener, error) {
 
 // Serve serves the API on l until Shutdown.
 func (a *App) Serve(l net.Listener) error {
-	a.httpSrv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 30 * time.Second}
+	a.httpSrv = newHTTPServer(a.Handler(), a.cfg.Load(), a.requests)
 	err := a.httpSrv.Serve(l)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -233,10 +240,19 @@ func (a *App) Serve(l net.Listener) error {
 func (a *App) Shutdown(ctx context.Context) error {
 	var err error
 	if a.httpSrv != nil {
-		err = a.httpSrv.Shutdown(ctx)
+		if err = a.httpSrv.Shutdown(ctx); err != nil {
+			// The grace period is over: cancel what still runs (pgx sends
+			// PostgreSQL a cancel request) and drop the connections.
+			a.log.Error().Err(err).Msg("shutdown grace period over; cancelling in-flight requests")
+			a.endRequests()
+			a.httpSrv.Close()
+		}
 	}
+	a.endRequests()
 	if a.adminSrv != nil {
-		a.adminSrv.Shutdown(ctx)
+		if aerr := a.adminSrv.Shutdown(ctx); aerr != nil {
+			a.adminSrv.Close()
+		}
 	}
 	if a.cancel != nil {
 		a.cancel()
@@ -250,6 +266,9 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 }
+
+// Unwrap lets http.ResponseController reach the connection (deadlines).
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 func (s *statusWriter) WriteHeader(code int) {
 	s.status = code

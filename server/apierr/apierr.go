@@ -5,8 +5,10 @@ package apierr
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 )
 
 // Error is a PostgREST-style error. Details and Hint are `any` because
@@ -59,6 +61,32 @@ func ParseError(message, details string) *Error { // PGRST100
 
 func InvalidBody(details string) *Error { // PGRST102
 	return New(http.StatusBadRequest, "PGRST102", "Empty or invalid json", details, "")
+}
+
+// BodyTooLarge is answered before the body is read when Content-Length
+// already exceeds pgrest-max-body-size, and as soon as a chunked body passes it.
+func BodyTooLarge(limit int64) *Error { // pgrest: PGRST413
+	return New(http.StatusRequestEntityTooLarge, "PGRST413", "Request body too large",
+		"The request body exceeds "+strconv.FormatInt(limit, 10)+" bytes",
+		"Raise pgrest-max-body-size, or send the data in smaller requests")
+}
+
+// BodyStalled is a body that stopped arriving for pgrest-body-timeout.
+func BodyStalled() *Error { // pgrest: PGRST408
+	return New(http.StatusRequestTimeout, "PGRST408", "Request body not received in time", "", "")
+}
+
+// BodyReadError maps a failed body read to the client's mistake it is.
+func BodyReadError(err error) *Error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return BodyTooLarge(mbe.Limit)
+	}
+	var to interface{ Timeout() bool }
+	if errors.As(err, &to) && to.Timeout() {
+		return BodyStalled()
+	}
+	return InvalidBody(err.Error())
 }
 
 func NotAcceptable(accept string) *Error { // PGRST107

@@ -66,6 +66,15 @@ type Config struct {
 	SchemaPollInterval time.Duration // pgrest-schema-poll-interval: catalog fingerprint polling; 0 = off
 	SchemaWaitTimeout  time.Duration // pgrest-schema-wait-timeout: max wait for X-Schema-Version-Min
 	PlanCacheSize      int           // pgrest-plan-cache-size: LRU entries of compiled SQL
+
+	// Limits and timeouts (pgrest-only). Body and write timeouts are
+	// progress deadlines: each read or write must make progress within them.
+	MaxBodySize     int64         // pgrest-max-body-size: bytes; 0 = no limit
+	HeaderTimeout   time.Duration // pgrest-header-timeout: to receive the request line and headers
+	BodyTimeout     time.Duration // pgrest-body-timeout: longest stall while reading a body
+	WriteTimeout    time.Duration // pgrest-write-timeout: longest stall while writing a response
+	IdleTimeout     time.Duration // pgrest-idle-timeout: keep-alive connections with no request
+	ShutdownTimeout time.Duration // pgrest-shutdown-timeout: grace period for in-flight requests
 }
 
 // Default returns PostgREST v16's defaults.
@@ -96,5 +105,11 @@ func Default() *Config {
 		ServerUnixSocketMode:     0o660,
 		SchemaWaitTimeout:        5 * time.Second,
 		PlanCacheSize:            4096,
+		MaxBodySize:              128 << 20,
+		HeaderTimeout:            10 * time.Second,
+		BodyTimeout:              30 * time.Second,
+		WriteTimeout:             30 * time.Second,
+		IdleTimeout:              60 * time.Second,
+		ShutdownTimeout:          30 * time.Second,
 	}
 }

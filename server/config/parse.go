@@ -23,6 +23,7 @@ const (
 	kOptInt
 	kOptInt64
 	kOctal
+	kInt64
 )
 
 // key describes one configuration key: its type, allowed values and where
@@ -71,9 +72,15 @@ var keys = []key{
 	{"openapi-mode", kString, []string{"follow-privileges", "ignore-privileges", "disabled"}, func(c *Config) any { return &c.OpenAPIMode }, "OpenAPI output at /"},
 	{"openapi-security-active", kBool, nil, func(c *Config) any { return &c.OpenAPISecurityActive }, "include security definitions"},
 	{"openapi-server-proxy-uri", kString, nil, func(c *Config) any { return &c.OpenAPIServerProxyURI }, "public URL for the OpenAPI document"},
+	{"pgrest-body-timeout", kSeconds, nil, func(c *Config) any { return &c.BodyTimeout }, "pgrest: seconds a request body may stall before 408"},
+	{"pgrest-header-timeout", kSeconds, nil, func(c *Config) any { return &c.HeaderTimeout }, "pgrest: seconds to receive a request's headers"},
+	{"pgrest-idle-timeout", kSeconds, nil, func(c *Config) any { return &c.IdleTimeout }, "pgrest: seconds an idle keep-alive connection stays open"},
+	{"pgrest-max-body-size", kInt64, nil, func(c *Config) any { return &c.MaxBodySize }, "pgrest: largest request body in bytes (413 above; 0 = no limit)"},
 	{"pgrest-plan-cache-size", kInt, nil, func(c *Config) any { return &c.PlanCacheSize }, "pgrest: compiled-SQL memo entries"},
 	{"pgrest-schema-poll-interval", kSeconds, nil, func(c *Config) any { return &c.SchemaPollInterval }, "pgrest: seconds between catalog fingerprint checks (0 = off)"},
 	{"pgrest-schema-wait-timeout", kSeconds, nil, func(c *Config) any { return &c.SchemaWaitTimeout }, "pgrest: longest wait for X-Schema-Version-Min"},
+	{"pgrest-shutdown-timeout", kSeconds, nil, func(c *Config) any { return &c.ShutdownTimeout }, "pgrest: seconds in-flight requests get on shutdown, then they are cancelled"},
+	{"pgrest-write-timeout", kSeconds, nil, func(c *Config) any { return &c.WriteTimeout }, "pgrest: seconds a response write may stall"},
 	{"server-cors-allowed-origins", kList, nil, func(c *Config) any { return &c.ServerCORSAllowedOrigins }, "allowed CORS origins"},
 	{"server-host", kString, nil, func(c *Config) any { return &c.ServerHost }, "host to bind (!4 = any IPv4)"},
 	{"server-port", kInt, nil, func(c *Config) any { return &c.ServerPort }, "port to bind"},
@@ -254,6 +261,12 @@ func (c *Config) Set(name, v string) error {
 			return bad("expected a non-negative integer")
 		}
 		*p = n
+	case *int64:
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return bad("expected a non-negative integer")
+		}
+		*p = n
 	case **int:
 		if v == "" {
 			*p = nil
@@ -374,6 +387,8 @@ func (c *Config) value(k *key) (string, bool) {
 		return strconv.FormatBool(*p), true
 	case *int:
 		return strconv.Itoa(*p), true
+	case *int64:
+		return strconv.FormatInt(*p, 10), true
 	case **int:
 		if *p == nil {
 			return "", false

@@ -63,7 +63,7 @@ func Parse(r *http.Request, o Options) (*Request, *apierr.Error) {
 		}
 		b, err := io.ReadAll(rd)
 		if err != nil {
-			return nil, apierr.InvalidBody(err.Error())
+			return nil, apierr.BodyReadError(err)
 		}
 		req.Body = b
 	}
