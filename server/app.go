@@ -108,6 +108,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 		},
 	}, a.holder, pool)
 	a.baseConfig = cfg.Clone()
+	a.httpSrv = newHTTPServer(a.Handler(), cfg, a.requests)
 	return a, nil
 }
 
@@ -227,7 +228,6 @@ func listenTCP(host string, port int, reuse bool) (net.Listener, error) {
 
 // Serve serves the API on l until Shutdown.
 func (a *App) Serve(l net.Listener) error {
-	a.httpSrv = newHTTPServer(a.Handler(), a.cfg.Load(), a.requests)
 	err := a.httpSrv.Serve(l)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -238,15 +238,13 @@ func (a *App) Serve(l net.Listener) error {
 // Shutdown stops accepting requests, lets in-flight ones finish (until ctx
 // ends), then stops the listener and closes the pool.
 func (a *App) Shutdown(ctx context.Context) error {
-	var err error
-	if a.httpSrv != nil {
-		if err = a.httpSrv.Shutdown(ctx); err != nil {
-			// The grace period is over: cancel what still runs (pgx sends
-			// PostgreSQL a cancel request) and drop the connections.
-			a.log.Error().Err(err).Msg("shutdown grace period over; cancelling in-flight requests")
-			a.endRequests()
-			a.httpSrv.Close()
-		}
+	err := a.httpSrv.Shutdown(ctx)
+	if err != nil {
+		// The grace period is over: cancel what still runs (pgx sends
+		// PostgreSQL a cancel request) and drop the connections.
+		a.log.Error().Err(err).Msg("shutdown grace period over; cancelling in-flight requests")
+		a.endRequests()
+		a.httpSrv.Close()
 	}
 	a.endRequests()
 	if a.adminSrv != nil {
