@@ -44,13 +44,11 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 			a.fail(w, cfg, aerr)
 			return nil
 		}
-		w.Header().Set("Allow", methods)
-		w.WriteHeader(http.StatusOK)
+		writeInfo(w, methods)
 		return nil
 	}
 	if r.Method == http.MethodOptions {
-		w.Header().Set("Allow", "OPTIONS,GET,HEAD")
-		w.WriteHeader(http.StatusOK)
+		writeInfo(w, "OPTIONS,GET,HEAD")
 		return nil
 	}
 	if cfg.OpenAPIMode == "disabled" {
@@ -70,7 +68,9 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 		a.fail(w, cfg, aerr)
 		return nil
 	}
+	markPhase(w, "plan")
 	res, err := a.exec.run(r.Context(), plan, tc)
+	markPhase(w, "transaction")
 	if err != nil {
 		a.fail(w, cfg, toAPIError(err, authenticated))
 		return nil
