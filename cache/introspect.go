@@ -28,12 +28,25 @@ SELECT n.nspname, c.relname,
   c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 8) = 8,
   c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 4) = 4,
   c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 16) = 16,
-  coalesce((SELECT array_agg(a.attname ORDER BY array_position(i.indkey, a.attnum))
+  CASE WHEN c.relkind IN ('v', 'm') THEN ` + viewKeySQL + ` ELSE
+  coalesce((SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey, a.attnum))
             FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-            WHERE i.indrelid = c.oid AND i.indisprimary), '{}'),
+            WHERE i.indrelid = c.oid AND i.indisprimary), '{}') END,
   c.oid
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') /*scope*/`
+
+// viewKeySQL is a view's primary key as PostgREST infers it: the primary
+// key columns of the relations it reads, in key order, under the name of
+// the first view column that shows each (a view may show one twice). The
+// base relations may be in any schema, exposed or not.
+const viewKeySQL = `coalesce((
+  SELECT array_agg(k.viewcol ORDER BY k.tbl, k.pos) FROM (
+    SELECT DISTINCT ON (m.tbl, m.col) m.viewcol, m.tbl, array_position(i.indkey, m.col) AS pos
+    FROM pg_class v JOIN pg_rewrite rw ON rw.ev_class = v.oid AND rw.rulename = '_RETURN'` + viewColumnsSQL + `
+    JOIN pg_index i ON i.indrelid = b.oid AND i.indisprimary AND m.col = ANY(i.indkey)
+    WHERE v.oid = c.oid
+    ORDER BY m.tbl, m.col, va.attnum) k), '{}')`
 
 const columnsSQL = `
 SELECT n.nspname, c.relname, a.attname, a.attnum,

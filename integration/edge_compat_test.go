@@ -193,3 +193,42 @@ func TestEdgeServerTimingOrder(t *testing.T) {
 		t.Errorf("OPTIONS Server-Timing %q", st)
 	}
 }
+
+// A view's primary key is its base table's, under the view's column names,
+// even when the table is in a schema that is not exposed; it decides PUT
+// and the OpenAPI key note. HEAD on the root does not render the document.
+func TestEdgeViewPrimaryKey(t *testing.T) {
+	db := NewDB(t, `
+CREATE SCHEMA private;
+CREATE TABLE private.stock (sku int, shop int, qty int, PRIMARY KEY (shop, sku));
+CREATE VIEW stock_view AS SELECT qty, sku AS code, shop, sku FROM private.stock;
+CREATE VIEW stock_no_key AS SELECT qty FROM private.stock;
+GRANT ALL ON stock_view, stock_no_key TO web_anon;`)
+	p := StartPgrest(t, db, nil)
+	if got := p.Do("OPTIONS", "/stock_view", "").Expect(t, 200).Header.Get("Allow"); got != "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE" {
+		t.Errorf("Allow %q", got)
+	}
+	if got := p.Do("OPTIONS", "/stock_no_key", "").Expect(t, 200).Header.Get("Allow"); got != "OPTIONS,GET,HEAD,POST,PATCH,DELETE" {
+		t.Errorf("Allow without a key column %q", got)
+	}
+	var doc struct {
+		Definitions map[string]struct {
+			Properties map[string]struct {
+				Description string `json:"description"`
+			} `json:"properties"`
+		} `json:"definitions"`
+	}
+	if err := json.Unmarshal(p.Get("/").Expect(t, 200).Body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	props := doc.Definitions["stock_view"].Properties
+	for col, key := range map[string]bool{"code": true, "shop": true, "sku": false, "qty": false} {
+		if got := strings.Contains(props[col].Description, "Primary Key"); got != key {
+			t.Errorf("%s: primary key note %v, want %v", col, got, key)
+		}
+	}
+	r := p.Do("HEAD", "/", "").Expect(t, 200)
+	if _, ok := r.Header["Content-Length"]; ok || len(r.Body) != 0 {
+		t.Errorf("HEAD /: %v", r.Header)
+	}
+}

@@ -29,8 +29,8 @@ CREATE FUNCTION volatile_fn() RETURNS int LANGUAGE sql AS 'SELECT 1';
 			t.Errorf("OPTIONS %s: Allow = %q, want %q", path, got, want)
 		}
 	}
-	// an auto-updatable view without a primary key: no PUT
-	if got := p.Do("OPTIONS", "/items_auto", "").Expect(t, 200).Header.Get("Allow"); got != "OPTIONS,GET,HEAD,POST,PATCH,DELETE" {
+	// an auto-updatable view has its table's primary key: PUT
+	if got := p.Do("OPTIONS", "/items_auto", "").Expect(t, 200).Header.Get("Allow"); got != "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE" {
 		t.Errorf("auto-updatable view: Allow = %q", got)
 	}
 	p.Do("OPTIONS", "/nothing", "").ExpectError(t, 404, "PGRST205")

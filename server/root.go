@@ -84,6 +84,13 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 	if v31 {
 		build, contentType = openapi.Build31, openAPI31Type
 	}
+	if req.HeadOnly {
+		// As PostgREST, HEAD does not render the document, so its length
+		// is not known either.
+		w.Header().Set("Content-Type", contentType)
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
 	body, err := build(snap, openapi.Config{
 		Schema:           req.Schema,
 		Version:          Version,
@@ -102,9 +109,7 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	if !req.HeadOnly {
-		w.Write(body)
-	}
+	w.Write(body)
 	return nil
 }
 
