@@ -232,3 +232,14 @@ GRANT ALL ON stock_view, stock_no_key TO web_anon;`)
 		t.Errorf("HEAD /: %v", r.Header)
 	}
 }
+
+// PUT takes its one row as an object or as an array of one.
+func TestEdgePutArrayOfOne(t *testing.T) {
+	db := NewDB(t, `CREATE TABLE langs (name text PRIMARY KEY, rank int); GRANT ALL ON langs TO web_anon;`)
+	p := StartPgrest(t, db, nil)
+	ct := "Content-Type: application/json"
+	p.Do("PUT", "/langs?name=eq.Go", `[{"name":"Go","rank":7}]`, ct, "Prefer: return=representation").
+		Expect(t, 200).JSONEq(t, `[{"name":"Go","rank":7}]`)
+	p.Do("PUT", "/langs?name=eq.Go", `[{"name":"Go","rank":1},{"name":"Go","rank":2}]`, ct).ExpectError(t, 400, "PGRST102")
+	p.Do("PUT", "/langs?name=eq.Go", `[]`, ct).ExpectError(t, 400, "PGRST102")
+}
