@@ -243,3 +243,23 @@ func TestEdgePutArrayOfOne(t *testing.T) {
 	p.Do("PUT", "/langs?name=eq.Go", `[{"name":"Go","rank":1},{"name":"Go","rank":2}]`, ct).ExpectError(t, 400, "PGRST102")
 	p.Do("PUT", "/langs?name=eq.Go", `[]`, ct).ExpectError(t, 400, "PGRST102")
 }
+
+// A view over views, some of them in a schema that is not exposed, still
+// embeds through the foreign keys of the tables underneath.
+func TestEdgeViewChainRelationships(t *testing.T) {
+	db := NewDB(t, `
+CREATE SCHEMA hidden;
+CREATE TABLE hidden.buyers (id int PRIMARY KEY, name text);
+CREATE TABLE hidden.sales (id int PRIMARY KEY, buyer int REFERENCES hidden.buyers, total int);
+INSERT INTO hidden.buyers VALUES (1, 'ann');
+INSERT INTO hidden.sales VALUES (10, 1, 5);
+CREATE VIEW buyers_base AS SELECT * FROM hidden.buyers;
+CREATE VIEW hidden.buyers_mid AS SELECT id AS id, name FROM buyers_base;
+CREATE VIEW buyers_top AS SELECT * FROM hidden.buyers_mid;
+CREATE VIEW sales_v AS SELECT id, buyer, total FROM hidden.sales;
+GRANT USAGE ON SCHEMA hidden TO web_anon;
+GRANT SELECT ON ALL TABLES IN SCHEMA hidden, public TO web_anon;`)
+	p := StartPgrest(t, db, nil)
+	p.Get("/buyers_top?select=name,sales_v(total)").Expect(t, 200).JSONEq(t, `[{"name":"ann","sales_v":[{"total":5}]}]`)
+	p.Get("/sales_v?select=total,buyers_top(name)").Expect(t, 200).JSONEq(t, `[{"total":5,"buyers_top":{"name":"ann"}}]`)
+}
