@@ -37,16 +37,25 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') /*scope*/`
 
 // viewKeySQL is a view's primary key as PostgREST infers it: the primary
-// key columns of the relations it reads, in key order, under the name of
-// the first view column that shows each (a view may show one twice). The
-// base relations may be in any schema, exposed or not.
+// key columns of the tables it reads, through other views if need be, in
+// key order, under the name of the first view column that shows each (a
+// view may show one twice). The tables and the views between may be in
+// any schema, exposed or not.
 const viewKeySQL = `coalesce((
-  SELECT array_agg(k.viewcol ORDER BY k.tbl, k.pos) FROM (
-    SELECT DISTINCT ON (m.tbl, m.col) m.viewcol, m.tbl, array_position(i.indkey, m.col) AS pos
+  WITH RECURSIVE chain AS (
+    SELECT va.attnum AS vnum, m.viewcol, m.tbl AS base, m.col AS bnum
     FROM pg_class v JOIN pg_rewrite rw ON rw.ev_class = v.oid AND rw.rulename = '_RETURN'` + viewColumnsSQL + `
-    JOIN pg_index i ON i.indrelid = b.oid AND i.indisprimary AND m.col = ANY(i.indkey)
     WHERE v.oid = c.oid
-    ORDER BY m.tbl, m.col, va.attnum) k), '{}')`
+    UNION ALL
+    SELECT ch.vnum, ch.viewcol, m.tbl, m.col
+    FROM chain ch JOIN pg_class v ON v.oid = ch.base AND v.relkind = 'v'
+    JOIN pg_rewrite rw ON rw.ev_class = v.oid AND rw.rulename = '_RETURN'` + viewColumnsSQL + `
+    WHERE va.attnum = ch.bnum
+  )
+  SELECT array_agg(k.viewcol ORDER BY k.base, k.pos) FROM (
+    SELECT DISTINCT ON (ch.base, ch.bnum) ch.viewcol, ch.base, array_position(i.indkey, ch.bnum) AS pos
+    FROM chain ch JOIN pg_index i ON i.indrelid = ch.base AND i.indisprimary AND ch.bnum = ANY(i.indkey)
+    ORDER BY ch.base, ch.bnum, ch.vnum) k), '{}')`
 
 const columnsSQL = `
 SELECT n.nspname, c.relname, a.attname, a.attnum,

@@ -262,4 +262,8 @@ GRANT SELECT ON ALL TABLES IN SCHEMA hidden, public TO web_anon;`)
 	p := StartPgrest(t, db, nil)
 	p.Get("/buyers_top?select=name,sales_v(total)").Expect(t, 200).JSONEq(t, `[{"name":"ann","sales_v":[{"total":5}]}]`)
 	p.Get("/sales_v?select=total,buyers_top(name)").Expect(t, 200).JSONEq(t, `[{"total":5,"buyers_top":{"name":"ann"}}]`)
+	// the key comes through the views too
+	if got := p.Do("OPTIONS", "/buyers_top", "").Expect(t, 200).Header.Get("Allow"); got != "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE" {
+		t.Errorf("Allow %q", got)
+	}
 }
