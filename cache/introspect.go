@@ -28,12 +28,34 @@ SELECT n.nspname, c.relname,
   c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 8) = 8,
   c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 4) = 4,
   c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 16) = 16,
-  coalesce((SELECT array_agg(a.attname ORDER BY array_position(i.indkey, a.attnum))
+  CASE WHEN c.relkind IN ('v', 'm') THEN ` + viewKeySQL + ` ELSE
+  coalesce((SELECT array_agg(a.attname::text ORDER BY array_position(i.indkey, a.attnum))
             FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
-            WHERE i.indrelid = c.oid AND i.indisprimary), '{}'),
+            WHERE i.indrelid = c.oid AND i.indisprimary), '{}') END,
   c.oid
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') /*scope*/`
+
+// viewKeySQL is a view's primary key as PostgREST infers it: the primary
+// key columns of the tables it reads, through other views if need be, in
+// key order, under the name of the first view column that shows each (a
+// view may show one twice). The tables and the views between may be in
+// any schema, exposed or not.
+const viewKeySQL = `coalesce((
+  WITH RECURSIVE chain AS (
+    SELECT va.attnum AS vnum, m.viewcol, m.tbl AS base, m.col AS bnum
+    FROM pg_class v JOIN pg_rewrite rw ON rw.ev_class = v.oid AND rw.rulename = '_RETURN'` + viewColumnsSQL + `
+    WHERE v.oid = c.oid
+    UNION ALL
+    SELECT ch.vnum, ch.viewcol, m.tbl, m.col
+    FROM chain ch JOIN pg_class v ON v.oid = ch.base AND v.relkind = 'v'
+    JOIN pg_rewrite rw ON rw.ev_class = v.oid AND rw.rulename = '_RETURN'` + viewColumnsSQL + `
+    WHERE va.attnum = ch.bnum
+  )
+  SELECT array_agg(k.viewcol ORDER BY k.base, k.pos) FROM (
+    SELECT DISTINCT ON (ch.base, ch.bnum) ch.viewcol, ch.base, array_position(i.indkey, ch.bnum) AS pos
+    FROM chain ch JOIN pg_index i ON i.indrelid = ch.base AND i.indisprimary AND ch.bnum = ANY(i.indkey)
+    ORDER BY ch.base, ch.bnum, ch.vnum) k), '{}')`
 
 const columnsSQL = `
 SELECT n.nspname, c.relname, a.attname, a.attnum,
@@ -88,16 +110,40 @@ JOIN pg_namespace bn ON bn.oid = b.relnamespace
 JOIN pg_attribute ba ON ba.attrelid = b.oid AND ba.attnum = m.col`
 
 // viewDepsSQL lists, per view and base relation, the base columns the
-// view shows and the view columns that show them (parallel arrays). The
-// scoped form starts from the changed relations' oids (DISTINCT pins the
-// plan to them).
+// view shows and the view columns that show them (parallel arrays). A view
+// over views is traced through them, whatever their schema, down to the
+// tables: it shows their columns too, and gets their relationships. Only
+// the views the top ones read (reach, by pg_depend) have their query trees
+// parsed. The scoped form starts from the changed relations' oids
+// (DISTINCT pins the plan to them).
 const viewDepsSQL = `
+WITH RECURSIVE top AS (
+  SELECT v.oid FROM /*vfrom*/
+  JOIN pg_namespace vn ON vn.oid = v.relnamespace
+  WHERE v.relkind IN ('v', 'm') AND vn.nspname = ANY($1)
+), reach AS (
+  SELECT oid FROM top
+  UNION
+  SELECT d.refobjid FROM reach r
+  JOIN pg_rewrite rw ON rw.ev_class = r.oid AND rw.rulename = '_RETURN'
+  JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid AND d.refclassid = 'pg_class'::regclass
+    AND d.refobjid <> r.oid
+  JOIN pg_class dv ON dv.oid = d.refobjid AND dv.relkind = 'v'
+), direct AS (
+  SELECT v.oid AS view, va.attnum AS vnum, m.viewcol, m.tbl AS base, m.col AS bnum
+  FROM reach JOIN pg_class v ON v.oid = reach.oid
+  JOIN pg_rewrite rw ON rw.ev_class = v.oid AND rw.rulename = '_RETURN'` + viewColumnsSQL + `
+), chain AS (
+  SELECT d.view, d.vnum, d.viewcol, d.base, d.bnum FROM direct d WHERE d.view IN (SELECT oid FROM top)
+  UNION ALL
+  SELECT c.view, c.vnum, c.viewcol, d.base, d.bnum FROM chain c JOIN direct d ON d.view = c.base AND d.vnum = c.bnum
+)
 SELECT vn.nspname, v.relname, bn.nspname, b.relname,
-  array_agg(ba.attname::text ORDER BY va.attnum), array_agg(m.viewcol ORDER BY va.attnum)
-FROM /*vfrom*/
-JOIN pg_namespace vn ON vn.oid = v.relnamespace
-JOIN pg_rewrite rw ON rw.ev_class = v.oid AND rw.rulename = '_RETURN'` + viewColumnsSQL + `
-WHERE v.relkind IN ('v', 'm') AND vn.nspname = ANY($1)
+  array_agg(ba.attname::text ORDER BY c.vnum), array_agg(c.viewcol ORDER BY c.vnum)
+FROM chain c
+JOIN pg_class v ON v.oid = c.view JOIN pg_namespace vn ON vn.oid = v.relnamespace
+JOIN pg_class b ON b.oid = c.base JOIN pg_namespace bn ON bn.oid = b.relnamespace
+JOIN pg_attribute ba ON ba.attrelid = b.oid AND ba.attnum = c.bnum
 GROUP BY 1, 2, 3, 4`
 
 // The full and scoped forms of viewDepsSQL.

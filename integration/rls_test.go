@@ -34,7 +34,7 @@ func TestJWTRoleAndRLS(t *testing.T) {
 		t.Fatal("401 without WWW-Authenticate")
 	}
 	p.Get("/me", "Authorization: Bearer "+tok[:len(tok)-4]+"AAAA").ExpectError(t, 401, "PGRST301")
-	p.Get("/me", bearer(t, "no_such_role")).ExpectError(t, 400, "22023")
-	p.Get("/me", bearer(t, `evil"; DROP TABLE notes; --`)).ExpectError(t, 400, "22023")
+	p.Get("/me", bearer(t, "no_such_role")).ExpectError(t, 401, "22023")
+	p.Get("/me", bearer(t, `evil"; DROP TABLE notes; --`)).ExpectError(t, 401, "22023")
 	p.Get("/notes", bearer(t, "test_user")).Expect(t, 200)
 }

@@ -528,16 +528,24 @@ func notFound(snap *cache.Snapshot, schema, name string) error {
 }
 
 // closest is the candidate nearest to name by edit distance (the first of
-// equals, so sort the candidates), or "" when none is near enough to be a
-// likely typo.
+// equals, so sort the candidates), or "" when none is similar enough to be
+// a likely typo: PostgREST hints only at a similarity of 0.75 or more
+// (1 - distance / length of the longer name), so that a hint does not
+// reveal the names of unrelated objects.
 func closest(candidates []string, name string) string {
-	best, bestD := "", 1<<30
+	best, bestScore := "", 0.0
 	for _, n := range candidates {
-		if d := levenshtein(strings.ToLower(n), strings.ToLower(name)); d < bestD {
-			best, bestD = n, d
+		a, b := strings.ToLower(n), strings.ToLower(name)
+		longer := max(len(a), len(b))
+		if longer == 0 {
+			continue
+		}
+		score := 1 - float64(levenshtein(a, b))/float64(longer)
+		if score > bestScore {
+			best, bestScore = n, score
 		}
 	}
-	if best != "" && bestD <= (len(name)+2)/2 {
+	if bestScore >= 0.75 {
 		return best
 	}
 	return ""

@@ -337,9 +337,13 @@ func decodeRows(req *request.Request, many bool) ([]map[string]json.RawMessage, 
 		body = []byte("{}")
 	}
 	var rows []map[string]json.RawMessage
-	if body[0] == '[' && many {
+	// PUT names one row, but PostgREST takes it in an array of one too.
+	if body[0] == '[' && (many || req.Action == request.ActUpsert) {
 		if err := json.Unmarshal(body, &rows); err != nil {
 			return nil, apierr.InvalidBody(err.Error())
+		}
+		if !many && len(rows) != 1 {
+			return nil, apierr.InvalidBody("PUT takes a single JSON object")
 		}
 		return rows, nil
 	}

@@ -25,17 +25,14 @@ const (
 )
 
 // serveAPI is the one path every API request takes:
-// parse → authenticate → plan (snapshot) → execute → respond.
+// authenticate → parse → plan (snapshot) → execute → respond.
 func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	cfg := a.cfg.Load()
 	if h := cfg.ServerTraceHeader; h != "" && r.Header.Get(h) != "" {
 		w.Header().Set(h, r.Header.Get(h))
 	}
-	mark := func(string) {}
-	if cfg.ServerTimingEnabled {
-		tm := newTiming(w)
-		w, mark = tm, tm.mark
-	}
+	ew := newEdgeWriter(w, cfg.ServerTimingEnabled)
+	w = ew
 	snap, aerr := a.snapshotFor(r, cfg)
 	if aerr != nil {
 		a.fail(w, cfg, aerr)
@@ -43,8 +40,15 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set(HeaderSchemaVersion, strconv.FormatInt(snap.Version, 10))
 
+	// As in PostgREST, the token is checked before anything else is read.
+	who, aerr := a.auth.Load().Authenticate(r.Header.Get("Authorization"), time.Now())
+	ew.mark("jwt")
+	if aerr != nil {
+		a.fail(w, cfg, aerr)
+		return
+	}
 	req, aerr := request.Parse(r, request.Options{Schemas: cfg.DBSchemas})
-	mark("parse")
+	ew.mark("parse")
 	if aerr != nil {
 		a.fail(w, cfg, aerr)
 		return
@@ -58,18 +62,11 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 			a.fail(w, cfg, aerr)
 			return
 		}
-		w.Header().Set("Allow", methods)
-		w.WriteHeader(http.StatusOK)
+		writeInfo(w, methods)
 		return
 	}
-	who, aerr := a.auth.Load().Authenticate(r.Header.Get("Authorization"), time.Now())
-	mark("jwt")
-	if aerr != nil {
-		a.fail(w, cfg, aerr)
-		return
-	}
-	// PostgREST answers 42501 with 403 once a token was presented, 401 before.
-	authenticated := r.Header.Get("Authorization") != ""
+	// PostgREST answers 42501 with 401 to the anonymous role, 403 to others.
+	authenticated := !who.Anonymous
 	if req.Action == request.ActSchemaRead {
 		if req = a.serveRoot(w, r, cfg, snap, req, who.Role, who.ClaimsJSON, authenticated); req == nil {
 			return
@@ -86,7 +83,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(HeaderSchemaVersion, strconv.FormatInt(snap.Version, 10))
 		plan, err = a.planner.Plan(req, snap, opts)
 	}
-	mark("plan")
+	ew.mark("plan")
 	if err != nil {
 		a.fail(w, cfg, toAPIError(err, authenticated))
 		return
@@ -113,7 +110,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a.log.WithLevel(LogLevel(cfg.LogLevel)).Str("query", plan.SQL).Msg("main query")
 	}
 	res, err := a.exec.run(r.Context(), plan, tc)
-	mark("transaction")
+	ew.mark("transaction")
 	if err != nil {
 		a.fail(w, cfg, toAPIError(err, tc.Authenticated))
 		return
@@ -227,7 +224,7 @@ func mustJSON(m map[string]string) string {
 func (a *App) fail(w http.ResponseWriter, cfg *config.Config, e *apierr.Error) {
 	if cfg.ClientErrorVerbosity == "minimal" && e.Body == nil {
 		c := *e
-		c.Details, c.Hint = nil, nil
+		c.Minimal = true
 		e = &c
 	}
 	writeError(w, e)

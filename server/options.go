@@ -45,3 +45,11 @@ func allowed(snap *cache.Snapshot, req *request.Request) (string, *apierr.Error)
 	}
 	return strings.Join(methods, ","), nil
 }
+
+// writeInfo answers OPTIONS on a resource. Any origin may read it, whether
+// or not the request is a CORS one.
+func writeInfo(w http.ResponseWriter, methods string) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Allow", methods)
+	w.WriteHeader(http.StatusOK)
+}

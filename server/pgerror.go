@@ -50,8 +50,33 @@ func pgStatus(code string, authenticated bool) int {
 		if s, err := strconv.Atoi(code[2:]); err == nil && s >= 100 && s < 600 {
 			return s
 		}
+		return http.StatusInternalServerError
 	}
 	return http.StatusBadRequest
+}
+
+// pgStatusFor refines pgStatus for the codes whose status PostgREST picks
+// by the message: a server-side cardinality violation is the server's
+// fault unless pg-safeupdate refused an unfiltered write, a JWT naming a
+// role that does not exist is not authorized, and an undefined xmlagg means
+// the XML media type cannot be produced.
+func pgStatusFor(pe *pgconn.PgError, authenticated bool) int {
+	switch pe.Code {
+	case "21000":
+		if strings.HasSuffix(pe.Message, "requires a WHERE clause") {
+			return http.StatusBadRequest
+		}
+		return http.StatusInternalServerError
+	case "22023":
+		if strings.HasPrefix(pe.Message, "role") && strings.HasSuffix(pe.Message, "does not exist") {
+			return http.StatusUnauthorized
+		}
+	case "42883":
+		if strings.HasPrefix(pe.Message, "function xmlagg(") {
+			return http.StatusNotAcceptable
+		}
+	}
+	return pgStatus(pe.Code, authenticated)
 }
 
 // fromPg converts a PostgreSQL error into the API error PostgREST would send.
@@ -59,7 +84,7 @@ func fromPg(pe *pgconn.PgError, authenticated bool) *apierr.Error {
 	if pe.Code == "PGRST" {
 		return customRaise(pe)
 	}
-	e := &apierr.Error{Status: pgStatus(pe.Code, authenticated), Code: pe.Code, Message: pe.Message}
+	e := &apierr.Error{Status: pgStatusFor(pe, authenticated), Code: pe.Code, Message: pe.Message}
 	if pe.Detail != "" {
 		e.Details = pe.Detail
 	}

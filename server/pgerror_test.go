@@ -29,6 +29,26 @@ func TestPgStatus(t *testing.T) {
 	}
 }
 
+func TestPgStatusByMessage(t *testing.T) {
+	cases := []struct {
+		code, msg string
+		want      int
+	}{
+		{"21000", "more than one row returned by a subquery used as an expression", 500},
+		{"21000", "DELETE requires a WHERE clause", 400},
+		{"22023", `role "nobody" does not exist`, 401},
+		{"22023", "invalid value for parameter", 400},
+		{"42883", "function xmlagg(integer) does not exist", 406},
+		{"42883", "function f(integer) does not exist", 404},
+		{"PTxyz", "bad", 500},
+	}
+	for _, c := range cases {
+		if got := pgStatusFor(&pgconn.PgError{Code: c.code, Message: c.msg}, false); got != c.want {
+			t.Errorf("pgStatusFor(%s, %q) = %d, want %d", c.code, c.msg, got, c.want)
+		}
+	}
+}
+
 func TestCustomRaise(t *testing.T) {
 	e := fromPg(&pgconn.PgError{Code: "PGRST",
 		Message: `{"code":"123","message":"Payment Required","details":"Quota exceeded","hint":"Upgrade"}`,

@@ -14,14 +14,19 @@ import (
 
 const jsonType = "application/json; charset=utf-8"
 
+// writeError sends an error as PostgREST does: JSON body, its length, and
+// Proxy-Status naming the error code (RFC 9209) for proxies and logs.
 func writeError(w http.ResponseWriter, e *apierr.Error) {
 	h := w.Header()
 	for k, v := range e.Headers {
 		h.Set(k, v)
 	}
+	body := e.JSON()
 	h.Set("Content-Type", jsonType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Proxy-Status", "PostgREST; error="+e.Code)
 	w.WriteHeader(e.Status)
-	w.Write(e.JSON())
+	w.Write(body)
 }
 
 // contentRange renders PostgREST's Content-Range: "lo-hi/total", "*/total"

@@ -44,13 +44,11 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 			a.fail(w, cfg, aerr)
 			return nil
 		}
-		w.Header().Set("Allow", methods)
-		w.WriteHeader(http.StatusOK)
+		writeInfo(w, methods)
 		return nil
 	}
 	if r.Method == http.MethodOptions {
-		w.Header().Set("Allow", "OPTIONS,GET,HEAD")
-		w.WriteHeader(http.StatusOK)
+		writeInfo(w, "OPTIONS,GET,HEAD")
 		return nil
 	}
 	if cfg.OpenAPIMode == "disabled" {
@@ -70,7 +68,9 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 		a.fail(w, cfg, aerr)
 		return nil
 	}
+	markPhase(w, "plan")
 	res, err := a.exec.run(r.Context(), plan, tc)
+	markPhase(w, "transaction")
 	if err != nil {
 		a.fail(w, cfg, toAPIError(err, authenticated))
 		return nil
@@ -83,6 +83,13 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 	build, contentType := openapi.Build, openAPIType
 	if v31 {
 		build, contentType = openapi.Build31, openAPI31Type
+	}
+	if req.HeadOnly {
+		// As PostgREST, HEAD does not render the document, so its length
+		// is not known either.
+		w.Header().Set("Content-Type", contentType)
+		w.WriteHeader(http.StatusOK)
+		return nil
 	}
 	body, err := build(snap, openapi.Config{
 		Schema:           req.Schema,
@@ -102,9 +109,7 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	if !req.HeadOnly {
-		w.Write(body)
-	}
+	w.Write(body)
 	return nil
 }
 

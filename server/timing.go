@@ -7,38 +7,60 @@ import (
 	"time"
 )
 
-// timing records how long each phase of a request took, for the
-// Server-Timing header (server-timing-enabled). The header is written when
-// the response starts, whichever path the request took.
-type timing struct {
+// defaultVary is what PostgREST's responses vary on; a Vary set by the
+// database through response.headers replaces it.
+const defaultVary = "Accept, Prefer, Range"
+
+// edgeWriter adds the headers every API response gets when it starts:
+// Server-Timing with the duration of each phase (server-timing-enabled),
+// and the default Vary on responses that are not errors.
+type edgeWriter struct {
 	http.ResponseWriter
+	timed   bool
 	last    time.Time
 	phases  []string
 	written bool
 }
 
-func newTiming(w http.ResponseWriter) *timing {
-	return &timing{ResponseWriter: w, last: time.Now()}
+func newEdgeWriter(w http.ResponseWriter, timed bool) *edgeWriter {
+	return &edgeWriter{ResponseWriter: w, timed: timed, last: time.Now()}
 }
 
 // mark ends the phase called name.
-func (t *timing) mark(name string) {
+func (t *edgeWriter) mark(name string) {
+	if !t.timed {
+		return
+	}
 	now := time.Now()
 	ms := float64(now.Sub(t.last).Microseconds()) / 1000
 	t.phases = append(t.phases, name+";dur="+strconv.FormatFloat(ms, 'f', 1, 64))
 	t.last = now
 }
 
-func (t *timing) WriteHeader(status int) {
+// markPhase ends a phase on the request's writer, if it records them.
+func markPhase(w http.ResponseWriter, name string) {
+	if t, ok := w.(*edgeWriter); ok {
+		t.mark(name)
+	}
+}
+
+func (t *edgeWriter) WriteHeader(status int) {
 	if !t.written {
 		t.written = true
-		t.mark("response")
-		t.Header().Set("Server-Timing", strings.Join(t.phases, ", "))
+		h := t.Header()
+		if t.timed {
+			t.mark("response")
+			h.Set("Server-Timing", strings.Join(t.phases, ", "))
+		}
+		// Errors carry Proxy-Status and, as in PostgREST, no Vary.
+		if h.Get("Vary") == "" && h.Get("Proxy-Status") == "" {
+			h.Set("Vary", defaultVary)
+		}
 	}
 	t.ResponseWriter.WriteHeader(status)
 }
 
-func (t *timing) Write(b []byte) (int, error) {
+func (t *edgeWriter) Write(b []byte) (int, error) {
 	if !t.written {
 		t.WriteHeader(http.StatusOK)
 	}

@@ -22,14 +22,25 @@ type Error struct {
 	Headers map[string]string `json:"-"`
 	// Body, when set, replaces the marshalled error (RAISE 'PGRST' custom bodies).
 	Body []byte `json:"-"`
+	// Minimal leaves details and hint out of the body
+	// (client-error-verbosity = minimal): they can reveal schema internals.
+	Minimal bool `json:"-"`
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// JSON renders the body exactly as PostgREST does: all four keys, nulls kept.
+// JSON renders the body exactly as PostgREST does: all four keys, nulls
+// kept, unless Minimal.
 func (e *Error) JSON() []byte {
 	if e.Body != nil {
 		return e.Body
+	}
+	if e.Minimal {
+		b, _ := json.Marshal(struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}{e.Code, e.Message})
+		return b
 	}
 	b, _ := json.Marshal(struct {
 		Code    string `json:"code"`

@@ -8,8 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/golang-jwt/jwt/v5"
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -31,7 +34,10 @@ type Result struct {
 	Role       string
 	Claims     map[string]any
 	ClaimsJSON []byte
-	exp        time.Time
+	// Anonymous is true when the request runs as the anonymous role, with
+	// or without a token: PostgREST answers its permission errors with 401.
+	Anonymous bool
+	exp       time.Time
 }
 
 type Verifier struct {
@@ -84,33 +90,61 @@ func New(o Options) (*Verifier, error) {
 		v.cache, _ = lru.New[string, *Result](o.CacheMaxEntries)
 	}
 	if o.AnonRole != "" {
-		v.anon = &Result{Role: o.AnonRole, Claims: map[string]any{"role": o.AnonRole}, ClaimsJSON: mustJSON(map[string]any{"role": o.AnonRole})}
+		v.anon = &Result{Role: o.AnonRole, Claims: map[string]any{"role": o.AnonRole}, ClaimsJSON: mustJSON(map[string]any{"role": o.AnonRole}), Anonymous: true}
 	}
 	return v, nil
 }
 
 func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
 
-func unauthorized(code, msg string) *apierr.Error {
-	e := apierr.New(http.StatusUnauthorized, code, msg, "", "")
-	desc := strings.ReplaceAll(msg, `"`, `'`)
-	e.Headers = map[string]string{"WWW-Authenticate": `Bearer error="invalid_token", error_description="` + desc + `"`}
+// unauthorized is a 401 whose WWW-Authenticate names the token problem
+// (RFC 6750); the description is quoted the way PostgREST shows a string.
+func unauthorized(code, msg, details string) *apierr.Error {
+	e := apierr.New(http.StatusUnauthorized, code, msg, details, "")
+	e.Headers = map[string]string{"WWW-Authenticate": `Bearer error="invalid_token", error_description=` + strconv.Quote(msg)}
 	return e
 }
 
+// tokenRequired is PGRST302: no token and no anonymous role to fall back on.
+func tokenRequired() *apierr.Error {
+	e := apierr.New(http.StatusUnauthorized, "PGRST302", "Anonymous access is disabled", "", "")
+	e.Headers = map[string]string{"WWW-Authenticate": "Bearer"}
+	return e
+}
+
+// bearerToken extracts the credentials of a Bearer Authorization header.
+// Another scheme is not a token at all (the request runs as anonymous);
+// "Bearer" with nothing after it is an empty token.
+func bearerToken(header string) (string, bool) {
+	i := strings.IndexFunc(header, unicode.IsSpace)
+	scheme, rest := header, ""
+	if i >= 0 {
+		scheme, rest = header[:i], header[i:]
+	}
+	if !strings.EqualFold(scheme, "bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(rest), true
+}
+
+// Sentinels that keyFor returns, so verify can tell the two key failures apart.
+var (
+	errNoSuitableKey = errors.New("no suitable key")
+	errBadAlgorithm  = errors.New("unsupported algorithm")
+)
+
 // Authenticate checks the Authorization header value.
 func (v *Verifier) Authenticate(header string, now time.Time) (*Result, *apierr.Error) {
-	if header == "" {
+	tok, ok := bearerToken(header)
+	if !ok {
 		if v.anon == nil {
-			return nil, apierr.New(http.StatusUnauthorized, "PGRST302", "Anonymous access is disabled", "", "")
+			return nil, tokenRequired()
 		}
 		return v.anon, nil
 	}
-	scheme, tok, ok := strings.Cut(header, " ")
-	if !ok || !strings.EqualFold(scheme, "bearer") || strings.TrimSpace(tok) == "" {
-		return nil, unauthorized("PGRST301", "Invalid Authorization header")
+	if tok == "" {
+		return nil, unauthorized("PGRST301", "Empty JWT is sent in Authorization header", "")
 	}
-	tok = strings.TrimSpace(tok)
 	if v.cache != nil {
 		if r, ok := v.cache.Get(tok); ok && (r.exp.IsZero() || now.Before(r.exp.Add(skew))) {
 			return r, nil
@@ -119,34 +153,21 @@ func (v *Verifier) Authenticate(header string, now time.Time) (*Result, *apierr.
 	if v.hmac == nil && v.keys == nil {
 		return nil, apierr.New(http.StatusInternalServerError, "PGRST300", "Server lacks JWT secret", "", "")
 	}
-	if len(tok) > 64*1024 {
-		return nil, unauthorized("PGRST301", "JWT is too large")
+	claims, aerr := v.verify(tok)
+	if aerr != nil {
+		return nil, aerr
 	}
-	claims := jwt.MapClaims{}
-	parser := jwt.NewParser(jwt.WithValidMethods(v.methods()), jwt.WithLeeway(skew), jwt.WithTimeFunc(func() time.Time { return now }), jwt.WithIssuedAt())
-	_, err := parser.ParseWithClaims(tok, claims, v.keyFor)
-	if err != nil {
-		switch {
-		case errors.Is(err, jwt.ErrTokenExpired):
-			return nil, unauthorized("PGRST303", "JWT expired")
-		case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-			return nil, unauthorized("PGRST303", "JWT not yet valid")
-		case errors.Is(err, jwt.ErrTokenMalformed):
-			return nil, unauthorized("PGRST301", "Expected 3 parts in JWT; got "+fmt.Sprint(strings.Count(tok, ".")+1))
-		}
-		return nil, unauthorized("PGRST301", "No suitable key or wrong key type")
-	}
-	if v.opts.Audience != "" && !audienceOK(claims["aud"], v.opts.Audience) {
-		return nil, unauthorized("PGRST303", "JWT not in audience")
+	if aerr := v.checkClaims(claims, now); aerr != nil {
+		return nil, aerr
 	}
 	role := v.opts.AnonRole
 	if r, ok := lookup(map[string]any(claims), v.rolePath); ok {
 		role = r
 	}
 	if role == "" {
-		return nil, apierr.New(http.StatusUnauthorized, "PGRST302", "Anonymous access is disabled", "", "")
+		return nil, tokenRequired()
 	}
-	res := &Result{Role: role, Claims: claims, ClaimsJSON: mustJSON(claims)}
+	res := &Result{Role: role, Claims: claims, ClaimsJSON: mustJSON(claims), Anonymous: role == v.opts.AnonRole}
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
 		res.exp = exp.Time
 	}
@@ -156,6 +177,70 @@ func (v *Verifier) Authenticate(header string, now time.Time) (*Result, *apierr.
 	return res, nil
 }
 
+// verify checks the token's form and signature; the claims are checked
+// after, in PostgREST's order and with its messages.
+func (v *Verifier) verify(tok string) (jwt.MapClaims, *apierr.Error) {
+	if n := strings.Count(tok, ".") + 1; n != 3 {
+		return nil, unauthorized("PGRST301", "Expected 3 parts in JWT; got "+strconv.Itoa(n), "")
+	}
+	if len(tok) > 64*1024 {
+		return nil, unauthorized("PGRST301", "JWT is too large", "")
+	}
+	claims := jwt.MapClaims{}
+	parser := jwt.NewParser(jwt.WithoutClaimsValidation())
+	_, err := parser.ParseWithClaims(tok, claims, v.keyFor)
+	switch {
+	case err == nil:
+		return claims, nil
+	case errors.Is(err, errBadAlgorithm):
+		return nil, unauthorized("PGRST301", "Wrong or unsupported encoding algorithm", "")
+	case errors.Is(err, errNoSuitableKey):
+		return nil, unauthorized("PGRST301", "No suitable key or wrong key type", "No suitable key was found to decode the JWT")
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return nil, unauthorized("PGRST301", "No suitable key or wrong key type", "None of the keys was able to decode the JWT")
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		if strings.Contains(err.Error(), "claims") {
+			return nil, unauthorized("PGRST303", "Parsing claims failed", "")
+		}
+	}
+	return nil, unauthorized("PGRST301", "JWT cryptographic operation failed", "")
+}
+
+// checkClaims validates exp, nbf, iat and aud with a 30 s skew. A claim of
+// the wrong type is refused rather than ignored.
+func (v *Verifier) checkClaims(c jwt.MapClaims, now time.Time) *apierr.Error {
+	sec := now.Unix()
+	lim := int64(skew / time.Second)
+	for _, t := range []struct {
+		name, msg string
+		ok        func(int64) bool
+	}{
+		{"exp", "JWT expired", func(x int64) bool { return sec <= x+lim }},
+		{"nbf", "JWT not yet valid", func(x int64) bool { return sec >= x-lim }},
+		{"iat", "JWT issued at future", func(x int64) bool { return sec >= x-lim }},
+	} {
+		val, present := c[t.name]
+		if !present {
+			continue
+		}
+		f, isNum := val.(float64)
+		if !isNum {
+			return unauthorized("PGRST303", "The JWT '"+t.name+"' claim must be a number", "")
+		}
+		if !t.ok(int64(f)) {
+			return unauthorized("PGRST303", t.msg, "")
+		}
+	}
+	ok, valid := audienceOK(c["aud"], v.opts.Audience)
+	if !valid {
+		return unauthorized("PGRST303", "The JWT 'aud' claim must be a string or an array of strings", "")
+	}
+	if !ok {
+		return unauthorized("PGRST303", "JWT not in audience", "")
+	}
+	return nil
+}
+
 func (v *Verifier) methods() []string {
 	if v.hmac != nil {
 		return []string{"HS256", "HS384", "HS512"}
@@ -163,11 +248,19 @@ func (v *Verifier) methods() []string {
 	return []string{"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 }
 
-// keyFor returns the verification key; an HMAC token is only checked
-// against a symmetric ("oct") key, which rules out algorithm confusion.
+// keyFor returns the verification keys for the token's algorithm; an HMAC
+// token is only checked against a symmetric ("oct") key, which rules out
+// algorithm confusion.
 func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 	alg, _ := t.Header["alg"].(string)
+	if !slices.Contains(v.methods(), alg) {
+		return nil, errBadAlgorithm
+	}
+	isHMAC := strings.HasPrefix(alg, "HS")
 	if v.hmac != nil {
+		if !isHMAC {
+			return nil, errNoSuitableKey
+		}
 		return v.hmac, nil
 	}
 	kid, _ := t.Header["kid"].(string)
@@ -177,7 +270,6 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 		if kid != "" && k.KeyID() != "" && k.KeyID() != kid {
 			continue
 		}
-		isHMAC := strings.HasPrefix(alg, "HS")
 		if isHMAC != (k.KeyType() == "oct") {
 			continue
 		}
@@ -188,23 +280,30 @@ func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 		keys = append(keys, raw)
 	}
 	if len(keys) == 0 {
-		return nil, errors.New("no suitable key")
+		return nil, errNoSuitableKey
 	}
 	return jwt.VerificationKeySet{Keys: keys}, nil
 }
 
-func audienceOK(aud any, want string) bool {
+// audienceOK reports whether aud admits the configured audience, and
+// whether aud has a valid form at all. Without jwt-aud, or with an absent,
+// null or empty aud, any audience is accepted.
+func audienceOK(aud any, want string) (ok, valid bool) {
 	switch a := aud.(type) {
 	case nil:
-		return true // PostgREST accepts tokens without aud
+		return true, true
 	case string:
-		return a == want
+		return want == "" || a == want, true
 	case []any:
+		match := want == "" || len(a) == 0
 		for _, x := range a {
-			if s, ok := x.(string); ok && s == want {
-				return true
+			s, isStr := x.(string)
+			if !isStr {
+				return false, false
 			}
+			match = match || s == want
 		}
+		return match, true
 	}
-	return false
+	return false, false
 }
