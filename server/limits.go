@@ -61,8 +61,21 @@ type progressWriter struct {
 }
 
 func (p *progressWriter) Write(b []byte) (int, error) {
-	_ = p.rc.SetWriteDeadline(time.Now().Add(p.d))
-	return p.ResponseWriter.Write(b)
+	// A body is often written in one call; cut it so that the deadline
+	// measures progress, not the time the whole body takes.
+	const chunk = 64 << 10
+	written := 0
+	for len(b) > 0 {
+		n := min(len(b), chunk)
+		_ = p.rc.SetWriteDeadline(time.Now().Add(p.d))
+		m, err := p.ResponseWriter.Write(b[:n])
+		written += m
+		if err != nil {
+			return written, err
+		}
+		b = b[n:]
+	}
+	return written, nil
 }
 
 // Unwrap lets http.ResponseController reach the connection's writer.
