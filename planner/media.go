@@ -2,6 +2,7 @@ package planner
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -37,7 +38,7 @@ type media struct {
 
 // json reports whether the body is builtin JSON.
 func (m *media) json() bool {
-	return !m.csv && m.handler == nil && !m.raw && m.geo == "" && m.explain == ""
+	return !m.csv && m.handler == nil && !m.raw && m.geo == ""
 }
 
 // offer is what a request's resource can be rendered as beyond the
@@ -75,7 +76,13 @@ func (o offer) handler(mt string) *media {
 }
 
 func negotiate(req *request.Request, opts Options, o offer) (*media, error) {
-	for _, mt := range req.Accept {
+	return negotiateAmong(req.Accept, req.Headers["accept"], opts, o)
+}
+
+// negotiateAmong picks the first of accept (best first) the resource can
+// be rendered as; header is the Accept header named in the 406.
+func negotiateAmong(accept []request.MediaType, header string, opts Options, o offer) (*media, error) {
+	for _, mt := range accept {
 		t := mt.Type + "/" + mt.Subtype
 		strip := mt.Params["nulls"] == "stripped"
 		switch t {
@@ -95,19 +102,7 @@ func negotiate(req *request.Request, opts Options, o offer) (*media, error) {
 			if !opts.PlanEnabled {
 				continue
 			}
-			format := "TEXT"
-			ct := "application/vnd.pgrst.plan+text; charset=utf-8"
-			if mt.Subtype == "vnd.pgrst.plan+json" {
-				format, ct = "JSON", "application/vnd.pgrst.plan+json; charset=utf-8"
-			}
-			ex := "FORMAT " + format
-			for _, o := range strings.Split(mt.Params["options"], "|") {
-				switch o {
-				case "analyze", "verbose", "settings", "buffers", "wal":
-					ex += ", " + strings.ToUpper(o)
-				}
-			}
-			return &media{contentType: ct, explain: ex}, nil
+			return planMedia(mt, header, opts, o)
 		}
 		// A handler defined in the database wins over a builtin type. An
 		// Accept of */* (or none) still means JSON for relations: the any
@@ -139,8 +134,53 @@ func negotiate(req *request.Request, opts Options, o offer) (*media, error) {
 			return m, nil
 		}
 	}
-	accept := req.Headers["accept"]
-	return nil, apierr.New(http.StatusNotAcceptable, "PGRST107", "None of these media types are available: "+accept, "", "")
+	return nil, apierr.New(http.StatusNotAcceptable, "PGRST107", "None of these media types are available: "+header, "", "")
+}
+
+// planOptions are the EXPLAIN options a plan media type may ask for, in
+// the order PostgREST writes them back.
+var planOptions = []string{"analyze", "verbose", "settings", "buffers", "wal"}
+
+// planMedia is application/vnd.pgrst.plan: the body the for="..." media
+// type would get (application/json by default), explained instead of run.
+func planMedia(mt request.MediaType, header string, opts Options, o offer) (*media, error) {
+	inner := request.MediaType{Type: "application", Subtype: "json", Params: map[string]string{}}
+	if f := mt.Params["for"]; f != "" {
+		fields := strings.Split(f, ";")
+		typ, sub, _ := strings.Cut(strings.ToLower(strings.TrimSpace(fields[0])), "/")
+		inner = request.MediaType{Type: typ, Subtype: sub, Params: map[string]string{}}
+		for _, p := range fields[1:] {
+			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+			inner.Params[strings.ToLower(k)] = v
+		}
+	}
+	if strings.HasPrefix(inner.Subtype, "vnd.pgrst.plan") {
+		return nil, apierr.New(http.StatusNotAcceptable, "PGRST107", "None of these media types are available: "+header, "", "")
+	}
+	m, err := negotiateAmong([]request.MediaType{inner}, header, opts, o)
+	if err != nil {
+		return nil, err
+	}
+	format := "text"
+	if mt.Subtype == "vnd.pgrst.plan+json" {
+		format = "json"
+	}
+	ex := "FORMAT " + strings.ToUpper(format)
+	var chosen []string
+	asked := strings.Split(mt.Params["options"], "|")
+	for _, opt := range planOptions {
+		if slices.Contains(asked, opt) {
+			chosen = append(chosen, opt)
+			ex += ", " + strings.ToUpper(opt)
+		}
+	}
+	ct := "application/vnd.pgrst.plan+" + format + "; for=\"" + strings.TrimSuffix(m.contentType, "; charset=utf-8") + "\""
+	if len(chosen) > 0 {
+		ct += "; options=" + strings.Join(chosen, "|")
+	}
+	m.contentType = ct + "; charset=utf-8"
+	m.explain = ex
+	return m, nil
 }
 
 // concrete is the Content-Type an any handler answers an Accept entry
@@ -165,6 +205,9 @@ func (m *media) body(names []string) (text, bytes string) {
 		row = "_pgrest_t.pgrst_scalar"
 	}
 	var expr string
+	// JSON bodies stay json, as PostgREST writes them (their plans show
+	// the same output expressions); everything else is read as text.
+	typed := false
 	switch {
 	case m.handler != nil:
 		arg := "_pgrest_t"
@@ -179,6 +222,7 @@ func (m *media) body(names []string) (text, bytes string) {
 	case m.geo != "":
 		expr = "json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(" +
 			ident(m.geo) + ".st_asgeojson(_pgrest_t)::json), '[]'))"
+		typed = true
 	case m.unwrap && !m.csv:
 		expr = "coalesce((json_agg(" + row + ")->0)::text, 'null')"
 	case m.csv:
@@ -192,12 +236,15 @@ func (m *media) body(names []string) (text, bytes string) {
 		}
 		expr = quoteLit(strings.Join(header, ",")) + " || coalesce(string_agg(E'\\n' || " + strings.Join(fields, " || ',' || ") + ", ''), '')"
 	case m.singular:
-		expr = "coalesce((json_agg(" + row + ")->0)::text, '')"
+		expr, typed = "coalesce(json_agg("+row+")->0, 'null')", true
 	default:
-		expr = "coalesce(json_agg(" + row + "), '[]')"
+		expr, typed = "coalesce(json_agg("+row+"), '[]')", true
 	}
-	if m.binary {
+	switch {
+	case m.binary:
 		return text, expr
+	case typed:
+		return expr, bytes
 	}
 	return "(" + expr + ")::text", bytes
 }

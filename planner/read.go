@@ -131,8 +131,9 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 	sql.WriteString(") _pgrest_t")
 	p.SQL = sql.String()
 	if media.explain != "" {
+		// The plan is the whole statement's, aggregation included.
 		p.Explain = media.explain
-		p.SQL = q.String()
+		p.CountSQL = ""
 	}
 	return p, nil
 }

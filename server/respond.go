@@ -77,18 +77,19 @@ func applyResponseSettings(w http.ResponseWriter, status int, res *result) (int,
 	return status, nil
 }
 
+// writePlan sends the EXPLAIN output asked for with
+// application/vnd.pgrst.plan, for any method.
+func writePlan(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result) {
+	w.Header().Set("Content-Type", p.MediaType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(res.Plan)))
+	w.WriteHeader(http.StatusOK)
+	if !req.HeadOnly {
+		w.Write(res.Plan)
+	}
+}
+
 // writeRead sends a read's result.
 func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result) {
-	if res.Plan != nil {
-		ct := "application/vnd.pgrst.plan+text; charset=utf-8"
-		if p.MediaType != "" {
-			ct = p.MediaType
-		}
-		w.Header().Set("Content-Type", ct)
-		w.WriteHeader(http.StatusOK)
-		w.Write(res.Plan)
-		return
-	}
 	if p.Singular && res.PageTotal != 1 {
 		writeError(w, singularError(res.PageTotal))
 		return
