@@ -72,3 +72,61 @@ func TestPlanOfWrites(t *testing.T) {
 	}
 	p.Get("/shelves?order=id").Expect(t, 200).JSONEq(t, `[{"id":1,"label":"a"},{"id":2,"label":"b"}]`)
 }
+
+const callFixture = `
+CREATE TABLE codes (c char(4), b bit(4));
+CREATE FUNCTION greet(who text) RETURNS text LANGUAGE sql STABLE AS $$SELECT 'hi ' || who$$;
+CREATE FUNCTION pair(x int, y int) RETURNS int LANGUAGE sql STABLE AS 'SELECT x + y';
+CREATE FUNCTION pair(x int, y int, z int) RETURNS int LANGUAGE sql STABLE AS 'SELECT x + y + z';
+CREATE FUNCTION raw_int(int) RETURNS int LANGUAGE sql STABLE AS 'SELECT $1';
+CREATE FUNCTION raw_txt(text) RETURNS text LANGUAGE sql STABLE AS 'SELECT $1';
+CREATE FUNCTION keep_code(c char, b bit) RETURNS SETOF codes LANGUAGE sql AS 'INSERT INTO codes VALUES (c, b) RETURNING *';
+CREATE FUNCTION echo_codes(c char, cs char[], b bit) RETURNS TABLE(c text, cs text[], b text) LANGUAGE sql STABLE
+  AS 'SELECT c::text, cs::text[], b::text';
+GRANT SELECT, INSERT ON codes TO web_anon;
+`
+
+// PGRST202 says what was searched for (one parameter, several, none, a
+// single unnamed body) and hints at the closest parameter list, or at the
+// closest function name; functions whose parameters can't be named by a
+// request are not offered.
+func TestNoFunctionErrors(t *testing.T) {
+	p := StartPgrest(t, NewDB(t, callFixture), nil)
+	check := func(r *Resp, message, details string, hint any) {
+		t.Helper()
+		m := r.ExpectError(t, 404, "PGRST202")
+		if m["message"] != message || m["details"] != details || m["hint"] != hint {
+			t.Fatalf("got %s", r.Body)
+		}
+	}
+	check(p.Get("/rpc/gret"), "Could not find the function public.gret without parameters in the schema cache",
+		"Searched for the function public.gret without parameters, but no matches were found in the schema cache.",
+		"Perhaps you meant to call the function public.greet")
+	check(p.Get("/rpc/greet?wh=x"), "Could not find the function public.greet(wh) in the schema cache",
+		"Searched for the function public.greet with parameter wh, but no matches were found in the schema cache.",
+		"Perhaps you meant to call the function public.greet(who)")
+	check(p.Get("/rpc/pair?x=1&y=2&zz=3"), "Could not find the function public.pair(x, y, zz) in the schema cache",
+		"Searched for the function public.pair with parameters x, y, zz, but no matches were found in the schema cache.",
+		"Perhaps you meant to call the function public.pair(x, y, z)")
+	check(p.Get("/rpc/pair?nothing_alike=1"), "Could not find the function public.pair(nothing_alike) in the schema cache",
+		"Searched for the function public.pair with parameter nothing_alike, but no matches were found in the schema cache.", nil)
+	check(p.Do("POST", "/rpc/raw_int", `{"q": 1}`, "Content-Type: application/json"),
+		"Could not find the function public.raw_int(q) in the schema cache",
+		"Searched for the function public.raw_int with parameter q or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.",
+		"Perhaps you meant to call the function public.raw_txt")
+	check(p.Do("POST", "/rpc/greet", `plain`, "Content-Type: text/plain"),
+		"Could not find the function public.greet in the schema cache",
+		"Searched for the function public.greet with a single unnamed text parameter, but no matches were found in the schema cache.", nil)
+}
+
+// char and bit parameters (length 1 when declared without one) take
+// longer values; the function decides what to do with them.
+func TestCharAndBitArguments(t *testing.T) {
+	p := StartPgrest(t, NewDB(t, callFixture), nil)
+	p.Get("/rpc/echo_codes?c=abc&cs={ab,abcd}&b=101").Expect(t, 200).
+		JSONEq(t, `[{"c":"abc","cs":["ab","abcd"],"b":"101"}]`)
+	m := p.Do("POST", "/rpc/keep_code", `{"c": "abcdef", "b": "1"}`, "Content-Type: application/json").ExpectError(t, 400, "22001")
+	if m["message"] != "value too long for type character(4)" {
+		t.Fatalf("got %v", m["message"])
+	}
+}

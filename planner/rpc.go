@@ -47,7 +47,7 @@ var singleBodyTypes = map[string]string{
 // fits, PGRST203 when several do) and moves the query parameters that are
 // its arguments out of the filters.
 func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
-	fns := snap.Functions[cache.QI{Schema: req.Schema, Name: req.Resource}]
+	fns := callable(snap, cache.QI{Schema: req.Schema, Name: req.Resource})
 	post := req.Method == http.MethodPost
 	var keys []string
 	var obj map[string]json.RawMessage
@@ -83,9 +83,6 @@ func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
 
 	var matches []*call
 	for _, f := range fns {
-		if f.IsProcedure {
-			continue
-		}
 		if cl := match(f, req, keys, bodyIsObject, filterable); cl != nil {
 			matches = append(matches, cl)
 		}
@@ -201,35 +198,101 @@ func match(f *cache.Function, req *request.Request, keys []string, bodyIsObject 
 	return cl
 }
 
-// noFunction is PGRST202, with a hint naming the closest function.
+// callable lists the overloads of a name that a request can call: those
+// whose parameters all have names, or with one unnamed parameter of a
+// type that takes a whole body. (PostgREST's schema cache holds no others.)
+func callable(snap *cache.Snapshot, qi cache.QI) []*cache.Function {
+	var out []*cache.Function
+	for _, f := range snap.Functions[qi] {
+		if f.IsProcedure || !hasCallableParams(f) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func hasCallableParams(f *cache.Function) bool {
+	if len(f.Params) == 1 && f.Params[0].Name == "" {
+		return singleBodyTypes[f.Params[0].Type] != ""
+	}
+	for _, p := range f.Params {
+		if p.Name == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// singleUnnamedKinds name, by the Content-Type of a POST, the single
+// unnamed parameter a body of that type is searched for.
+var singleUnnamedKinds = map[string]string{"text/plain": "text", "text/xml": "xml", "application/octet-stream": "bytea"}
+
+// noFunction is PGRST202, worded as PostgREST words it for what was
+// searched, with a hint naming the closest parameter list of the
+// function's overloads, or else the closest function name.
 func noFunction(snap *cache.Snapshot, req *request.Request, keys []string) error {
+	qi := cache.QI{Schema: req.Schema, Name: req.Resource}
 	name := req.Schema + "." + req.Resource
-	with := "without parameters"
+	post := req.Method == http.MethodPost
+	kind := ""
+	if post {
+		kind = singleUnnamedKinds[req.ContentType.Type+"/"+req.ContentType.Subtype]
+	}
+	listed, searched := " without parameters", " without parameters"
 	if len(keys) > 0 {
-		with = "with parameters " + strings.Join(keys, ", ")
+		listed = "(" + strings.Join(keys, ", ") + ")"
+		searched = " with parameter "
+		if len(keys) > 1 {
+			searched = " with parameters "
+		}
+		searched += strings.Join(keys, ", ")
+	}
+	switch {
+	case kind != "":
+		listed, searched = "", " with a single unnamed "+kind+" parameter"
+	case post && isJSON(req.ContentType):
+		searched += " or with a single unnamed json/jsonb parameter"
 	}
 	e := apierr.New(http.StatusNotFound, "PGRST202",
-		"Could not find the function "+name+"("+strings.Join(keys, ", ")+") in the schema cache",
-		"Searched for the function "+name+" "+with+" or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.", "")
-	if fs := snap.Functions[cache.QI{Schema: req.Schema, Name: req.Resource}]; len(fs) > 0 {
-		var ps []string
-		for _, p := range fs[0].Params {
-			ps = append(ps, p.Name)
+		"Could not find the function "+name+listed+" in the schema cache",
+		"Searched for the function "+name+searched+", but no matches were found in the schema cache.", "")
+	if kind != "" {
+		return e
+	}
+	if fs := callable(snap, qi); len(fs) > 0 {
+		var lists []string
+		for _, f := range fs {
+			var ps []string
+			for _, p := range f.Params {
+				ps = append(ps, p.Name)
+			}
+			lists = append(lists, paramList(ps))
 		}
-		e.Hint = "Perhaps you meant to call the function " + name + "(" + strings.Join(ps, ", ") + ")"
+		if best := fuzzyBest(lists, paramList(keys)); best != "" {
+			e.Hint = "Perhaps you meant to call the function " + name + best
+		}
 		return e
 	}
 	var names []string
-	for qi := range snap.Functions {
-		if qi.Schema == req.Schema {
-			names = append(names, qi.Name)
+	for q := range snap.Functions {
+		if q.Schema == req.Schema && len(callable(snap, q)) > 0 {
+			names = append(names, q.Name)
 		}
 	}
 	sort.Strings(names)
-	if best := closest(names, req.Resource); best != "" {
+	if best := fuzzyBest(names, req.Resource); best != "" {
 		e.Hint = "Perhaps you meant to call the function " + req.Schema + "." + best
 	}
 	return e
+}
+
+// paramList renders parameter names as PostgREST compares them in hints:
+// sorted, "(a, b)".
+func paramList(names []string) string {
+	ps := append([]string(nil), names...)
+	sort.Strings(ps)
+	return "(" + strings.Join(ps, ", ") + ")"
 }
 
 // callSource is the FROM item of a call: the function's rows under alias.
@@ -249,7 +312,7 @@ func (c *compiler) callSource(cl *call, alias string) string {
 	}
 	var defs, named []string
 	for _, p := range cl.args {
-		defs = append(defs, ident(p.Name)+" "+p.Type)
+		defs = append(defs, ident(p.Name)+" "+argType(p.Type))
 		arg := ident(p.Name) + " := _pgrest_args." + ident(p.Name)
 		if p.Variadic {
 			arg = "VARIADIC " + arg
@@ -258,6 +321,26 @@ func (c *compiler) callSource(cl *call, alias string) string {
 	}
 	return "json_to_record(" + c.param(&c.req.Body) + "::json) AS _pgrest_args(" + strings.Join(defs, ", ") + "), LATERAL " +
 		fn + "(" + strings.Join(named, ", ") + ")" + as
+}
+
+// argType is the type an argument is read as before the call. A
+// parameter's declared type has no length, and character and bit alone
+// mean length 1: reading as the varying type leaves the length check to
+// whatever the function does with the value, as PostgREST does.
+func argType(t string) string {
+	base, arr := strings.CutSuffix(t, "[]")
+	switch base {
+	case "character":
+		base = "character varying"
+	case "bit":
+		base = "bit varying"
+	default:
+		return t
+	}
+	if arr {
+		base += "[]"
+	}
+	return base
 }
 
 // callResult is the relation a call's rows are planned against: the
