@@ -130,3 +130,35 @@ func TestCharAndBitArguments(t *testing.T) {
 		t.Fatalf("got %v", m["message"])
 	}
 }
+
+const argsFixture = `
+CREATE TABLE items (id int PRIMARY KEY, tag text);
+INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd');
+CREATE FUNCTION items_upto(id int) RETURNS SETOF items LANGUAGE sql STABLE AS 'SELECT * FROM items WHERE items.id <= $1';
+CREATE FUNCTION joined(VARIADIC parts text[]) RETURNS text LANGUAGE sql STABLE AS $$SELECT array_to_string(parts, '+')$$;
+CREATE FUNCTION three(a text, b text, c text) RETURNS text LANGUAGE sql STABLE AS 'SELECT a || b || c';
+CREATE FUNCTION three(a int, b int) RETURNS int LANGUAGE sql STABLE AS 'SELECT a + b';
+GRANT SELECT ON items TO web_anon;
+`
+
+// On GET, a parameter whose value has an operator filters the result even
+// when it is named like an argument; the others are the arguments.
+func TestCallArgumentsAndFilters(t *testing.T) {
+	p := StartPgrest(t, NewDB(t, argsFixture), nil)
+	p.Get("/rpc/items_upto?id=3&id=gt.1&select=id").Expect(t, 200).JSONEq(t, `[{"id":2},{"id":3}]`)
+	p.Get("/rpc/items_upto?id=4&id=not.in.(1,3)&select=id").Expect(t, 200).JSONEq(t, `[{"id":2},{"id":4}]`)
+	// A value without operator names no argument: no such function.
+	p.Get("/rpc/items_upto?id=4&tag=a").ExpectError(t, 404, "PGRST202")
+	// On POST the query string holds only filters.
+	p.Do("POST", "/rpc/items_upto?id=2", `{"id": 3}`, "Content-Type: application/json").ExpectError(t, 400, "PGRST100")
+}
+
+// A urlencoded form names arguments like a query string: repeated fields
+// fill a variadic parameter, and the overload is chosen by the names.
+func TestCallWithForm(t *testing.T) {
+	p := StartPgrest(t, NewDB(t, argsFixture), nil)
+	formCT := "Content-Type: application/x-www-form-urlencoded"
+	p.Do("POST", "/rpc/joined", "parts=x&parts=y&parts=z", formCT).Expect(t, 200).JSONEq(t, `"x+y+z"`)
+	p.Do("POST", "/rpc/three", "a=1&b=2&c=3", formCT).Expect(t, 200).JSONEq(t, `"123"`)
+	p.Do("POST", "/rpc/three", "a=1&b=2", formCT).Expect(t, 200).JSONEq(t, `3`)
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,7 +53,18 @@ func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
 	var keys []string
 	var obj map[string]json.RawMessage
 	bodyIsObject := false
-	if post {
+	// textArgs are arguments given as text: the query string of a GET, or
+	// a urlencoded form.
+	textArgs := req.RPCArgs
+	form := post && req.ContentType.Type == "application" && req.ContentType.Subtype == "x-www-form-urlencoded"
+	if form {
+		vals, err := url.ParseQuery(string(req.Body))
+		if err != nil {
+			return nil, apierr.InvalidBody(err.Error())
+		}
+		textArgs, bodyIsObject = vals, true
+	}
+	if post && !form {
 		body := bytes.TrimSpace(req.Body)
 		if len(body) == 0 {
 			body = []byte("{}")
@@ -71,19 +83,15 @@ func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
 			keys = append(keys, k)
 		}
 	} else {
-		for k := range req.RPCArgs {
+		for k := range textArgs {
 			keys = append(keys, k)
 		}
 	}
 	sort.Strings(keys)
-	filterable := map[string]bool{}
-	for _, f := range req.Filters {
-		filterable[f.Key] = true
-	}
 
 	var matches []*call
 	for _, f := range fns {
-		if cl := match(f, req, keys, bodyIsObject, filterable); cl != nil {
+		if cl := match(f, req, keys, bodyIsObject); cl != nil {
 			matches = append(matches, cl)
 		}
 	}
@@ -120,29 +128,18 @@ func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
 		}
 		return cl, nil
 	}
-	named := map[string]bool{}
-	for _, p := range cl.args {
-		named[p.Name] = true
-	}
-	kept := req.Filters[:0]
-	for _, f := range req.Filters {
-		if !named[f.Key] {
-			kept = append(kept, f)
-		}
-	}
-	req.Filters = kept
 	if len(cl.args) == 0 {
 		return cl, nil
 	}
-	if post {
+	if post && !form {
 		cl.payload = string(req.Body)
 		return cl, nil
 	}
-	// Query-string arguments are text; json_to_record parses each with its
-	// parameter's input function, as if written in SQL.
+	// Text arguments are read by json_to_record with each parameter's
+	// input function, as if written in SQL.
 	args := map[string]any{}
 	for _, p := range cl.args {
-		vs := req.RPCArgs[p.Name]
+		vs := textArgs[p.Name]
 		if p.Variadic {
 			args[p.Name] = vs
 		} else {
@@ -159,7 +156,7 @@ func isJSON(mt request.MediaType) bool {
 }
 
 // match reports how f takes the request's arguments, or nil if it can't.
-func match(f *cache.Function, req *request.Request, keys []string, bodyIsObject bool, filterable map[string]bool) *call {
+func match(f *cache.Function, req *request.Request, keys []string, bodyIsObject bool) *call {
 	post := req.Method == http.MethodPost
 	if len(f.Params) == 1 && f.Params[0].Name == "" {
 		ct := singleBodyTypes[f.Params[0].Type]
@@ -189,11 +186,8 @@ func match(f *cache.Function, req *request.Request, keys []string, bodyIsObject 
 			return nil
 		}
 	}
-	for k := range byName {
-		// On GET, a parameter that is no argument must be a filter on the result.
-		if post || !filterable[k] {
-			return nil
-		}
+	if len(byName) > 0 {
+		return nil
 	}
 	return cl
 }
