@@ -162,3 +162,63 @@ func TestCallWithForm(t *testing.T) {
 	p.Do("POST", "/rpc/three", "a=1&b=2&c=3", formCT).Expect(t, 200).JSONEq(t, `"123"`)
 	p.Do("POST", "/rpc/three", "a=1&b=2", formCT).Expect(t, 200).JSONEq(t, `3`)
 }
+
+const resultsFixture = `
+CREATE TABLE pets (id int PRIMARY KEY, name text, owner_id int);
+CREATE TABLE toys (id int PRIMARY KEY, pet_id int REFERENCES pets(id));
+INSERT INTO pets VALUES (1, 'rex', 7), (2, 'tom', 8), (3, 'kit', 9);
+INSERT INTO toys VALUES (10, 1), (11, 1);
+CREATE DOMAIN pet_row AS pets;
+CREATE FUNCTION bump(INOUT n int) LANGUAGE sql AS 'SELECT n + 1';
+CREATE FUNCTION some_rows() RETURNS SETOF record LANGUAGE sql STABLE AS 'SELECT id, name FROM pets ORDER BY id LIMIT 2';
+CREATE FUNCTION pet_as_domain(id int) RETURNS pet_row LANGUAGE sql STABLE AS 'SELECT p::pet_row FROM pets p WHERE p.id = $1';
+CREATE FUNCTION all_pets() RETURNS SETOF pets LANGUAGE sql STABLE AS 'SELECT * FROM pets ORDER BY id';
+CREATE FUNCTION bad_status() RETURNS void LANGUAGE plpgsql AS $$BEGIN RAISE SQLSTATE 'PTXYZ' USING message = 'odd'; END$$;
+CREATE FUNCTION no_detail() RETURNS void LANGUAGE plpgsql AS $$BEGIN RAISE SQLSTATE 'PGRST' USING message = '{"code":"X1","message":"m"}'; END$$;
+CREATE FUNCTION angle() RETURNS void LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION '<a & b>'; END$$;
+GRANT SELECT ON pets, toys TO web_anon;
+`
+
+// Result shapes: an INOUT parameter makes a row; a bare record is a value
+// whose JSON names its own fields; a domain over a row type is that row
+// type (embedding works).
+func TestCallResultShapes(t *testing.T) {
+	p := StartPgrest(t, NewDB(t, resultsFixture), nil)
+	p.Get("/rpc/bump?n=2").Expect(t, 200).JSONEq(t, `{"n":3}`)
+	p.Do("POST", "/rpc/some_rows", "", "Content-Type: application/json").Expect(t, 200).
+		JSONEq(t, `[{"id":1,"name":"rex"},{"id":2,"name":"tom"}]`)
+	p.Get("/rpc/pet_as_domain?id=1&select=name,toys(id)").Expect(t, 200).
+		JSONEq(t, `{"name":"rex","toys":[{"id":10},{"id":11}]}`)
+}
+
+// HEAD answers without a body length, and Range is a GET-only header.
+func TestCallHeadAndRange(t *testing.T) {
+	p := StartPgrest(t, NewDB(t, resultsFixture), nil)
+	r := p.Do("HEAD", "/rpc/all_pets?limit=1&offset=1", "").Expect(t, 200)
+	if _, ok := r.Header["Content-Length"]; ok {
+		t.Fatalf("HEAD has Content-Length %q", r.Header.Get("Content-Length"))
+	}
+	r = p.Do("HEAD", "/rpc/all_pets", "", "Prefer: count=exact", "Range: 1-1").Expect(t, 200)
+	if got := r.Header.Get("Content-Range"); got != "0-2/3" {
+		t.Fatalf("Content-Range = %q", got)
+	}
+	r = p.Get("/rpc/all_pets", "Prefer: count=exact", "Range: 1-1").Expect(t, 206)
+	if got := r.Header.Get("Content-Range"); got != "1-1/3" {
+		t.Fatalf("Content-Range = %q", got)
+	}
+}
+
+// Errors raised by functions: PT without a status is a 500, PGRST without
+// DETAIL says so, and error bodies keep '<', '>' and '&' unescaped.
+func TestCallRaisedErrors(t *testing.T) {
+	p := StartPgrest(t, NewDB(t, resultsFixture), nil)
+	p.Get("/rpc/bad_status").Expect(t, 500)
+	m := p.Get("/rpc/no_detail").ExpectError(t, 500, "PGRST121")
+	if m["details"] != "DETAIL is missing in the RAISE statement" {
+		t.Fatalf("details = %v", m["details"])
+	}
+	r := p.Get("/rpc/angle").Expect(t, 400)
+	if !strings.Contains(string(r.Body), `"message":"<a & b>"`) {
+		t.Fatalf("body %s", r.Body)
+	}
+}

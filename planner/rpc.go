@@ -295,14 +295,21 @@ func (c *compiler) callSource(cl *call, alias string) string {
 	f := cl.fn
 	fn := ident(f.Schema) + "." + ident(f.Name)
 	as := " AS " + ident(alias)
-	if f.ReturnKind != cache.ReturnsComposite {
+	// A function returning a bare record can't be a FROM item without a
+	// column list: it is called in a select list instead.
+	wrap := func(call string) string { return call + as }
+	switch {
+	case f.ReturnKind == cache.ReturnsComposite:
+	case f.ReturnType.Name == "record":
+		wrap = func(call string) string { return "(SELECT " + call + " AS pgrst_scalar)" + as }
+	default:
 		as += "(pgrst_scalar)"
 	}
 	switch {
 	case cl.whole:
-		return fn + "(" + c.param(&c.req.Body) + "::" + f.Params[0].Type + ")" + as
+		return wrap(fn + "(" + c.param(&c.req.Body) + "::" + f.Params[0].Type + ")")
 	case len(cl.args) == 0:
-		return fn + "()" + as
+		return wrap(fn + "()")
 	}
 	var defs, named []string
 	for _, p := range cl.args {
@@ -314,7 +321,7 @@ func (c *compiler) callSource(cl *call, alias string) string {
 		named = append(named, arg)
 	}
 	return "json_to_record(" + c.param(&c.req.Body) + "::json) AS _pgrest_args(" + strings.Join(defs, ", ") + "), LATERAL " +
-		fn + "(" + strings.Join(named, ", ") + ")" + as
+		wrap(fn+"("+strings.Join(named, ", ")+")")
 }
 
 // argType is the type an argument is read as before the call. A

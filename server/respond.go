@@ -121,11 +121,14 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	default:
 		h.Set("Content-Type", jsonType)
 	}
+	if req.HeadOnly {
+		// PostgREST answers HEAD without a body and without its length.
+		w.WriteHeader(status)
+		return
+	}
 	h.Set("Content-Length", strconv.Itoa(len(res.Body)))
 	w.WriteHeader(status)
-	if !req.HeadOnly {
-		w.Write(res.Body)
-	}
+	w.Write(res.Body)
 }
 
 func singularError(n int64) *apierr.Error {

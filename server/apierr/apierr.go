@@ -4,6 +4,7 @@
 package apierr
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -29,13 +30,17 @@ func (e *Error) JSON() []byte {
 	if e.Body != nil {
 		return e.Body
 	}
-	b, _ := json.Marshal(struct {
+	// Written as PostgREST writes it: '<', '>' and '&' stay as they are.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.Encode(struct {
 		Code    string `json:"code"`
 		Details any    `json:"details"`
 		Hint    any    `json:"hint"`
 		Message string `json:"message"`
 	}{e.Code, e.Details, e.Hint, e.Message})
-	return b
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // New builds an error; details and hint may be "" for null.
