@@ -222,3 +222,41 @@ func TestCallRaisedErrors(t *testing.T) {
 		t.Fatalf("body %s", r.Body)
 	}
 }
+
+const handlersFixture = `
+CREATE DOMAIN "text/plain" AS text;
+CREATE DOMAIN "text/xml" AS xml;
+CREATE DOMAIN "*/*" AS bytea;
+CREATE DOMAIN "app/rows" AS text;
+CREATE TABLE notes (id int PRIMARY KEY, body text);
+INSERT INTO notes VALUES (1, 'one'), (2, 'two');
+CREATE FUNCTION note_text() RETURNS "text/plain" LANGUAGE sql STABLE AS $$SELECT 'plain'::"text/plain"$$;
+CREATE FUNCTION note_texts() RETURNS SETOF "text/plain" LANGUAGE sql STABLE AS $$SELECT 'a'::"text/plain" UNION ALL SELECT 'b'$$;
+CREATE FUNCTION note_xml() RETURNS "text/xml" LANGUAGE sql STABLE AS $_$SELECT $$
+<doc>hi</doc>$$::"text/xml"$_$;
+CREATE FUNCTION note_any() RETURNS "*/*" LANGUAGE sql STABLE AS $$SELECT 'any'::"*/*"$$;
+CREATE FUNCTION notes_trans(state "app/rows", next notes) RETURNS "app/rows" LANGUAGE sql AS $$SELECT (state || next.body || ';')::"app/rows"$$;
+CREATE AGGREGATE notes_agg(notes) (initcond = '', stype = "app/rows", sfunc = notes_trans);
+GRANT SELECT ON notes TO web_anon;
+`
+
+// Media type handlers: known types carry the charset, a */* handler
+// answers application/octet-stream, a set of domain values is no handler,
+// xml keeps PostgreSQL's output form, and a handler for a relation's rows
+// does not take rows reshaped by select=.
+func TestMediaHandlersLikePostgREST(t *testing.T) {
+	p := StartPgrest(t, NewDB(t, handlersFixture), nil)
+	expect := func(r *Resp, ct, body string) {
+		t.Helper()
+		r.Expect(t, 200)
+		if got := r.Header.Get("Content-Type"); got != ct || string(r.Body) != body {
+			t.Fatalf("got %q %q", got, r.Body)
+		}
+	}
+	expect(p.Get("/rpc/note_text", "Accept: text/plain"), "text/plain; charset=utf-8", "plain")
+	expect(p.Get("/rpc/note_xml", "Accept: text/xml"), "text/xml; charset=utf-8", "<doc>hi</doc>")
+	expect(p.Get("/rpc/note_any", "Accept: weird/thing"), "application/octet-stream", "any")
+	expect(p.Get("/notes?order=id", "Accept: app/rows"), "app/rows", "one;two;")
+	p.Get("/rpc/note_texts", "Accept: text/plain").ExpectError(t, 406, "PGRST107")
+	p.Get("/notes?select=id", "Accept: app/rows").ExpectError(t, 406, "PGRST107")
+}

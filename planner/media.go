@@ -32,6 +32,7 @@ type media struct {
 	// raw: the body is the function's own result (a handler function).
 	raw    bool
 	binary bool
+	xml    bool
 	// geo is the PostGIS schema for application/geo+json.
 	geo string
 }
@@ -51,10 +52,26 @@ type offer struct {
 	postgis  string
 }
 
+// wholeRows reports a select that keeps the rows as they are (none, or *).
+func wholeRows(items []request.SelectItem) bool {
+	return len(items) == 0 || (len(items) == 1 && items[0].Embed == nil && items[0].Field.Name == "*" && items[0].Cast == "")
+}
+
 func (c *compiler) offerFor(rel *cache.Relation, fn *cache.Function) offer {
 	o := offer{rel: rel, fn: fn, postgis: c.snap.PostGIS}
 	if rel != nil && (fn == nil || fn.ReturnKind == cache.ReturnsComposite) {
 		o.handlers = c.snap.Handlers(rel.QI())
+		if !wholeRows(c.req.Select) {
+			// Rows shaped by select= are no longer of the relation's type:
+			// only handlers taking any element apply.
+			var anyElem []cache.MediaHandler
+			for _, h := range o.handlers {
+				if h.Relation == (cache.QI{}) {
+					anyElem = append(anyElem, h)
+				}
+			}
+			o.handlers = anyElem
+		}
 	}
 	return o
 }
@@ -66,7 +83,7 @@ func (o offer) handler(mt string) *media {
 		if h.MediaType != mt {
 			continue
 		}
-		m := &media{contentType: mt, handler: h, binary: h.Binary}
+		m := &media{contentType: withCharset(mt), handler: h, binary: h.Binary}
 		if h.Relation != (cache.QI{}) {
 			m.rowType = ident(h.Relation.Schema) + "." + ident(h.Relation.Name)
 		}
@@ -112,12 +129,14 @@ func negotiateAmong(accept []request.MediaType, header string, opts Options, o o
 				return m, nil
 			}
 		}
-		if f := o.fn; f != nil && f.MediaType != "" && (f.MediaType == t || t == "*/*" || f.MediaType == "*/*") {
+		// Only a function returning one value of a media type domain is
+		// that media type's handler; a set of them is not.
+		if f := o.fn; f != nil && f.MediaType != "" && !f.ReturnsSet && (f.MediaType == t || t == "*/*" || f.MediaType == "*/*") {
 			ct := f.MediaType
 			if ct == "*/*" {
-				ct = concrete(t)
+				ct = anyHandlerType
 			}
-			return &media{contentType: ct, raw: true, binary: f.Binary}, nil
+			return &media{contentType: withCharset(ct), raw: true, binary: f.Binary, xml: ct == "text/xml"}, nil
 		}
 		switch t {
 		case "*/*", "application/*", "application/json":
@@ -130,7 +149,7 @@ func negotiateAmong(accept []request.MediaType, header string, opts Options, o o
 			}
 		}
 		if m := o.handler("*/*"); m != nil {
-			m.contentType = concrete(t)
+			m.contentType = anyHandlerType
 			return m, nil
 		}
 	}
@@ -183,13 +202,19 @@ func planMedia(mt request.MediaType, header string, opts Options, o offer) (*med
 	return m, nil
 }
 
-// concrete is the Content-Type an any handler answers an Accept entry
-// with: the entry itself, or application/octet-stream for a wildcard.
-func concrete(accept string) string {
-	if strings.Contains(accept, "*") {
-		return "application/octet-stream"
+// anyHandlerType is the Content-Type of what a */* handler produces
+// (the handler may set another one through response.headers).
+const anyHandlerType = "application/octet-stream"
+
+// withCharset is the Content-Type PostgREST sends for a handler's media
+// type: the types it knows carry the charset, others go as they are.
+func withCharset(mt string) string {
+	switch mt {
+	case "application/json", "application/geo+json", "text/csv", "text/plain", "text/xml",
+		"application/openapi+json", "application/x-www-form-urlencoded":
+		return mt + "; charset=utf-8"
 	}
-	return accept
+	return mt
 }
 
 // body returns the SQL expressions that aggregate the page rows
@@ -215,6 +240,10 @@ func (m *media) body(names []string) (text, bytes string) {
 			arg += "::" + m.rowType
 		}
 		expr = ident(m.handler.Function.Schema) + "." + ident(m.handler.Function.Name) + "(" + arg + ")"
+	case m.raw && m.xml:
+		// Left as xml: its output function drops the first newline, as
+		// PostgREST's response shows.
+		expr, typed = "xmlagg(_pgrest_t.pgrst_scalar)", true
 	case m.raw && m.binary:
 		expr = "string_agg(_pgrest_t.pgrst_scalar::bytea, ''::bytea)"
 	case m.raw:
