@@ -260,3 +260,24 @@ func TestMediaHandlersLikePostgREST(t *testing.T) {
 	p.Get("/rpc/note_texts", "Accept: text/plain").ExpectError(t, 406, "PGRST107")
 	p.Get("/notes?select=id", "Accept: app/rows").ExpectError(t, 406, "PGRST107")
 }
+
+// The vendored JSON media types come back as PostgREST writes them, and
+// a singular request that doesn't get one row says it can't coerce.
+func TestVendoredMediaTypes(t *testing.T) {
+	p := StartPgrest(t, NewDB(t, resultsFixture), nil)
+	ct := func(r *Resp, want string) {
+		t.Helper()
+		if got := r.Header.Get("Content-Type"); got != want {
+			t.Fatalf("Content-Type = %q, want %q", got, want)
+		}
+	}
+	ct(p.Get("/pets?id=eq.1", "Accept: application/vnd.pgrst.array+json;nulls=stripped").Expect(t, 200),
+		"application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8")
+	ct(p.Get("/pets?id=eq.1", "Accept: application/vnd.pgrst.array+json").Expect(t, 200), "application/json; charset=utf-8")
+	ct(p.Get("/pets?id=eq.1", "Accept: application/vnd.pgrst.object;nulls=stripped").Expect(t, 200),
+		"application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8")
+	m := p.Get("/pets", "Accept: application/vnd.pgrst.object+json").ExpectError(t, 406, "PGRST116")
+	if m["message"] != "Cannot coerce the result to a single JSON object" || m["details"] != "The result contains 3 rows" {
+		t.Fatalf("got %v", m)
+	}
+}

@@ -103,16 +103,18 @@ func negotiateAmong(accept []request.MediaType, header string, opts Options, o o
 		t := mt.Type + "/" + mt.Subtype
 		strip := mt.Params["nulls"] == "stripped"
 		switch t {
+		// PostgREST writes the nulls parameter back without a space, and
+		// an array without it is plain JSON.
 		case "application/vnd.pgrst.object+json", "application/vnd.pgrst.object":
 			ct := "application/vnd.pgrst.object+json; charset=utf-8"
 			if strip {
-				ct = "application/vnd.pgrst.object+json; nulls=stripped; charset=utf-8"
+				ct = "application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8"
 			}
 			return &media{contentType: ct, singular: true, stripNulls: strip}, nil
 		case "application/vnd.pgrst.array+json", "application/vnd.pgrst.array":
-			ct := "application/vnd.pgrst.array+json; charset=utf-8"
+			ct := "application/json; charset=utf-8"
 			if strip {
-				ct = "application/vnd.pgrst.array+json; nulls=stripped; charset=utf-8"
+				ct = "application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8"
 			}
 			return &media{contentType: ct, stripNulls: strip}, nil
 		case "application/vnd.pgrst.plan", "application/vnd.pgrst.plan+json", "application/vnd.pgrst.plan+text":
