@@ -281,3 +281,12 @@ func TestVendoredMediaTypes(t *testing.T) {
 		t.Fatalf("got %v", m)
 	}
 }
+
+// max-affected with handling=strict needs rows to count: a function that
+// returns one value (or nothing) is refused before it runs.
+func TestCallMaxAffectedNeedsRows(t *testing.T) {
+	p := StartPgrest(t, NewDB(t, resultsFixture), nil)
+	strict := "Prefer: handling=strict, max-affected=5"
+	p.Do("POST", "/rpc/bump", `{"n": 1}`, "Content-Type: application/json", strict).ExpectError(t, 400, "PGRST128")
+	p.Do("POST", "/rpc/all_pets", "", "Content-Type: application/json", strict).Expect(t, 200)
+}

@@ -121,6 +121,11 @@ func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
 			"Try renaming the parameters or the function itself in the database so function overloading can be resolved")
 	}
 	cl := matches[0]
+	if req.Prefs.MaxAffected != nil && req.Prefs.Handling == "strict" && !cl.fn.ReturnsSet {
+		// Only rows can be counted against max-affected.
+		return nil, apierr.New(http.StatusBadRequest, "PGRST128",
+			"Function must return SETOF or TABLE when max-affected preference is used with handling=strict", "", "")
+	}
 	if cl.whole {
 		cl.payload = string(req.Body)
 		if cl.fn.Params[0].Type == "bytea" {
