@@ -290,3 +290,19 @@ func TestCallMaxAffectedNeedsRows(t *testing.T) {
 	p.Do("POST", "/rpc/bump", `{"n": 1}`, "Content-Type: application/json", strict).ExpectError(t, 400, "PGRST128")
 	p.Do("POST", "/rpc/all_pets", "", "Content-Type: application/json", strict).Expect(t, 200)
 }
+
+// A volatile function runs once per request, also when the total is
+// counted.
+func TestVolatileCallCountedRunsOnce(t *testing.T) {
+	db := NewDB(t, `
+CREATE TABLE calls (n serial);
+CREATE FUNCTION record_call() RETURNS SETOF calls LANGUAGE sql VOLATILE AS 'INSERT INTO calls DEFAULT VALUES RETURNING *';
+GRANT SELECT, INSERT ON calls TO web_anon;
+GRANT USAGE ON SEQUENCE calls_n_seq TO web_anon;`)
+	p := StartPgrest(t, db, nil)
+	r := p.Do("POST", "/rpc/record_call", "", "Content-Type: application/json", "Prefer: count=exact, tx=commit").Expect(t, 200)
+	if got := r.Header.Get("Content-Range"); got != "0-0/1" {
+		t.Fatalf("Content-Range = %q", got)
+	}
+	p.Get("/calls").Expect(t, 200).JSONEq(t, `[{"n":1}]`)
+}

@@ -25,6 +25,8 @@ type compiler struct {
 	groupBy []string
 	// jsonOut: the body is builtin JSON, where domain representations apply.
 	jsonOut bool
+	// with is a WITH clause the statement starts with ("" for none).
+	with string
 }
 
 func (c *compiler) param(key any) string { return "$" + strconv.Itoa(c.vals.ids[key]) }
@@ -45,7 +47,14 @@ func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *val
 		}
 		return c.query(rel, ident(rel.Schema)+"."+ident(rel.Name)+" AS "+ident(alias), nil)
 	case req.Action == request.ActInvoke && cl != nil:
-		p, err := c.query(callResult(snap, cl.fn), c.callSource(cl, alias), cl.fn)
+		from := c.callSource(cl, alias)
+		if req.Prefs.Count == "exact" && cl.fn.Volatility == cache.Volatile {
+			// Counting reads the rows a second time: a volatile function
+			// must still run once, so its rows are materialized first.
+			c.with = "WITH pgrst_source AS (SELECT " + ident(alias) + ".* FROM " + from + ") "
+			from = "pgrst_source AS " + ident(alias)
+		}
+		p, err := c.query(callResult(snap, cl.fn), from, cl.fn)
 		if err != nil {
 			return nil, err
 		}
@@ -122,6 +131,7 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 		p.CountSQL = "SELECT 1 FROM " + from + where
 	}
 	var sql strings.Builder
+	sql.WriteString(c.with)
 	sql.WriteString("SELECT ")
 	sql.WriteString(total)
 	sql.WriteString(" AS total, pg_catalog.count(_pgrest_t) AS page_total, ")
