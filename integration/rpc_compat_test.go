@@ -306,3 +306,20 @@ GRANT USAGE ON SEQUENCE calls_n_seq TO web_anon;`)
 	}
 	p.Get("/calls").Expect(t, 200).JSONEq(t, `[{"n":1}]`)
 }
+
+// Reads and calls say which preferences they honoured, in PostgREST's order.
+func TestReadPreferencesApplied(t *testing.T) {
+	db := NewDB(t, resultsFixture)
+	p := StartPgrest(t, db, func(c *config.Config) { c.DBTxEnd = "rollback-allow-override" })
+	r := p.Get("/rpc/all_pets", "Prefer: tx=commit, count=exact, handling=lenient").Expect(t, 200)
+	if got := r.Header.Get("Preference-Applied"); got != "count=exact, tx=commit, handling=lenient" {
+		t.Fatalf("Preference-Applied = %q", got)
+	}
+	r = p.Get("/pets", "Prefer: timezone=America/Los_Angeles").Expect(t, 200)
+	if got := r.Header.Get("Preference-Applied"); got != "timezone=America/Los_Angeles" {
+		t.Fatalf("Preference-Applied = %q", got)
+	}
+	if _, ok := p.Get("/pets").Expect(t, 200).Header["Preference-Applied"]; ok {
+		t.Fatal("Preference-Applied without preferences")
+	}
+}

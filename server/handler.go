@@ -123,7 +123,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Action == request.ActRead || req.Action == request.ActInvoke {
-		writeRead(w, req, plan, res)
+		writeRead(w, req, plan, res, readPreferencesApplied(req, tc, cfg.DBTxEnd))
 		return
 	}
 	writeMutation(w, req, plan, res, tc, cfg.DBTxEnd)

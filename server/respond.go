@@ -88,8 +88,28 @@ func writePlan(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	}
 }
 
+// readPreferencesApplied lists, in PostgREST's order, the preferences a
+// read or call honoured: count, tx (when db-tx-end lets the client
+// choose), handling, and a timezone that was set.
+func readPreferencesApplied(req *request.Request, tc *txContext, txEnd string) string {
+	var applied []string
+	if req.Prefs.Count != "" {
+		applied = append(applied, "count="+req.Prefs.Count)
+	}
+	if req.Prefs.Tx != "" && (txEnd == "commit-allow-override" || txEnd == "rollback-allow-override") {
+		applied = append(applied, "tx="+req.Prefs.Tx)
+	}
+	if req.Prefs.Handling != "" {
+		applied = append(applied, "handling="+req.Prefs.Handling)
+	}
+	if tc.Timezone != "" {
+		applied = append(applied, "timezone="+tc.Timezone)
+	}
+	return strings.Join(applied, ", ")
+}
+
 // writeRead sends a read's result.
-func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result) {
+func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, applied string) {
 	if p.Singular && res.PageTotal != 1 {
 		writeError(w, singularError(res.PageTotal))
 		return
@@ -100,6 +120,9 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 		return
 	}
 	h := w.Header()
+	if applied != "" {
+		h.Set("Preference-Applied", applied)
+	}
 	if !p.Singular {
 		h.Set("Content-Range", contentRange(p.Offset, res.PageTotal, res.Total))
 	}
