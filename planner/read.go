@@ -48,8 +48,9 @@ func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *val
 		return c.query(rel, ident(rel.Schema)+"."+ident(rel.Name)+" AS "+ident(alias), nil)
 	case req.Action == request.ActInvoke && cl != nil:
 		from := c.callSource(cl, alias)
-		if req.Prefs.Count == "exact" && cl.fn.Volatility == cache.Volatile {
-			// Counting reads the rows a second time: a volatile function
+		readOnly := req.Method != http.MethodPost || cl.fn.Volatility != cache.Volatile
+		if req.Prefs.Count == "exact" && !readOnly {
+			// Counting reads the rows a second time: a call that may write
 			// must still run once, so its rows are materialized first.
 			c.with = "WITH pgrst_source AS (SELECT " + ident(alias) + ".* FROM " + from + ") "
 			from = "pgrst_source AS " + ident(alias)
@@ -58,7 +59,7 @@ func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *val
 		if err != nil {
 			return nil, err
 		}
-		p.ReadOnly = req.Method != http.MethodPost || cl.fn.Volatility != cache.Volatile
+		p.ReadOnly = readOnly
 		p.NoContent = cl.fn.ReturnKind == cache.ReturnsVoid
 		p.Settings = hoisted(cl.fn, opts.HoistedSettings)
 		return p, nil
