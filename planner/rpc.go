@@ -44,54 +44,89 @@ var singleBodyTypes = map[string]string{
 	"bytea": "application/octet-stream", "xml": "text/xml",
 }
 
-// resolveCall picks the overload an /rpc request names (PGRST202 when none
-// fits, PGRST203 when several do) and moves the query parameters that are
-// its arguments out of the filters.
-func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
-	fns := callable(snap, cache.QI{Schema: req.Schema, Name: req.Resource})
-	post := req.Method == http.MethodPost
-	var keys []string
-	var obj map[string]json.RawMessage
-	bodyIsObject := false
-	// textArgs are arguments given as text: the query string of a GET, or
-	// a urlencoded form.
-	textArgs := req.RPCArgs
-	form := post && req.ContentType.Type == "application" && req.ContentType.Subtype == "x-www-form-urlencoded"
-	if form {
+// callArgs are the arguments a call names. text holds those given as
+// text (a GET's operator-less parameters, a urlencoded form's fields),
+// nil when the body is JSON.
+type callArgs struct {
+	keys         []string
+	text         map[string][]string
+	bodyIsObject bool
+}
+
+// readCallArgs finds the argument names of a request: the JSON object's
+// keys, a form's fields, or a GET's operator-less parameters; sorted.
+func readCallArgs(req *request.Request) (*callArgs, error) {
+	a := &callArgs{}
+	switch {
+	case req.Method != http.MethodPost:
+		a.text = req.RPCArgs
+	case req.ContentType.Type == "application" && req.ContentType.Subtype == "x-www-form-urlencoded":
 		vals, err := url.ParseQuery(string(req.Body))
 		if err != nil {
 			return nil, apierr.InvalidBody(err.Error())
 		}
-		textArgs, bodyIsObject = vals, true
-	}
-	if post && !form {
+		a.text, a.bodyIsObject = vals, true
+	case isJSON(req.ContentType):
 		body := bytes.TrimSpace(req.Body)
 		if len(body) == 0 {
 			body = []byte("{}")
 		}
-		if isJSON(req.ContentType) {
-			if body[0] == '{' {
-				if err := json.Unmarshal(body, &obj); err != nil {
-					return nil, apierr.InvalidBody(err.Error())
-				}
-				bodyIsObject = true
-			} else if !json.Valid(body) {
+		if body[0] != '{' {
+			if !json.Valid(body) {
 				return nil, apierr.InvalidBody("the body is not valid JSON")
 			}
+			return a, nil
 		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(body, &obj); err != nil {
+			return nil, apierr.InvalidBody(err.Error())
+		}
+		a.bodyIsObject = true
 		for k := range obj {
-			keys = append(keys, k)
-		}
-	} else {
-		for k := range textArgs {
-			keys = append(keys, k)
+			a.keys = append(a.keys, k)
 		}
 	}
-	sort.Strings(keys)
+	for k := range a.text {
+		a.keys = append(a.keys, k)
+	}
+	sort.Strings(a.keys)
+	return a, nil
+}
 
+// resolveCall picks the overload an /rpc request names (PGRST202 when none
+// fits, PGRST203 when several do) and the payload its arguments are read from.
+func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
+	a, err := readCallArgs(req)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := chooseOverload(req, snap, a)
+	if err != nil {
+		return nil, err
+	}
+	if req.Prefs.MaxAffected != nil && req.Prefs.Handling == "strict" && !cl.fn.ReturnsSet {
+		// Only rows can be counted against max-affected.
+		return nil, apierr.New(http.StatusBadRequest, "PGRST128",
+			"Function must return SETOF or TABLE when max-affected preference is used with handling=strict", "", "")
+	}
+	switch {
+	case cl.whole && cl.fn.Params[0].Type == "bytea":
+		cl.payload = req.Body
+	case cl.whole:
+		cl.payload = string(req.Body)
+	case len(cl.args) == 0:
+	case a.text == nil:
+		cl.payload = string(req.Body)
+	default:
+		cl.payload = textPayload(cl.args, a.text)
+	}
+	return cl, nil
+}
+
+func chooseOverload(req *request.Request, snap *cache.Snapshot, a *callArgs) (*call, error) {
 	var matches []*call
-	for _, f := range fns {
-		if cl := match(f, req, keys, bodyIsObject); cl != nil {
+	for _, f := range callable(snap, cache.QI{Schema: req.Schema, Name: req.Resource}) {
+		if cl := match(f, req, a.keys, a.bodyIsObject); cl != nil {
 			matches = append(matches, cl)
 		}
 	}
@@ -110,7 +145,7 @@ func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
 	}
 	switch {
 	case len(matches) == 0:
-		return nil, noFunction(snap, req, keys)
+		return nil, noFunction(snap, req, a.keys)
 	case len(matches) > 1:
 		var sigs []string
 		for _, m := range matches {
@@ -120,31 +155,16 @@ func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
 			"Could not choose the best candidate function between: "+strings.Join(sigs, ", "), "",
 			"Try renaming the parameters or the function itself in the database so function overloading can be resolved")
 	}
-	cl := matches[0]
-	if req.Prefs.MaxAffected != nil && req.Prefs.Handling == "strict" && !cl.fn.ReturnsSet {
-		// Only rows can be counted against max-affected.
-		return nil, apierr.New(http.StatusBadRequest, "PGRST128",
-			"Function must return SETOF or TABLE when max-affected preference is used with handling=strict", "", "")
-	}
-	if cl.whole {
-		cl.payload = string(req.Body)
-		if cl.fn.Params[0].Type == "bytea" {
-			cl.payload = req.Body
-		}
-		return cl, nil
-	}
-	if len(cl.args) == 0 {
-		return cl, nil
-	}
-	if post && !form {
-		cl.payload = string(req.Body)
-		return cl, nil
-	}
-	// Text arguments are read by json_to_record with each parameter's
-	// input function, as if written in SQL.
+	return matches[0], nil
+}
+
+// textPayload is the JSON object of text arguments: json_to_record reads
+// each with its parameter's input function, as if written in SQL. A
+// variadic parameter takes every value given, the others the last one.
+func textPayload(params []cache.Param, text map[string][]string) string {
 	args := map[string]any{}
-	for _, p := range cl.args {
-		vs := textArgs[p.Name]
+	for _, p := range params {
+		vs := text[p.Name]
 		if p.Variadic {
 			args[p.Name] = vs
 		} else {
@@ -152,8 +172,7 @@ func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
 		}
 	}
 	b, _ := json.Marshal(args)
-	cl.payload = string(b)
-	return cl, nil
+	return string(b)
 }
 
 func isJSON(mt request.MediaType) bool {
