@@ -239,7 +239,11 @@ SELECT n.nspname, p.proname, obj_description(p.oid, 'pg_proc'),
   t.typtype = 'd' AND t.typbasetype = 'bytea'::regtype
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
-JOIN pg_type t ON t.oid = p.prorettype JOIN pg_namespace tn ON tn.oid = t.typnamespace
+JOIN pg_type rt ON rt.oid = p.prorettype
+-- A domain over a row type returns that row type.
+JOIN pg_type t ON t.oid = CASE WHEN rt.typtype = 'd' AND EXISTS (SELECT 1 FROM pg_type bt WHERE bt.oid = rt.typbasetype AND bt.typtype = 'c')
+  THEN rt.typbasetype ELSE rt.oid END
+JOIN pg_namespace tn ON tn.oid = t.typnamespace
 WHERE n.nspname = ANY($1) AND p.prokind IN ('f','p')`
 
 // Load introspects the schemas in one REPEATABLE READ read-only
@@ -858,8 +862,11 @@ func scanFunction(rows pgx.Rows) (*Function, error) {
 			}
 			out = append(out, &Column{Name: name, Position: len(out) + 1, Type: t, Nullable: true})
 		}
-		if mode == "o" || mode == "t" {
+		if mode == "o" || mode == "t" || mode == "b" {
+			// INOUT parameters are results too: the result is a row.
 			f.ReturnsTable = true
+		}
+		if mode == "o" || mode == "t" {
 			continue
 		}
 		p := Param{Type: t, Variadic: mode == "v"}
@@ -886,7 +893,9 @@ func scanFunction(rows pgx.Rows) (*Function, error) {
 	switch {
 	case f.ReturnType.Name == "void":
 		f.ReturnKind = ReturnsVoid
-	case typtype == "c" || f.ReturnsTable || f.ReturnType.Name == "record":
+	// A bare record (no OUT parameters) has no columns the catalog knows:
+	// PostgREST treats it as a value, whose JSON names its own fields.
+	case typtype == "c" || f.ReturnsTable:
 		f.ReturnKind = ReturnsComposite
 	default:
 		f.ReturnKind = ReturnsScalar

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,13 +32,14 @@ type media struct {
 	// raw: the body is the function's own result (a handler function).
 	raw    bool
 	binary bool
+	xml    bool
 	// geo is the PostGIS schema for application/geo+json.
 	geo string
 }
 
 // json reports whether the body is builtin JSON.
 func (m *media) json() bool {
-	return !m.csv && m.handler == nil && !m.raw && m.geo == "" && m.explain == ""
+	return !m.csv && m.handler == nil && !m.raw && m.geo == ""
 }
 
 // offer is what a request's resource can be rendered as beyond the
@@ -50,10 +52,26 @@ type offer struct {
 	postgis  string
 }
 
+// wholeRows reports a select that keeps the rows as they are (none, or *).
+func wholeRows(items []request.SelectItem) bool {
+	return len(items) == 0 || (len(items) == 1 && items[0].Embed == nil && items[0].Field.Name == "*" && items[0].Cast == "")
+}
+
 func (c *compiler) offerFor(rel *cache.Relation, fn *cache.Function) offer {
 	o := offer{rel: rel, fn: fn, postgis: c.snap.PostGIS}
 	if rel != nil && (fn == nil || fn.ReturnKind == cache.ReturnsComposite) {
 		o.handlers = c.snap.Handlers(rel.QI())
+		if !wholeRows(c.req.Select) {
+			// Rows shaped by select= are no longer of the relation's type:
+			// only handlers taking any element apply.
+			var anyElem []cache.MediaHandler
+			for _, h := range o.handlers {
+				if h.Relation == (cache.QI{}) {
+					anyElem = append(anyElem, h)
+				}
+			}
+			o.handlers = anyElem
+		}
 	}
 	return o
 }
@@ -65,7 +83,7 @@ func (o offer) handler(mt string) *media {
 		if h.MediaType != mt {
 			continue
 		}
-		m := &media{contentType: mt, handler: h, binary: h.Binary}
+		m := &media{contentType: withCharset(mt), handler: h, binary: h.Binary}
 		if h.Relation != (cache.QI{}) {
 			m.rowType = ident(h.Relation.Schema) + "." + ident(h.Relation.Name)
 		}
@@ -75,39 +93,35 @@ func (o offer) handler(mt string) *media {
 }
 
 func negotiate(req *request.Request, opts Options, o offer) (*media, error) {
-	for _, mt := range req.Accept {
+	return negotiateAmong(req.Accept, req.Headers["accept"], opts, o)
+}
+
+// negotiateAmong picks the first of accept (best first) the resource can
+// be rendered as; header is the Accept header named in the 406.
+func negotiateAmong(accept []request.MediaType, header string, opts Options, o offer) (*media, error) {
+	for _, mt := range accept {
 		t := mt.Type + "/" + mt.Subtype
 		strip := mt.Params["nulls"] == "stripped"
 		switch t {
+		// PostgREST writes the nulls parameter back without a space, and
+		// an array without it is plain JSON.
 		case "application/vnd.pgrst.object+json", "application/vnd.pgrst.object":
 			ct := "application/vnd.pgrst.object+json; charset=utf-8"
 			if strip {
-				ct = "application/vnd.pgrst.object+json; nulls=stripped; charset=utf-8"
+				ct = "application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8"
 			}
 			return &media{contentType: ct, singular: true, stripNulls: strip}, nil
 		case "application/vnd.pgrst.array+json", "application/vnd.pgrst.array":
-			ct := "application/vnd.pgrst.array+json; charset=utf-8"
+			ct := "application/json; charset=utf-8"
 			if strip {
-				ct = "application/vnd.pgrst.array+json; nulls=stripped; charset=utf-8"
+				ct = "application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8"
 			}
 			return &media{contentType: ct, stripNulls: strip}, nil
 		case "application/vnd.pgrst.plan", "application/vnd.pgrst.plan+json", "application/vnd.pgrst.plan+text":
 			if !opts.PlanEnabled {
 				continue
 			}
-			format := "TEXT"
-			ct := "application/vnd.pgrst.plan+text; charset=utf-8"
-			if mt.Subtype == "vnd.pgrst.plan+json" {
-				format, ct = "JSON", "application/vnd.pgrst.plan+json; charset=utf-8"
-			}
-			ex := "FORMAT " + format
-			for _, o := range strings.Split(mt.Params["options"], "|") {
-				switch o {
-				case "analyze", "verbose", "settings", "buffers", "wal":
-					ex += ", " + strings.ToUpper(o)
-				}
-			}
-			return &media{contentType: ct, explain: ex}, nil
+			return planMedia(mt, header, opts, o)
 		}
 		// A handler defined in the database wins over a builtin type. An
 		// Accept of */* (or none) still means JSON for relations: the any
@@ -117,12 +131,14 @@ func negotiate(req *request.Request, opts Options, o offer) (*media, error) {
 				return m, nil
 			}
 		}
-		if f := o.fn; f != nil && f.MediaType != "" && (f.MediaType == t || t == "*/*" || f.MediaType == "*/*") {
+		// Only a function returning one value of a media type domain is
+		// that media type's handler; a set of them is not.
+		if f := o.fn; f != nil && f.MediaType != "" && !f.ReturnsSet && (f.MediaType == t || t == "*/*" || f.MediaType == "*/*") {
 			ct := f.MediaType
 			if ct == "*/*" {
-				ct = concrete(t)
+				ct = anyHandlerType
 			}
-			return &media{contentType: ct, raw: true, binary: f.Binary}, nil
+			return &media{contentType: withCharset(ct), raw: true, binary: f.Binary, xml: ct == "text/xml"}, nil
 		}
 		switch t {
 		case "*/*", "application/*", "application/json":
@@ -135,21 +151,72 @@ func negotiate(req *request.Request, opts Options, o offer) (*media, error) {
 			}
 		}
 		if m := o.handler("*/*"); m != nil {
-			m.contentType = concrete(t)
+			m.contentType = anyHandlerType
 			return m, nil
 		}
 	}
-	accept := req.Headers["accept"]
-	return nil, apierr.New(http.StatusNotAcceptable, "PGRST107", "None of these media types are available: "+accept, "", "")
+	return nil, apierr.New(http.StatusNotAcceptable, "PGRST107", "None of these media types are available: "+header, "", "")
 }
 
-// concrete is the Content-Type an any handler answers an Accept entry
-// with: the entry itself, or application/octet-stream for a wildcard.
-func concrete(accept string) string {
-	if strings.Contains(accept, "*") {
-		return "application/octet-stream"
+// planOptions are the EXPLAIN options a plan media type may ask for, in
+// the order PostgREST writes them back.
+var planOptions = []string{"analyze", "verbose", "settings", "buffers", "wal"}
+
+// planMedia is application/vnd.pgrst.plan: the body the for="..." media
+// type would get (application/json by default), explained instead of run.
+func planMedia(mt request.MediaType, header string, opts Options, o offer) (*media, error) {
+	inner := request.MediaType{Type: "application", Subtype: "json", Params: map[string]string{}}
+	if f := mt.Params["for"]; f != "" {
+		fields := strings.Split(f, ";")
+		typ, sub, _ := strings.Cut(strings.ToLower(strings.TrimSpace(fields[0])), "/")
+		inner = request.MediaType{Type: typ, Subtype: sub, Params: map[string]string{}}
+		for _, p := range fields[1:] {
+			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+			inner.Params[strings.ToLower(k)] = v
+		}
 	}
-	return accept
+	if strings.HasPrefix(inner.Subtype, "vnd.pgrst.plan") {
+		return nil, apierr.New(http.StatusNotAcceptable, "PGRST107", "None of these media types are available: "+header, "", "")
+	}
+	m, err := negotiateAmong([]request.MediaType{inner}, header, opts, o)
+	if err != nil {
+		return nil, err
+	}
+	format := "text"
+	if mt.Subtype == "vnd.pgrst.plan+json" {
+		format = "json"
+	}
+	ex := "FORMAT " + strings.ToUpper(format)
+	var chosen []string
+	asked := strings.Split(mt.Params["options"], "|")
+	for _, opt := range planOptions {
+		if slices.Contains(asked, opt) {
+			chosen = append(chosen, opt)
+			ex += ", " + strings.ToUpper(opt)
+		}
+	}
+	ct := "application/vnd.pgrst.plan+" + format + "; for=\"" + strings.TrimSuffix(m.contentType, "; charset=utf-8") + "\""
+	if len(chosen) > 0 {
+		ct += "; options=" + strings.Join(chosen, "|")
+	}
+	m.contentType = ct + "; charset=utf-8"
+	m.explain = ex
+	return m, nil
+}
+
+// anyHandlerType is the Content-Type of what a */* handler produces
+// (the handler may set another one through response.headers).
+const anyHandlerType = "application/octet-stream"
+
+// withCharset is the Content-Type PostgREST sends for a handler's media
+// type: the types it knows carry the charset, others go as they are.
+func withCharset(mt string) string {
+	switch mt {
+	case "application/json", "application/geo+json", "text/csv", "text/plain", "text/xml",
+		"application/openapi+json", "application/x-www-form-urlencoded":
+		return mt + "; charset=utf-8"
+	}
+	return mt
 }
 
 // body returns the SQL expressions that aggregate the page rows
@@ -165,6 +232,9 @@ func (m *media) body(names []string) (text, bytes string) {
 		row = "_pgrest_t.pgrst_scalar"
 	}
 	var expr string
+	// JSON bodies stay json, as PostgREST writes them (their plans show
+	// the same output expressions); everything else is read as text.
+	typed := false
 	switch {
 	case m.handler != nil:
 		arg := "_pgrest_t"
@@ -172,6 +242,10 @@ func (m *media) body(names []string) (text, bytes string) {
 			arg += "::" + m.rowType
 		}
 		expr = ident(m.handler.Function.Schema) + "." + ident(m.handler.Function.Name) + "(" + arg + ")"
+	case m.raw && m.xml:
+		// Left as xml: its output function drops the first newline, as
+		// PostgREST's response shows.
+		expr, typed = "xmlagg(_pgrest_t.pgrst_scalar)", true
 	case m.raw && m.binary:
 		expr = "string_agg(_pgrest_t.pgrst_scalar::bytea, ''::bytea)"
 	case m.raw:
@@ -179,6 +253,7 @@ func (m *media) body(names []string) (text, bytes string) {
 	case m.geo != "":
 		expr = "json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(" +
 			ident(m.geo) + ".st_asgeojson(_pgrest_t)::json), '[]'))"
+		typed = true
 	case m.unwrap && !m.csv:
 		expr = "coalesce((json_agg(" + row + ")->0)::text, 'null')"
 	case m.csv:
@@ -192,12 +267,15 @@ func (m *media) body(names []string) (text, bytes string) {
 		}
 		expr = quoteLit(strings.Join(header, ",")) + " || coalesce(string_agg(E'\\n' || " + strings.Join(fields, " || ',' || ") + ", ''), '')"
 	case m.singular:
-		expr = "coalesce((json_agg(" + row + ")->0)::text, '')"
+		expr, typed = "coalesce(json_agg("+row+")->0, 'null')", true
 	default:
-		expr = "coalesce(json_agg(" + row + "), '[]')"
+		expr, typed = "coalesce(json_agg("+row+"), '[]')", true
 	}
-	if m.binary {
+	switch {
+	case m.binary:
 		return text, expr
+	case typed:
+		return expr, bytes
 	}
 	return "(" + expr + ")::text", bytes
 }

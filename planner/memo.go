@@ -200,7 +200,7 @@ func shapeKey(req *request.Request, snap *cache.Snapshot, opts Options, v *value
 	}
 	b.WriteString("A")
 	for _, m := range req.Accept {
-		w(m.Type, m.Subtype, m.Params["nulls"], m.Params["options"])
+		w(m.Type, m.Subtype, m.Params["nulls"], m.Params["options"], m.Params["for"])
 	}
 	w(strconv.Itoa(len(v.args)))
 	return b.String()

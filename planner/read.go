@@ -25,6 +25,8 @@ type compiler struct {
 	groupBy []string
 	// jsonOut: the body is builtin JSON, where domain representations apply.
 	jsonOut bool
+	// with is a WITH clause the statement starts with ("" for none).
+	with string
 }
 
 func (c *compiler) param(key any) string { return "$" + strconv.Itoa(c.vals.ids[key]) }
@@ -45,11 +47,19 @@ func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *val
 		}
 		return c.query(rel, ident(rel.Schema)+"."+ident(rel.Name)+" AS "+ident(alias), nil)
 	case req.Action == request.ActInvoke && cl != nil:
-		p, err := c.query(callResult(snap, cl.fn), c.callSource(cl, alias), cl.fn)
+		from := c.callSource(cl, alias)
+		readOnly := req.Method != http.MethodPost || cl.fn.Volatility != cache.Volatile
+		if req.Prefs.Count == "exact" && !readOnly {
+			// Counting reads the rows a second time: a call that may write
+			// must still run once, so its rows are materialized first.
+			c.with = "WITH pgrst_source AS (SELECT " + ident(alias) + ".* FROM " + from + ") "
+			from = "pgrst_source AS " + ident(alias)
+		}
+		p, err := c.query(callResult(snap, cl.fn), from, cl.fn)
 		if err != nil {
 			return nil, err
 		}
-		p.ReadOnly = req.Method != http.MethodPost || cl.fn.Volatility != cache.Volatile
+		p.ReadOnly = readOnly
 		p.NoContent = cl.fn.ReturnKind == cache.ReturnsVoid
 		p.Settings = hoisted(cl.fn, opts.HoistedSettings)
 		return p, nil
@@ -122,6 +132,7 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 		p.CountSQL = "SELECT 1 FROM " + from + where
 	}
 	var sql strings.Builder
+	sql.WriteString(c.with)
 	sql.WriteString("SELECT ")
 	sql.WriteString(total)
 	sql.WriteString(" AS total, pg_catalog.count(_pgrest_t) AS page_total, ")
@@ -131,8 +142,9 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 	sql.WriteString(") _pgrest_t")
 	p.SQL = sql.String()
 	if media.explain != "" {
+		// The plan is the whole statement's, aggregation included.
 		p.Explain = media.explain
-		p.SQL = q.String()
+		p.CountSQL = ""
 	}
 	return p, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -43,50 +44,89 @@ var singleBodyTypes = map[string]string{
 	"bytea": "application/octet-stream", "xml": "text/xml",
 }
 
-// resolveCall picks the overload an /rpc request names (PGRST202 when none
-// fits, PGRST203 when several do) and moves the query parameters that are
-// its arguments out of the filters.
-func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
-	fns := snap.Functions[cache.QI{Schema: req.Schema, Name: req.Resource}]
-	post := req.Method == http.MethodPost
-	var keys []string
-	var obj map[string]json.RawMessage
-	bodyIsObject := false
-	if post {
+// callArgs are the arguments a call names. text holds those given as
+// text (a GET's operator-less parameters, a urlencoded form's fields),
+// nil when the body is JSON.
+type callArgs struct {
+	keys         []string
+	text         map[string][]string
+	bodyIsObject bool
+}
+
+// readCallArgs finds the argument names of a request: the JSON object's
+// keys, a form's fields, or a GET's operator-less parameters; sorted.
+func readCallArgs(req *request.Request) (*callArgs, error) {
+	a := &callArgs{}
+	switch {
+	case req.Method != http.MethodPost:
+		a.text = req.RPCArgs
+	case req.ContentType.Type == "application" && req.ContentType.Subtype == "x-www-form-urlencoded":
+		vals, err := url.ParseQuery(string(req.Body))
+		if err != nil {
+			return nil, apierr.InvalidBody(err.Error())
+		}
+		a.text, a.bodyIsObject = vals, true
+	case isJSON(req.ContentType):
 		body := bytes.TrimSpace(req.Body)
 		if len(body) == 0 {
 			body = []byte("{}")
 		}
-		if isJSON(req.ContentType) {
-			if body[0] == '{' {
-				if err := json.Unmarshal(body, &obj); err != nil {
-					return nil, apierr.InvalidBody(err.Error())
-				}
-				bodyIsObject = true
-			} else if !json.Valid(body) {
+		if body[0] != '{' {
+			if !json.Valid(body) {
 				return nil, apierr.InvalidBody("the body is not valid JSON")
 			}
+			return a, nil
 		}
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal(body, &obj); err != nil {
+			return nil, apierr.InvalidBody(err.Error())
+		}
+		a.bodyIsObject = true
 		for k := range obj {
-			keys = append(keys, k)
-		}
-	} else {
-		for k := range req.RPCArgs {
-			keys = append(keys, k)
+			a.keys = append(a.keys, k)
 		}
 	}
-	sort.Strings(keys)
-	filterable := map[string]bool{}
-	for _, f := range req.Filters {
-		filterable[f.Key] = true
+	for k := range a.text {
+		a.keys = append(a.keys, k)
 	}
+	sort.Strings(a.keys)
+	return a, nil
+}
 
+// resolveCall picks the overload an /rpc request names (PGRST202 when none
+// fits, PGRST203 when several do) and the payload its arguments are read from.
+func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
+	a, err := readCallArgs(req)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := chooseOverload(req, snap, a)
+	if err != nil {
+		return nil, err
+	}
+	if req.Prefs.MaxAffected != nil && req.Prefs.Handling == "strict" && !cl.fn.ReturnsSet {
+		// Only rows can be counted against max-affected.
+		return nil, apierr.New(http.StatusBadRequest, "PGRST128",
+			"Function must return SETOF or TABLE when max-affected preference is used with handling=strict", "", "")
+	}
+	switch {
+	case cl.whole && cl.fn.Params[0].Type == "bytea":
+		cl.payload = req.Body
+	case cl.whole:
+		cl.payload = string(req.Body)
+	case len(cl.args) == 0:
+	case a.text == nil:
+		cl.payload = string(req.Body)
+	default:
+		cl.payload = textPayload(cl.args, a.text)
+	}
+	return cl, nil
+}
+
+func chooseOverload(req *request.Request, snap *cache.Snapshot, a *callArgs) (*call, error) {
 	var matches []*call
-	for _, f := range fns {
-		if f.IsProcedure {
-			continue
-		}
-		if cl := match(f, req, keys, bodyIsObject, filterable); cl != nil {
+	for _, f := range callable(snap, cache.QI{Schema: req.Schema, Name: req.Resource}) {
+		if cl := match(f, req, a.keys, a.bodyIsObject); cl != nil {
 			matches = append(matches, cl)
 		}
 	}
@@ -105,7 +145,7 @@ func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
 	}
 	switch {
 	case len(matches) == 0:
-		return nil, noFunction(snap, req, keys)
+		return nil, noFunction(snap, req, a.keys)
 	case len(matches) > 1:
 		var sigs []string
 		for _, m := range matches {
@@ -115,37 +155,16 @@ func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
 			"Could not choose the best candidate function between: "+strings.Join(sigs, ", "), "",
 			"Try renaming the parameters or the function itself in the database so function overloading can be resolved")
 	}
-	cl := matches[0]
-	if cl.whole {
-		cl.payload = string(req.Body)
-		if cl.fn.Params[0].Type == "bytea" {
-			cl.payload = req.Body
-		}
-		return cl, nil
-	}
-	named := map[string]bool{}
-	for _, p := range cl.args {
-		named[p.Name] = true
-	}
-	kept := req.Filters[:0]
-	for _, f := range req.Filters {
-		if !named[f.Key] {
-			kept = append(kept, f)
-		}
-	}
-	req.Filters = kept
-	if len(cl.args) == 0 {
-		return cl, nil
-	}
-	if post {
-		cl.payload = string(req.Body)
-		return cl, nil
-	}
-	// Query-string arguments are text; json_to_record parses each with its
-	// parameter's input function, as if written in SQL.
+	return matches[0], nil
+}
+
+// textPayload is the JSON object of text arguments: json_to_record reads
+// each with its parameter's input function, as if written in SQL. A
+// variadic parameter takes every value given, the others the last one.
+func textPayload(params []cache.Param, text map[string][]string) string {
 	args := map[string]any{}
-	for _, p := range cl.args {
-		vs := req.RPCArgs[p.Name]
+	for _, p := range params {
+		vs := text[p.Name]
 		if p.Variadic {
 			args[p.Name] = vs
 		} else {
@@ -153,8 +172,7 @@ func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
 		}
 	}
 	b, _ := json.Marshal(args)
-	cl.payload = string(b)
-	return cl, nil
+	return string(b)
 }
 
 func isJSON(mt request.MediaType) bool {
@@ -162,7 +180,7 @@ func isJSON(mt request.MediaType) bool {
 }
 
 // match reports how f takes the request's arguments, or nil if it can't.
-func match(f *cache.Function, req *request.Request, keys []string, bodyIsObject bool, filterable map[string]bool) *call {
+func match(f *cache.Function, req *request.Request, keys []string, bodyIsObject bool) *call {
 	post := req.Method == http.MethodPost
 	if len(f.Params) == 1 && f.Params[0].Name == "" {
 		ct := singleBodyTypes[f.Params[0].Type]
@@ -192,44 +210,107 @@ func match(f *cache.Function, req *request.Request, keys []string, bodyIsObject 
 			return nil
 		}
 	}
-	for k := range byName {
-		// On GET, a parameter that is no argument must be a filter on the result.
-		if post || !filterable[k] {
-			return nil
-		}
+	if len(byName) > 0 {
+		return nil
 	}
 	return cl
 }
 
-// noFunction is PGRST202, with a hint naming the closest function.
+// callable lists the overloads of a name that a request can call: those
+// whose parameters all have names, or with one unnamed parameter of a
+// type that takes a whole body. (PostgREST's schema cache holds no others.)
+func callable(snap *cache.Snapshot, qi cache.QI) []*cache.Function {
+	var out []*cache.Function
+	for _, f := range snap.Functions[qi] {
+		if f.IsProcedure || !hasCallableParams(f) {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func hasCallableParams(f *cache.Function) bool {
+	if len(f.Params) == 1 && f.Params[0].Name == "" {
+		return singleBodyTypes[f.Params[0].Type] != ""
+	}
+	for _, p := range f.Params {
+		if p.Name == "" {
+			return false
+		}
+	}
+	return true
+}
+
+// singleUnnamedKinds name, by the Content-Type of a POST, the single
+// unnamed parameter a body of that type is searched for.
+var singleUnnamedKinds = map[string]string{"text/plain": "text", "text/xml": "xml", "application/octet-stream": "bytea"}
+
+// noFunction is PGRST202, worded as PostgREST words it for what was
+// searched, with a hint naming the closest parameter list of the
+// function's overloads, or else the closest function name.
 func noFunction(snap *cache.Snapshot, req *request.Request, keys []string) error {
+	qi := cache.QI{Schema: req.Schema, Name: req.Resource}
 	name := req.Schema + "." + req.Resource
-	with := "without parameters"
+	post := req.Method == http.MethodPost
+	kind := ""
+	if post {
+		kind = singleUnnamedKinds[req.ContentType.Type+"/"+req.ContentType.Subtype]
+	}
+	listed, searched := " without parameters", " without parameters"
 	if len(keys) > 0 {
-		with = "with parameters " + strings.Join(keys, ", ")
+		listed = "(" + strings.Join(keys, ", ") + ")"
+		searched = " with parameter "
+		if len(keys) > 1 {
+			searched = " with parameters "
+		}
+		searched += strings.Join(keys, ", ")
+	}
+	switch {
+	case kind != "":
+		listed, searched = "", " with a single unnamed "+kind+" parameter"
+	case post && isJSON(req.ContentType):
+		searched += " or with a single unnamed json/jsonb parameter"
 	}
 	e := apierr.New(http.StatusNotFound, "PGRST202",
-		"Could not find the function "+name+"("+strings.Join(keys, ", ")+") in the schema cache",
-		"Searched for the function "+name+" "+with+" or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.", "")
-	if fs := snap.Functions[cache.QI{Schema: req.Schema, Name: req.Resource}]; len(fs) > 0 {
-		var ps []string
-		for _, p := range fs[0].Params {
-			ps = append(ps, p.Name)
+		"Could not find the function "+name+listed+" in the schema cache",
+		"Searched for the function "+name+searched+", but no matches were found in the schema cache.", "")
+	if kind != "" {
+		return e
+	}
+	if fs := callable(snap, qi); len(fs) > 0 {
+		var lists []string
+		for _, f := range fs {
+			var ps []string
+			for _, p := range f.Params {
+				ps = append(ps, p.Name)
+			}
+			lists = append(lists, paramList(ps))
 		}
-		e.Hint = "Perhaps you meant to call the function " + name + "(" + strings.Join(ps, ", ") + ")"
+		if best := fuzzyBest(lists, paramList(keys)); best != "" {
+			e.Hint = "Perhaps you meant to call the function " + name + best
+		}
 		return e
 	}
 	var names []string
-	for qi := range snap.Functions {
-		if qi.Schema == req.Schema {
-			names = append(names, qi.Name)
+	for q := range snap.Functions {
+		if q.Schema == req.Schema && len(callable(snap, q)) > 0 {
+			names = append(names, q.Name)
 		}
 	}
 	sort.Strings(names)
-	if best := closest(names, req.Resource); best != "" {
+	if best := fuzzyBest(names, req.Resource); best != "" {
 		e.Hint = "Perhaps you meant to call the function " + req.Schema + "." + best
 	}
 	return e
+}
+
+// paramList renders parameter names as PostgREST compares them in hints:
+// sorted, "(a, b)".
+func paramList(names []string) string {
+	ps := append([]string(nil), names...)
+	sort.Strings(ps)
+	return "(" + strings.Join(ps, ", ") + ")"
 }
 
 // callSource is the FROM item of a call: the function's rows under alias.
@@ -238,18 +319,25 @@ func (c *compiler) callSource(cl *call, alias string) string {
 	f := cl.fn
 	fn := ident(f.Schema) + "." + ident(f.Name)
 	as := " AS " + ident(alias)
-	if f.ReturnKind != cache.ReturnsComposite {
+	// A function returning a bare record can't be a FROM item without a
+	// column list: it is called in a select list instead.
+	wrap := func(call string) string { return call + as }
+	switch {
+	case f.ReturnKind == cache.ReturnsComposite:
+	case f.ReturnType.Name == "record":
+		wrap = func(call string) string { return "(SELECT " + call + " AS pgrst_scalar)" + as }
+	default:
 		as += "(pgrst_scalar)"
 	}
 	switch {
 	case cl.whole:
-		return fn + "(" + c.param(&c.req.Body) + "::" + f.Params[0].Type + ")" + as
+		return wrap(fn + "(" + c.param(&c.req.Body) + "::" + f.Params[0].Type + ")")
 	case len(cl.args) == 0:
-		return fn + "()" + as
+		return wrap(fn + "()")
 	}
 	var defs, named []string
 	for _, p := range cl.args {
-		defs = append(defs, ident(p.Name)+" "+p.Type)
+		defs = append(defs, ident(p.Name)+" "+argType(p.Type))
 		arg := ident(p.Name) + " := _pgrest_args." + ident(p.Name)
 		if p.Variadic {
 			arg = "VARIADIC " + arg
@@ -257,7 +345,27 @@ func (c *compiler) callSource(cl *call, alias string) string {
 		named = append(named, arg)
 	}
 	return "json_to_record(" + c.param(&c.req.Body) + "::json) AS _pgrest_args(" + strings.Join(defs, ", ") + "), LATERAL " +
-		fn + "(" + strings.Join(named, ", ") + ")" + as
+		wrap(fn+"("+strings.Join(named, ", ")+")")
+}
+
+// argType is the type an argument is read as before the call. A
+// parameter's declared type has no length, and character and bit alone
+// mean length 1: reading as the varying type leaves the length check to
+// whatever the function does with the value, as PostgREST does.
+func argType(t string) string {
+	base, arr := strings.CutSuffix(t, "[]")
+	switch base {
+	case "character":
+		base = "character varying"
+	case "bit":
+		base = "bit varying"
+	default:
+		return t
+	}
+	if arr {
+		base += "[]"
+	}
+	return base
 }
 
 // callResult is the relation a call's rows are planned against: the

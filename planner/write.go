@@ -127,7 +127,7 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT NULL::bigint AS total, pg_catalog.count(_pgrest_t) AS page_total, " +
 		body + ", " + responseSettings + " FROM (SELECT " +
 		cols + " FROM " + ident(alias) + ") _pgrest_t"
-	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular}, nil
+	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular, Explain: media.explain}, nil
 }
 
 // onConflict renders the ON CONFLICT clause of an upsert: PUT, or POST

@@ -150,15 +150,17 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 	}
 	if p.Explain != "" {
 		b.Queue("EXPLAIN ("+p.Explain+") "+p.SQL, p.Args...).Query(func(rows pgx.Rows) error {
-			var out []string
+			// One line per row (FORMAT TEXT has many, JSON one), each
+			// ending in a newline as PostgREST sends them.
+			var out []byte
 			for rows.Next() {
 				var line string
 				if err := rows.Scan(&line); err != nil {
 					return err
 				}
-				out = append(out, line)
+				out = append(append(out, line...), '\n')
 			}
-			res.Plan = []byte(strings.Join(out, "\n"))
+			res.Plan = out
 			return rows.Err()
 		})
 	} else {

@@ -93,7 +93,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, cfg, aerr)
 		return
 	}
-	if req.Action != request.ActRead {
+	if req.Action != request.ActRead && plan.Explain == "" {
 		tc.Check = func(res *result) error {
 			if plan.Singular && res.PageTotal != 1 {
 				return singularError(res.PageTotal)
@@ -115,8 +115,12 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, cfg, toAPIError(err, tc.Authenticated))
 		return
 	}
+	if res.Plan != nil {
+		writePlan(w, req, plan, res)
+		return
+	}
 	if req.Action == request.ActRead || req.Action == request.ActInvoke {
-		writeRead(w, req, plan, res)
+		writeRead(w, req, plan, res, readPreferencesApplied(req, tc, cfg.DBTxEnd))
 		return
 	}
 	writeMutation(w, req, plan, res, tc, cfg.DBTxEnd)

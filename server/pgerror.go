@@ -50,7 +50,7 @@ func pgStatus(code string, authenticated bool) int {
 		if s, err := strconv.Atoi(code[2:]); err == nil && s >= 100 && s < 600 {
 			return s
 		}
-		return http.StatusInternalServerError
+		return http.StatusInternalServerError // PT not followed by a status
 	}
 	return http.StatusBadRequest
 }
@@ -114,6 +114,10 @@ func customRaise(pe *pgconn.PgError) *apierr.Error {
 	var det struct {
 		Status  *int              `json:"status"`
 		Headers map[string]string `json:"headers"`
+	}
+	if pe.Detail == "" {
+		return apierr.New(http.StatusInternalServerError, "PGRST121",
+			"Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error", "DETAIL is missing in the RAISE statement", "DETAIL must be a JSON object with obligatory keys: 'status', 'headers' and optional key: 'status_text'.")
 	}
 	if err := json.Unmarshal([]byte(pe.Detail), &det); err != nil || det.Status == nil {
 		return apierr.New(http.StatusInternalServerError, "PGRST121",

@@ -82,18 +82,39 @@ func applyResponseSettings(w http.ResponseWriter, status int, res *result) (int,
 	return status, nil
 }
 
-// writeRead sends a read's result.
-func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result) {
-	if res.Plan != nil {
-		ct := "application/vnd.pgrst.plan+text; charset=utf-8"
-		if p.MediaType != "" {
-			ct = p.MediaType
-		}
-		w.Header().Set("Content-Type", ct)
-		w.WriteHeader(http.StatusOK)
+// writePlan sends the EXPLAIN output asked for with
+// application/vnd.pgrst.plan, for any method.
+func writePlan(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result) {
+	w.Header().Set("Content-Type", p.MediaType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(res.Plan)))
+	w.WriteHeader(http.StatusOK)
+	if !req.HeadOnly {
 		w.Write(res.Plan)
-		return
 	}
+}
+
+// readPreferencesApplied lists, in PostgREST's order, the preferences a
+// read or call honoured: count, tx (when db-tx-end lets the client
+// choose), handling, and a timezone that was set.
+func readPreferencesApplied(req *request.Request, tc *txContext, txEnd string) string {
+	var applied []string
+	if req.Prefs.Count != "" {
+		applied = append(applied, "count="+req.Prefs.Count)
+	}
+	if req.Prefs.Tx != "" && (txEnd == "commit-allow-override" || txEnd == "rollback-allow-override") {
+		applied = append(applied, "tx="+req.Prefs.Tx)
+	}
+	if req.Prefs.Handling != "" {
+		applied = append(applied, "handling="+req.Prefs.Handling)
+	}
+	if tc.Timezone != "" {
+		applied = append(applied, "timezone="+tc.Timezone)
+	}
+	return strings.Join(applied, ", ")
+}
+
+// writeRead sends a read's result.
+func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, applied string) {
 	if p.Singular && res.PageTotal != 1 {
 		writeError(w, singularError(res.PageTotal))
 		return
@@ -104,6 +125,9 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 		return
 	}
 	h := w.Header()
+	if applied != "" {
+		h.Set("Preference-Applied", applied)
+	}
 	if !p.Singular {
 		h.Set("Content-Range", contentRange(p.Offset, res.PageTotal, res.Total))
 	}
@@ -125,15 +149,18 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	default:
 		h.Set("Content-Type", jsonType)
 	}
+	if req.HeadOnly {
+		// PostgREST answers HEAD without a body and without its length.
+		w.WriteHeader(status)
+		return
+	}
 	h.Set("Content-Length", strconv.Itoa(len(res.Body)))
 	w.WriteHeader(status)
-	if !req.HeadOnly {
-		w.Write(res.Body)
-	}
+	w.Write(res.Body)
 }
 
 func singularError(n int64) *apierr.Error {
-	return apierr.New(http.StatusNotAcceptable, "PGRST116", "JSON object requested, multiple (or no) rows returned",
+	return apierr.New(http.StatusNotAcceptable, "PGRST116", "Cannot coerce the result to a single JSON object",
 		"The result contains "+strconv.FormatInt(n, 10)+" rows", "")
 }
 

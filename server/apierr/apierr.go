@@ -4,6 +4,7 @@
 package apierr
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,20 +36,24 @@ func (e *Error) JSON() []byte {
 	if e.Body != nil {
 		return e.Body
 	}
+	// Written as PostgREST writes it: '<', '>' and '&' stay as they are.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
 	if e.Minimal {
-		b, _ := json.Marshal(struct {
+		_ = enc.Encode(struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
 		}{e.Code, e.Message})
-		return b
+		return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
-	b, _ := json.Marshal(struct {
+	_ = enc.Encode(struct {
 		Code    string `json:"code"`
 		Details any    `json:"details"`
 		Hint    any    `json:"hint"`
 		Message string `json:"message"`
 	}{e.Code, e.Details, e.Hint, e.Message})
-	return b
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // New builds an error; details and hint may be "" for null.

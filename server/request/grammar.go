@@ -1,6 +1,7 @@
 package request
 
 import (
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -75,12 +76,16 @@ func parseParam(req *Request, key, val string) *apierr.Error {
 		return addLogic(req, path, last == "or", false, val)
 	}
 	// A filter. JSON paths use arrows, so every dot in the key separates embeds.
-	if req.Action == ActInvoke {
-		req.addRPCArg(key, val)
-		if f, err := parseFilter(path, last, val); err == nil {
-			f.Key = key
-			req.Filters = append(req.Filters, f)
+	// On a GET call, a value without an operator is an argument of the
+	// function; everything else is a filter on its result (as on POST).
+	if req.Action == ActInvoke && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+		f, err := parseFilter(path, last, val)
+		if err != nil {
+			req.addRPCArg(key, val)
+			return nil
 		}
+		f.Key = key
+		req.Filters = append(req.Filters, f)
 		return nil
 	}
 	f, err := parseFilter(path, last, val)

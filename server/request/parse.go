@@ -51,7 +51,8 @@ func Parse(r *http.Request, o Options) (*Request, *apierr.Error) {
 	if err := parseQuery(req, r.URL.RawQuery); err != nil {
 		return nil, err
 	}
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+	// RFC 9110: the Range header is for GET only (PostgREST ignores it on HEAD too).
+	if r.Method == http.MethodGet {
 		if err := parseRange(req, r.Header.Get("Range")); err != nil {
 			return nil, err
 		}
