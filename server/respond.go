@@ -78,7 +78,7 @@ func applyResponseSettings(w http.ResponseWriter, status int, res *result) (int,
 }
 
 // writeRead sends a read's result.
-func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result) {
+func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, applied string) {
 	if res.Plan != nil {
 		ct := "application/vnd.pgrst.plan+text; charset=utf-8"
 		if p.MediaType != "" {
@@ -101,6 +101,9 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	h := w.Header()
 	if !p.Singular {
 		h.Set("Content-Range", contentRange(p.Offset, res.PageTotal, res.Total))
+	}
+	if applied != "" {
+		h.Set("Preference-Applied", applied)
 	}
 	if p.NoContent {
 		status = http.StatusNoContent
@@ -128,53 +131,96 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 }
 
 func singularError(n int64) *apierr.Error {
-	return apierr.New(http.StatusNotAcceptable, "PGRST116", "JSON object requested, multiple (or no) rows returned",
+	return apierr.New(http.StatusNotAcceptable, "PGRST116", "Cannot coerce the result to a single JSON object",
 		"The result contains "+strconv.FormatInt(n, 10)+" rows", "")
 }
 
-// writeMutation sends the result of POST, PATCH or DELETE
+// preferenceApplied renders Preference-Applied: the preferences the
+// request honoured, in PostgREST's order. Which ones apply depends on the
+// action; tx only when db-tx-end lets the client override it.
+func preferenceApplied(req *request.Request, p *planner.Plan, txEnd string) string {
+	pr := req.Prefs
+	act := req.Action
+	write := act == request.ActCreate || act == request.ActUpdate || act == request.ActUpsert || act == request.ActDelete
+	var out []string
+	add := func(ok bool, name, val string) {
+		if ok && val != "" {
+			out = append(out, name+"="+val)
+		}
+	}
+	add(act == request.ActCreate && p.Upsert, "resolution", pr.Resolution)
+	add(act == request.ActCreate || act == request.ActUpdate, "missing", pr.Missing)
+	add(write, "return", pr.Return)
+	add(true, "count", pr.Count)
+	add(txEnd == "commit-allow-override" || txEnd == "rollback-allow-override", "tx", pr.Tx)
+	add(true, "handling", pr.Handling)
+	add(true, "timezone", pr.Timezone)
+	if pr.MaxAffected != nil && pr.Handling == "strict" && (act == request.ActUpdate || act == request.ActDelete || act == request.ActInvoke) {
+		add(true, "max-affected", strconv.FormatInt(*pr.MaxAffected, 10))
+	}
+	return strings.Join(out, ", ")
+}
+
+// mutationStatus is 201 for an insert (200 for an upsert that inserted
+// nothing), and for the others 200 with a body, else 204.
+func mutationStatus(req *request.Request, p *planner.Plan, res *result) int {
+	inserted := !p.Inserted || res.Total == nil || *res.Total > 0
+	switch {
+	case req.Action == request.ActCreate && !inserted && req.Prefs.Resolution == "merge-duplicates":
+		return http.StatusOK
+	case req.Action == request.ActCreate:
+		return http.StatusCreated
+	case req.Prefs.Return != "representation":
+		return http.StatusNoContent
+	case req.Action == request.ActUpsert && inserted:
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
+
+// mutationRange is the Content-Range of a write: the rows changed, their
+// count when Prefer: count=exact/estimated asked for it; PUT has none.
+func mutationRange(req *request.Request, res *result) string {
+	var total *int64
+	if req.Prefs.Count == "exact" || req.Prefs.Count == "estimated" {
+		total = &res.PageTotal
+	}
+	switch req.Action {
+	case request.ActUpsert:
+		return ""
+	case request.ActUpdate:
+		return contentRange(0, res.PageTotal, total)
+	}
+	return contentRange(0, 0, total)
+}
+
+// writeMutation sends the result of POST, PUT, PATCH or DELETE
 // (references/api/tables_views, references/preferences).
-func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, tc *txContext, txEnd string) {
+func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, applied string) {
 	h := w.Header()
-	var applied []string
-	if req.Prefs.Return != "" {
-		applied = append(applied, "return="+req.Prefs.Return)
-	}
-	if req.Prefs.Resolution != "" && req.Action == request.ActCreate {
-		applied = append(applied, "resolution="+req.Prefs.Resolution)
-	}
-	if req.Prefs.Missing != "" && req.Action == request.ActCreate {
-		applied = append(applied, "missing="+req.Prefs.Missing)
-	}
-	if req.Prefs.MaxAffected != nil && req.Prefs.Handling == "strict" {
-		applied = append(applied, "max-affected="+strconv.FormatInt(*req.Prefs.MaxAffected, 10))
-	}
-	if req.Prefs.Tx != "" && (txEnd == "commit-allow-override" || txEnd == "rollback-allow-override") {
-		applied = append(applied, "tx="+req.Prefs.Tx)
-	}
 	if req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(res.Body) > 0 {
 		var pk [][2]*string
 		if json.Unmarshal(res.Body, &pk) == nil {
 			q := make([]string, 0, len(pk))
 			for _, kv := range pk {
-				if kv[0] != nil && kv[1] != nil {
+				switch {
+				case kv[0] == nil:
+				case kv[1] == nil:
+					q = append(q, url.QueryEscape(*kv[0])+"=is.null")
+				default:
 					q = append(q, url.QueryEscape(*kv[0])+"=eq."+url.QueryEscape(*kv[1]))
 				}
 			}
 			h.Set("Location", "/"+req.Resource+"?"+strings.Join(q, "&"))
 		}
 	}
-	if len(applied) > 0 {
-		h.Set("Preference-Applied", strings.Join(applied, ", "))
+	if cr := mutationRange(req, res); cr != "" {
+		h.Set("Content-Range", cr)
 	}
-	status := http.StatusNoContent
-	if req.Action == request.ActCreate {
-		status = http.StatusCreated
-	} else if req.Prefs.Return == "representation" {
-		status = http.StatusOK
+	if applied != "" {
+		h.Set("Preference-Applied", applied)
 	}
-	h.Set("Content-Range", "*/*")
-	status, aerr := applyResponseSettings(w, status, res)
+	status, aerr := applyResponseSettings(w, mutationStatus(req, p, res), res)
 	if aerr != nil {
 		writeError(w, aerr)
 		return
