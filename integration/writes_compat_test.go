@@ -30,6 +30,10 @@ CREATE TABLE tags (name text UNIQUE DEFERRABLE INITIALLY DEFERRED);
 GRANT SELECT, INSERT ON tags TO web_anon;
 CREATE TABLE notes (body text);
 GRANT SELECT, INSERT ON notes TO web_anon;
+CREATE TABLE parts (maker text, code int, note text, PRIMARY KEY (maker, code));
+CREATE VIEW parts_v AS SELECT code, note, maker FROM parts;
+CREATE VIEW notes_v AS SELECT body FROM notes;
+GRANT SELECT, INSERT ON parts, parts_v, notes_v TO web_anon;
 CREATE VIEW clock AS SELECT current_setting('timezone') AS tz;
 GRANT SELECT ON clock TO web_anon;
 `
@@ -131,6 +135,19 @@ func TestWriteStatusesAndHeaders(t *testing.T) {
 		t.Fatalf("PGRST116: %v", m)
 	}
 	p.Get("/gadgets?id=eq.3&select=price").Expect(t, 200).JSONEq(t, `[{"price":16}]`)
+}
+
+// A view's key is its base table's, shown under the view's names.
+func TestWriteViewLocation(t *testing.T) {
+	p := StartPgrest(t, NewDB(t, gadgetsFixture), nil)
+	r := p.Do("POST", "/parts_v", `{"maker":"acme","code":3}`, jsonCT, "Prefer: return=headers-only").Expect(t, 201)
+	header(t, r, "Location", "/parts_v?code=eq.3&maker=eq.acme")
+	header(t, r, "Preference-Applied", "return=headers-only")
+	r = p.Do("POST", "/notes_v", `{"body":"b"}`, jsonCT, "Prefer: return=headers-only").Expect(t, 201)
+	header(t, r, "Location", "")
+	// more than one row: no Location
+	r = p.Do("POST", "/parts", `[{"maker":"a","code":1},{"maker":"a","code":2}]`, jsonCT, "Prefer: return=headers-only").Expect(t, 201)
+	header(t, r, "Location", "")
 }
 
 func TestWriteNeedsOnlyWhatItReturns(t *testing.T) {

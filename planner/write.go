@@ -26,7 +26,8 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 	}
 	c := &compiler{req: req, snap: snap, opts: opts, vals: vals}
 	w := &writer{c: c, rel: rel, target: ident(rel.Schema) + "." + ident(rel.Name), alias: req.Resource}
-	w.full, w.ret = returning(req, rel)
+	key := snap.KeyColumns(rel)
+	w.full, w.ret = returning(req, rel, key)
 	var mutation string
 	var err error
 	switch req.Action {
@@ -68,10 +69,10 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 		}
 		from += order
 		body = bodyColumns(media, names)
-	case req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(rel.PrimaryKey) > 0:
+	case req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(key) > 0:
 		// The primary key of the one row inserted, for the Location header.
 		var pk []string
-		for _, k := range rel.PrimaryKey {
+		for _, k := range key {
 			pk = append(pk, "json_build_array("+quoteLit(k)+", "+ident(alias)+"."+ident(k)+"::text)")
 		}
 		body = "(SELECT json_build_array(" + strings.Join(pk, ", ") + ")::text FROM " + ident(alias) + " WHERE (SELECT pg_catalog.count(*) FROM " + ident(alias) + ") = 1) AS body, NULL::bytea AS body_bytes"
@@ -103,11 +104,11 @@ type writer struct {
 // returning decides what the statement returns: only what the response
 // reads, so that, as in PostgREST, return=minimal needs no SELECT
 // privilege and a select= of granted columns is enough.
-func returning(req *request.Request, rel *cache.Relation) (bool, []string) {
+func returning(req *request.Request, rel *cache.Relation, key []string) (bool, []string) {
 	switch {
 	case req.Prefs.Return == "representation":
 	case req.Action == request.ActCreate && req.Prefs.Return == "headers-only":
-		return false, rel.PrimaryKey
+		return false, key
 	default:
 		return false, nil
 	}
