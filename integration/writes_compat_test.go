@@ -34,6 +34,8 @@ CREATE TABLE parts (maker text, code int, note text, PRIMARY KEY (maker, code));
 CREATE VIEW parts_v AS SELECT code, note, maker FROM parts;
 CREATE VIEW notes_v AS SELECT body FROM notes;
 GRANT SELECT, INSERT ON parts, parts_v, notes_v TO web_anon;
+CREATE FUNCTION zap_cheap() RETURNS void LANGUAGE sql AS 'DELETE FROM gadgets WHERE price < 15';
+CREATE FUNCTION zap_cheap_rows() RETURNS SETOF gadgets LANGUAGE sql AS 'DELETE FROM gadgets WHERE price < 25 RETURNING *';
 CREATE VIEW clock AS SELECT current_setting('timezone') AS tz;
 GRANT SELECT ON clock TO web_anon;
 `
@@ -135,6 +137,21 @@ func TestWriteStatusesAndHeaders(t *testing.T) {
 		t.Fatalf("PGRST116: %v", m)
 	}
 	p.Get("/gadgets?id=eq.3&select=price").Expect(t, 200).JSONEq(t, `[{"price":16}]`)
+}
+
+// max-affected on /rpc counts a set; a function returning one row or
+// none cannot honour it strictly.
+func TestWriteMaxAffectedRPC(t *testing.T) {
+	p := StartPgrest(t, NewDB(t, gadgetsFixture), nil)
+	m := p.Do("POST", "/rpc/zap_cheap", `{}`, jsonCT, "Prefer: handling=strict, max-affected=5").ExpectError(t, 400, "PGRST128")
+	if m["message"] != "Function must return SETOF or TABLE when max-affected preference is used with handling=strict" {
+		t.Fatalf("PGRST128: %v", m)
+	}
+	p.Do("POST", "/rpc/zap_cheap", `{}`, jsonCT, "Prefer: max-affected=5").Expect(t, 204)
+	p.Do("POST", "/rpc/zap_cheap_rows", `{}`, jsonCT, "Prefer: handling=strict, max-affected=0").ExpectError(t, 400, "PGRST124")
+	r := p.Do("POST", "/rpc/zap_cheap_rows?select=id", `{}`, jsonCT, "Prefer: handling=strict, max-affected=1").Expect(t, 200)
+	r.JSONEq(t, `[{"id":2}]`)
+	header(t, r, "Preference-Applied", "handling=strict, max-affected=1")
 }
 
 // A view's key is its base table's, shown under the view's names.
