@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/pgrest/pgrest/server/config"
@@ -152,6 +153,22 @@ func TestWriteMaxAffectedRPC(t *testing.T) {
 	r := p.Do("POST", "/rpc/zap_cheap_rows?select=id", `{}`, jsonCT, "Prefer: handling=strict, max-affected=1").Expect(t, 200)
 	r.JSONEq(t, `[{"id":2}]`)
 	header(t, r, "Preference-Applied", "handling=strict, max-affected=1")
+}
+
+// A write's plan is the EXPLAIN of the whole statement, with a length.
+func TestWritePlan(t *testing.T) {
+	p := StartPgrest(t, NewDB(t, gadgetsFixture), func(c *config.Config) { c.DBPlanEnabled = true })
+	for _, m := range []struct{ method, path, body string }{
+		{"POST", "/gadgets", `{"label":"x"}`},
+		{"PATCH", "/gadgets?id=eq.1", `{"label":"y"}`},
+		{"PUT", "/gadgets?id=eq.1", `{"id":1,"label":"y"}`},
+		{"DELETE", "/gadgets?id=eq.1", ``},
+	} {
+		r := p.Do(m.method, m.path, m.body, jsonCT, "Accept: application/vnd.pgrst.plan+json").Expect(t, 200)
+		if r.Header.Get("Content-Length") == "" || !strings.Contains(string(r.Body), "Total Cost") {
+			t.Fatalf("%s %s: %v %s", m.method, m.path, r.Header, r.Body)
+		}
+	}
 }
 
 // A view's key is its base table's, shown under the view's names.

@@ -84,7 +84,9 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT " + total + " AS total, pg_catalog.count(_pgrest_t) AS page_total, " +
 		body + ", " + responseSettings + " FROM (SELECT " +
 		cols + " FROM " + from + ") _pgrest_t"
-	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular, Inserted: w.inserted != "", Upsert: w.upsert}, nil
+	// A plan request explains the whole statement (run, with ANALYZE).
+	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular, Inserted: w.inserted != "", Upsert: w.upsert,
+		Explain: media.explain}, nil
 }
 
 // writer builds one data-modifying statement.

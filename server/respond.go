@@ -80,13 +80,7 @@ func applyResponseSettings(w http.ResponseWriter, status int, res *result) (int,
 // writeRead sends a read's result.
 func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, applied string) {
 	if res.Plan != nil {
-		ct := "application/vnd.pgrst.plan+text; charset=utf-8"
-		if p.MediaType != "" {
-			ct = p.MediaType
-		}
-		w.Header().Set("Content-Type", ct)
-		w.WriteHeader(http.StatusOK)
-		w.Write(res.Plan)
+		writePlan(w, p, res)
 		return
 	}
 	if p.Singular && res.PageTotal != 1 {
@@ -128,6 +122,18 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	if !req.HeadOnly {
 		w.Write(res.Body)
 	}
+}
+
+// writePlan sends the EXPLAIN output asked for with vnd.pgrst.plan.
+func writePlan(w http.ResponseWriter, p *planner.Plan, res *result) {
+	ct := "application/vnd.pgrst.plan+text; charset=utf-8"
+	if p.MediaType != "" {
+		ct = p.MediaType
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Length", strconv.Itoa(len(res.Plan)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(res.Plan)
 }
 
 func singularError(n int64) *apierr.Error {
@@ -197,6 +203,10 @@ func mutationRange(req *request.Request, res *result) string {
 // writeMutation sends the result of POST, PUT, PATCH or DELETE
 // (references/api/tables_views, references/preferences).
 func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, applied string) {
+	if res.Plan != nil {
+		writePlan(w, p, res)
+		return
+	}
 	h := w.Header()
 	if req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(res.Body) > 0 {
 		var pk [][2]*string
