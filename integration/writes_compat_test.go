@@ -34,7 +34,7 @@ GRANT SELECT, INSERT ON notes TO web_anon;
 CREATE TABLE parts (maker text, code int, note text, PRIMARY KEY (maker, code));
 CREATE VIEW parts_v AS SELECT code, note, maker FROM parts;
 CREATE VIEW notes_v AS SELECT body FROM notes;
-GRANT SELECT, INSERT ON parts, parts_v, notes_v TO web_anon;
+GRANT SELECT, INSERT, UPDATE ON parts, parts_v, notes_v TO web_anon;
 CREATE FUNCTION zap_cheap() RETURNS void LANGUAGE sql AS 'DELETE FROM gadgets WHERE price < 15';
 CREATE FUNCTION zap_cheap_rows() RETURNS SETOF gadgets LANGUAGE sql AS 'DELETE FROM gadgets WHERE price < 25 RETURNING *';
 CREATE VIEW clock AS SELECT current_setting('timezone') AS tz;
@@ -78,6 +78,11 @@ func TestWritePayloadShapes(t *testing.T) {
 	p.Do("POST", "/gadgets?columns=", `{"label":"a"}`, jsonCT).ExpectError(t, 400, "PGRST100")
 	m = p.Do("PATCH", "/gadgets?id=eq.1&columns=wheels", `{"wheels":4}`, jsonCT).ExpectError(t, 400, "PGRST204")
 	if m["message"] != "Could not find the 'wheels' column of 'gadgets' in the schema cache" {
+		t.Fatalf("PGRST204: %v", m)
+	}
+	// the columns are a set: the first missing one in ascending order is named
+	m = p.Do("POST", "/gadgets", `{"zeta":1,"label":"a","alpha":2}`, jsonCT).ExpectError(t, 400, "PGRST204")
+	if m["message"] != "Could not find the 'alpha' column of 'gadgets' in the schema cache" {
 		t.Fatalf("PGRST204: %v", m)
 	}
 }
@@ -177,6 +182,13 @@ func TestWriteViewLocation(t *testing.T) {
 	r := p.Do("POST", "/parts_v", `{"maker":"acme","code":3}`, jsonCT, "Prefer: return=headers-only").Expect(t, 201)
 	header(t, r, "Location", "/parts_v?code=eq.3&maker=eq.acme")
 	header(t, r, "Preference-Applied", "return=headers-only")
+	// PUT and upserts address a view by that key too
+	p.Do("PUT", "/parts_v?code=eq.3&maker=eq.acme", `{"code":3,"maker":"acme","note":"n"}`, jsonCT, "Prefer: return=representation").
+		Expect(t, 200).JSONEq(t, `[{"code":3,"note":"n","maker":"acme"}]`)
+	p.Do("PUT", "/parts_v?code=eq.3", `{"code":3,"maker":"acme"}`, jsonCT).ExpectError(t, 405, "PGRST105")
+	p.Do("POST", "/parts_v?columns=code,maker,code", `[{"code":3,"maker":"acme"},{"code":4,"maker":"acme"}]`, jsonCT,
+		"Prefer: resolution=ignore-duplicates").Expect(t, 201)
+	p.Get("/parts_v?select=code,note&order=code").Expect(t, 200).JSONEq(t, `[{"code":3,"note":"n"},{"code":4,"note":null}]`)
 	r = p.Do("POST", "/notes_v", `{"body":"b"}`, jsonCT, "Prefer: return=headers-only").Expect(t, 201)
 	header(t, r, "Location", "")
 	// more than one row: no Location

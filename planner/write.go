@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +28,7 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 	c := &compiler{req: req, snap: snap, opts: opts, vals: vals}
 	w := &writer{c: c, rel: rel, target: ident(rel.Schema) + "." + ident(rel.Name), alias: req.Resource}
 	key := snap.KeyColumns(rel)
+	w.key = key
 	w.full, w.ret = returning(req, rel, key)
 	var mutation string
 	var err error
@@ -94,6 +96,7 @@ type writer struct {
 	c             *compiler
 	rel           *cache.Relation
 	target, alias string
+	key           []string // the primary key (a view's derived one)
 	// full: the statement returns whole rows; else only ret (none: "1").
 	full bool
 	ret  []string
@@ -168,7 +171,7 @@ func (w *writer) returningClause(q string) string {
 func (w *writer) insert() (string, error) {
 	req, rel, c := w.c.req, w.rel, w.c
 	if req.Action == request.ActUpsert {
-		if err := checkPut(req, rel); err != nil {
+		if err := checkPut(req, w.key); err != nil {
 			return "", err
 		}
 	}
@@ -186,7 +189,7 @@ func (w *writer) insert() (string, error) {
 	c.vals.add(&req.Body, p.json)
 	body := c.param(&req.Body) + "::json"
 	quoted := quoteAll(p.cols)
-	conflict, keys := onConflict(req, rel, quoted)
+	conflict, keys := onConflict(req, w.key, quoted)
 	w.upsert = keys != nil
 	if req.Action == request.ActUpsert {
 		// The URL's key filters guard the update (and bind their parameters).
@@ -333,14 +336,14 @@ func quoteAll(cols []string) []string {
 // onConflict renders the ON CONFLICT clause of an upsert: PUT, or POST
 // with Prefer: resolution; the target is on_conflict= or the primary key.
 // Without either, as in PostgREST, the resolution is not applied.
-func onConflict(req *request.Request, rel *cache.Relation, cols []string) (string, []string) {
+func onConflict(req *request.Request, pk, cols []string) (string, []string) {
 	res := req.Prefs.Resolution
 	if req.Action == request.ActUpsert {
 		res = "merge-duplicates"
 	}
 	keys := req.OnConflict
 	if keys == nil {
-		keys = rel.PrimaryKey
+		keys = pk
 	}
 	if (res != "merge-duplicates" && res != "ignore-duplicates") || len(keys) == 0 {
 		return "", nil
@@ -358,24 +361,24 @@ func onConflict(req *request.Request, rel *cache.Relation, cols []string) (strin
 
 // checkPut enforces PUT's shape: eq filters on exactly the primary key
 // columns (PGRST105), no limit or offset (PGRST114).
-func checkPut(req *request.Request, rel *cache.Relation) error {
+func checkPut(req *request.Request, pk []string) error {
 	for _, r := range req.Ranges {
 		if len(r.Path) == 0 && (r.Limit != nil || r.Offset != 0) {
 			return apierr.New(http.StatusBadRequest, "PGRST114", "limit/offset querystring parameters are not allowed for PUT", "", "")
 		}
 	}
 	seen := map[string]bool{}
-	ok := len(rel.PrimaryKey) > 0 && len(req.Logic) == 0
+	ok := len(pk) > 0 && len(req.Logic) == 0
 	for _, f := range req.Filters {
 		if len(f.Path) > 0 || len(f.Field.Path) > 0 || f.Op.Op != "eq" || f.Op.Negated || f.Op.Quant != "" || seen[f.Field.Name] {
 			ok = false
 		}
 		seen[f.Field.Name] = true
 	}
-	for _, k := range rel.PrimaryKey {
+	for _, k := range pk {
 		ok = ok && seen[k]
 	}
-	if !ok || len(seen) != len(rel.PrimaryKey) {
+	if !ok || len(seen) != len(pk) {
 		return apierr.New(http.StatusMethodNotAllowed, "PGRST105", "Filters must include all and only primary key columns with 'eq' operators", "", "")
 	}
 	return nil
@@ -455,14 +458,20 @@ func payload(req *request.Request, rel *cache.Relation) (*rowsPayload, error) {
 	if err != nil {
 		return nil, err
 	}
-	cols := req.Columns
+	var cols []string
+	for _, col := range req.Columns {
+		cols = appendUnique(cols, col)
+	}
 	if cols == nil && len(rows) > 0 {
 		for k := range rows[0] {
 			cols = append(cols, k)
 		}
 		sort.Strings(cols)
 	}
-	for _, col := range cols {
+	// PostgREST resolves the columns as a set: the first missing one in
+	// ascending order is reported.
+	sorted := slices.Sorted(slices.Values(cols))
+	for _, col := range sorted {
 		if rel.Column(col) == nil {
 			return nil, apierr.New(http.StatusBadRequest, "PGRST204", "Could not find the '"+col+"' column of '"+rel.Name+"' in the schema cache", "", "")
 		}
