@@ -62,6 +62,10 @@ func TestWritePayloadShapes(t *testing.T) {
 		header(t, r, "Content-Range", "*/*")
 		p.Do("PATCH", "/gadgets?select=id,pricey", body, jsonCT, "Prefer: return=representation").Expect(t, 200).JSONEq(t, `[]`)
 	}
+	// POST ignores root filters; an empty PATCH still reads its filters
+	p.Do("POST", "/gadgets?id=eq.1&label=in.(a,b)&select=label", `{"label":"mug"}`, jsonCT, "Prefer: return=representation").
+		Expect(t, 201).JSONEq(t, `[{"label":"mug"}]`)
+	p.Do("PATCH", "/gadgets?id=eq.1", `{}`, jsonCT, "Prefer: return=representation").Expect(t, 200).JSONEq(t, `[]`)
 	// PostgREST's PGRST102 wording
 	m := p.Do("POST", "/gadgets", `}{`, jsonCT).ExpectError(t, 400, "PGRST102")
 	if m["message"] != "Empty or invalid json" || m["details"] != nil {

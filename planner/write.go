@@ -27,9 +27,8 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 	}
 	c := &compiler{req: req, snap: snap, opts: opts, vals: vals}
 	w := &writer{c: c, rel: rel, target: ident(rel.Schema) + "." + ident(rel.Name), alias: req.Resource}
-	key := snap.KeyColumns(rel)
-	w.key = key
-	w.full, w.ret = returning(req, rel, key)
+	w.key = snap.KeyColumns(rel)
+	w.full, w.ret = returning(req, rel, w.key)
 	var mutation string
 	var err error
 	switch req.Action {
@@ -71,10 +70,10 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 		}
 		from += order
 		body = bodyColumns(media, names)
-	case req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(key) > 0:
+	case req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(w.key) > 0:
 		// The primary key of the one row inserted, for the Location header.
 		var pk []string
-		for _, k := range key {
+		for _, k := range w.key {
 			pk = append(pk, "json_build_array("+quoteLit(k)+", "+ident(alias)+"."+ident(k)+"::text)")
 		}
 		body = "(SELECT json_build_array(" + strings.Join(pk, ", ") + ")::text FROM " + ident(alias) + " WHERE (SELECT pg_catalog.count(*) FROM " + ident(alias) + ") = 1) AS body, NULL::bytea AS body_bytes"
@@ -86,9 +85,43 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT " + total + " AS total, pg_catalog.count(_pgrest_t) AS page_total, " +
 		body + ", " + responseSettings + " FROM (SELECT " +
 		cols + " FROM " + from + ") _pgrest_t"
+	sql += bindUnused(sql, vals.args)
 	// A plan request explains the whole statement (run, with ANALYZE).
 	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular, Inserted: w.inserted != "", Upsert: w.upsert,
 		Explain: media.explain}, nil
+}
+
+// bindUnused references the parameters the statement leaves out, values
+// that a write ignores as PostgREST does (root filters on POST, filters of
+// an embed the response does not show): PostgreSQL must still type them.
+func bindUnused(sql string, args []any) string {
+	used := map[int]bool{}
+	for i := 0; i < len(sql); i++ {
+		if sql[i] != '$' {
+			continue
+		}
+		j := i + 1
+		for j < len(sql) && sql[j] >= '0' && sql[j] <= '9' {
+			j++
+		}
+		if n, err := strconv.Atoi(sql[i+1 : j]); err == nil {
+			used[n] = true
+		}
+	}
+	var refs []string
+	for i, a := range args {
+		if n := i + 1; !used[n] {
+			typ := "text"
+			if _, ok := a.([]string); ok {
+				typ = "text[]"
+			}
+			refs = append(refs, "$"+strconv.Itoa(n)+"::"+typ+" IS NULL")
+		}
+	}
+	if len(refs) == 0 {
+		return ""
+	}
+	return " WHERE (" + strings.Join(refs, " OR ") + " OR true)"
 }
 
 // writer builds one data-modifying statement.
@@ -113,7 +146,7 @@ func returning(req *request.Request, rel *cache.Relation, key []string) (bool, [
 	switch {
 	case req.Prefs.Return == "representation":
 	case req.Action == request.ActCreate && req.Prefs.Return == "headers-only":
-		return false, key
+		return false, slices.Clone(key) // appended to: never share the snapshot's slice
 	default:
 		return false, nil
 	}
@@ -208,11 +241,7 @@ func (w *writer) insert() (string, error) {
 	}
 	head := "INSERT INTO " + w.target + " (" + strings.Join(quoted, ", ") + ") "
 	if req.Prefs.Missing == "default" {
-		values, err := w.valuesWithDefaults(p, body)
-		if err != nil {
-			return "", err
-		}
-		return head + values + conflict + ret, nil
+		return head + w.valuesWithDefaults(p, body) + conflict + ret, nil
 	}
 	exprs, recordset := strings.Join(quoted, ", "), "json_populate_recordset(NULL::"+w.target+", "+body+")"
 	if e, defs, ok := c.bodyRepresentations(rel, p.cols); ok {
@@ -239,7 +268,7 @@ func (w *writer) countInserted(keys []string) {
 // valuesWithDefaults renders one VALUES row per payload row, DEFAULT for
 // every column the row leaves out (Prefer: missing=default), so column,
 // identity and domain defaults all apply as PostgreSQL defines them.
-func (w *writer) valuesWithDefaults(p *rowsPayload, body string) (string, error) {
+func (w *writer) valuesWithDefaults(p *rowsPayload, body string) string {
 	rows := make([]string, len(p.rows))
 	for i, r := range p.rows {
 		exprs := make([]string, len(p.cols))
@@ -253,9 +282,9 @@ func (w *writer) valuesWithDefaults(p *rowsPayload, body string) (string, error)
 		rows[i] = "(" + strings.Join(exprs, ", ") + ")"
 	}
 	if len(rows) == 0 {
-		return "SELECT " + strings.Repeat("NULL, ", len(p.cols)-1) + "NULL WHERE false", nil
+		return "SELECT " + strings.Repeat("NULL, ", len(p.cols)-1) + "NULL WHERE false"
 	}
-	return "VALUES " + strings.Join(rows, ", "), nil
+	return "VALUES " + strings.Join(rows, ", ")
 }
 
 // columnFrom reads one column from a JSON object as the column's type
@@ -284,7 +313,8 @@ func (w *writer) update() (string, error) {
 		if r := w.returningClause(ident(w.alias)); w.full || len(w.ret) > 0 {
 			sel = strings.TrimPrefix(r, " RETURNING ")
 		}
-		return "SELECT " + sel + " FROM " + w.target + " AS " + ident(w.alias) + " WHERE false", nil
+		// LIMIT 0 rather than WHERE false keeps the filters' parameters bound.
+		return "SELECT " + sel + " FROM " + w.target + " AS " + ident(w.alias) + where + " LIMIT 0", nil
 	}
 	if where, err = c.limitedWhere(rel, w.target, w.alias, where); err != nil {
 		return "", err
