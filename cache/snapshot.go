@@ -422,7 +422,13 @@ func (s *Snapshot) keyColumns(r *Relation, depth int) []string {
 			continue
 		}
 		pk := s.keyColumns(base, depth+1)
-		if names, ok := d.viewNames(pk); ok && len(pk) > 0 {
+		var names []string
+		for _, c := range pk {
+			if i := slices.Index(d.cols, c); i >= 0 {
+				names = append(names, d.as[i])
+			}
+		}
+		if len(pk) > 0 && len(names) == len(pk) { // every key column shown
 			for _, n := range names {
 				key[n] = true
 			}
