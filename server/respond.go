@@ -80,7 +80,7 @@ func applyResponseSettings(w http.ResponseWriter, status int, res *result) (int,
 // writeRead sends a read's result.
 func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, applied string) {
 	if res.Plan != nil {
-		writePlan(w, p, res)
+		writePlan(w, req, p, res)
 		return
 	}
 	if p.Singular && res.PageTotal != 1 {
@@ -124,16 +124,15 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	}
 }
 
-// writePlan sends the EXPLAIN output asked for with vnd.pgrst.plan.
-func writePlan(w http.ResponseWriter, p *planner.Plan, res *result) {
-	ct := "application/vnd.pgrst.plan+text; charset=utf-8"
-	if p.MediaType != "" {
-		ct = p.MediaType
-	}
-	w.Header().Set("Content-Type", ct)
+// writePlan sends the EXPLAIN output asked for with
+// application/vnd.pgrst.plan, for any method.
+func writePlan(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result) {
+	w.Header().Set("Content-Type", p.MediaType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(res.Plan)))
 	w.WriteHeader(http.StatusOK)
-	w.Write(res.Plan)
+	if !req.HeadOnly {
+		w.Write(res.Plan)
+	}
 }
 
 func singularError(n int64) *apierr.Error {
@@ -204,7 +203,7 @@ func mutationRange(req *request.Request, res *result) string {
 // (references/api/tables_views, references/preferences).
 func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, applied string) {
 	if res.Plan != nil {
-		writePlan(w, p, res)
+		writePlan(w, req, p, res)
 		return
 	}
 	h := w.Header()
