@@ -96,7 +96,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, cfg, aerr)
 		return
 	}
-	if req.Action != request.ActRead {
+	if req.Action != request.ActRead && plan.Explain == "" {
 		tc.Check = func(res *result) error {
 			if plan.Singular && res.PageTotal != 1 {
 				return singularError(res.PageTotal)
