@@ -199,6 +199,26 @@ func mutationRange(req *request.Request, res *result) string {
 	return contentRange(0, 0, total)
 }
 
+// location renders the Location of an inserted row from the planner's
+// [[column, value], ...] of its primary key; a null key value is is.null.
+func location(resource string, body []byte) (string, bool) {
+	var pk [][2]*string
+	if json.Unmarshal(body, &pk) != nil {
+		return "", false
+	}
+	q := make([]string, 0, len(pk))
+	for _, kv := range pk {
+		switch {
+		case kv[0] == nil:
+		case kv[1] == nil:
+			q = append(q, url.QueryEscape(*kv[0])+"=is.null")
+		default:
+			q = append(q, url.QueryEscape(*kv[0])+"=eq."+url.QueryEscape(*kv[1]))
+		}
+	}
+	return "/" + resource + "?" + strings.Join(q, "&"), true
+}
+
 // writeMutation sends the result of POST, PUT, PATCH or DELETE
 // (references/api/tables_views, references/preferences).
 func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, applied string) {
@@ -208,19 +228,8 @@ func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan,
 	}
 	h := w.Header()
 	if req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(res.Body) > 0 {
-		var pk [][2]*string
-		if json.Unmarshal(res.Body, &pk) == nil {
-			q := make([]string, 0, len(pk))
-			for _, kv := range pk {
-				switch {
-				case kv[0] == nil:
-				case kv[1] == nil:
-					q = append(q, url.QueryEscape(*kv[0])+"=is.null")
-				default:
-					q = append(q, url.QueryEscape(*kv[0])+"=eq."+url.QueryEscape(*kv[1]))
-				}
-			}
-			h.Set("Location", "/"+req.Resource+"?"+strings.Join(q, "&"))
+		if loc, ok := location(req.Resource, res.Body); ok {
+			h.Set("Location", loc)
 		}
 	}
 	if cr := mutationRange(req, res); cr != "" {
