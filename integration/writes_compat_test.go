@@ -78,6 +78,13 @@ func TestWritePayloadShapes(t *testing.T) {
 			t.Fatalf("%s: %v", body, m)
 		}
 	}
+	// a table takes JSON, CSV or a form
+	if m := p.Do("POST", "/gadgets", `label=x`, "Content-Type: text/plain").ExpectError(t, 400, "PGRST102"); m["message"] != "Content-Type not acceptable: text/plain" {
+		t.Fatalf("text/plain: %v", m)
+	}
+	p.Do("POST", "/gadgets", "label,price\nbox,4", "Content-Type: text/csv").Expect(t, 201)
+	p.Do("POST", "/gadgets", `label=tray&price=5`, "Content-Type: application/x-www-form-urlencoded").Expect(t, 201)
+	p.Get("/gadgets?select=label,price&price=in.(4,5)&order=price").Expect(t, 200).JSONEq(t, `[{"label":"box","price":4},{"label":"tray","price":5}]`)
 	// columns= must name something, and only existing columns
 	p.Do("POST", "/gadgets?columns=", `{"label":"a"}`, jsonCT).ExpectError(t, 400, "PGRST100")
 	m = p.Do("PATCH", "/gadgets?id=eq.1&columns=wheels", `{"wheels":4}`, jsonCT).ExpectError(t, 400, "PGRST204")

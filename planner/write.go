@@ -572,8 +572,10 @@ func decodeRows(req *request.Request, uniform bool) ([]map[string]json.RawMessag
 			row[k], _ = json.Marshal(vs[len(vs)-1])
 		}
 		return []map[string]json.RawMessage{row}, nil
+	case "/", "application/json": // JSON when no Content-Type is given
+		return decodeJSONRows(req.Body, uniform)
 	}
-	return decodeJSONRows(req.Body, uniform)
+	return nil, apierr.New(http.StatusBadRequest, "PGRST102", "Content-Type not acceptable: "+ct, "", "")
 }
 
 // decodeJSONRows follows PostgREST: invalid or empty JSON is "Empty or
