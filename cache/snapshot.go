@@ -403,3 +403,42 @@ func (s *Snapshot) RelationNames(schema string) []string { return s.relNames[sch
 
 // RelationshipsFrom lists relationships whose Table is qi.
 func (s *Snapshot) RelationshipsFrom(qi QI) []*Relationship { return s.Relationships[qi] }
+
+// KeyColumns is a relation's primary key; a view's is, as in PostgREST,
+// the key columns of every base relation it shows in full, under the
+// view's names and in the view's column order.
+func (s *Snapshot) KeyColumns(r *Relation) []string {
+	return s.keyColumns(r, 0)
+}
+
+func (s *Snapshot) keyColumns(r *Relation, depth int) []string {
+	if len(r.PrimaryKey) > 0 || r.Kind != KindView || depth > 8 {
+		return r.PrimaryKey
+	}
+	key := map[string]bool{}
+	for _, d := range s.viewDeps[r.QI()] {
+		base := s.Relations[d.base]
+		if base == nil {
+			continue
+		}
+		pk := s.keyColumns(base, depth+1)
+		var names []string
+		for _, c := range pk {
+			if i := slices.Index(d.cols, c); i >= 0 {
+				names = append(names, d.as[i])
+			}
+		}
+		if len(pk) > 0 && len(names) == len(pk) { // every key column shown
+			for _, n := range names {
+				key[n] = true
+			}
+		}
+	}
+	var out []string
+	for _, c := range r.Columns {
+		if key[c.Name] {
+			out = append(out, c.Name)
+		}
+	}
+	return out
+}

@@ -239,8 +239,9 @@ func TestEdgePutArrayOfOne(t *testing.T) {
 	p := StartPgrest(t, db, nil)
 	ct := "Content-Type: application/json"
 	p.Do("PUT", "/langs?name=eq.Go", `[{"name":"Go","rank":7}]`, ct, "Prefer: return=representation").
-		Expect(t, 200).JSONEq(t, `[{"name":"Go","rank":7}]`)
-	p.Do("PUT", "/langs?name=eq.Go", `[{"name":"Go","rank":1},{"name":"Go","rank":2}]`, ct).ExpectError(t, 400, "PGRST102")
+		Expect(t, 201).JSONEq(t, `[{"name":"Go","rank":7}]`) // inserted
+	p.Do("PUT", "/langs?name=eq.Go", `[{"name":"Go","rank":8}]`, ct, "Prefer: return=representation").
+		Expect(t, 200).JSONEq(t, `[{"name":"Go","rank":8}]`) // updated
 	p.Do("PUT", "/langs?name=eq.Go", `[]`, ct).ExpectError(t, 400, "PGRST102")
 }
 

@@ -37,6 +37,12 @@ type Plan struct {
 	Offset int64
 	// Singular: the body must hold exactly one row (vnd.pgrst.object+json).
 	Singular bool
+	// Inserted: total holds how many rows an upsert inserted (a write
+	// never needs a separate total: its count is page_total).
+	Inserted bool
+	// Upsert: Prefer: resolution applied (the relation has a conflict
+	// target: on_conflict= or a primary key).
+	Upsert bool
 	// NoContent: the call returns void; the response is 204 without a body.
 	NoContent bool
 	// CountSQL, when set, is a statement (same Args) whose EXPLAIN row

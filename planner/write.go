@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/pgrest/pgrest/cache"
@@ -14,92 +16,33 @@ import (
 	"github.com/pgrest/pgrest/server/request"
 )
 
-// compileWrite plans POST (insert), PATCH (update) and DELETE. The
-// statement is a data-modifying CTE named after the resource, so the
-// returned rows go through the same select/embedding compiler as reads.
+// compileWrite plans POST (insert), PUT (upsert), PATCH (update) and
+// DELETE. The statement is a data-modifying CTE named after the resource,
+// so the returned rows go through the same select/embedding compiler as
+// reads.
 func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals *values) (*Plan, error) {
 	rel := snap.Relation(req.Schema, req.Resource)
 	if rel == nil {
 		return nil, notFound(snap, req.Schema, req.Resource)
 	}
 	c := &compiler{req: req, snap: snap, opts: opts, vals: vals}
-	target := ident(rel.Schema) + "." + ident(rel.Name)
-	alias := req.Resource
-
+	w := &writer{c: c, rel: rel, target: ident(rel.Schema) + "." + ident(rel.Name), alias: req.Resource}
+	w.key = snap.KeyColumns(rel)
+	w.full, w.ret = returning(req, rel, w.key)
 	var mutation string
+	var err error
 	switch req.Action {
-	case request.ActCreate, request.ActUpdate, request.ActUpsert:
-		if req.Action == request.ActUpsert {
-			if err := checkPut(req, rel); err != nil {
-				return nil, err
-			}
-		}
-		rows, cols, err := payload(req, req.Action == request.ActCreate)
-		if err != nil {
-			return nil, err
-		}
-		if req.Action == request.ActUpsert {
-			if err := putMatchesURL(req, rel); err != nil {
-				return nil, err
-			}
-		}
-		vals.add(&req.Body, rows)
-		body := c.param(&req.Body) + "::json"
-		quoted := make([]string, len(cols))
-		for i, col := range cols {
-			quoted[i] = ident(col)
-		}
-		list := strings.Join(quoted, ", ")
-		exprs, recordset, record := list, "json_populate_recordset(NULL::"+target+", "+body+")", "json_populate_record(NULL::"+target+", "+body+"->0)"
-		if e, defs, ok := c.bodyRepresentations(rel, cols); ok {
-			exprs, recordset, record = e, "json_to_recordset("+body+") AS _pgrest_r("+defs+")", "json_to_record("+body+"->0) AS _pgrest_r("+defs+")"
-		} else if req.Prefs.Missing == "default" && req.Action == request.ActCreate {
-			exprs, recordset = missingDefaults(rel, target, body, cols)
-		}
-		if req.Action != request.ActUpdate {
-			conflict, err := onConflict(req, rel, quoted)
-			if err != nil {
-				return nil, err
-			}
-			if req.Action == request.ActUpsert {
-				// The URL's key filters guard the update (and bind their parameters).
-				where, err := c.whereClause(rel, rel.Name, nil, nil)
-				if err != nil {
-					return nil, err
-				}
-				conflict += where
-			}
-			if len(cols) == 0 {
-				mutation = "INSERT INTO " + target + " SELECT FROM json_array_elements(" + body + ")" + conflict + " RETURNING " + target + ".*"
-			} else {
-				mutation = "INSERT INTO " + target + " (" + list + ") SELECT " + exprs + " FROM " + recordset + conflict + " RETURNING " + target + ".*"
-			}
-		} else {
-			if len(cols) == 0 {
-				return nil, apierr.InvalidBody("Empty or invalid json: a PATCH body needs at least one column")
-			}
-			where, err := c.whereClause(rel, alias, nil, nil)
-			if err != nil {
-				return nil, err
-			}
-			where, err = c.limitedWhere(rel, target, alias, where)
-			if err != nil {
-				return nil, err
-			}
-			mutation = "UPDATE " + target + " AS " + ident(alias) + " SET (" + list + ") = (SELECT " + exprs + " FROM " + record + ")" + where + " RETURNING " + ident(alias) + ".*"
-		}
+	case request.ActCreate, request.ActUpsert:
+		mutation, err = w.insert()
+	case request.ActUpdate:
+		mutation, err = w.update()
 	case request.ActDelete:
-		where, err := c.whereClause(rel, alias, nil, nil)
-		if err != nil {
-			return nil, err
-		}
-		where, err = c.limitedWhere(rel, target, alias, where)
-		if err != nil {
-			return nil, err
-		}
-		mutation = "DELETE FROM " + target + " AS " + ident(alias) + where + " RETURNING " + ident(alias) + ".*"
+		mutation, err = w.delete()
 	default:
 		return nil, apierr.New(http.StatusNotImplemented, "PGREST501", "This kind of request is not supported by pgrest yet", "", "")
+	}
+	if err != nil {
+		return nil, err
 	}
 
 	media, err := negotiate(req, opts, c.offerFor(rel, nil))
@@ -107,102 +50,379 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 		return nil, err
 	}
 	c.jsonOut = media.json()
-	cols, names, err := c.selectList(rel, alias, req.Select, nil)
-	if err != nil {
-		return nil, err
-	}
+	alias := w.alias
+	cols, from := "1", ident(alias)
 	body := "''::text AS body, NULL::bytea AS body_bytes"
 	switch {
 	case req.Prefs.Return == "representation":
+		var names []string
+		if cols, names, err = c.selectList(rel, alias, req.Select, nil); err != nil {
+			return nil, err
+		}
+		order, err := c.orderClause(rel, alias, nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		if w.full {
+			// Rows of the relation's own type, so computed columns (functions
+			// of that type, overloads included) resolve as they do on reads.
+			from = "unnest(ARRAY(SELECT _pgrest_m::" + w.target + " FROM " + ident(alias) + " _pgrest_m)) AS " + ident(alias)
+		}
+		from += order
 		body = bodyColumns(media, names)
-	case req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(rel.PrimaryKey) > 0:
-		// The primary key of the first row, for the Location header.
+	case req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(w.key) > 0:
+		// The primary key of the one row inserted, for the Location header.
 		var pk []string
-		for _, k := range rel.PrimaryKey {
+		for _, k := range w.key {
 			pk = append(pk, "json_build_array("+quoteLit(k)+", "+ident(alias)+"."+ident(k)+"::text)")
 		}
-		body = "(SELECT json_build_array(" + strings.Join(pk, ", ") + ")::text FROM " + ident(alias) + " LIMIT 1) AS body, NULL::bytea AS body_bytes"
-		cols, names = "1", nil
+		body = "(SELECT json_build_array(" + strings.Join(pk, ", ") + ")::text FROM " + ident(alias) + " WHERE (SELECT pg_catalog.count(*) FROM " + ident(alias) + ") = 1) AS body, NULL::bytea AS body_bytes"
 	}
-	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT NULL::bigint AS total, pg_catalog.count(_pgrest_t) AS page_total, " +
+	total := "NULL::bigint"
+	if w.inserted != "" {
+		total = w.inserted
+	}
+	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT " + total + " AS total, pg_catalog.count(_pgrest_t) AS page_total, " +
 		body + ", " + responseSettings + " FROM (SELECT " +
-		cols + " FROM " + ident(alias) + ") _pgrest_t"
-	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular, Explain: media.explain}, nil
+		cols + " FROM " + from + ") _pgrest_t"
+	sql += bindUnused(sql, vals.args)
+	// A plan request explains the whole statement (run, with ANALYZE).
+	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular, Inserted: w.inserted != "", Upsert: w.upsert,
+		Explain: media.explain}, nil
+}
+
+// bindUnused references the parameters the statement leaves out, values
+// that a write ignores as PostgREST does (root filters on POST, filters of
+// an embed the response does not show): PostgreSQL must still type them.
+func bindUnused(sql string, args []any) string {
+	used := map[int]bool{}
+	for i := 0; i < len(sql); i++ {
+		if sql[i] != '$' {
+			continue
+		}
+		j := i + 1
+		for j < len(sql) && sql[j] >= '0' && sql[j] <= '9' {
+			j++
+		}
+		if n, err := strconv.Atoi(sql[i+1 : j]); err == nil {
+			used[n] = true
+		}
+	}
+	var refs []string
+	for i, a := range args {
+		if n := i + 1; !used[n] {
+			typ := "text"
+			if _, ok := a.([]string); ok {
+				typ = "text[]"
+			}
+			refs = append(refs, "$"+strconv.Itoa(n)+"::"+typ+" IS NULL")
+		}
+	}
+	if len(refs) == 0 {
+		return ""
+	}
+	return " WHERE (" + strings.Join(refs, " OR ") + " OR true)"
+}
+
+// writer builds one data-modifying statement.
+type writer struct {
+	c             *compiler
+	rel           *cache.Relation
+	target, alias string
+	key           []string // the primary key (a view's derived one)
+	// full: the statement returns whole rows; else only ret (none: "1").
+	full bool
+	ret  []string
+	// inserted, when set, is an expression counting the rows an upsert
+	// inserted rather than updated (201 against 200).
+	inserted string
+	upsert   bool
+}
+
+// returning decides what the statement returns: only what the response
+// reads, so that, as in PostgREST, return=minimal needs no SELECT
+// privilege and a select= of granted columns is enough.
+func returning(req *request.Request, rel *cache.Relation, key []string) (bool, []string) {
+	switch {
+	case req.Prefs.Return == "representation":
+	case req.Action == request.ActCreate && req.Prefs.Return == "headers-only":
+		return false, slices.Clone(key) // appended to: never share the snapshot's slice
+	default:
+		return false, nil
+	}
+	var cols []string
+	plain := func(f request.Field) bool {
+		if f.Name == "*" || rel.Column(f.Name) == nil {
+			return false
+		}
+		cols = appendUnique(cols, f.Name)
+		return true
+	}
+	if len(req.Select) == 0 {
+		return true, nil
+	}
+	for _, it := range req.Select {
+		if it.Embed != nil || it.Aggregate != "" || !plain(it.Field) {
+			return true, nil
+		}
+	}
+	for _, o := range req.Orders {
+		for _, t := range o.Terms {
+			if len(o.Path) == 0 && (t.Relation != "" || !plain(t.Field)) {
+				return true, nil
+			}
+		}
+	}
+	return false, cols
+}
+
+func appendUnique(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+// returningClause renders RETURNING for rows qualified by q.
+func (w *writer) returningClause(q string) string {
+	if w.full {
+		return " RETURNING " + q + ".*"
+	}
+	if len(w.ret) == 0 {
+		return " RETURNING 1"
+	}
+	cols := make([]string, len(w.ret))
+	for i, col := range w.ret {
+		cols[i] = q + "." + ident(col)
+	}
+	return " RETURNING " + strings.Join(cols, ", ")
+}
+
+// insert renders INSERT for POST and PUT, with ON CONFLICT for upserts.
+func (w *writer) insert() (string, error) {
+	req, rel, c := w.c.req, w.rel, w.c
+	if req.Action == request.ActUpsert {
+		if err := checkPut(req, w.key); err != nil {
+			return "", err
+		}
+	}
+	p, err := payload(req, rel)
+	if err != nil {
+		return "", err
+	}
+	if req.Action == request.ActUpsert {
+		if err := putMatchesURL(req, p.rows); err != nil {
+			return "", err
+		}
+		// PUT writes the row the URL names: the first of the payload.
+		p = p.first()
+	}
+	c.vals.add(&req.Body, p.json)
+	body := c.param(&req.Body) + "::json"
+	quoted := quoteAll(p.cols)
+	conflict, keys := onConflict(req, w.key, quoted)
+	w.upsert = keys != nil
+	if req.Action == request.ActUpsert {
+		// The URL's key filters guard the update (and bind their parameters).
+		where, err := c.whereClause(rel, rel.Name, nil, nil)
+		if err != nil {
+			return "", err
+		}
+		conflict += where
+	}
+	if len(keys) > 0 && (req.Action == request.ActUpsert || req.Prefs.Resolution == "merge-duplicates") {
+		w.countInserted(keys)
+	}
+	ret := w.returningClause(w.target)
+	if len(p.cols) == 0 {
+		return "INSERT INTO " + w.target + " SELECT FROM json_array_elements(" + body + ")" + conflict + ret, nil
+	}
+	head := "INSERT INTO " + w.target + " (" + strings.Join(quoted, ", ") + ") "
+	if req.Prefs.Missing == "default" {
+		return head + w.valuesWithDefaults(p, body) + conflict + ret, nil
+	}
+	exprs, recordset := strings.Join(quoted, ", "), "json_populate_recordset(NULL::"+w.target+", "+body+")"
+	if e, defs, ok := c.bodyRepresentations(rel, p.cols); ok {
+		exprs, recordset = e, "json_to_recordset("+body+") AS _pgrest_r("+defs+")"
+	}
+	return head + "SELECT " + exprs + " FROM " + recordset + conflict + ret, nil
+}
+
+// countInserted makes the statement also return the conflict key and
+// counts the returned rows whose key did not exist before: the outer
+// query still sees the table as it was before the statement.
+func (w *writer) countInserted(keys []string) {
+	var cond []string
+	for _, k := range keys {
+		if !w.full {
+			w.ret = appendUnique(w.ret, k)
+		}
+		cond = append(cond, "_pgrest_o."+ident(k)+" = _pgrest_n."+ident(k))
+	}
+	w.inserted = "(SELECT pg_catalog.count(*) FROM " + ident(w.alias) + " _pgrest_n WHERE NOT EXISTS (SELECT 1 FROM " + w.target +
+		" _pgrest_o WHERE " + strings.Join(cond, " AND ") + "))"
+}
+
+// valuesWithDefaults renders one VALUES row per payload row, DEFAULT for
+// every column the row leaves out (Prefer: missing=default), so column,
+// identity and domain defaults all apply as PostgreSQL defines them.
+func (w *writer) valuesWithDefaults(p *rowsPayload, body string) string {
+	rows := make([]string, len(p.rows))
+	for i, r := range p.rows {
+		exprs := make([]string, len(p.cols))
+		for j, col := range p.cols {
+			if _, ok := r[col]; !ok {
+				exprs[j] = "DEFAULT"
+				continue
+			}
+			exprs[j] = w.columnFrom(col, body+"->"+strconv.Itoa(i))
+		}
+		rows[i] = "(" + strings.Join(exprs, ", ") + ")"
+	}
+	if len(rows) == 0 {
+		return "SELECT " + strings.Repeat("NULL, ", len(p.cols)-1) + "NULL WHERE false"
+	}
+	return "VALUES " + strings.Join(rows, ", ")
+}
+
+// columnFrom reads one column from a JSON object as the column's type
+// (through its domain representation when it has one).
+func (w *writer) columnFrom(col, obj string) string {
+	if e, defs, ok := w.c.bodyRepresentations(w.rel, []string{col}); ok {
+		return "(SELECT " + e + " FROM json_to_record(" + obj + ") AS _pgrest_r(" + defs + "))"
+	}
+	return "(json_populate_record(NULL::" + w.target + ", " + obj + "))." + ident(col)
+}
+
+// update renders UPDATE for PATCH from the payload's first row. A payload
+// without columns updates nothing and returns no rows, as PostgREST.
+func (w *writer) update() (string, error) {
+	req, rel, c := w.c.req, w.rel, w.c
+	p, err := payload(req, rel)
+	if err != nil {
+		return "", err
+	}
+	where, err := c.whereClause(rel, w.alias, nil, nil)
+	if err != nil {
+		return "", err
+	}
+	if len(p.cols) == 0 {
+		sel := "1"
+		if r := w.returningClause(ident(w.alias)); w.full || len(w.ret) > 0 {
+			sel = strings.TrimPrefix(r, " RETURNING ")
+		}
+		// LIMIT 0 rather than WHERE false keeps the filters' parameters bound.
+		return "SELECT " + sel + " FROM " + w.target + " AS " + ident(w.alias) + where + " LIMIT 0", nil
+	}
+	if where, err = c.limitedWhere(rel, w.target, w.alias, where); err != nil {
+		return "", err
+	}
+	p = p.first()
+	c.vals.add(&req.Body, p.json)
+	row := c.param(&req.Body) + "::json->0"
+	var set string
+	if req.Prefs.Missing == "default" {
+		sets := make([]string, len(p.cols))
+		for i, col := range p.cols {
+			e := "DEFAULT"
+			if _, ok := p.rows[0][col]; ok {
+				e = w.columnFrom(col, row)
+			}
+			sets[i] = ident(col) + " = " + e
+		}
+		set = strings.Join(sets, ", ")
+	} else {
+		quoted := quoteAll(p.cols)
+		exprs, record := strings.Join(quoted, ", "), "json_populate_record(NULL::"+w.target+", "+row+")"
+		if e, defs, ok := c.bodyRepresentations(rel, p.cols); ok {
+			exprs, record = e, "json_to_record("+row+") AS _pgrest_r("+defs+")"
+		}
+		set = "(" + strings.Join(quoted, ", ") + ") = (SELECT " + exprs + " FROM " + record + ")"
+	}
+	return "UPDATE " + w.target + " AS " + ident(w.alias) + " SET " + set + where + w.returningClause(ident(w.alias)), nil
+}
+
+func (w *writer) delete() (string, error) {
+	where, err := w.c.whereClause(w.rel, w.alias, nil, nil)
+	if err != nil {
+		return "", err
+	}
+	if where, err = w.c.limitedWhere(w.rel, w.target, w.alias, where); err != nil {
+		return "", err
+	}
+	return "DELETE FROM " + w.target + " AS " + ident(w.alias) + where + w.returningClause(ident(w.alias)), nil
+}
+
+func quoteAll(cols []string) []string {
+	out := make([]string, len(cols))
+	for i, col := range cols {
+		out[i] = ident(col)
+	}
+	return out
 }
 
 // onConflict renders the ON CONFLICT clause of an upsert: PUT, or POST
 // with Prefer: resolution; the target is on_conflict= or the primary key.
-func onConflict(req *request.Request, rel *cache.Relation, cols []string) (string, error) {
+// Without either, as in PostgREST, the resolution is not applied.
+func onConflict(req *request.Request, pk, cols []string) (string, []string) {
 	res := req.Prefs.Resolution
 	if req.Action == request.ActUpsert {
 		res = "merge-duplicates"
 	}
-	if res != "merge-duplicates" && res != "ignore-duplicates" {
-		return "", nil
-	}
 	keys := req.OnConflict
 	if keys == nil {
-		keys = rel.PrimaryKey
+		keys = pk
 	}
-	var target []string
-	for _, k := range keys {
-		target = append(target, ident(k))
+	if (res != "merge-duplicates" && res != "ignore-duplicates") || len(keys) == 0 {
+		return "", nil
 	}
+	target := " ON CONFLICT (" + strings.Join(quoteAll(keys), ", ") + ")"
 	if res == "ignore-duplicates" || len(cols) == 0 {
-		if len(target) == 0 {
-			return " ON CONFLICT DO NOTHING", nil
-		}
-		return " ON CONFLICT (" + strings.Join(target, ", ") + ") DO NOTHING", nil
+		return target + " DO NOTHING", keys
 	}
-	if len(target) == 0 {
-		return "", apierr.New(http.StatusBadRequest, "PGRST100", "An upsert needs a primary key or on_conflict", "", "Add on_conflict=<unique columns> to the URL.")
+	set := make([]string, len(cols))
+	for i, c := range cols {
+		set[i] = c + " = EXCLUDED." + c
 	}
-	var set []string
-	for _, c := range cols {
-		set = append(set, c+" = EXCLUDED."+c)
-	}
-	return " ON CONFLICT (" + strings.Join(target, ", ") + ") DO UPDATE SET " + strings.Join(set, ", "), nil
+	return target + " DO UPDATE SET " + strings.Join(set, ", "), keys
 }
 
 // checkPut enforces PUT's shape: eq filters on exactly the primary key
 // columns (PGRST105), no limit or offset (PGRST114).
-func checkPut(req *request.Request, rel *cache.Relation) error {
+func checkPut(req *request.Request, pk []string) error {
 	for _, r := range req.Ranges {
 		if len(r.Path) == 0 && (r.Limit != nil || r.Offset != 0) {
 			return apierr.New(http.StatusBadRequest, "PGRST114", "limit/offset querystring parameters are not allowed for PUT", "", "")
 		}
 	}
 	seen := map[string]bool{}
-	ok := len(rel.PrimaryKey) > 0 && len(req.Logic) == 0
+	ok := len(pk) > 0 && len(req.Logic) == 0
 	for _, f := range req.Filters {
 		if len(f.Path) > 0 || len(f.Field.Path) > 0 || f.Op.Op != "eq" || f.Op.Negated || f.Op.Quant != "" || seen[f.Field.Name] {
 			ok = false
 		}
 		seen[f.Field.Name] = true
 	}
-	for _, k := range rel.PrimaryKey {
+	for _, k := range pk {
 		ok = ok && seen[k]
 	}
-	if !ok || len(seen) != len(rel.PrimaryKey) {
+	if !ok || len(seen) != len(pk) {
 		return apierr.New(http.StatusMethodNotAllowed, "PGRST105", "Filters must include all and only primary key columns with 'eq' operators", "", "")
 	}
 	return nil
 }
 
-// putMatchesURL checks that a PUT body is one row whose primary key is the
-// one the URL names (PGRST115).
-func putMatchesURL(req *request.Request, rel *cache.Relation) error {
-	var row map[string]json.RawMessage
-	if err := json.Unmarshal(bytes.TrimSpace(req.Body), &row); err != nil {
-		var rows []map[string]json.RawMessage
-		if json.Unmarshal(bytes.TrimSpace(req.Body), &rows) != nil || len(rows) != 1 {
-			return apierr.InvalidBody("PUT takes a single JSON object")
-		}
-		row = rows[0]
-	}
+// putMatchesURL checks that the PUT payload's first row has the primary
+// key the URL names (PGRST115).
+func putMatchesURL(req *request.Request, rows []map[string]json.RawMessage) error {
 	mismatch := apierr.New(http.StatusBadRequest, "PGRST115", "Payload values do not match URL in primary key column(s)", "", "")
+	if len(rows) == 0 {
+		return mismatch
+	}
 	for _, f := range req.Filters {
-		raw, ok := row[f.Field.Name]
+		raw, ok := rows[0][f.Field.Name]
 		if !ok {
 			return mismatch
 		}
@@ -241,33 +461,56 @@ func (c *compiler) limitedWhere(rel *cache.Relation, target, alias, where string
 	return " WHERE " + ident(alias) + ".ctid = ANY(ARRAY(" + sub + "))", nil
 }
 
-// payload validates the JSON body and returns it as an array plus the
-// columns to write: columns= when given, else the keys of the objects,
-// which must all have the same keys (PGRST102 otherwise).
-func payload(req *request.Request, many bool) (string, []string, error) {
-	rows, err := decodeRows(req, many)
-	if err != nil {
-		return "", nil, err
+// rowsPayload is a write's body as rows, the JSON array the statement
+// reads, and the columns to write.
+type rowsPayload struct {
+	rows []map[string]json.RawMessage
+	json string
+	cols []string
+}
+
+// first keeps only the first row (PATCH and PUT write one).
+func (p *rowsPayload) first() *rowsPayload {
+	if len(p.rows) <= 1 {
+		return p
 	}
-	cols := req.Columns
-	if cols == nil {
-		var first []string
-		for i, r := range rows {
-			keys := make([]string, 0, len(r))
-			for k := range r {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			if i == 0 {
-				first = keys
-			} else if strings.Join(keys, "\x00") != strings.Join(first, "\x00") {
-				return "", nil, apierr.New(http.StatusBadRequest, "PGRST102", "All object keys must match", "", "")
-			}
+	q := &rowsPayload{rows: p.rows[:1], cols: p.cols}
+	b, _ := json.Marshal(q.rows)
+	q.json = string(b)
+	return q
+}
+
+// payload reads the body as rows. The columns are columns= when given,
+// else the keys of the rows, which must all have the same keys (PGRST102);
+// each must be a column of the relation (PGRST204).
+func payload(req *request.Request, rel *cache.Relation) (*rowsPayload, error) {
+	rows, err := decodeRows(req, req.Columns == nil)
+	if err != nil {
+		return nil, err
+	}
+	var cols []string
+	for _, col := range req.Columns {
+		cols = appendUnique(cols, col)
+	}
+	if cols == nil && len(rows) > 0 {
+		for k := range rows[0] {
+			cols = append(cols, k)
 		}
-		cols = first
+		sort.Strings(cols)
+	}
+	// PostgREST resolves the columns as a set: the first missing one in
+	// ascending order is reported.
+	sorted := slices.Sorted(slices.Values(cols))
+	for _, col := range sorted {
+		if rel.Column(col) == nil {
+			return nil, apierr.New(http.StatusBadRequest, "PGRST204", "Could not find the '"+col+"' column of '"+rel.Name+"' in the schema cache", "", "")
+		}
+	}
+	if rows == nil {
+		rows = []map[string]json.RawMessage{}
 	}
 	b, _ := json.Marshal(rows)
-	return string(b), cols, nil
+	return &rowsPayload{rows: rows, json: string(b), cols: cols}, nil
 }
 
 // bodyRepresentations handles columns whose domain has a cast from json
@@ -279,7 +522,7 @@ func (c *compiler) bodyRepresentations(rel *cache.Relation, cols []string) (expr
 	for _, name := range cols {
 		col := rel.Column(name)
 		if col == nil {
-			return "", "", false // PostgreSQL reports the unknown column
+			return "", "", false
 		}
 		e, typ := "_pgrest_r."+ident(name), col.Type
 		if fn := c.representation(rel, &request.Field{Name: name}, func(r *cache.Representation) *cache.QI { return r.FromJSON }); fn != "" {
@@ -290,10 +533,11 @@ func (c *compiler) bodyRepresentations(rel *cache.Relation, cols []string) (expr
 	return strings.Join(es, ", "), strings.Join(ds, ", "), ok
 }
 
-// decodeRows reads a write's body as rows: JSON (an object, or an array of
-// them when many), CSV with a header line ("NULL" is null), or a
-// urlencoded form (one row). Every value becomes JSON for the statement.
-func decodeRows(req *request.Request, many bool) ([]map[string]json.RawMessage, error) {
+// decodeRows reads a write's body as rows: JSON (an object or an array of
+// objects), CSV with a header line ("NULL" is null), or a urlencoded form
+// (one row). Every value becomes JSON for the statement. uniform asks
+// that every row has the same keys (no columns= to pick them).
+func decodeRows(req *request.Request, uniform bool) ([]map[string]json.RawMessage, error) {
 	ct := req.ContentType.Type + "/" + req.ContentType.Subtype
 	switch ct {
 	case "text/csv":
@@ -317,9 +561,6 @@ func decodeRows(req *request.Request, many bool) ([]map[string]json.RawMessage, 
 			}
 			rows = append(rows, row)
 		}
-		if !many && len(rows) != 1 {
-			return nil, apierr.InvalidBody("expected one CSV row")
-		}
 		return rows, nil
 	case "application/x-www-form-urlencoded":
 		form, err := url.ParseQuery(string(req.Body))
@@ -331,40 +572,58 @@ func decodeRows(req *request.Request, many bool) ([]map[string]json.RawMessage, 
 			row[k], _ = json.Marshal(vs[len(vs)-1])
 		}
 		return []map[string]json.RawMessage{row}, nil
+	case "/", "application/json": // JSON when no Content-Type is given
+		return decodeJSONRows(req.Body, uniform)
 	}
-	body := bytes.TrimSpace(req.Body)
-	if len(body) == 0 {
-		body = []byte("{}")
+	return nil, apierr.New(http.StatusBadRequest, "PGRST102", "Content-Type not acceptable: "+ct, "", "")
+}
+
+// decodeJSONRows follows PostgREST: invalid or empty JSON is "Empty or
+// invalid json"; an array must hold objects with the same keys ("All
+// object keys must match"); a scalar counts as no rows.
+func decodeJSONRows(body []byte, uniform bool) ([]map[string]json.RawMessage, error) {
+	var v json.RawMessage
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, apierr.InvalidBody("")
 	}
-	var rows []map[string]json.RawMessage
-	// PUT names one row, but PostgREST takes it in an array of one too.
-	if body[0] == '[' && (many || req.Action == request.ActUpsert) {
-		if err := json.Unmarshal(body, &rows); err != nil {
-			return nil, apierr.InvalidBody(err.Error())
+	v = bytes.TrimSpace(v)
+	mismatch := apierr.New(http.StatusBadRequest, "PGRST102", "All object keys must match", "", "")
+	switch v[0] {
+	case '{':
+		var one map[string]json.RawMessage
+		if err := json.Unmarshal(v, &one); err != nil {
+			return nil, apierr.InvalidBody("")
 		}
-		if !many && len(rows) != 1 {
-			return nil, apierr.InvalidBody("PUT takes a single JSON object")
+		return []map[string]json.RawMessage{one}, nil
+	case '[':
+		var elems []json.RawMessage
+		if err := json.Unmarshal(v, &elems); err != nil {
+			return nil, apierr.InvalidBody("")
+		}
+		rows := make([]map[string]json.RawMessage, 0, len(elems))
+		for _, e := range elems {
+			var row map[string]json.RawMessage
+			if e = bytes.TrimSpace(e); len(e) == 0 || e[0] != '{' || json.Unmarshal(e, &row) != nil {
+				return nil, mismatch
+			}
+			if uniform && len(rows) > 0 && !sameKeys(rows[0], row) {
+				return nil, mismatch
+			}
+			rows = append(rows, row)
 		}
 		return rows, nil
 	}
-	var one map[string]json.RawMessage
-	if err := json.Unmarshal(body, &one); err != nil {
-		return nil, apierr.InvalidBody(err.Error())
-	}
-	return []map[string]json.RawMessage{one}, nil
+	return nil, nil
 }
 
-// missingDefaults reads each row through json_array_elements so that a
-// key absent from a row takes the column's default (Prefer:
-// missing=default) while an explicit null stays null.
-func missingDefaults(rel *cache.Relation, target, body string, cols []string) (exprs, from string) {
-	var es []string
-	for _, name := range cols {
-		def := "NULL"
-		if col := rel.Column(name); col != nil && col.Default != nil {
-			def = *col.Default // an expression from the catalog, not from the client
-		}
-		es = append(es, "CASE WHEN _pgrest_e::jsonb ? "+quoteLit(name)+" THEN _pgrest_r."+ident(name)+" ELSE "+def+" END")
+func sameKeys(a, b map[string]json.RawMessage) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	return strings.Join(es, ", "), "json_array_elements(" + body + ") AS _pgrest_e, LATERAL json_populate_record(NULL::" + target + ", _pgrest_e) AS _pgrest_r"
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -207,6 +207,12 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 		end := "COMMIT"
 		if tc.Rollback {
 			end = "ROLLBACK"
+			// Deferred constraints are checked at COMMIT only; checked now, a
+			// rolled-back request still reports their violation.
+			if _, err := conn.Exec(ctx, "SET CONSTRAINTS ALL IMMEDIATE"); err != nil {
+				rollback(conn)
+				return nil, err
+			}
 		}
 		if _, err := conn.Exec(ctx, end); err != nil {
 			rollback(conn)

@@ -115,15 +115,12 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, cfg, toAPIError(err, tc.Authenticated))
 		return
 	}
-	if res.Plan != nil {
-		writePlan(w, req, plan, res)
-		return
-	}
+	applied := preferenceApplied(req, plan, cfg.DBTxEnd)
 	if req.Action == request.ActRead || req.Action == request.ActInvoke {
-		writeRead(w, req, plan, res, readPreferencesApplied(req, tc, cfg.DBTxEnd))
+		writeRead(w, req, plan, res, applied)
 		return
 	}
-	writeMutation(w, req, plan, res, tc, cfg.DBTxEnd)
+	writeMutation(w, req, plan, res, applied)
 }
 
 // snapshotFor returns the snapshot a request is served from, honouring
@@ -185,15 +182,9 @@ func (a *App) txContext(cfg *config.Config, req *request.Request, role string, c
 	if cfg.DBPreRequest != "" {
 		tc.PreRequest = quoteQualified(cfg.DBPreRequest)
 	}
-	if tz := req.Prefs.Timezone; tz != "" {
-		if snap := a.holder.Load(); snap != nil && snap.Timezones != nil && !snap.Timezones[tz] {
-			if req.Prefs.Handling == "strict" {
-				return nil, apierr.New(http.StatusBadRequest, "PGRST122", "Invalid preferences given with handling=strict", "Invalid preferences: timezone="+tz, "")
-			}
-		} else {
-			tc.Timezone = tz
-		}
-	}
+	// PostgreSQL validates the zone: an unknown one fails the request
+	// with 22023, as in PostgREST v16.
+	tc.Timezone = req.Prefs.Timezone
 	switch cfg.DBTxEnd {
 	case "rollback":
 		tc.Rollback = true

@@ -82,39 +82,12 @@ func applyResponseSettings(w http.ResponseWriter, status int, res *result) (int,
 	return status, nil
 }
 
-// writePlan sends the EXPLAIN output asked for with
-// application/vnd.pgrst.plan, for any method.
-func writePlan(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result) {
-	w.Header().Set("Content-Type", p.MediaType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(res.Plan)))
-	w.WriteHeader(http.StatusOK)
-	if !req.HeadOnly {
-		w.Write(res.Plan)
-	}
-}
-
-// readPreferencesApplied lists, in PostgREST's order, the preferences a
-// read or call honoured: count, tx (when db-tx-end lets the client
-// choose), handling, and a timezone that was set.
-func readPreferencesApplied(req *request.Request, tc *txContext, txEnd string) string {
-	var applied []string
-	if req.Prefs.Count != "" {
-		applied = append(applied, "count="+req.Prefs.Count)
-	}
-	if req.Prefs.Tx != "" && (txEnd == "commit-allow-override" || txEnd == "rollback-allow-override") {
-		applied = append(applied, "tx="+req.Prefs.Tx)
-	}
-	if req.Prefs.Handling != "" {
-		applied = append(applied, "handling="+req.Prefs.Handling)
-	}
-	if tc.Timezone != "" {
-		applied = append(applied, "timezone="+tc.Timezone)
-	}
-	return strings.Join(applied, ", ")
-}
-
 // writeRead sends a read's result.
 func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, applied string) {
+	if res.Plan != nil {
+		writePlan(w, req, p, res)
+		return
+	}
 	if p.Singular && res.PageTotal != 1 {
 		writeError(w, singularError(res.PageTotal))
 		return
@@ -130,6 +103,9 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	}
 	if !p.Singular {
 		h.Set("Content-Range", contentRange(p.Offset, res.PageTotal, res.Total))
+	}
+	if applied != "" {
+		h.Set("Preference-Applied", applied)
 	}
 	if p.NoContent {
 		status = http.StatusNoContent
@@ -159,54 +135,121 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	w.Write(res.Body)
 }
 
+// writePlan sends the EXPLAIN output asked for with
+// application/vnd.pgrst.plan, for any method.
+func writePlan(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result) {
+	w.Header().Set("Content-Type", p.MediaType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(res.Plan)))
+	w.WriteHeader(http.StatusOK)
+	if !req.HeadOnly {
+		w.Write(res.Plan)
+	}
+}
+
 func singularError(n int64) *apierr.Error {
 	return apierr.New(http.StatusNotAcceptable, "PGRST116", "Cannot coerce the result to a single JSON object",
 		"The result contains "+strconv.FormatInt(n, 10)+" rows", "")
 }
 
-// writeMutation sends the result of POST, PATCH or DELETE
-// (references/api/tables_views, references/preferences).
-func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, tc *txContext, txEnd string) {
-	h := w.Header()
-	var applied []string
-	if req.Prefs.Return != "" {
-		applied = append(applied, "return="+req.Prefs.Return)
-	}
-	if req.Prefs.Resolution != "" && req.Action == request.ActCreate {
-		applied = append(applied, "resolution="+req.Prefs.Resolution)
-	}
-	if req.Prefs.Missing != "" && req.Action == request.ActCreate {
-		applied = append(applied, "missing="+req.Prefs.Missing)
-	}
-	if req.Prefs.MaxAffected != nil && req.Prefs.Handling == "strict" {
-		applied = append(applied, "max-affected="+strconv.FormatInt(*req.Prefs.MaxAffected, 10))
-	}
-	if req.Prefs.Tx != "" && (txEnd == "commit-allow-override" || txEnd == "rollback-allow-override") {
-		applied = append(applied, "tx="+req.Prefs.Tx)
-	}
-	if req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(res.Body) > 0 {
-		var pk [][2]*string
-		if json.Unmarshal(res.Body, &pk) == nil {
-			q := make([]string, 0, len(pk))
-			for _, kv := range pk {
-				if kv[0] != nil && kv[1] != nil {
-					q = append(q, url.QueryEscape(*kv[0])+"=eq."+url.QueryEscape(*kv[1]))
-				}
-			}
-			h.Set("Location", "/"+req.Resource+"?"+strings.Join(q, "&"))
+// preferenceApplied renders Preference-Applied: the preferences the
+// request honoured, in PostgREST's order. Which ones apply depends on the
+// action; tx only when db-tx-end lets the client override it.
+func preferenceApplied(req *request.Request, p *planner.Plan, txEnd string) string {
+	pr := req.Prefs
+	act := req.Action
+	write := act == request.ActCreate || act == request.ActUpdate || act == request.ActUpsert || act == request.ActDelete
+	var out []string
+	add := func(ok bool, name, val string) {
+		if ok && val != "" {
+			out = append(out, name+"="+val)
 		}
 	}
-	if len(applied) > 0 {
-		h.Set("Preference-Applied", strings.Join(applied, ", "))
+	add(act == request.ActCreate && p.Upsert, "resolution", pr.Resolution)
+	add(act == request.ActCreate || act == request.ActUpdate, "missing", pr.Missing)
+	add(write, "return", pr.Return)
+	add(true, "count", pr.Count)
+	add(txEnd == "commit-allow-override" || txEnd == "rollback-allow-override", "tx", pr.Tx)
+	add(true, "handling", pr.Handling)
+	add(true, "timezone", pr.Timezone)
+	if pr.MaxAffected != nil && pr.Handling == "strict" && (act == request.ActUpdate || act == request.ActDelete || act == request.ActInvoke) {
+		add(true, "max-affected", strconv.FormatInt(*pr.MaxAffected, 10))
 	}
-	status := http.StatusNoContent
-	if req.Action == request.ActCreate {
-		status = http.StatusCreated
-	} else if req.Prefs.Return == "representation" {
-		status = http.StatusOK
+	return strings.Join(out, ", ")
+}
+
+// mutationStatus is 201 for an insert (200 for an upsert that inserted
+// nothing), and for the others 200 with a body, else 204.
+func mutationStatus(req *request.Request, p *planner.Plan, res *result) int {
+	inserted := !p.Inserted || res.Total == nil || *res.Total > 0
+	switch {
+	case req.Action == request.ActCreate && !inserted && req.Prefs.Resolution == "merge-duplicates":
+		return http.StatusOK
+	case req.Action == request.ActCreate:
+		return http.StatusCreated
+	case req.Prefs.Return != "representation":
+		return http.StatusNoContent
+	case req.Action == request.ActUpsert && inserted:
+		return http.StatusCreated
 	}
-	h.Set("Content-Range", "*/*")
-	status, aerr := applyResponseSettings(w, status, res)
+	return http.StatusOK
+}
+
+// mutationRange is the Content-Range of a write: the rows changed, their
+// count when Prefer: count=exact/estimated asked for it; PUT has none.
+func mutationRange(req *request.Request, res *result) string {
+	var total *int64
+	if req.Prefs.Count == "exact" || req.Prefs.Count == "estimated" {
+		total = &res.PageTotal
+	}
+	switch req.Action {
+	case request.ActUpsert:
+		return ""
+	case request.ActUpdate:
+		return contentRange(0, res.PageTotal, total)
+	}
+	return contentRange(0, 0, total)
+}
+
+// location renders the Location of an inserted row from the planner's
+// [[column, value], ...] of its primary key; a null key value is is.null.
+func location(resource string, body []byte) (string, bool) {
+	var pk [][2]*string
+	if json.Unmarshal(body, &pk) != nil {
+		return "", false
+	}
+	q := make([]string, 0, len(pk))
+	for _, kv := range pk {
+		switch {
+		case kv[0] == nil:
+		case kv[1] == nil:
+			q = append(q, url.QueryEscape(*kv[0])+"=is.null")
+		default:
+			q = append(q, url.QueryEscape(*kv[0])+"=eq."+url.QueryEscape(*kv[1]))
+		}
+	}
+	return "/" + resource + "?" + strings.Join(q, "&"), true
+}
+
+// writeMutation sends the result of POST, PUT, PATCH or DELETE
+// (references/api/tables_views, references/preferences).
+func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, applied string) {
+	if res.Plan != nil {
+		writePlan(w, req, p, res)
+		return
+	}
+	h := w.Header()
+	if req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(res.Body) > 0 {
+		if loc, ok := location(req.Resource, res.Body); ok {
+			h.Set("Location", loc)
+		}
+	}
+	if cr := mutationRange(req, res); cr != "" {
+		h.Set("Content-Range", cr)
+	}
+	if applied != "" {
+		h.Set("Preference-Applied", applied)
+	}
+	status, aerr := applyResponseSettings(w, mutationStatus(req, p, res), res)
 	if aerr != nil {
 		writeError(w, aerr)
 		return

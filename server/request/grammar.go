@@ -48,7 +48,9 @@ func parseParam(req *Request, key, val string) *apierr.Error {
 		req.Select = items
 		return nil
 	case key == "columns":
-		req.Columns = splitList(val)
+		if req.Columns = splitList(val); req.Columns == nil {
+			return apierr.ParseError("\"failed to parse columns parameter ("+val+")\" (line 1, column 1)", "unexpected end of input expecting field name (* or [a..z0..9_$])")
+		}
 		return nil
 	case key == "on_conflict":
 		req.OnConflict = splitList(val)

@@ -144,8 +144,16 @@ func profile(req *Request, r *http.Request, schemas []string) *apierr.Error {
 	return apierr.New(http.StatusNotAcceptable, "PGRST106", "The schema must be one of the following: "+strings.Join(schemas, ", "), "", "")
 }
 
+// parsePrefer reads every Prefer header; as in PostgREST, the first value
+// given for a preference wins and later ones are ignored.
 func parsePrefer(req *Request, values []string) *apierr.Error {
 	p := &req.Prefs
+	set := func(dst *string, val string, ok bool) bool {
+		if ok && *dst == "" {
+			*dst = val
+		}
+		return ok
+	}
 	for _, v := range values {
 		for _, item := range strings.Split(v, ",") {
 			item = strings.TrimSpace(item)
@@ -153,36 +161,29 @@ func parsePrefer(req *Request, values []string) *apierr.Error {
 				continue
 			}
 			k, val, _ := strings.Cut(item, "=")
-			ok := true
+			var ok bool
 			switch k {
 			case "return":
-				ok = val == "minimal" || val == "headers-only" || val == "representation"
-				p.Return = val
+				ok = set(&p.Return, val, val == "minimal" || val == "headers-only" || val == "representation")
 			case "count":
-				ok = val == "exact" || val == "planned" || val == "estimated"
-				p.Count = val
+				ok = set(&p.Count, val, val == "exact" || val == "planned" || val == "estimated")
 			case "resolution":
-				ok = val == "merge-duplicates" || val == "ignore-duplicates"
-				p.Resolution = val
+				ok = set(&p.Resolution, val, val == "merge-duplicates" || val == "ignore-duplicates")
 			case "missing":
-				ok = val == "default" || val == "null"
-				p.Missing = val
+				ok = set(&p.Missing, val, val == "default" || val == "null")
 			case "handling":
-				ok = val == "strict" || val == "lenient"
-				p.Handling = val
+				ok = set(&p.Handling, val, val == "strict" || val == "lenient")
 			case "timezone":
-				p.Timezone = val
+				// v16 hands the zone to PostgreSQL, which rejects unknown ones (22023).
+				ok = set(&p.Timezone, val, val != "")
 			case "tx":
-				ok = val == "commit" || val == "rollback"
-				p.Tx = val
+				ok = set(&p.Tx, val, val == "commit" || val == "rollback")
 			case "max-affected":
 				n, err := strconv.ParseInt(val, 10, 64)
 				ok = err == nil && n >= 0
-				if ok {
+				if ok && p.MaxAffected == nil {
 					p.MaxAffected = &n
 				}
-			default:
-				ok = false
 			}
 			if !ok {
 				p.Invalid = append(p.Invalid, item)
