@@ -65,8 +65,8 @@ func FreePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	port := l.Addr().(*net.TCPAddr).Port
+	return port, l.Close()
 }
 
 // Start initializes and starts a cluster in a new temp directory on a free
@@ -88,11 +88,11 @@ func Start(ctx context.Context, settings map[string]string) (*Cluster, error) {
 	if os.Geteuid() == 0 { // initdb and postgres refuse to run as root
 		c.asUser = "postgres"
 		if _, err := user.Lookup("postgres"); err != nil {
-			os.RemoveAll(dir)
+			_ = os.RemoveAll(dir) // best effort: the error below is the one to report
 			return nil, fmt.Errorf("running as root needs a 'postgres' system user to own the cluster: %w", err)
 		}
 		if out, err := exec.Command("chown", "postgres:", dir).CombinedOutput(); err != nil {
-			os.RemoveAll(dir)
+			_ = os.RemoveAll(dir) // best effort: the error below is the one to report
 			return nil, fmt.Errorf("chown %s: %v: %s", dir, err, out)
 		}
 	}
@@ -159,11 +159,12 @@ func (c *Cluster) Remove() {
 	if c.started {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		data := filepath.Join(c.Dir, "data")
-		c.run(ctx, "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
+		// Removal goes on even if the server is already gone.
+		_, _ = c.run(ctx, "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
 		cancel()
 		c.started = false
 	}
-	os.RemoveAll(c.Dir)
+	_ = os.RemoveAll(c.Dir) // a throwaway temp dir: nothing to do if it lingers
 }
 
 // URI is a connection string for db as user (trust auth, no password).
@@ -177,7 +178,7 @@ func (c *Cluster) Exec(ctx context.Context, db, sql string) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(ctx)
+	defer func() { _ = conn.Close(ctx) }()
 	_, err = conn.Exec(ctx, sql)
 	return err
 }
