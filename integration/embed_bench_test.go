@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/pgrest/pgrest/planner"
-	"github.com/pgrest/pgrest/server/request"
+	"github.com/pgrest/pgrest/request"
 )
 
 const embedBenchPath = "/customers?select=id,name,orders(id,placed,lines(qty,products(name)))&order=id"

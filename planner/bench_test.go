@@ -4,7 +4,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/pgrest/pgrest/server/request"
+	"github.com/pgrest/pgrest/request"
 )
 
 const benchQuery = "select=id,name,owners(name),notes(body)&id=gt.10&name=like.*a*&notes.order=id.desc&order=name&limit=20"

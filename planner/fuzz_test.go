@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/cache"
-	"github.com/pgrest/pgrest/server/apierr"
-	"github.com/pgrest/pgrest/server/request"
+	"github.com/pgrest/pgrest/request"
 )
 
 // testSnapshot is a hand-built schema: items -> owners (m2o), items <- notes (o2m).

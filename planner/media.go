@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/cache"
-	"github.com/pgrest/pgrest/server/apierr"
-	"github.com/pgrest/pgrest/server/request"
+	"github.com/pgrest/pgrest/request"
 )
 
 func itoa64(n int64) string { return strconv.FormatInt(n, 10) }

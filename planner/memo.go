@@ -7,9 +7,9 @@ import (
 	"sync/atomic"
 
 	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/cache"
-	"github.com/pgrest/pgrest/server/apierr"
-	"github.com/pgrest/pgrest/server/request"
+	"github.com/pgrest/pgrest/request"
 )
 
 // compiled is what the memo keeps per request shape: the SQL and plan

@@ -4,7 +4,7 @@ package planner
 
 import (
 	"github.com/pgrest/pgrest/cache"
-	"github.com/pgrest/pgrest/server/request"
+	"github.com/pgrest/pgrest/request"
 )
 
 // Options are the configuration values that change the SQL.

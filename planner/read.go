@@ -7,9 +7,9 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/cache"
-	"github.com/pgrest/pgrest/server/apierr"
-	"github.com/pgrest/pgrest/server/request"
+	"github.com/pgrest/pgrest/request"
 )
 
 func ident(s string) string { return pgx.Identifier{s}.Sanitize() }

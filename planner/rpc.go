@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/cache"
-	"github.com/pgrest/pgrest/server/apierr"
-	"github.com/pgrest/pgrest/server/request"
+	"github.com/pgrest/pgrest/request"
 )
 
 // call is a resolved /rpc request: which overload, and how its arguments

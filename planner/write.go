@@ -11,9 +11,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/cache"
-	"github.com/pgrest/pgrest/server/apierr"
-	"github.com/pgrest/pgrest/server/request"
+	"github.com/pgrest/pgrest/request"
 )
 
 // compileWrite plans POST (insert), PUT (upsert), PATCH (update) and

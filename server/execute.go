@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/planner"
-	"github.com/pgrest/pgrest/server/apierr"
 )
 
 // txContext is what a request's transaction must know about the request

@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/cache"
 	"github.com/pgrest/pgrest/planner"
-	"github.com/pgrest/pgrest/server/apierr"
+	"github.com/pgrest/pgrest/request"
 	"github.com/pgrest/pgrest/server/config"
-	"github.com/pgrest/pgrest/server/request"
 )
 
 // Headers pgrest adds beyond PostgREST (COMPAT S7).

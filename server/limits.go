@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/pgrest/pgrest/server/apierr"
+	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/server/config"
 )
 

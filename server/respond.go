@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/planner"
-	"github.com/pgrest/pgrest/server/apierr"
-	"github.com/pgrest/pgrest/server/request"
+	"github.com/pgrest/pgrest/request"
 )
 
 const jsonType = "application/json; charset=utf-8"

@@ -6,12 +6,12 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/cache"
 	"github.com/pgrest/pgrest/planner"
-	"github.com/pgrest/pgrest/server/apierr"
+	"github.com/pgrest/pgrest/request"
 	"github.com/pgrest/pgrest/server/config"
 	"github.com/pgrest/pgrest/server/openapi"
-	"github.com/pgrest/pgrest/server/request"
 )
 
 // The Content-Types of the OpenAPI documents: PostgREST's Swagger 2.0,

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pgrest/pgrest/server/apierr"
+	"github.com/pgrest/pgrest/apierr"
 )
 
 // Options are the configuration values the parser needs.

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pgrest/pgrest/server/apierr"
+	"github.com/pgrest/pgrest/apierr"
 )
 
 // parseQuery walks the query string in order (url.ParseQuery would lose it).
