@@ -2,63 +2,42 @@ package auth
 
 import (
 	"errors"
+	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 )
 
-// pathStep is one step of jwt-role-claim-key: .key, ."quoted key" or [n].
+// pathStep is one step of jwt-role-claim-key: a member name, an array
+// index, or a filter keeping the string elements that pass a test.
 type pathStep struct {
-	key   string
-	index int
-	isIdx bool
+	key    string
+	index  int
+	isIdx  bool
+	filter func(string) bool
 }
 
-// parsePath reads jwt-role-claim-key in PostgREST's form (.a."b c"[0])
-// or RFC 9535's ($.a['b c'][0]); both take member and index selectors.
+// ParseRoleClaimKey checks jwt-role-claim-key the way PostgREST does at
+// startup; the error text is PostgREST's.
+func ParseRoleClaimKey(s string) error {
+	if _, err := parsePath(s); err != nil {
+		return fmt.Errorf("failed to parse role-claim-key value (%s): %v", s, err)
+	}
+	return nil
+}
+
+// parsePath reads jwt-role-claim-key in RFC 9535's form ($.a['b c'][0],
+// $.roles[?@ == "x"], $.roles[?search(@, "^x")]) and in the pre-v16 form
+// v16.2 still accepts (.a."b c"[0], .roles[?(@ ^== "x")]).
 func parsePath(s string) ([]pathStep, error) {
-	s = strings.TrimPrefix(s, "$")
+	p := &pathParser{s: strings.TrimPrefix(s, "$")}
 	var out []pathStep
-	for i := 0; i < len(s); {
-		switch {
-		case s[i] == '.' && i+1 < len(s) && s[i+1] == '"':
-			j := strings.IndexByte(s[i+2:], '"')
-			if j < 0 {
-				return nil, errors.New("unterminated quoted key")
-			}
-			out = append(out, pathStep{key: s[i+2 : i+2+j]})
-			i += j + 3
-		case s[i] == '.':
-			j := i + 1
-			for j < len(s) && s[j] != '.' && s[j] != '[' {
-				j++
-			}
-			if j == i+1 {
-				return nil, errors.New("empty key")
-			}
-			out = append(out, pathStep{key: s[i+1 : j]})
-			i = j
-		case strings.HasPrefix(s[i:], "['") || strings.HasPrefix(s[i:], `["`):
-			q := s[i+1]
-			j := strings.IndexByte(s[i+2:], q)
-			if j < 0 || i+2+j+1 >= len(s) || s[i+2+j+1] != ']' {
-				return nil, errors.New("unterminated bracketed name")
-			}
-			out = append(out, pathStep{key: s[i+2 : i+2+j]})
-			i += j + 4
-		case s[i] == '[':
-			j := strings.IndexByte(s[i:], ']')
-			if j < 0 {
-				return nil, errors.New("unterminated index")
-			}
-			n, err := strconv.Atoi(s[i+1 : i+j])
-			if err != nil {
-				return nil, errors.New("index must be an integer")
-			}
-			out = append(out, pathStep{index: n, isIdx: true})
-			i += j + 1
-		default:
-			return nil, errors.New("expected '.' or '['")
+	for !p.eof() {
+		st, err := p.step()
+		if err != nil {
+			return nil, fmt.Errorf("at column %d: %w", len(s)-len(p.s[p.i:])+1, err)
 		}
+		out = append(out, st)
 	}
 	if len(out) == 0 {
 		return nil, errors.New("empty path")
@@ -66,32 +45,267 @@ func parsePath(s string) ([]pathStep, error) {
 	return out, nil
 }
 
-func lookup(v any, path []pathStep) (string, bool) {
-	for _, st := range path {
-		if st.isIdx {
-			a, ok := v.([]any)
-			if !ok {
-				return "", false
-			}
-			i := st.index
-			if i < 0 {
-				i += len(a)
-			}
-			if i < 0 || i >= len(a) {
-				return "", false
-			}
-			v = a[i]
-			continue
+type pathParser struct {
+	s string
+	i int
+}
+
+func (p *pathParser) eof() bool { return p.i >= len(p.s) }
+
+func (p *pathParser) rest() string { return p.s[p.i:] }
+
+func (p *pathParser) step() (pathStep, error) {
+	switch {
+	case strings.HasPrefix(p.rest(), `."`):
+		p.i++
+		k, err := p.quoted()
+		return pathStep{key: k}, err
+	case p.s[p.i] == '.':
+		p.i++
+		start := p.i
+		for !p.eof() && isNameChar(p.s[p.i]) {
+			p.i++
 		}
-		m, ok := v.(map[string]any)
-		if !ok {
-			return "", false
+		if p.i == start {
+			return pathStep{}, errors.New("expected a member name")
 		}
-		v, ok = m[st.key]
-		if !ok {
-			return "", false
+		return pathStep{key: p.s[start:p.i]}, nil
+	case p.s[p.i] == '[':
+		p.i++
+		st, err := p.bracket()
+		if err != nil {
+			return st, err
+		}
+		p.space()
+		if p.eof() || p.s[p.i] != ']' {
+			return st, errors.New("expected ']'")
+		}
+		p.i++
+		return st, nil
+	}
+	return pathStep{}, fmt.Errorf("unexpected %q", p.s[p.i])
+}
+
+// isNameChar: RFC 9535 shorthand names, plus $ and @ the old DSL allowed.
+func isNameChar(c byte) bool {
+	return c == '_' || c == '$' || c == '@' || c >= 0x80 ||
+		(c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+}
+
+func (p *pathParser) space() {
+	for !p.eof() && (p.s[p.i] == ' ' || p.s[p.i] == '\t') {
+		p.i++
+	}
+}
+
+// quoted reads a '...' or "..." string with backslash escapes.
+func (p *pathParser) quoted() (string, error) {
+	if p.eof() || (p.s[p.i] != '"' && p.s[p.i] != '\'') {
+		return "", errors.New("expected a quoted string")
+	}
+	q := p.s[p.i]
+	var sb strings.Builder
+	for p.i++; !p.eof(); p.i++ {
+		c := p.s[p.i]
+		switch {
+		case c == '\\' && p.i+1 < len(p.s):
+			p.i++
+			sb.WriteByte(p.s[p.i])
+		case c == q:
+			p.i++
+			return sb.String(), nil
+		default:
+			sb.WriteByte(c)
 		}
 	}
-	s, ok := v.(string)
+	return "", errors.New("unterminated string")
+}
+
+func (p *pathParser) bracket() (pathStep, error) {
+	p.space()
+	if p.eof() {
+		return pathStep{}, errors.New("unterminated '['")
+	}
+	switch c := p.s[p.i]; {
+	case c == '"' || c == '\'':
+		k, err := p.quoted()
+		return pathStep{key: k}, err
+	case c == '?':
+		p.i++
+		f, err := p.filter()
+		return pathStep{filter: f}, err
+	default:
+		start := p.i
+		if c == '-' {
+			p.i++
+		}
+		for !p.eof() && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
+			p.i++
+		}
+		n, err := strconv.Atoi(p.s[start:p.i])
+		if err != nil {
+			return pathStep{}, errors.New("expected an array index, a quoted name or a filter")
+		}
+		return pathStep{index: n, isIdx: true}, nil
+	}
+}
+
+// stringTests are the comparisons a filter may make of the current element
+// (@) with a string; ^==, ==^ and *== are the pre-v16 DSL's.
+var stringTests = []struct {
+	op   string
+	test func(el, s string) bool
+}{
+	{"^==", strings.HasPrefix},
+	{"==^", strings.HasSuffix},
+	{"*==", strings.Contains},
+	{"==", func(el, s string) bool { return el == s }},
+	{"!=", func(el, s string) bool { return el != s }},
+}
+
+// filter reads `(@ op "s")`, `@ op "s"`, or `search(@, "re")` /
+// `match(@, "re")`, each optionally parenthesised.
+func (p *pathParser) filter() (func(string) bool, error) {
+	p.space()
+	paren := !p.eof() && p.s[p.i] == '('
+	if paren {
+		p.i++
+		p.space()
+	}
+	var f func(string) bool
+	var err error
+	if r := p.rest(); strings.HasPrefix(r, "search(") || strings.HasPrefix(r, "match(") {
+		f, err = p.regexTest()
+	} else {
+		f, err = p.comparison()
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.space()
+	if paren {
+		if p.eof() || p.s[p.i] != ')' {
+			return nil, errors.New("expected ')'")
+		}
+		p.i++
+	}
+	return f, nil
+}
+
+func (p *pathParser) comparison() (func(string) bool, error) {
+	if p.eof() || p.s[p.i] != '@' {
+		return nil, errors.New("expected '@' in the filter")
+	}
+	p.i++
+	p.space()
+	for _, t := range stringTests {
+		if strings.HasPrefix(p.rest(), t.op) {
+			p.i += len(t.op)
+			p.space()
+			s, err := p.quoted()
+			if err != nil {
+				return nil, err
+			}
+			test := t.test
+			return func(el string) bool { return test(el, s) }, nil
+		}
+	}
+	return nil, errors.New("expected one of ==, !=, ^==, ==^, *==")
+}
+
+// regexTest reads search(@, "re") (re found anywhere) or match(@, "re")
+// (re matches the whole element).
+func (p *pathParser) regexTest() (func(string) bool, error) {
+	whole := strings.HasPrefix(p.rest(), "match(")
+	p.i = strings.IndexByte(p.s[p.i:], '(') + p.i + 1
+	p.space()
+	if !strings.HasPrefix(p.rest(), "@") {
+		return nil, errors.New("expected '@'")
+	}
+	p.i++
+	p.space()
+	if p.eof() || p.s[p.i] != ',' {
+		return nil, errors.New("expected ','")
+	}
+	p.i++
+	p.space()
+	pat, err := p.quoted()
+	if err != nil {
+		return nil, err
+	}
+	if whole {
+		pat = `^(?:` + pat + `)$`
+	}
+	re, err := regexp.Compile(pat)
+	if err != nil {
+		return nil, fmt.Errorf("invalid regular expression: %v", err)
+	}
+	p.space()
+	if p.eof() || p.s[p.i] != ')' {
+		return nil, errors.New("expected ')'")
+	}
+	p.i++
+	return re.MatchString, nil
+}
+
+// lookup evaluates the path as a JSONPath query and returns the first
+// selected node, as PostgREST does, when it is a string.
+func lookup(v any, path []pathStep) (string, bool) {
+	nodes := []any{v}
+	for _, st := range path {
+		var next []any
+		for _, n := range nodes {
+			next = append(next, st.apply(n)...)
+		}
+		nodes = next
+	}
+	if len(nodes) == 0 {
+		return "", false
+	}
+	s, ok := nodes[0].(string)
 	return s, ok
+}
+
+func (st pathStep) apply(v any) []any {
+	switch {
+	case st.filter != nil:
+		var out []any
+		each := func(x any) {
+			if s, ok := x.(string); ok && st.filter(s) {
+				out = append(out, x)
+			}
+		}
+		switch c := v.(type) {
+		case []any:
+			for _, x := range c {
+				each(x)
+			}
+		case map[string]any:
+			for _, x := range c {
+				each(x)
+			}
+		}
+		return out
+	case st.isIdx:
+		a, ok := v.([]any)
+		if !ok {
+			return nil
+		}
+		i := st.index
+		if i < 0 {
+			i += len(a)
+		}
+		if i < 0 || i >= len(a) {
+			return nil
+		}
+		return []any{a[i]}
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil
+	}
+	if x, ok := m[st.key]; ok {
+		return []any{x}
+	}
+	return nil
 }

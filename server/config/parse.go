@@ -1,8 +1,13 @@
 package config
 
 import (
+	"math/big"
+	"net/url"
+	"unicode"
+
 	"encoding/base64"
 	"fmt"
+	"github.com/pgrest/pgrest/server/auth"
 	"os"
 	"regexp"
 	"sort"
@@ -39,6 +44,8 @@ type key struct {
 var keys = []key{
 	{"admin-server-host", kString, nil, func(c *Config) any { return &c.AdminServerHost }, "host of the admin server (defaults to server-host)"},
 	{"admin-server-port", kOptInt, nil, func(c *Config) any { return &c.AdminServerPort }, "port of the admin server (/live, /ready); off when unset"},
+	{"admin-server-unix-socket", kString, nil, func(c *Config) any { return &c.AdminServerUnixSocket }, "serve the admin server on this unix socket instead"},
+	{"admin-server-unix-socket-mode", kOctal, nil, func(c *Config) any { return &c.AdminServerUnixSocketMode }, "permissions of the admin unix socket"},
 	{"client-error-verbosity", kString, []string{"verbose", "minimal"}, func(c *Config) any { return &c.ClientErrorVerbosity }, "verbose or minimal error bodies"},
 	{"db-aggregates-enabled", kBool, nil, func(c *Config) any { return &c.DBAggregatesEnabled }, "allow count(), sum() … in select"},
 	{"db-anon-role", kString, nil, func(c *Config) any { return &c.DBAnonRole }, "role for requests without a JWT"},
@@ -71,6 +78,7 @@ var keys = []key{
 	{"openapi-mode", kString, []string{"follow-privileges", "ignore-privileges", "disabled"}, func(c *Config) any { return &c.OpenAPIMode }, "OpenAPI output at /"},
 	{"openapi-security-active", kBool, nil, func(c *Config) any { return &c.OpenAPISecurityActive }, "include security definitions"},
 	{"openapi-server-proxy-uri", kString, nil, func(c *Config) any { return &c.OpenAPIServerProxyURI }, "public URL for the OpenAPI document"},
+	{"pgrest-log-format", kString, []string{"text", "json"}, func(c *Config) any { return &c.LogFormat }, "pgrest: text (PostgREST's log lines) or json (one JSON object per line)"},
 	{"pgrest-plan-cache-size", kInt, nil, func(c *Config) any { return &c.PlanCacheSize }, "pgrest: compiled-SQL memo entries"},
 	{"pgrest-schema-poll-interval", kSeconds, nil, func(c *Config) any { return &c.SchemaPollInterval }, "pgrest: seconds between catalog fingerprint checks (0 = off)"},
 	{"pgrest-schema-wait-timeout", kSeconds, nil, func(c *Config) any { return &c.SchemaWaitTimeout }, "pgrest: longest wait for X-Schema-Version-Min"},
@@ -103,11 +111,26 @@ var byName = func() map[string]*key {
 	return m
 }()
 
-// Error names the key and the bad value.
-type Error struct{ Key, Value, Reason string }
+// Error names the key and the bad value. Msg, when set, is PostgREST's own
+// wording for the problem and is printed as is.
+type Error struct{ Key, Value, Reason, Msg string }
 
 func (e *Error) Error() string {
+	if e.Msg != "" && strings.Contains(e.Msg, e.Key) {
+		return e.Msg
+	}
+	if e.Msg != "" {
+		return e.Msg + " (" + e.Key + ")"
+	}
 	return fmt.Sprintf("invalid value for %s: %q (%s)", e.Key, e.Value, e.Reason)
+}
+
+// enumMessages are PostgREST's messages for a value outside a key's list.
+var enumMessages = map[string]string{
+	"client-error-verbosity": "Invalid client-error-verbosity. Check your configuration.",
+	"db-tx-end":              "Invalid transaction termination. Check your configuration.",
+	"log-level":              "Invalid logging level. Check your configuration.",
+	"openapi-mode":           "Invalid openapi-mode. Check your configuration.",
 }
 
 // Load reads the file at path ("" for none) and the environment.
@@ -123,9 +146,12 @@ func Load(path string, environ []string) (*Config, error) {
 	return Parse(text, environ)
 }
 
-var interp = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
+// interp finds $(VAR) (the variable's value) and $$ (a literal $) in file
+// values, as PostgREST's config file format does.
+var interp = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)|\$\$`)
 
-// Parse reads config file text, then PGRST_* variables over it.
+// Parse reads config file text, then PGRST_* variables over it. A variable
+// set to the empty string counts as unset, as in PostgREST.
 func Parse(text string, environ []string) (*Config, error) {
 	env := map[string]string{}
 	for _, kv := range environ {
@@ -148,7 +174,12 @@ func Parse(text string, environ []string) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config file line %d: %v", n+1, err)
 		}
-		v = interp.ReplaceAllStringFunc(v, func(m string) string { return env[m[2:len(m)-1]] })
+		v = interp.ReplaceAllStringFunc(v, func(m string) string {
+			if m == "$$" {
+				return "$"
+			}
+			return env[m[2:len(m)-1]]
+		})
 		if err := c.Set(k, v); err != nil {
 			return nil, err
 		}
@@ -156,7 +187,7 @@ func Parse(text string, environ []string) (*Config, error) {
 	// Environment overrides the file. Keys map by upper-casing and turning
 	// "-" and "." into "_"; app.settings.* are found by prefix.
 	for _, k := range keys {
-		if v, ok := env[envName(k.name)]; ok {
+		if v := env[envName(k.name)]; v != "" {
 			if err := c.Set(k.name, v); err != nil {
 				return nil, err
 			}
@@ -212,6 +243,10 @@ func Names() []string {
 	return out
 }
 
+// emptyable keys take "" as a value; for every other key PostgREST reads
+// "" as unset, i.e. the default.
+var emptyable = map[string]bool{"db-extra-search-path": true}
+
 // Set assigns one key from its textual value (also the in-database path).
 func (c *Config) Set(name, v string) error {
 	if rest, ok := strings.CutPrefix(name, "app.settings."); ok {
@@ -225,11 +260,15 @@ func (c *Config) Set(name, v string) error {
 	if !ok {
 		return nil // PostgREST ignores unknown keys
 	}
+	if v == "" && !emptyable[name] {
+		c.reset(k)
+		return nil
+	}
 	bad := func(reason string) error { return &Error{Key: name, Value: v, Reason: reason} }
 	switch p := k.field(c).(type) {
 	case *string:
 		if k.enum != nil && !contains(k.enum, v) {
-			return bad("expected one of " + strings.Join(k.enum, ", "))
+			return &Error{Key: name, Value: v, Reason: "expected one of " + strings.Join(k.enum, ", "), Msg: enumMessages[name]}
 		}
 		*p = v
 	case *bool:
@@ -249,33 +288,25 @@ func (c *Config) Set(name, v string) error {
 		}
 		*p = b
 	case *int:
-		n, err := strconv.Atoi(v)
+		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < 0 {
 			return bad("expected a non-negative integer")
 		}
 		*p = n
 	case **int:
-		if v == "" {
-			*p = nil
-			return nil
-		}
-		n, err := strconv.Atoi(v)
+		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < 0 || n > 65535 {
-			return bad("expected a port number")
+			return bad("expected a port number from 0 to 65535")
 		}
 		*p = &n
 	case **int64:
-		if v == "" {
-			*p = nil
-			return nil
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err != nil || n < 0 {
 			return bad("expected a non-negative integer")
 		}
 		*p = &n
 	case *time.Duration:
-		n, err := strconv.ParseFloat(v, 64)
+		n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if err != nil || n < 0 {
 			return bad("expected a number of seconds")
 		}
@@ -289,21 +320,73 @@ func (c *Config) Set(name, v string) error {
 		}
 		*p = out
 	case *uint32:
-		n, err := strconv.ParseUint(v, 8, 32)
-		if err != nil || n > 0o777 {
-			return bad("expected octal permissions like 660")
-		}
-		*p = uint32(n)
+		return c.setSocketMode(name, v, p)
 	}
 	return nil
 }
 
+// setSocketMode reads octal permissions the way PostgREST does: the leading
+// octal digits, from 600 to 777.
+func (c *Config) setSocketMode(name, v string, p *uint32) error {
+	digits := v
+	for i, ch := range v {
+		if ch < '0' || ch > '7' {
+			digits = v[:i]
+			break
+		}
+	}
+	n, err := strconv.ParseUint(digits, 8, 32)
+	if err != nil {
+		return &Error{Key: name, Value: v, Msg: "Invalid " + name + ": not an octal"}
+	}
+	if n < 0o600 || n > 0o777 {
+		return &Error{Key: name, Value: v, Msg: "Invalid " + name + ": needs to be between 600 and 777"}
+	}
+	*p = uint32(n)
+	return nil
+}
+
+// reset puts a key back to its default.
+func (c *Config) reset(k *key) {
+	d := Default()
+	switch p := k.field(c).(type) {
+	case *string:
+		*p = *k.field(d).(*string)
+	case *bool:
+		*p = *k.field(d).(*bool)
+	case *int:
+		*p = *k.field(d).(*int)
+	case **int:
+		*p = nil
+	case **int64:
+		*p = nil
+	case *time.Duration:
+		*p = *k.field(d).(*time.Duration)
+	case *[]string:
+		*p = *k.field(d).(*[]string)
+	case *uint32:
+		*p = *k.field(d).(*uint32)
+	}
+}
+
+// parseBool takes what PostgREST takes: true/false in any case and with
+// any quotes or other non-letters around them, or an integer (above 0 is
+// true); on/off and yes/no are pgrest's additions.
 func parseBool(v string) (bool, bool) {
-	switch strings.ToLower(v) {
-	case "true", "on", "yes", "1":
+	letters := strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) {
+			return unicode.ToLower(r)
+		}
+		return -1
+	}, v)
+	switch letters {
+	case "true", "on", "yes":
 		return true, true
-	case "false", "off", "no", "0":
+	case "false", "off", "no":
 		return false, true
+	}
+	if n, ok := new(big.Int).SetString(strings.TrimSpace(v), 10); ok {
+		return n.Sign() > 0, true
 	}
 	return false, false
 }
@@ -334,13 +417,48 @@ func (c *Config) readFileRefs() error {
 	return nil
 }
 
-// Validate checks constraints between values.
+// Validate checks what PostgREST checks when it reads the configuration,
+// with its messages where it has one.
 func (c *Config) Validate() error {
+	for _, check := range []func() error{c.checkSchemas, c.checkPorts, c.checkJWT, c.checkProxyURI} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Config) checkSchemas() error {
 	if len(c.DBSchemas) == 0 {
 		return &Error{Key: "db-schemas", Value: "", Reason: "at least one schema is needed"}
 	}
+	for _, s := range c.DBSchemas {
+		if s == "pg_catalog" || s == "information_schema" {
+			return &Error{Key: "db-schemas", Value: s, Msg: "db-schemas does not allow schema: '" + s + "'"}
+		}
+	}
 	if c.DBPool < 1 {
-		return &Error{Key: "db-pool", Value: strconv.Itoa(c.DBPool), Reason: "must be at least 1"}
+		return &Error{Key: "db-pool", Value: strconv.Itoa(c.DBPool), Reason: "expected an integer of at least 1"}
+	}
+	return nil
+}
+
+func (c *Config) checkPorts() error {
+	if c.ServerPort > 65535 {
+		return &Error{Key: "server-port", Value: strconv.Itoa(c.ServerPort), Reason: "expected a port number from 0 to 65535"}
+	}
+	if c.AdminServerPort != nil && *c.AdminServerPort == c.ServerPort {
+		return &Error{Key: "admin-server-port", Value: strconv.Itoa(c.ServerPort), Msg: "admin-server-port cannot be the same as server-port"}
+	}
+	return nil
+}
+
+func (c *Config) checkJWT() error {
+	if err := auth.ParseRoleClaimKey(c.JWTRoleClaimKey); err != nil {
+		return &Error{Key: "jwt-role-claim-key", Value: c.JWTRoleClaimKey, Msg: err.Error()}
+	}
+	if strings.Contains(c.JWTAud, ":") && !isURI(c.JWTAud) {
+		return &Error{Key: "jwt-aud", Value: c.JWTAud, Msg: "jwt-aud should be a string or a valid URI"}
 	}
 	if s := c.JWTSecret; s != "" && !strings.HasPrefix(strings.TrimSpace(s), "{") {
 		if c.JWTSecretIsBase64 {
@@ -350,10 +468,70 @@ func (c *Config) Validate() error {
 				}
 			}
 		} else if len(s) < 32 {
-			return &Error{Key: "jwt-secret", Value: "<hidden>", Reason: "must be at least 32 characters long"}
+			return &Error{Key: "jwt-secret", Value: "<hidden>", Msg: "The JWT secret must be at least 32 characters long."}
 		}
 	}
 	return nil
+}
+
+// checkProxyURI: an absolute http(s) URI with a host, an optional port from
+// 1 to 65535, and no user info or query.
+func (c *Config) checkProxyURI() error {
+	v := c.OpenAPIServerProxyURI
+	if v == "" {
+		return nil
+	}
+	malformed := &Error{Key: "openapi-server-proxy-uri", Value: v, Msg: "Malformed proxy uri, a correct example: https://example.com:8443/basePath"}
+	u, err := url.Parse(v)
+	if err != nil || !isURI(v) || u.Opaque != "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Hostname() == "" {
+		return malformed
+	}
+	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" {
+		return malformed
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return malformed
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return malformed
+	}
+	return nil
+}
+
+// isURI is RFC 3986's test for a URI: a scheme, then only characters a URI
+// may hold, with every % starting an escape.
+func isURI(s string) bool {
+	colon := strings.IndexByte(s, ':')
+	if colon < 1 || !isAlpha(s[0]) {
+		return false
+	}
+	for i := 1; i < colon; i++ {
+		if ch := s[i]; !isAlpha(ch) && !(ch >= '0' && ch <= '9') && ch != '+' && ch != '-' && ch != '.' {
+			return false
+		}
+	}
+	rest := s[colon+1:]
+	for i := 0; i < len(rest); i++ {
+		ch := rest[i]
+		switch {
+		case ch == '%':
+			if i+2 >= len(rest) || !isHex(rest[i+1]) || !isHex(rest[i+2]) {
+				return false
+			}
+			i += 2
+		case isAlpha(ch) || (ch >= '0' && ch <= '9') || strings.IndexByte("-._~:/?#[]@!$&'()*+,;=", ch) >= 0:
+		default:
+			return false
+		}
+	}
+	return strings.Count(rest, "#") <= 1
+}
+
+func isAlpha(ch byte) bool { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') }
+
+func isHex(ch byte) bool {
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')
 }
 
 // Clone copies the config (reload swaps whole configs).
@@ -366,41 +544,67 @@ func (c *Config) Clone() *Config {
 	return &n
 }
 
-func (c *Config) value(k *key) (string, bool) {
+// q quotes a string as PostgREST's --dump-config does: only " is escaped.
+func q(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
+
+func (c *Config) value(k *key) string {
+	switch k.name {
+	case "admin-server-host":
+		if c.AdminServerHost == "" {
+			return q(c.ServerHost)
+		}
+	case "jwt-role-claim-key":
+		return q(strings.ReplaceAll(RoleClaimKeyJSONPath(c.JWTRoleClaimKey), "$", "$$"))
+	}
 	switch p := k.field(c).(type) {
 	case *string:
-		return strconv.Quote(*p), true
+		return q(*p)
 	case *bool:
-		return strconv.FormatBool(*p), true
+		return strconv.FormatBool(*p)
 	case *int:
-		return strconv.Itoa(*p), true
+		return strconv.Itoa(*p)
 	case **int:
 		if *p == nil {
-			return "", false
+			return `""`
 		}
-		return strconv.Itoa(**p), true
+		return strconv.Itoa(**p)
 	case **int64:
 		if *p == nil {
-			return "", false
+			return `""`
 		}
-		return strconv.FormatInt(**p, 10), true
+		return strconv.FormatInt(**p, 10)
 	case *time.Duration:
-		return strconv.FormatFloat(p.Seconds(), 'f', -1, 64), true
+		return strconv.FormatFloat(p.Seconds(), 'f', -1, 64)
 	case *[]string:
-		return strconv.Quote(strings.Join(*p, ",")), true
+		return q(strings.Join(*p, ","))
 	case *uint32:
-		return strconv.Quote(strconv.FormatUint(uint64(*p), 8)), true
+		return q(strconv.FormatUint(uint64(*p), 8))
 	}
-	return "", false
+	return `""`
 }
 
-// Dump renders the effective config as key = value lines, sorted.
+// RoleClaimKeyJSONPath writes a pre-v16 role claim key (.a.b) in v16's
+// JSONPath form ($.a.b); a JSONPath is returned as is.
+func RoleClaimKeyJSONPath(k string) string {
+	if strings.HasPrefix(k, ".") || strings.HasPrefix(k, "[") {
+		return "$" + k
+	}
+	return k
+}
+
+// Dump renders the effective config as PostgREST v16's --dump-config does:
+// every key in alphabetical order, then app.settings.*. pgrest's own keys
+// appear only when they differ from their defaults.
 func (c *Config) Dump() string {
 	var sb strings.Builder
+	d := Default()
 	for i := range keys {
-		if v, ok := c.value(&keys[i]); ok {
-			fmt.Fprintf(&sb, "%s = %s\n", keys[i].name, v)
+		k := &keys[i]
+		v := c.value(k)
+		if strings.HasPrefix(k.name, "pgrest-") && v == d.value(k) {
+			continue
 		}
+		fmt.Fprintf(&sb, "%s = %s\n", k.name, v)
 	}
 	names := make([]string, 0, len(c.AppSettings))
 	for k := range c.AppSettings {
@@ -408,7 +612,7 @@ func (c *Config) Dump() string {
 	}
 	sort.Strings(names)
 	for _, k := range names {
-		fmt.Fprintf(&sb, "app.settings.%s = %s\n", k, strconv.Quote(c.AppSettings[k]))
+		fmt.Fprintf(&sb, "app.settings.%s = %s\n", k, q(c.AppSettings[k]))
 	}
 	return sb.String()
 }
@@ -420,12 +624,7 @@ func Example() string {
 	sb.WriteString("## pgrest configuration (PostgREST v16 compatible). Every key may also be\n## set as PGRST_<KEY> in the environment, e.g. PGRST_DB_URI.\n\n")
 	for i := range keys {
 		k := &keys[i]
-		fmt.Fprintf(&sb, "## %s\n", k.doc)
-		if v, ok := d.value(k); ok {
-			fmt.Fprintf(&sb, "# %s = %s\n\n", k.name, v)
-		} else {
-			fmt.Fprintf(&sb, "# %s = \n\n", k.name)
-		}
+		fmt.Fprintf(&sb, "## %s\n# %s = %s\n\n", k.doc, k.name, d.value(k))
 	}
 	sb.WriteString("## free-form settings, readable in SQL as current_setting('app.settings.jwt_exp')\n# app.settings.jwt_exp = \"3600\"\n")
 	return sb.String()
