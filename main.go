@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -20,7 +21,6 @@ import (
 	"github.com/pgrest/pgrest/migrations"
 	"github.com/pgrest/pgrest/server"
 	"github.com/pgrest/pgrest/server/config"
-	"github.com/rs/zerolog"
 )
 
 const usage = `Usage: pgrest [OPTION] [CONFIG_FILE]
@@ -39,6 +39,9 @@ Options:
   -e, --example  show an example configuration file
   --dump-config  print the effective configuration and exit
   --dump-schema  print the schema cache as JSON and exit
+  --ready        ask the running instance's admin server (admin-server-port or
+                 admin-server-unix-socket of this configuration) whether it is
+                 ready; exits 0 if so, else 1 (for container healthchecks)
 
 Configuration comes from CONFIG_FILE, then PGRST_* environment variables.
 `
@@ -60,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case "-e", "--example":
 			fmt.Fprint(stdout, config.Example())
 			return 0
-		case "--dump-config", "--dump-schema":
+		case "--dump-config", "--dump-schema", "--ready":
 			mode = a
 		case "demo", "migrate":
 			if mode == "" && path == "" {
@@ -94,23 +97,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "--dump-schema":
 		return dumpSchema(cfg, stdout, stderr)
+	case "--ready":
+		return checkReady(cfg, stdout, stderr)
 	case "migrate":
 		return migrate(cfg.DBURI, cfg.DBChannel, stdout, stderr)
 	}
-	return serve(cfg, path, nil, stderr)
-}
-
-func newLogger(level string, w io.Writer) zerolog.Logger {
-	return zerolog.New(w).Level(server.LogLevel(level)).With().Timestamp().Logger()
+	return serve(cfg, path, nil, stdout, stderr)
 }
 
 // serve runs until SIGTERM/SIGINT. ready, when set, is called once listening.
-func serve(cfg *config.Config, path string, ready func(addr net.Addr), stderr io.Writer) int {
-	log := newLogger(cfg.LogLevel, stderr)
+func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, stderr io.Writer) int {
+	log := server.NewLogger(cfg, stderr)
+	log.Log().Msg("Starting pgrest " + server.Version + " (PostgREST 16 compatible)...")
 	app, err := server.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "pgrest: %v\n", err)
 		return 1
+	}
+	if cfg.LogFormat != "json" {
+		app.SetAccessLog(stdout) // PostgREST writes its request log to stdout
 	}
 	if path != "" { // without a file, the environment can't change: the start config stands
 		app.SetConfigSource(func() (*config.Config, error) { return config.Load(path, os.Environ()) })
@@ -125,7 +130,7 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stderr io
 		return 1
 	}
 	app.Start()
-	log.Info().Str("address", l.Addr().String()).Msg("listening")
+	log.Log().Msg("API server listening on " + listenDescription(l.Addr()))
 	if ready != nil {
 		ready(l.Addr())
 	}
@@ -137,6 +142,11 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stderr io
 	go func() { served <- app.Serve(l) }()
 	for {
 		select {
+		case <-app.Fatal():
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			app.Shutdown(ctx)
+			cancel()
+			return 1
 		case err := <-served:
 			if err != nil {
 				log.Error().Err(err).Msg("server stopped")
@@ -160,7 +170,7 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stderr io
 					}
 				}()
 			default:
-				log.Info().Str("signal", s.String()).Msg("shutting down; finishing in-flight requests")
+				log.Log().Msg("Received termination unix signal " + signalName(s))
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				err := app.Shutdown(ctx)
 				cancel()
@@ -273,5 +283,67 @@ Try:
 Press Ctrl-C to stop.
 `, url, pg.Port, embedpg.DemoDB)
 	}
-	return serve(cfg, "", ready, stderr)
+	return serve(cfg, "", ready, stdout, stderr)
+}
+
+func listenDescription(addr net.Addr) string {
+	if addr.Network() == "unix" {
+		return "unix socket " + addr.String()
+	}
+	return addr.String()
+}
+
+func signalName(s os.Signal) string {
+	if s == syscall.SIGINT {
+		return "SIGINT"
+	}
+	return "SIGTERM"
+}
+
+// checkReady is PostgREST's --ready: GET /ready on this configuration's
+// admin server; "OK: <url>" on stdout and exit 0 when it answers 2xx, an
+// "ERROR: ..." line on stderr and exit 1 otherwise. pgrest also reaches an
+// admin server on admin-server-unix-socket.
+func checkReady(cfg *config.Config, stdout, stderr io.Writer) int {
+	client := &http.Client{Timeout: 5 * time.Second}
+	var url string
+	switch {
+	case cfg.AdminServerUnixSocket != "":
+		sock := cfg.AdminServerUnixSocket
+		client.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}
+		url = "http://localhost/ready"
+	case cfg.AdminServerPort == nil:
+		fmt.Fprintln(stderr, "ERROR: Admin server is not running. Please check admin-server-port config.")
+		return 1
+	default:
+		host := server.AdminHost(cfg)
+		switch host {
+		case "*", "*4", "!4", "*6", "!6":
+			fmt.Fprintf(stderr, "ERROR: The `--ready` flag cannot be used when server-host is configured as %q. Please update your server-host config to \"localhost\".\n", host)
+			return 1
+		}
+		url = "http://" + net.JoinHostPort(host, strconv.Itoa(*cfg.AdminServerPort)) + "/ready"
+	}
+	shown := url
+	if cfg.AdminServerUnixSocket != "" {
+		shown = "unix:" + cfg.AdminServerUnixSocket + ":/ready"
+	}
+	resp, err := client.Get(url)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+			fmt.Fprintln(stderr, "ERROR: connection refused to "+shown)
+		} else {
+			fmt.Fprintf(stderr, "ERROR: %s: %v\n", shown, err)
+		}
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		fmt.Fprintf(stderr, "ERROR: %s (%s)\n", shown, resp.Status)
+		return 1
+	}
+	fmt.Fprintln(stdout, "OK: "+shown)
+	return 0
 }

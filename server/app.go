@@ -7,9 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -51,6 +51,10 @@ type App struct {
 	done         chan struct{}
 	httpSrv      *http.Server
 	adminSrv     *http.Server
+
+	accessLog io.Writer                // PostgREST's request log lines; nil: the diagnostic log
+	fatal     chan error               // an error pgrest cannot serve past (main exits 1)
+	apiAddr   atomic.Pointer[net.Addr] // where the API listens, for the admin liveness probe
 }
 
 // New builds an App. It does not connect: the pool connects lazily and the
@@ -83,6 +87,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 		planner: planner.New(cfg.PlanCacheSize),
 		exec:    exec,
 		done:    make(chan struct{}),
+		fatal:   make(chan error, 1),
 	}
 	if err := a.SetConfig(cfg); err != nil {
 		pool.Close()
@@ -153,6 +158,9 @@ func (a *App) Start() {
 	a.cancel = cancel
 	go func() {
 		defer close(a.done)
+		if !a.connect(ctx) {
+			return
+		}
 		// The in-database configuration may name the schemas to load, so
 		// it is read first; if the database is down, the file's stands.
 		if cfg := a.cfg.Load(); cfg.DBConfig || cfg.DBPreConfig != "" {
@@ -178,22 +186,24 @@ func (a *App) Handler() http.Handler {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apierr.New(http.StatusNotFound, "PGRST125", "Invalid path specified in request URL", "", ""))
 	})
-	return a.logRequests(a.cors(r))
+	return serverHeader(a.logRequests(a.cors(r)))
+}
+
+// ServerName is the Server header: PostgREST sends postgrest/<version>;
+// pgrest names the PostgREST version it follows, then itself.
+func ServerName() string { return "postgrest/16.2 (pgrest " + Version + ")" }
+
+func serverHeader(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", ServerName())
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Listen opens the API listener from server-unix-socket or server-host/port.
 func Listen(cfg *config.Config) (net.Listener, error) {
 	if cfg.ServerUnixSocket != "" {
-		os.Remove(cfg.ServerUnixSocket)
-		l, err := net.Listen("unix", cfg.ServerUnixSocket)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.Chmod(cfg.ServerUnixSocket, os.FileMode(cfg.ServerUnixSocketMode)); err != nil {
-			l.Close()
-			return nil, err
-		}
-		return l, nil
+		return listenUnix(cfg.ServerUnixSocket, cfg.ServerUnixSocketMode)
 	}
 	return listenTCP(cfg.ServerHost, cfg.ServerPort, cfg.ServerReusePort)
 }
@@ -226,6 +236,8 @@ func listenTCP(host string, port int, reuse bool) (net.Listener, error) {
 
 // Serve serves the API on l until Shutdown.
 func (a *App) Serve(l net.Listener) error {
+	addr := l.Addr()
+	a.apiAddr.Store(&addr)
 	a.httpSrv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 30 * time.Second}
 	err := a.httpSrv.Serve(l)
 	if errors.Is(err, http.ErrServerClosed) {
@@ -250,32 +262,6 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	a.pool.Close()
 	return err
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	s.status = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (a *App) logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(sw, r)
-		lvl := zerolog.InfoLevel
-		if sw.status >= 500 {
-			lvl = zerolog.ErrorLevel
-		} else if sw.status >= 400 {
-			lvl = zerolog.WarnLevel
-		}
-		a.log.WithLevel(lvl).Str("method", r.Method).Str("path", r.URL.RequestURI()).
-			Int("status", sw.status).Dur("duration", time.Since(start)).Msg("request")
-	})
 }
 
 // LogLevel maps PostgREST's log-level names to zerolog's. crit maps to

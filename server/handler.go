@@ -68,6 +68,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, cfg, aerr)
 		return
 	}
+	setLogRole(r, who.Role)
 	// PostgREST answers 42501 with 403 once a token was presented, 401 before.
 	authenticated := r.Header.Get("Authorization") != ""
 	if req.Action == request.ActSchemaRead {
