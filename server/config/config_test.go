@@ -219,12 +219,15 @@ func TestDumpIsV16s(t *testing.T) {
 }
 
 func TestEmptyMeansUnset(t *testing.T) {
-	c, err := Parse(`db-channel = ""`+"\nlog-level = \"info\"\n", []string{"PGRST_LOG_LEVEL=", "PGRST_DB_POOL=", "PGRST_ADMIN_SERVER_PORT=", "PGRST_DB_EXTRA_SEARCH_PATH="})
+	c, err := Parse(`db-channel = ""`+"\nlog-level = \"info\"\n", []string{"PGRST_LOG_LEVEL=", "PGRST_DB_POOL=", "PGRST_ADMIN_SERVER_PORT="})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.LogLevel != "info" || c.DBPool != 10 || c.AdminServerPort != nil || c.DBChannel != "pgrst" {
 		t.Errorf("empty values must count as unset: %+v", c)
+	}
+	if c, _ := Parse(`db-extra-search-path = "x"`, []string{"PGRST_DB_EXTRA_SEARCH_PATH="}); len(c.DBExtraSearchPath) != 0 {
+		t.Errorf("an empty PGRST_DB_EXTRA_SEARCH_PATH empties it: %v", c.DBExtraSearchPath)
 	}
 	if c, _ := Parse(`db-extra-search-path = ""`, nil); len(c.DBExtraSearchPath) != 0 {
 		t.Errorf("db-extra-search-path takes the empty value: %v", c.DBExtraSearchPath)

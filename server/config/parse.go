@@ -187,7 +187,7 @@ func Parse(text string, environ []string) (*Config, error) {
 	// Environment overrides the file. Keys map by upper-casing and turning
 	// "-" and "." into "_"; app.settings.* are found by prefix.
 	for _, k := range keys {
-		if v := env[envName(k.name)]; v != "" {
+		if v, ok := env[envName(k.name)]; ok && (v != "" || emptyable[k.name]) {
 			if err := c.Set(k.name, v); err != nil {
 				return nil, err
 			}
