@@ -212,6 +212,11 @@ func TestDumpIsV16s(t *testing.T) {
 			t.Errorf("dump lacks %s:\n%s", want, d)
 		}
 	}
+	c.AppSettings["zone"] = "x"
+	if d := c.Dump(); !strings.Contains(d, "admin-server-unix-socket-mode = \"660\"\napp.settings.zone = \"x\"\nclient-error-verbosity") {
+		t.Errorf("app.settings sort among the keys:\n%s", d)
+	}
+	delete(c.AppSettings, "zone")
 	again, err := Parse(d, nil)
 	if err != nil || again.Dump() != d || again.JWTRoleClaimKey != `$.roles[?(@ == "ü")]` {
 		t.Errorf("re-dump: %v %q", err, again.JWTRoleClaimKey)
@@ -223,8 +228,8 @@ func TestEmptyMeansUnset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.LogLevel != "info" || c.DBPool != 10 || c.AdminServerPort != nil || c.DBChannel != "pgrst" {
-		t.Errorf("empty values must count as unset: %+v", c)
+	if c.LogLevel != "error" || c.DBPool != 10 || c.AdminServerPort != nil || c.DBChannel != "pgrst" {
+		t.Errorf("empty values must mean the default, over the file: %+v", c)
 	}
 	if c, _ := Parse(`db-extra-search-path = "x"`, []string{"PGRST_DB_EXTRA_SEARCH_PATH="}); len(c.DBExtraSearchPath) != 0 {
 		t.Errorf("an empty PGRST_DB_EXTRA_SEARCH_PATH empties it: %v", c.DBExtraSearchPath)

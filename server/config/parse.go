@@ -150,8 +150,9 @@ func Load(path string, environ []string) (*Config, error) {
 // values, as PostgREST's config file format does.
 var interp = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)|\$\$`)
 
-// Parse reads config file text, then PGRST_* variables over it. A variable
-// set to the empty string counts as unset, as in PostgREST.
+// Parse reads config file text, then PGRST_* variables over it. As in
+// PostgREST, a variable set to the empty string puts its key back to the
+// default (db-extra-search-path to empty), whatever the file says.
 func Parse(text string, environ []string) (*Config, error) {
 	env := map[string]string{}
 	for _, kv := range environ {
@@ -187,7 +188,7 @@ func Parse(text string, environ []string) (*Config, error) {
 	// Environment overrides the file. Keys map by upper-casing and turning
 	// "-" and "." into "_"; app.settings.* are found by prefix.
 	for _, k := range keys {
-		if v, ok := env[envName(k.name)]; ok && (v != "" || emptyable[k.name]) {
+		if v, ok := env[envName(k.name)]; ok {
 			if err := c.Set(k.name, v); err != nil {
 				return nil, err
 			}
@@ -593,10 +594,10 @@ func RoleClaimKeyJSONPath(k string) string {
 }
 
 // Dump renders the effective config as PostgREST v16's --dump-config does:
-// every key in alphabetical order, then app.settings.*. pgrest's own keys
+// "key = value" lines, app.settings.* included, sorted. pgrest's own keys
 // appear only when they differ from their defaults.
 func (c *Config) Dump() string {
-	var sb strings.Builder
+	var lines []string
 	d := Default()
 	for i := range keys {
 		k := &keys[i]
@@ -604,17 +605,13 @@ func (c *Config) Dump() string {
 		if strings.HasPrefix(k.name, "pgrest-") && v == d.value(k) {
 			continue
 		}
-		fmt.Fprintf(&sb, "%s = %s\n", k.name, v)
+		lines = append(lines, k.name+" = "+v)
 	}
-	names := make([]string, 0, len(c.AppSettings))
-	for k := range c.AppSettings {
-		names = append(names, k)
+	for k, v := range c.AppSettings {
+		lines = append(lines, "app.settings."+k+" = "+q(v))
 	}
-	sort.Strings(names)
-	for _, k := range names {
-		fmt.Fprintf(&sb, "app.settings.%s = %s\n", k, q(c.AppSettings[k]))
-	}
-	return sb.String()
+	sort.Strings(lines)
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // Example is a commented config file listing every key with its default.
