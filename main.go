@@ -21,6 +21,7 @@ import (
 	"github.com/pgrest/pgrest/migrations"
 	"github.com/pgrest/pgrest/server"
 	"github.com/pgrest/pgrest/server/config"
+	"github.com/rs/zerolog"
 )
 
 const usage = `Usage: pgrest [OPTION] [CONFIG_FILE]
@@ -93,8 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch mode {
 	case "--dump-config":
-		fmt.Fprint(stdout, cfg.Dump())
-		return 0
+		return dumpConfig(cfg, stdout, stderr)
 	case "--dump-schema":
 		return dumpSchema(cfg, stdout, stderr)
 	case "--ready":
@@ -166,7 +166,7 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, s
 					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 					defer cancel()
 					if err := app.ReloadConfig(ctx); err != nil {
-						log.Error().Err(err).Msg("config reload failed; keeping the old config")
+						log.Log().Msg("Failed reloading config: " + err.Error())
 					}
 				}()
 			default:
@@ -346,4 +346,33 @@ func checkReady(cfg *config.Config, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "OK: "+shown)
 	return 0
+}
+
+// dumpConfig prints the effective configuration; like PostgREST it applies
+// the in-database configuration (db-config, db-pre-config) when the
+// database answers, else it prints the file and environment's with a note.
+func dumpConfig(cfg *config.Config, stdout, stderr io.Writer) int {
+	if cfg.DBConfig || cfg.DBPreConfig != "" {
+		if dbCfg, err := databaseConfig(cfg); err == nil {
+			cfg = dbCfg
+		} else if ce := (*config.Error)(nil); errors.As(err, &ce) {
+			fmt.Fprintf(stderr, "pgrest: %v\n", err)
+			return 1
+		} else {
+			fmt.Fprintf(stderr, "pgrest: in-database configuration not read: %v\n", err)
+		}
+	}
+	fmt.Fprint(stdout, cfg.Dump())
+	return 0
+}
+
+func databaseConfig(cfg *config.Config) (*config.Config, error) {
+	app, err := server.New(cfg, zerolog.Nop())
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	defer app.Shutdown(ctx)
+	return app.DatabaseConfig(ctx)
 }

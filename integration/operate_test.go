@@ -344,6 +344,9 @@ func TestAdminReportsMainAppDown(t *testing.T) {
 	if s := r.Header.Get("Server"); !strings.HasPrefix(s, "postgrest/") {
 		t.Errorf("admin Server = %q", s)
 	}
+	if status("/nothing") != 404 {
+		t.Error("unknown admin path: want 404")
+	}
 	r, _ = http.Get(admin + "/config")
 	body, _ := io.ReadAll(r.Body)
 	if !strings.Contains(string(body), `db-anon-role = "web_anon"`) {
@@ -424,5 +427,23 @@ func TestConfigValidationCLI(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, want) {
 			t.Errorf("%s: exit %d, stderr %q", env, code, stderr)
 		}
+	}
+}
+
+// --dump-config shows the in-database configuration over the environment's,
+// as PostgREST's does.
+func TestDumpConfigReadsDatabaseSettings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	db := NewDB(t, "")
+	SQL(t, db, `ALTER ROLE authenticator IN DATABASE `+db+` SET pgrst.openapi_mode = 'disabled'`)
+	out, stderr, code := runCLI(t, []string{"PGRST_DB_URI=" + pg.URI("authenticator", db), "PGRST_OPENAPI_MODE=ignore-privileges"}, "--dump-config")
+	if code != 0 || !strings.Contains(out, "openapi-mode = \"disabled\"\n") {
+		t.Errorf("exit %d %s\n%s", code, stderr, out)
+	}
+	out, _, code = runCLI(t, []string{"PGRST_DB_URI=" + pg.URI("authenticator", db), "PGRST_DB_CONFIG=false", "PGRST_OPENAPI_MODE=ignore-privileges"}, "--dump-config")
+	if code != 0 || !strings.Contains(out, "openapi-mode = \"ignore-privileges\"\n") {
+		t.Errorf("db-config = false: exit %d\n%s", code, out)
 	}
 }

@@ -83,6 +83,9 @@ func (a *App) ServeAdmin(l net.Listener) error {
 		w.Write(b)
 	})
 	r.Path("/metrics").Handler(metricsContentType(a.metrics()))
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNotFound) // PostgREST's admin 404 has no body
+	})
 	r.Path("/status").HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		st := a.schema.Stats()
 		w.Header().Set("Content-Type", jsonType)

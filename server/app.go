@@ -104,7 +104,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			if err := a.ReloadConfig(ctx); err != nil {
-				log.Error().Err(err).Msg("config reload failed; keeping the current config")
+				log.Log().Msg("Failed reloading config: " + err.Error())
 			}
 		},
 	}, a.holder, pool)

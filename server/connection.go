@@ -31,7 +31,12 @@ func (a *App) connect(ctx context.Context) bool {
 	a.log.Log().Msg(fmt.Sprintf("Connection Pool initialized with a maximum size of %d connections", cfg.DBPool))
 	delay := time.Second
 	for {
-		version, err := a.serverVersion(ctx)
+		version, num, err := a.serverVersion(ctx)
+		if err == nil && num < minPGVersion {
+			a.log.Log().Msg(fmt.Sprintf("Cannot run in this PostgreSQL version (%s), PostgREST needs at least PostgreSQL %d", pgName(version), minPGVersion/10000))
+			a.die(fmt.Errorf("unsupported PostgreSQL version %d", num))
+			return false
+		}
 		if err == nil {
 			a.log.Log().Msg("Successfully connected to " + version)
 			if !cfg.DBPoolAutomaticRecovery {
@@ -66,12 +71,25 @@ func (a *App) connect(ctx context.Context) bool {
 	}
 }
 
-func (a *App) serverVersion(ctx context.Context) (string, error) {
+// minPGVersion: PostgREST v16 needs PostgreSQL 14 or later.
+const minPGVersion = 140000
+
+func (a *App) serverVersion(ctx context.Context) (string, int, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	var v string
-	err := a.pool.QueryRow(cctx, "SELECT pg_catalog.version()").Scan(&v)
-	return v, err
+	var num int
+	err := a.pool.QueryRow(cctx, "SELECT pg_catalog.version(), current_setting('server_version_num')::int").Scan(&v, &num)
+	return v, num, err
+}
+
+// pgName is "PostgreSQL 13.4" out of version()'s longer text.
+func pgName(version string) string {
+	f := strings.Fields(version)
+	if len(f) >= 2 {
+		return f[0] + " " + f[1]
+	}
+	return version
 }
 
 // fatalConnError: PostgreSQL refused the login (28xxx) or has no such

@@ -67,8 +67,14 @@ func (a *App) ReloadConfig(ctx context.Context) error {
 	if strings.Join(old.DBSchemas, ",") != strings.Join(cfg.DBSchemas, ",") {
 		a.schema.SetSchemas(cfg.DBSchemas)
 	}
-	a.log.Info().Msg("config reloaded")
+	a.log.Log().Msg("Config reloaded")
 	return nil
+}
+
+// DatabaseConfig is the file and environment configuration with the
+// in-database one applied (--dump-config shows it, as PostgREST's does).
+func (a *App) DatabaseConfig(ctx context.Context) (*config.Config, error) {
+	return a.withDatabaseConfig(ctx, a.baseConfig)
 }
 
 // withDatabaseConfig applies the in-database settings over base.
