@@ -107,13 +107,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // serve runs until SIGTERM/SIGINT. ready, when set, is called once listening.
 func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, stderr io.Writer) int {
-	log := server.NewLogger(cfg, stderr)
+	log, setLevel := server.NewLogger(cfg, stderr)
 	log.Log().Msg("Starting pgrest " + server.Version + " (PostgREST 16 compatible)...")
+	if config.LegacyRoleClaimKey(cfg.JWTRoleClaimKey) {
+		log.Log().Msg("WARNING: jwt-role-claim-key " + strconv.Quote(cfg.JWTRoleClaimKey) +
+			" uses the pre-v16 syntax, which is deprecated: write it as a JSONPath starting with $ (^==, ==^ and *== become search(@, \"...\"))")
+	}
 	app, err := server.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "pgrest: %v\n", err)
 		return 1
 	}
+	app.OnLogLevel(setLevel)
 	if cfg.LogFormat != "json" {
 		app.SetAccessLog(stdout) // PostgREST writes its request log to stdout
 	}

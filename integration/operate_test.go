@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -445,5 +446,60 @@ func TestDumpConfigReadsDatabaseSettings(t *testing.T) {
 	out, _, code = runCLI(t, []string{"PGRST_DB_URI=" + pg.URI("authenticator", db), "PGRST_DB_CONFIG=false", "PGRST_OPENAPI_MODE=ignore-privileges"}, "--dump-config")
 	if code != 0 || !strings.Contains(out, "openapi-mode = \"ignore-privileges\"\n") {
 		t.Errorf("db-config = false: exit %d\n%s", code, out)
+	}
+}
+
+// log-level is reloadable (v16): after SIGUSR2 re-reads the file, requests
+// the new level shows are logged.
+func TestLogLevelReload(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	db := NewDB(t, `CREATE TABLE items (id int); GRANT SELECT ON items TO web_anon;`)
+	port := freePort(t)
+	file := filepath.Join(t.TempDir(), "pgrest.conf")
+	write := func(level string) {
+		conf := "db-uri = \"" + pg.URI("authenticator", db) + "\"\ndb-anon-role = \"web_anon\"\nserver-host = \"127.0.0.1\"\n" +
+			"server-port = " + port + "\npgrest-log-format = \"json\"\nlog-level = \"" + level + "\"\n"
+		if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("error")
+	q := exec.Command(buildBinary(t), file)
+	q.Env = []string{"PATH=" + os.Getenv("PATH")}
+	var stderr syncBuffer
+	q.Stderr = &stderr
+	if err := q.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Process.Kill(); q.Wait() })
+	get := func() {
+		deadline := time.Now().Add(20 * time.Second)
+		for time.Now().Before(deadline) {
+			r, err := http.Get("http://127.0.0.1:" + port + "/items")
+			if err == nil && r.StatusCode == 200 {
+				r.Body.Close()
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("pgrest did not answer:\n%s", stderr.String())
+	}
+	get()
+	time.Sleep(200 * time.Millisecond)
+	if strings.Contains(stderr.String(), `"status":200`) {
+		t.Fatalf("a 200 is logged at log-level error:\n%s", stderr.String())
+	}
+	write("info")
+	q.Process.Signal(syscall.SIGUSR2)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stderr.String(), "Config reloaded") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	get()
+	time.Sleep(200 * time.Millisecond)
+	if !strings.Contains(stderr.String(), `"status":200`) {
+		t.Errorf("after reloading log-level = info, requests are logged:\n%s", stderr.String())
 	}
 }

@@ -55,6 +55,8 @@ type App struct {
 	accessLog io.Writer                // PostgREST's request log lines; nil: the diagnostic log
 	fatal     chan error               // an error pgrest cannot serve past (main exits 1)
 	apiAddr   atomic.Pointer[net.Addr] // where the API listens, for the admin liveness probe
+
+	setLogLevel func(string)
 }
 
 // New builds an App. It does not connect: the pool connects lazily and the
@@ -132,6 +134,9 @@ func (a *App) SetConfig(cfg *config.Config) error {
 	a.preRequest = pre
 	a.auth.Store(v)
 	a.cfg.Store(cfg)
+	if a.setLogLevel != nil {
+		a.setLogLevel(cfg.LogLevel)
+	}
 	return nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pgrest/pgrest/server/config"
@@ -21,13 +22,36 @@ const logTimeLayout = "02/Jan/2006:15:04:05 -0700"
 
 // NewLogger is the diagnostic log for cfg: PostgREST's plain lines
 // ("30/Nov/2026:00:30:00 +0000: message") by default, one JSON object per
-// line with pgrest-log-format = json.
-func NewLogger(cfg *config.Config, w io.Writer) zerolog.Logger {
+// line with pgrest-log-format = json. Its level follows log-level, which a
+// config reload may change (v16 reloads it); setLevel applies a new one.
+func NewLogger(cfg *config.Config, w io.Writer) (log zerolog.Logger, setLevel func(string)) {
 	if cfg.LogFormat != "json" {
 		w = &textLog{w: w}
 	}
-	return zerolog.New(w).Level(LogLevel(cfg.LogLevel)).With().Timestamp().Logger()
+	f := &levelFilter{w: w}
+	f.level.Store(int32(LogLevel(cfg.LogLevel)))
+	setLevel = func(name string) { f.level.Store(int32(LogLevel(name))) }
+	return zerolog.New(f).With().Timestamp().Logger(), setLevel
 }
+
+// levelFilter drops events below the current level; events without a level
+// (PostgREST's always-shown messages) pass.
+type levelFilter struct {
+	w     io.Writer
+	level atomic.Int32
+}
+
+func (f *levelFilter) Write(p []byte) (int, error) { return f.w.Write(p) }
+
+func (f *levelFilter) WriteLevel(l zerolog.Level, p []byte) (int, error) {
+	if l != zerolog.NoLevel && int32(l) < f.level.Load() {
+		return len(p), nil
+	}
+	return f.w.Write(p)
+}
+
+// OnLogLevel registers how a reloaded log-level is applied to the log.
+func (a *App) OnLogLevel(set func(string)) { a.setLogLevel = set }
 
 // textLog turns zerolog's JSON events into PostgREST's lines: the message,
 // or the logged SQL for log-query, with the error appended.

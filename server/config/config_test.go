@@ -283,3 +283,11 @@ func TestPostgRESTValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestLegacyRoleClaimKey(t *testing.T) {
+	for k, want := range map[string]bool{"$.role": false, ".role": true, `$.r[?(@ ^== "a")]`: true, `$.r[?search(@, "^a")]`: false, `."a-b"`: true} {
+		if LegacyRoleClaimKey(k) != want {
+			t.Errorf("%s: want %v", k, want)
+		}
+	}
+}

@@ -584,6 +584,21 @@ func (c *Config) value(k *key) string {
 	return `""`
 }
 
+// LegacyRoleClaimKey tells whether a role claim key is in the pre-v16
+// syntax v16.2 still reads with a deprecation warning: no leading $, or the
+// ^==, ==^ and *== comparisons.
+func LegacyRoleClaimKey(k string) bool {
+	if !strings.HasPrefix(k, "$") {
+		return true
+	}
+	for _, op := range []string{"^==", "==^", "*=="} {
+		if strings.Contains(k, op) {
+			return true
+		}
+	}
+	return false
+}
+
 // RoleClaimKeyJSONPath writes a pre-v16 role claim key (.a.b) in v16's
 // JSONPath form ($.a.b); a JSONPath is returned as is.
 func RoleClaimKeyJSONPath(k string) string {
