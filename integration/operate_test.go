@@ -503,3 +503,20 @@ func TestLogLevelReload(t *testing.T) {
 		t.Errorf("after reloading log-level = info, requests are logged:\n%s", stderr.String())
 	}
 }
+
+// pgrest names itself in pg_stat_activity only when db-uri does not.
+func TestApplicationNameFallback(t *testing.T) {
+	db := NewDB(t, `
+		CREATE FUNCTION app_name() RETURNS text LANGUAGE sql AS $$ SELECT current_setting('application_name') $$;
+		GRANT EXECUTE ON FUNCTION app_name() TO web_anon;`)
+	for uri, want := range map[string]string{
+		pg.URI("authenticator", db):                              "pgrest ",
+		pg.URI("authenticator", db) + "&application_name=my-api": "my-api",
+	} {
+		p := StartPgrest(t, db, func(c *config.Config) { c.DBURI = uri })
+		got := strings.Trim(string(p.Get("/rpc/app_name").Expect(t, 200).Body), `"`)
+		if !strings.HasPrefix(got, want) {
+			t.Errorf("%s: application_name %q", uri, got)
+		}
+	}
+}

@@ -71,7 +71,10 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 	pcfg.MinConns = 0
 	pcfg.MaxConnLifetime = cfg.DBPoolMaxLifetime
 	pcfg.MaxConnIdleTime = cfg.DBPoolMaxIdletime
-	pcfg.ConnConfig.RuntimeParams["application_name"] = "pgrest " + Version
+	if _, set := pcfg.ConnConfig.RuntimeParams["application_name"]; !set {
+		// a fallback, as PostgREST's: an application_name in db-uri wins
+		pcfg.ConnConfig.RuntimeParams["application_name"] = "pgrest " + Version
+	}
 	if !cfg.DBPreparedStatements {
 		pcfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}

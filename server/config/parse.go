@@ -1,19 +1,20 @@
 package config
 
 import (
-	"math/big"
-	"net/url"
-	"unicode"
-
 	"encoding/base64"
 	"fmt"
-	"github.com/pgrest/pgrest/server/auth"
+	"math"
+	"math/big"
+	"net/url"
 	"os"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+
+	"github.com/pgrest/pgrest/server/auth"
 )
 
 // kind is how a key's value is read and written back.
@@ -289,15 +290,17 @@ func (c *Config) Set(name, v string) error {
 		}
 		*p = b
 	case *int:
+		lo, hi, reason := intRange(name)
 		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < 0 {
-			return bad("expected a non-negative integer")
+		if err != nil || n < lo || n > hi {
+			return bad(reason)
 		}
 		*p = n
 	case **int:
+		lo, hi, reason := intRange(name)
 		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n < 0 || n > 65535 {
-			return bad("expected a port number from 0 to 65535")
+		if err != nil || n < lo || n > hi {
+			return bad(reason)
 		}
 		*p = &n
 	case **int64:
@@ -325,6 +328,23 @@ func (c *Config) Set(name, v string) error {
 	}
 	return nil
 }
+
+// intRange is the range of an integer key and how an error describes it;
+// a value that is no integer and one out of range read the same.
+func intRange(name string) (lo, hi int, reason string) {
+	switch name {
+	case "server-port", "admin-server-port":
+		return 0, 65535, portReason
+	case "db-pool":
+		return 1, math.MaxInt, poolReason
+	}
+	return 0, math.MaxInt, "expected a non-negative integer"
+}
+
+const (
+	portReason = "expected a port number from 0 to 65535"
+	poolReason = "expected an integer of at least 1"
+)
 
 // setSocketMode reads octal permissions the way PostgREST does: the leading
 // octal digits, from 600 to 777.
@@ -439,14 +459,14 @@ func (c *Config) checkSchemas() error {
 		}
 	}
 	if c.DBPool < 1 {
-		return &Error{Key: "db-pool", Value: strconv.Itoa(c.DBPool), Reason: "expected an integer of at least 1"}
+		return &Error{Key: "db-pool", Value: strconv.Itoa(c.DBPool), Reason: poolReason}
 	}
 	return nil
 }
 
 func (c *Config) checkPorts() error {
 	if c.ServerPort > 65535 {
-		return &Error{Key: "server-port", Value: strconv.Itoa(c.ServerPort), Reason: "expected a port number from 0 to 65535"}
+		return &Error{Key: "server-port", Value: strconv.Itoa(c.ServerPort), Reason: portReason}
 	}
 	if c.AdminServerPort != nil && *c.AdminServerPort == c.ServerPort {
 		return &Error{Key: "admin-server-port", Value: strconv.Itoa(c.ServerPort), Msg: "admin-server-port cannot be the same as server-port"}
