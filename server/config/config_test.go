@@ -46,7 +46,7 @@ log-level = 'info'
 	if c.DBMaxRows == nil || *c.DBMaxRows != 100 || c.LogLevel != "info" {
 		t.Errorf("max rows / log level: %v %q", c.DBMaxRows, c.LogLevel)
 	}
-	if c.AppSettings["greeting"] != `hello "world"` || c.AppSettings["color"] != "blue" {
+	if c.AppSettings["greeting"] != `hello "world"` || c.AppSettings["COLOR"] != "blue" {
 		t.Errorf("app settings: %v", c.AppSettings)
 	}
 	// Dump re-parses to the same configuration.
@@ -290,5 +290,16 @@ func TestLegacyRoleClaimKey(t *testing.T) {
 		if LegacyRoleClaimKey(k) != want {
 			t.Errorf("%s: want %v", k, want)
 		}
+	}
+}
+
+func TestEnvAliases(t *testing.T) {
+	c, err := Parse("", []string{"PGRST_MAX_ROWS=5", "PGRST_DB_SCHEMA=api", "PGRST_ROLE_CLAIM_KEY=$.r"})
+	if err != nil || c.DBMaxRows == nil || *c.DBMaxRows != 5 || c.DBSchemas[0] != "api" || c.JWTRoleClaimKey != "$.r" {
+		t.Fatalf("aliases from the environment: %v %+v", err, c)
+	}
+	c, _ = Parse("db-max-rows = 7\n", []string{"PGRST_MAX_ROWS=5", "PGRST_DB_SCHEMAS=a", "PGRST_DB_SCHEMA=b"})
+	if *c.DBMaxRows != 7 || c.DBSchemas[0] != "a" {
+		t.Errorf("the key's own name wins over an alias: %v %v", *c.DBMaxRows, c.DBSchemas)
 	}
 }

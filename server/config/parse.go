@@ -102,6 +102,7 @@ var aliases = map[string]string{
 	"root-spec":        "db-root-spec",
 	"secret-is-base64": "jwt-secret-is-base64",
 	"role-claim-key":   "jwt-role-claim-key",
+	"db-schema":        "db-schemas",
 }
 
 var byName = func() map[string]*key {
@@ -162,6 +163,7 @@ func Parse(text string, environ []string) (*Config, error) {
 		}
 	}
 	c := Default()
+	fileKeys := map[string]bool{}
 	for n, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -185,6 +187,7 @@ func Parse(text string, environ []string) (*Config, error) {
 		if err := c.Set(k, v); err != nil {
 			return nil, err
 		}
+		fileKeys[k] = true
 	}
 	// Environment overrides the file. Keys map by upper-casing and turning
 	// "-" and "." into "_"; app.settings.* are found by prefix.
@@ -195,9 +198,20 @@ func Parse(text string, environ []string) (*Config, error) {
 			}
 		}
 	}
+	// An old name (PGRST_MAX_ROWS) counts where the key's own name is set
+	// nowhere, as PostgREST reads the alias only when the key is unset.
+	for alias, key := range aliases {
+		v := env[envName(alias)]
+		if _, own := env[envName(key)]; v == "" || own || fileKeys[key] {
+			continue
+		}
+		if err := c.Set(key, v); err != nil {
+			return nil, err
+		}
+	}
 	for name, v := range env {
 		if rest, ok := strings.CutPrefix(name, "PGRST_APP_SETTINGS_"); ok && rest != "" {
-			c.AppSettings[strings.ToLower(rest)] = v
+			c.AppSettings[rest] = v // the name as written, as PostgREST keeps it
 		}
 	}
 	if err := c.readFileRefs(); err != nil {
