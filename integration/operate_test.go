@@ -232,6 +232,11 @@ func TestPlainAndJSONLogs(t *testing.T) {
 	if !access.MatchString(p.stdout.String()) {
 		t.Errorf("request log on stdout:\n%s", p.stdout.String())
 	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.waitExit(t, 15*time.Second); code != 0 {
+		t.Errorf("SIGTERM: exit %d", code)
+	}
+	p.waitLog(t, stamp+`Received termination unix signal SIGTERM$`)
 
 	jport := freePort(t)
 	j := startProc(t, append(baseEnv(db), "PGRST_SERVER_PORT="+jport, "PGRST_LOG_LEVEL=info", "PGRST_PGREST_LOG_FORMAT=json")...)
