@@ -497,9 +497,10 @@ func TestLogLevelReload(t *testing.T) {
 		t.Fatalf("a 200 is logged at log-level error:\n%s", stderr.String())
 	}
 	write("info")
+	reloads := strings.Count(stderr.String(), "Config reloaded")
 	q.Process.Signal(syscall.SIGUSR2)
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stderr.String(), "Config reloaded") && time.Now().Before(deadline) {
+	for strings.Count(stderr.String(), "Config reloaded") == reloads && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	get()
