@@ -173,8 +173,8 @@ func (a *App) Start() {
 		// it is read first; if the database is down, the file's stands.
 		if cfg := a.cfg.Load(); cfg.DBConfig || cfg.DBPreConfig != "" {
 			cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
-			if err := a.ReloadConfig(cctx); err != nil {
-				a.log.Warn().Err(err).Msg("in-database config not read; using the file and environment")
+			if err := a.loadConfig(cctx); err != nil {
+				a.log.Log().Msg("Failed to query database settings for the config parameters. " + err.Error())
 			}
 			ccancel()
 		}
