@@ -130,12 +130,12 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, s
 		fmt.Fprintf(stderr, "pgrest: listening: %v\n", err)
 		return 1
 	}
+	log.Log().Msg("API server listening on " + server.DescribeAddr(l.Addr()))
 	if err := app.StartAdmin(); err != nil {
 		fmt.Fprintf(stderr, "pgrest: admin server: %v\n", err)
 		return 1
 	}
 	app.Start()
-	log.Log().Msg("API server listening on " + listenDescription(l.Addr()))
 	if ready != nil {
 		ready(l.Addr())
 	}
@@ -289,13 +289,6 @@ Press Ctrl-C to stop.
 `, url, pg.Port, embedpg.DemoDB)
 	}
 	return serve(cfg, "", ready, stdout, stderr)
-}
-
-func listenDescription(addr net.Addr) string {
-	if addr.Network() == "unix" {
-		return "unix socket " + addr.String()
-	}
-	return addr.String()
 }
 
 func signalName(s os.Signal) string {

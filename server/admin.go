@@ -31,7 +31,7 @@ func (a *App) StartAdmin() error {
 	if err != nil {
 		return err
 	}
-	a.log.Log().Msg("Admin server listening on " + describeAddr(l.Addr()))
+	a.log.Log().Msg("Admin server listening on " + DescribeAddr(l.Addr()))
 	return a.ServeAdmin(l)
 }
 
@@ -43,8 +43,8 @@ func AdminHost(cfg *config.Config) string {
 	return cfg.ServerHost
 }
 
-// describeAddr is how PostgREST names a listening address in its log.
-func describeAddr(addr net.Addr) string {
+// DescribeAddr is how PostgREST names a listening address in its log.
+func DescribeAddr(addr net.Addr) string {
 	if addr.Network() == "unix" {
 		return "unix socket " + addr.String()
 	}
