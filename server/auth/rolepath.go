@@ -4,17 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 )
 
-// pathStep is one step of jwt-role-claim-key: a member name, an array
-// index, or a filter keeping the string elements that pass a test.
+// pathStep is one step of jwt-role-claim-key, one of RFC 9535's segments:
+// a member name, an array index, a wildcard, a slice, a filter keeping the
+// string elements that pass a test, a union of these, or any of them
+// applied to every descendant (..).
 type pathStep struct {
-	key    string
-	index  int
-	isIdx  bool
-	filter func(string) bool
+	key        string
+	index      int
+	isIdx      bool
+	wildcard   bool
+	slice      *[3]*int // start, end, step
+	filter     func(string) bool
+	union      []pathStep
+	descendant bool
 }
 
 // ParseRoleClaimKey checks jwt-role-claim-key the way PostgREST does at
@@ -60,6 +67,17 @@ func (p *pathParser) step() (pathStep, error) {
 		p.i++
 		k, err := p.quoted()
 		return pathStep{key: k}, err
+	case strings.HasPrefix(p.rest(), ".."):
+		p.i++
+		if p.i+1 < len(p.s) && p.s[p.i+1] == '[' {
+			p.i++
+		}
+		st, err := p.step()
+		st.descendant = true
+		return st, err
+	case strings.HasPrefix(p.rest(), ".*"):
+		p.i += 2
+		return pathStep{wildcard: true}, nil
 	case p.s[p.i] == '.':
 		p.i++
 		start := p.i
@@ -72,16 +90,26 @@ func (p *pathParser) step() (pathStep, error) {
 		return pathStep{key: p.s[start:p.i]}, nil
 	case p.s[p.i] == '[':
 		p.i++
-		st, err := p.bracket()
-		if err != nil {
-			return st, err
+		var sels []pathStep
+		for {
+			st, err := p.bracket()
+			if err != nil {
+				return st, err
+			}
+			sels = append(sels, st)
+			p.space()
+			if p.eof() || (p.s[p.i] != ']' && p.s[p.i] != ',') {
+				return st, errors.New("expected ']'")
+			}
+			p.i++
+			if p.s[p.i-1] == ']' {
+				break
+			}
 		}
-		p.space()
-		if p.eof() || p.s[p.i] != ']' {
-			return st, errors.New("expected ']'")
+		if len(sels) == 1 {
+			return sels[0], nil
 		}
-		p.i++
-		return st, nil
+		return pathStep{union: sels}, nil
 	}
 	return pathStep{}, fmt.Errorf("unexpected %q", p.s[p.i])
 }
@@ -134,20 +162,47 @@ func (p *pathParser) bracket() (pathStep, error) {
 		p.i++
 		f, err := p.filter()
 		return pathStep{filter: f}, err
-	default:
-		start := p.i
-		if c == '-' {
-			p.i++
-		}
-		for !p.eof() && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
-			p.i++
-		}
-		n, err := strconv.Atoi(p.s[start:p.i])
-		if err != nil {
-			return pathStep{}, errors.New("expected an array index, a quoted name or a filter")
-		}
-		return pathStep{index: n, isIdx: true}, nil
+	case c == '*':
+		p.i++
+		return pathStep{wildcard: true}, nil
 	}
+	var parts [3]*int
+	for k := 0; k < 3; k++ {
+		p.space()
+		n, ok := p.integer()
+		if ok {
+			parts[k] = &n
+		}
+		p.space()
+		if p.eof() || p.s[p.i] != ':' || k == 2 {
+			if k == 0 {
+				if !ok {
+					return pathStep{}, errors.New("expected an array index, a slice, a quoted name, * or a filter")
+				}
+				return pathStep{index: n, isIdx: true}, nil
+			}
+			return pathStep{slice: &parts}, nil
+		}
+		p.i++ // ':'
+	}
+	return pathStep{slice: &parts}, nil
+}
+
+// integer reads an optionally negative integer.
+func (p *pathParser) integer() (int, bool) {
+	start := p.i
+	if !p.eof() && p.s[p.i] == '-' {
+		p.i++
+	}
+	for !p.eof() && p.s[p.i] >= '0' && p.s[p.i] <= '9' {
+		p.i++
+	}
+	n, err := strconv.Atoi(p.s[start:p.i])
+	if err != nil {
+		p.i = start
+		return 0, false
+	}
+	return n, true
 }
 
 // stringTests are the comparisons a filter may make of the current element
@@ -267,25 +322,35 @@ func lookup(v any, path []pathStep) (string, bool) {
 }
 
 func (st pathStep) apply(v any) []any {
+	if st.descendant {
+		inner := st
+		inner.descendant = false
+		var out []any
+		for _, n := range descendants(v) {
+			out = append(out, inner.apply(n)...)
+		}
+		return out
+	}
 	switch {
+	case st.union != nil:
+		var out []any
+		for _, u := range st.union {
+			out = append(out, u.apply(v)...)
+		}
+		return out
+	case st.wildcard:
+		return children(v)
 	case st.filter != nil:
 		var out []any
-		each := func(x any) {
+		for _, x := range children(v) {
 			if s, ok := x.(string); ok && st.filter(s) {
 				out = append(out, x)
 			}
 		}
-		switch c := v.(type) {
-		case []any:
-			for _, x := range c {
-				each(x)
-			}
-		case map[string]any:
-			for _, x := range c {
-				each(x)
-			}
-		}
 		return out
+	case st.slice != nil:
+		a, _ := v.([]any)
+		return slice(a, st.slice)
 	case st.isIdx:
 		a, ok := v.([]any)
 		if !ok {
@@ -308,4 +373,79 @@ func (st pathStep) apply(v any) []any {
 		return []any{x}
 	}
 	return nil
+}
+
+// children are an array's elements or an object's member values (in key
+// order, so that the first match does not depend on map iteration).
+func children(v any) []any {
+	switch c := v.(type) {
+	case []any:
+		return c
+	case map[string]any:
+		keys := make([]string, 0, len(c))
+		for k := range c {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		out := make([]any, len(keys))
+		for i, k := range keys {
+			out[i] = c[k]
+		}
+		return out
+	}
+	return nil
+}
+
+// descendants is v and everything under it, parents first.
+func descendants(v any) []any {
+	out := []any{v}
+	for _, c := range children(v) {
+		out = append(out, descendants(c)...)
+	}
+	return out
+}
+
+// slice selects a[start:end:step] with RFC 9535's defaults and negative
+// positions counted from the end.
+func slice(a []any, parts *[3]*int) []any {
+	n := len(a)
+	step := 1
+	if parts[2] != nil {
+		step = *parts[2]
+	}
+	if step == 0 {
+		return nil
+	}
+	norm := func(i int) int {
+		if i < 0 {
+			return i + n
+		}
+		return i
+	}
+	clamp := func(i, lo, hi int) int { return max(lo, min(i, hi)) }
+	var out []any
+	if step > 0 {
+		lo, hi := 0, n
+		if parts[0] != nil {
+			lo = clamp(norm(*parts[0]), 0, n)
+		}
+		if parts[1] != nil {
+			hi = clamp(norm(*parts[1]), 0, n)
+		}
+		for i := lo; i < hi; i += step {
+			out = append(out, a[i])
+		}
+		return out
+	}
+	hi, lo := n-1, -1
+	if parts[0] != nil {
+		hi = clamp(norm(*parts[0]), -1, n-1)
+	}
+	if parts[1] != nil {
+		lo = clamp(norm(*parts[1]), -1, n-1)
+	}
+	for i := hi; i > lo; i += step {
+		out = append(out, a[i])
+	}
+	return out
 }

@@ -195,11 +195,20 @@ func TestRoleClaimKey(t *testing.T) {
 		`$.prefixed[?match(@, "x_.*")]`:      "x_admin",
 		`$['app']["r"]`:                      "deep",
 		`$.roles[?(@ == "zzz")]`:             "web_anon",
+		`$.roles[*]`:                         "a",
+		`$.app.*`:                            "deep",
+		`$..r`:                               "deep",
+		`$..[?(@ == "x_admin")]`:             "x_admin",
+		`$.roles[1:]`:                        "b",
+		`$.roles[::-1]`:                      "b",
+		`$.prefixed[-2:]`:                    "x_admin",
+		`$.prefixed[3, 1]`:                   "amidb",
+		`$['nope', 'roles'][0]`:              "a",
 	} {
 		v := mustVerifier(t, Options{Secret: secret, RoleClaimKey: key})
 		expectOK(t, v, sign(t, jwt.SigningMethodHS256, []byte(secret), c, ""), want)
 	}
-	for _, bad := range []string{"role", "$.my_role;;domain", `.roles[?(@ ~= "x")]`, `.roles[?(@ == x)]`, ".roles[", `$.a[?match(@, "(")]`} {
+	for _, bad := range []string{"role", "$.my_role;;domain", `.roles[?(@ ~= "x")]`, `.roles[?(@ == x)]`, ".roles[", `$.a[?match(@, "(")]`, "$..", "$.a[1:2:3:4]", "$.a[x]"} {
 		if _, err := New(Options{Secret: secret, RoleClaimKey: bad}); err == nil {
 			t.Errorf("role claim key %q must be refused", bad)
 		}
