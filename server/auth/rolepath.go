@@ -19,7 +19,7 @@ type pathStep struct {
 	isIdx      bool
 	wildcard   bool
 	slice      *[3]*int // start, end, step
-	filter     func(string) bool
+	filter     func(any) bool
 	union      []pathStep
 	descendant bool
 }
@@ -218,16 +218,17 @@ var stringTests = []struct {
 	{"!=", func(el, s string) bool { return el != s }},
 }
 
-// filter reads `(@ op "s")`, `@ op "s"`, or `search(@, "re")` /
-// `match(@, "re")`, each optionally parenthesised.
-func (p *pathParser) filter() (func(string) bool, error) {
+// filter reads `(@ op "s")`, `@ op "s"`, `@.path op "s"`, `@.path` (it
+// exists), or `search(@, "re")` / `match(@.path, "re")`, each optionally
+// parenthesised.
+func (p *pathParser) filter() (func(any) bool, error) {
 	p.space()
 	paren := !p.eof() && p.s[p.i] == '('
 	if paren {
 		p.i++
 		p.space()
 	}
-	var f func(string) bool
+	var f func(any) bool
 	var err error
 	if r := p.rest(); strings.HasPrefix(r, "search(") || strings.HasPrefix(r, "match(") {
 		f, err = p.regexTest()
@@ -247,11 +248,31 @@ func (p *pathParser) filter() (func(string) bool, error) {
 	return f, nil
 }
 
-func (p *pathParser) comparison() (func(string) bool, error) {
+// relative reads @ and the path after it, relative to the element tested.
+func (p *pathParser) relative() ([]pathStep, error) {
 	if p.eof() || p.s[p.i] != '@' {
 		return nil, errors.New("expected '@' in the filter")
 	}
 	p.i++
+	var rel []pathStep
+	for !p.eof() && (p.s[p.i] == '.' || p.s[p.i] == '[') {
+		st, err := p.step()
+		if err != nil {
+			return nil, err
+		}
+		rel = append(rel, st)
+	}
+	return rel, nil
+}
+
+// stringOf is the string the relative path selects in el.
+func stringOf(el any, rel []pathStep) (string, bool) { return lookup(el, rel) }
+
+func (p *pathParser) comparison() (func(any) bool, error) {
+	rel, err := p.relative()
+	if err != nil {
+		return nil, err
+	}
 	p.space()
 	for _, t := range stringTests {
 		if strings.HasPrefix(p.rest(), t.op) {
@@ -262,22 +283,28 @@ func (p *pathParser) comparison() (func(string) bool, error) {
 				return nil, err
 			}
 			test := t.test
-			return func(el string) bool { return test(el, s) }, nil
+			return func(el any) bool {
+				v, ok := stringOf(el, rel)
+				return ok && test(v, s)
+			}, nil
 		}
+	}
+	if len(rel) > 0 && !p.eof() && (p.s[p.i] == ')' || p.s[p.i] == ']') {
+		return func(el any) bool { return len(nodes(el, rel)) > 0 }, nil
 	}
 	return nil, errors.New("expected one of ==, !=, ^==, ==^, *==")
 }
 
 // regexTest reads search(@, "re") (re found anywhere) or match(@, "re")
-// (re matches the whole element).
-func (p *pathParser) regexTest() (func(string) bool, error) {
+// (re matches the whole string).
+func (p *pathParser) regexTest() (func(any) bool, error) {
 	whole := strings.HasPrefix(p.rest(), "match(")
 	p.i = strings.IndexByte(p.s[p.i:], '(') + p.i + 1
 	p.space()
-	if !strings.HasPrefix(p.rest(), "@") {
-		return nil, errors.New("expected '@'")
+	rel, err := p.relative()
+	if err != nil {
+		return nil, err
 	}
-	p.i++
 	p.space()
 	if p.eof() || p.s[p.i] != ',' {
 		return nil, errors.New("expected ','")
@@ -300,25 +327,34 @@ func (p *pathParser) regexTest() (func(string) bool, error) {
 		return nil, errors.New("expected ')'")
 	}
 	p.i++
-	return re.MatchString, nil
+	return func(el any) bool {
+		v, ok := stringOf(el, rel)
+		return ok && re.MatchString(v)
+	}, nil
 }
 
 // lookup evaluates the path as a JSONPath query and returns the first
 // selected node, as PostgREST does, when it is a string.
 func lookup(v any, path []pathStep) (string, bool) {
-	nodes := []any{v}
-	for _, st := range path {
-		var next []any
-		for _, n := range nodes {
-			next = append(next, st.apply(n)...)
-		}
-		nodes = next
-	}
-	if len(nodes) == 0 {
+	ns := nodes(v, path)
+	if len(ns) == 0 {
 		return "", false
 	}
-	s, ok := nodes[0].(string)
+	s, ok := ns[0].(string)
 	return s, ok
+}
+
+// nodes is the nodelist the path selects from v.
+func nodes(v any, path []pathStep) []any {
+	ns := []any{v}
+	for _, st := range path {
+		var next []any
+		for _, n := range ns {
+			next = append(next, st.apply(n)...)
+		}
+		ns = next
+	}
+	return ns
 }
 
 func (st pathStep) apply(v any) []any {
@@ -343,7 +379,7 @@ func (st pathStep) apply(v any) []any {
 	case st.filter != nil:
 		var out []any
 		for _, x := range children(v) {
-			if s, ok := x.(string); ok && st.filter(s) {
+			if st.filter(x) {
 				out = append(out, x)
 			}
 		}
