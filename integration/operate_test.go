@@ -526,3 +526,29 @@ func TestApplicationNameFallback(t *testing.T) {
 		}
 	}
 }
+
+// With automatic recovery (the default) an unreachable database is retried:
+// /live answers 200, /ready and /schema_cache tell it is not loaded yet.
+func TestUnreachableDatabaseIsRetried(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	db := NewDB(t, "")
+	proxy := newProxy(t, "127.0.0.1:"+itoa(pg.Port))
+	proxy.cut()
+	admin := freePort(t)
+	p := startProc(t, "PGRST_DB_URI="+proxy.uri(db), "PGRST_SERVER_HOST=127.0.0.1", "PGRST_SERVER_PORT="+freePort(t),
+		"PGRST_ADMIN_SERVER_PORT="+admin)
+	p.waitLog(t, `Attempting to reconnect to the database in 1 seconds\.\.\.`)
+	for path, want := range map[string]int{"/live": 200, "/ready": 503, "/schema_cache": 200} {
+		r, err := http.Get("http://127.0.0.1:" + admin + path)
+		if err != nil || r.StatusCode != want {
+			t.Errorf("%s: %v %v, want %d", path, r, err, want)
+		}
+	}
+	select {
+	case code := <-p.exited:
+		t.Errorf("pgrest exited (%d) instead of retrying", code)
+	default:
+	}
+}

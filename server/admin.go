@@ -70,8 +70,7 @@ func (a *App) ServeAdmin(l net.Listener) error {
 	r.Path("/schema_cache").HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		snap := a.holder.Load()
 		if snap == nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
+			return // PostgREST: 200 and no body before the first load
 		}
 		b, err := snap.Dump()
 		if err != nil {
