@@ -27,7 +27,7 @@ var layers = map[string][]string{
 	"listener":       {"cache", "migrations"},
 	"migrations":     {},
 	"embedpg":        {},
-	"server/config":  {},
+	"server/config":  {"server/auth"}, // validates jwt-role-claim-key with the JWT code
 	"server/auth":    {"apierr"},
 	"server/openapi": {"cache"},
 	"server":         nil, // the edge: anything below it

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -40,6 +41,9 @@ Options:
   -e, --example  show an example configuration file
   --dump-config  print the effective configuration and exit
   --dump-schema  print the schema cache as JSON and exit
+  --ready        ask the running instance's admin server (admin-server-port or
+                 admin-server-unix-socket of this configuration) whether it is
+                 ready; exits 0 if so, else 1 (for container healthchecks)
 
 Configuration comes from CONFIG_FILE, then PGRST_* environment variables.
 `
@@ -61,7 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		case "-e", "--example":
 			fmt.Fprint(stdout, config.Example())
 			return 0
-		case "--dump-config", "--dump-schema":
+		case "--dump-config", "--dump-schema", "--ready":
 			mode = a
 		case "demo", "migrate":
 			if mode == "" && path == "" {
@@ -91,27 +95,33 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch mode {
 	case "--dump-config":
-		fmt.Fprint(stdout, cfg.Dump())
-		return 0
+		return dumpConfig(cfg, stdout, stderr)
 	case "--dump-schema":
 		return dumpSchema(cfg, stdout, stderr)
+	case "--ready":
+		return checkReady(cfg, stdout, stderr)
 	case "migrate":
 		return migrate(cfg.DBURI, cfg.DBChannel, stdout, stderr)
 	}
-	return serve(cfg, path, nil, stderr)
-}
-
-func newLogger(level string, w io.Writer) zerolog.Logger {
-	return zerolog.New(w).Level(server.LogLevel(level)).With().Timestamp().Logger()
+	return serve(cfg, path, nil, stdout, stderr)
 }
 
 // serve runs until SIGTERM/SIGINT. ready, when set, is called once listening.
-func serve(cfg *config.Config, path string, ready func(addr net.Addr), stderr io.Writer) int {
-	log := newLogger(cfg.LogLevel, stderr)
+func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, stderr io.Writer) int {
+	log, setLevel := server.NewLogger(cfg, stderr)
+	log.Log().Msg("Starting pgrest " + server.Version + " (PostgREST 16 compatible)...")
+	if config.LegacyRoleClaimKey(cfg.JWTRoleClaimKey) {
+		log.Log().Msg("WARNING: jwt-role-claim-key " + strconv.Quote(cfg.JWTRoleClaimKey) +
+			" uses the pre-v16 syntax, which is deprecated: write it as a JSONPath starting with $ (^==, ==^ and *== become search(@, \"...\"))")
+	}
 	app, err := server.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "pgrest: %v\n", err)
 		return 1
+	}
+	app.OnLogLevel(setLevel)
+	if cfg.LogFormat != "json" {
+		app.SetAccessLog(stdout) // PostgREST writes its request log to stdout
 	}
 	if path != "" { // without a file, the environment can't change: the start config stands
 		app.SetConfigSource(func() (*config.Config, error) { return config.Load(path, os.Environ()) })
@@ -121,12 +131,12 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stderr io
 		fmt.Fprintf(stderr, "pgrest: listening: %v\n", err)
 		return 1
 	}
+	log.Log().Msg("API server listening on " + server.DescribeAddr(l.Addr()))
 	if err := app.StartAdmin(); err != nil {
 		fmt.Fprintf(stderr, "pgrest: admin server: %v\n", err)
 		return 1
 	}
 	app.Start()
-	log.Info().Str("address", l.Addr().String()).Msg("listening")
 	if ready != nil {
 		ready(l.Addr())
 	}
@@ -138,6 +148,11 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stderr io
 	go func() { served <- app.Serve(l) }()
 	for {
 		select {
+		case <-app.Fatal():
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			app.Shutdown(ctx)
+			cancel()
+			return 1
 		case err := <-served:
 			if err != nil {
 				log.Error().Err(err).Msg("server stopped")
@@ -157,11 +172,11 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stderr io
 					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 					defer cancel()
 					if err := app.ReloadConfig(ctx); err != nil {
-						log.Error().Err(err).Msg("config reload failed; keeping the old config")
+						log.Log().Msg("Failed reloading config: " + err.Error())
 					}
 				}()
 			default:
-				log.Info().Str("signal", s.String()).Msg("shutting down; finishing in-flight requests")
+				log.Log().Msg("Received termination unix signal " + signalName(s))
 				ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 				err := app.Shutdown(ctx)
 				cancel()
@@ -309,5 +324,89 @@ Try:
 Press Ctrl-C to stop.
 `, url, pg.Port, embedpg.DemoDB)
 	}
-	return serve(cfg, "", ready, stderr)
+	return serve(cfg, "", ready, stdout, stderr)
+}
+
+func signalName(s os.Signal) string {
+	if s == syscall.SIGINT {
+		return "SIGINT"
+	}
+	return "SIGTERM"
+}
+
+// checkReady is PostgREST's --ready: GET /ready on this configuration's
+// admin server; "OK: <url>" on stdout and exit 0 when it answers 2xx, an
+// "ERROR: ..." line on stderr and exit 1 otherwise. pgrest also reaches an
+// admin server on admin-server-unix-socket.
+func checkReady(cfg *config.Config, stdout, stderr io.Writer) int {
+	client := &http.Client{Timeout: 5 * time.Second}
+	var url string
+	switch {
+	case cfg.AdminServerUnixSocket != "":
+		sock := cfg.AdminServerUnixSocket
+		client.Transport = &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}
+		url = "http://localhost/ready"
+	case cfg.AdminServerPort == nil:
+		fmt.Fprintln(stderr, "ERROR: Admin server is not running. Please check admin-server-port config.")
+		return 1
+	default:
+		host := server.AdminHost(cfg)
+		switch host {
+		case "*", "*4", "!4", "*6", "!6":
+			fmt.Fprintf(stderr, "ERROR: The `--ready` flag cannot be used when server-host is configured as %q. Please update your server-host config to \"localhost\".\n", host)
+			return 1
+		}
+		url = "http://" + net.JoinHostPort(host, strconv.Itoa(*cfg.AdminServerPort)) + "/ready"
+	}
+	shown := url
+	if cfg.AdminServerUnixSocket != "" {
+		shown = "unix:" + cfg.AdminServerUnixSocket + ":/ready"
+	}
+	resp, err := client.Get(url)
+	if err != nil {
+		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+			fmt.Fprintln(stderr, "ERROR: connection refused to "+shown)
+		} else {
+			fmt.Fprintf(stderr, "ERROR: %s: %v\n", shown, err)
+		}
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		fmt.Fprintf(stderr, "ERROR: %s (%s)\n", shown, resp.Status)
+		return 1
+	}
+	fmt.Fprintln(stdout, "OK: "+shown)
+	return 0
+}
+
+// dumpConfig prints the effective configuration; like PostgREST it applies
+// the in-database configuration (db-config, db-pre-config) when the
+// database answers, else it prints the file and environment's with a note.
+func dumpConfig(cfg *config.Config, stdout, stderr io.Writer) int {
+	if cfg.DBConfig || cfg.DBPreConfig != "" {
+		if dbCfg, err := databaseConfig(cfg); err == nil {
+			cfg = dbCfg
+		} else if ce := (*config.Error)(nil); errors.As(err, &ce) {
+			fmt.Fprintf(stderr, "pgrest: %v\n", err)
+			return 1
+		} else {
+			fmt.Fprintf(stderr, "pgrest: in-database configuration not read: %v\n", err)
+		}
+	}
+	fmt.Fprint(stdout, cfg.Dump())
+	return 0
+}
+
+func databaseConfig(cfg *config.Config) (*config.Config, error) {
+	app, err := server.New(cfg, zerolog.Nop())
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	defer app.Shutdown(ctx)
+	return app.DatabaseConfig(ctx)
 }

@@ -8,6 +8,7 @@ package listener
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -316,7 +317,9 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 	m.stats.Version, m.stats.LastLoadDuration, m.stats.LastLoadAt = version, d, time.Now()
 	m.stats.Loads++
 	m.stats.LastError = ""
-	m.opts.Log.Info().Int64("version", version).Str("kind", r.kind).Dur("duration", d).Int("relations", len(snap.Relations)).Msg("schema cache loaded")
+	// PostgREST reports every load whatever the log level.
+	m.opts.Log.Log().Int64("version", version).Str("kind", r.kind).Dur("duration", d).Int("relations", len(snap.Relations)).
+		Msg("Schema cache loaded in " + strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " milliseconds")
 	return nil
 }
 

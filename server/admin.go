@@ -1,50 +1,76 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
+	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/pgrest/pgrest/server/config"
 )
 
-// StartAdmin serves /live, /ready, /schema_cache and /metrics (references/admin_server) on
-// admin-server-port when it is set.
+// StartAdmin serves the admin endpoints (references/admin_server) on
+// admin-server-unix-socket, or on admin-server-host/port when the port is
+// set; without either there is no admin server.
 func (a *App) StartAdmin() error {
 	cfg := a.cfg.Load()
-	if cfg.AdminServerPort == nil {
+	var l net.Listener
+	var err error
+	switch {
+	case cfg.AdminServerUnixSocket != "":
+		l, err = listenUnix(cfg.AdminServerUnixSocket, cfg.AdminServerUnixSocketMode)
+	case cfg.AdminServerPort != nil:
+		l, err = listenTCP(AdminHost(cfg), *cfg.AdminServerPort, false)
+	default:
 		return nil
 	}
-	host := cfg.AdminServerHost
-	if host == "" {
-		host = cfg.ServerHost
-	}
-	l, err := listenTCP(host, *cfg.AdminServerPort, false)
 	if err != nil {
 		return err
 	}
+	a.log.Log().Msg("Admin server listening on " + DescribeAddr(l.Addr()))
 	return a.ServeAdmin(l)
+}
+
+// AdminHost is admin-server-host, which defaults to server-host.
+func AdminHost(cfg *config.Config) string {
+	if cfg.AdminServerHost != "" {
+		return cfg.AdminServerHost
+	}
+	return cfg.ServerHost
+}
+
+// DescribeAddr is how PostgREST names a listening address in its log.
+func DescribeAddr(addr net.Addr) string {
+	if addr.Network() == "unix" {
+		return "unix socket " + addr.String()
+	}
+	return addr.String()
 }
 
 // ServeAdmin serves the admin endpoints on l in the background.
 func (a *App) ServeAdmin(l net.Listener) error {
 	r := mux.NewRouter()
 	r.Path("/live").HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusOK)
-	})
-	r.Path("/ready").HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if a.holder.Load() == nil || a.pool.Ping(req.Context()) != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
+		if !a.apiReachable() {
+			w.WriteHeader(http.StatusInternalServerError)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
 	})
+	r.Path("/ready").HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.WriteHeader(a.readiness(req.Context()))
+	})
+	r.Path("/config").HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte(a.cfg.Load().Dump()))
+	})
 	r.Path("/schema_cache").HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		snap := a.holder.Load()
 		if snap == nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
+			return // PostgREST: 200 and no body before the first load
 		}
 		b, err := snap.Dump()
 		if err != nil {
@@ -55,7 +81,10 @@ func (a *App) ServeAdmin(l net.Listener) error {
 		w.Header().Set(HeaderSchemaVersion, strconv.FormatInt(snap.Version, 10))
 		w.Write(b)
 	})
-	r.Path("/metrics").Handler(a.metrics())
+	r.Path("/metrics").Handler(metricsContentType(a.metrics()))
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusNotFound) // PostgREST's admin 404 has no body
+	})
 	r.Path("/status").HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		st := a.schema.Stats()
 		w.Header().Set("Content-Type", jsonType)
@@ -68,7 +97,83 @@ func (a *App) ServeAdmin(l net.Listener) error {
 			"plan_cache_misses":    a.planner.Misses(),
 		})
 	})
-	a.adminSrv = newHTTPServer(r, a.cfg.Load(), a.requests)
+	a.adminSrv = newHTTPServer(serverHeader(r), a.cfg.Load(), a.requests)
 	go a.adminSrv.Serve(l)
 	return nil
+}
+
+// readiness is PostgREST's /ready: 500 when the API does not accept
+// connections, 503 while the schema cache loads or the database is
+// unreachable (pgrest is reconnecting), else 200.
+func (a *App) readiness(ctx context.Context) int {
+	if !a.apiReachable() {
+		return http.StatusInternalServerError
+	}
+	if a.holder.Load() == nil {
+		return http.StatusServiceUnavailable
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if a.pool.Ping(pctx) != nil {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusOK
+}
+
+// apiReachable connects to the API listener, as PostgREST's admin server
+// does, to tell whether the main app still accepts connections.
+func (a *App) apiReachable() bool {
+	p := a.apiAddr.Load()
+	if p == nil {
+		return false
+	}
+	c, err := net.DialTimeout((*p).Network(), (*p).String(), 2*time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// metricsContentType: PostgREST serves /metrics as text/plain; charset=utf-8.
+func metricsContentType(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&fixedType{ResponseWriter: w, ct: "text/plain; charset=utf-8"}, r)
+	})
+}
+
+type fixedType struct {
+	http.ResponseWriter
+	ct    string
+	wrote bool
+}
+
+func (f *fixedType) WriteHeader(code int) {
+	if !f.wrote {
+		f.wrote = true
+		f.Header().Set("Content-Type", f.ct)
+	}
+	f.ResponseWriter.WriteHeader(code)
+}
+
+func (f *fixedType) Write(b []byte) (int, error) {
+	if !f.wrote {
+		f.WriteHeader(http.StatusOK)
+	}
+	return f.ResponseWriter.Write(b)
+}
+
+// listenUnix opens a unix socket with the given permissions, replacing a
+// stale socket file.
+func listenUnix(path string, mode uint32) (net.Listener, error) {
+	os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, os.FileMode(mode)); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
 }

@@ -7,9 +7,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -54,6 +54,12 @@ type App struct {
 	requests    context.Context
 	endRequests context.CancelFunc
 	adminSrv    *http.Server
+
+	accessLog io.Writer                // PostgREST's request log lines; nil: the diagnostic log
+	fatal     chan error               // an error pgrest cannot serve past (main exits 1)
+	apiAddr   atomic.Pointer[net.Addr] // where the API listens, for the admin liveness probe
+
+	setLogLevel func(string)
 }
 
 // New builds an App. It does not connect: the pool connects lazily and the
@@ -68,7 +74,10 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 	pcfg.MinConns = 0
 	pcfg.MaxConnLifetime = cfg.DBPoolMaxLifetime
 	pcfg.MaxConnIdleTime = cfg.DBPoolMaxIdletime
-	pcfg.ConnConfig.RuntimeParams["application_name"] = "pgrest " + Version
+	if _, set := pcfg.ConnConfig.RuntimeParams["application_name"]; !set {
+		// a fallback, as PostgREST's: an application_name in db-uri wins
+		pcfg.ConnConfig.RuntimeParams["application_name"] = "pgrest " + Version
+	}
 	if !cfg.DBPreparedStatements {
 		pcfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}
@@ -86,6 +95,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 		planner: planner.New(cfg.PlanCacheSize),
 		exec:    exec,
 		done:    make(chan struct{}),
+		fatal:   make(chan error, 1),
 	}
 	a.requests, a.endRequests = context.WithCancel(context.Background())
 	if err := a.SetConfig(cfg); err != nil {
@@ -103,7 +113,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
 			if err := a.ReloadConfig(ctx); err != nil {
-				log.Error().Err(err).Msg("config reload failed; keeping the current config")
+				log.Log().Msg("Failed reloading config: " + err.Error())
 			}
 		},
 	}, a.holder, pool)
@@ -127,6 +137,9 @@ func (a *App) SetConfig(cfg *config.Config) error {
 	}
 	a.auth.Store(v)
 	a.cfg.Store(cfg)
+	if a.setLogLevel != nil {
+		a.setLogLevel(cfg.LogLevel)
+	}
 	return nil
 }
 
@@ -153,12 +166,15 @@ func (a *App) Start() {
 	a.cancel = cancel
 	go func() {
 		defer close(a.done)
+		if !a.connect(ctx) {
+			return
+		}
 		// The in-database configuration may name the schemas to load, so
 		// it is read first; if the database is down, the file's stands.
 		if cfg := a.cfg.Load(); cfg.DBConfig || cfg.DBPreConfig != "" {
 			cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
-			if err := a.ReloadConfig(cctx); err != nil {
-				a.log.Warn().Err(err).Msg("in-database config not read; using the file and environment")
+			if err := a.loadConfig(cctx); err != nil {
+				a.log.Log().Msg("Failed to query database settings for the config parameters. " + err.Error())
 			}
 			ccancel()
 		}
@@ -180,22 +196,24 @@ func (a *App) Handler() http.Handler {
 	})
 	// limitRequests is outermost: http.MaxBytesReader must see the server's
 	// own ResponseWriter to close the connection of an oversized body.
-	return a.limitRequests(a.logRequests(a.cors(r)))
+	return a.limitRequests(serverHeader(a.logRequests(a.cors(r))))
+}
+
+// ServerName is the Server header: PostgREST sends postgrest/<version>;
+// pgrest names the PostgREST version it follows, then itself.
+func ServerName() string { return "postgrest/16.2 (pgrest " + Version + ")" }
+
+func serverHeader(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Server", ServerName())
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Listen opens the API listener from server-unix-socket or server-host/port.
 func Listen(cfg *config.Config) (net.Listener, error) {
 	if cfg.ServerUnixSocket != "" {
-		os.Remove(cfg.ServerUnixSocket)
-		l, err := net.Listen("unix", cfg.ServerUnixSocket)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.Chmod(cfg.ServerUnixSocket, os.FileMode(cfg.ServerUnixSocketMode)); err != nil {
-			l.Close()
-			return nil, err
-		}
-		return l, nil
+		return listenUnix(cfg.ServerUnixSocket, cfg.ServerUnixSocketMode)
 	}
 	return listenTCP(cfg.ServerHost, cfg.ServerPort, cfg.ServerReusePort)
 }
@@ -228,6 +246,8 @@ func listenTCP(host string, port int, reuse bool) (net.Listener, error) {
 
 // Serve serves the API on l until Shutdown.
 func (a *App) Serve(l net.Listener) error {
+	addr := l.Addr()
+	a.apiAddr.Store(&addr)
 	err := a.httpSrv.Serve(l)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -258,35 +278,6 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	a.pool.Close()
 	return err
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-// Unwrap lets http.ResponseController reach the connection (deadlines).
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-func (s *statusWriter) WriteHeader(code int) {
-	s.status = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (a *App) logRequests(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(sw, r)
-		lvl := zerolog.InfoLevel
-		if sw.status >= 500 {
-			lvl = zerolog.ErrorLevel
-		} else if sw.status >= 400 {
-			lvl = zerolog.WarnLevel
-		}
-		a.log.WithLevel(lvl).Str("method", r.Method).Str("path", r.URL.RequestURI()).
-			Int("status", sw.status).Dur("duration", time.Since(start)).Msg("request")
-	})
 }
 
 // LogLevel maps PostgREST's log-level names to zerolog's. crit maps to

@@ -48,6 +48,15 @@ func (a *App) SetConfigSource(load func() (*config.Config, error)) { a.configSou
 // configuration over them (db-config, db-pre-config), and swaps it in.
 // On any error the current configuration stays.
 func (a *App) ReloadConfig(ctx context.Context) error {
+	if err := a.loadConfig(ctx); err != nil {
+		return err
+	}
+	a.log.Log().Msg("Config reloaded")
+	return nil
+}
+
+// loadConfig is ReloadConfig without the log line, for the first read.
+func (a *App) loadConfig(ctx context.Context) error {
 	base := a.baseConfig.Clone()
 	if a.configSource != nil {
 		c, err := a.configSource()
@@ -67,8 +76,13 @@ func (a *App) ReloadConfig(ctx context.Context) error {
 	if strings.Join(old.DBSchemas, ",") != strings.Join(cfg.DBSchemas, ",") {
 		a.schema.SetSchemas(cfg.DBSchemas)
 	}
-	a.log.Info().Msg("config reloaded")
 	return nil
+}
+
+// DatabaseConfig is the file and environment configuration with the
+// in-database one applied (--dump-config shows it, as PostgREST's does).
+func (a *App) DatabaseConfig(ctx context.Context) (*config.Config, error) {
+	return a.withDatabaseConfig(ctx, a.baseConfig)
 }
 
 // withDatabaseConfig applies the in-database settings over base.

@@ -47,6 +47,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, cfg, aerr)
 		return
 	}
+	setLogRole(r, who.Role)
 	req, aerr := request.Parse(r, request.Options{Schemas: cfg.DBSchemas})
 	ew.mark("parse")
 	if aerr != nil {

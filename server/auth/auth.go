@@ -79,11 +79,11 @@ func New(o Options) (*Verifier, error) {
 	}
 	rk := o.RoleClaimKey
 	if rk == "" {
-		rk = ".role"
+		rk = "$.role"
 	}
 	p, err := parsePath(rk)
 	if err != nil {
-		return nil, fmt.Errorf("invalid value for jwt-role-claim-key: %q: %w", rk, err)
+		return nil, fmt.Errorf("failed to parse role-claim-key value (%s): %w", rk, err)
 	}
 	v.rolePath = p
 	if o.CacheMaxEntries > 0 {

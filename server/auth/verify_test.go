@@ -177,19 +177,46 @@ func TestVerifyClaims(t *testing.T) {
 }
 
 func TestRoleClaimKey(t *testing.T) {
-	c := jwt.MapClaims{"https://example.com/claims": map[string]any{"role": "nested"}, "roles": []any{"a", "b"}, "app": map[string]any{"r": "deep"}}
+	c := jwt.MapClaims{"https://example.com/claims": map[string]any{"role": "nested"}, "roles": []any{"a", "b"}, "app": map[string]any{"r": "deep"},
+		"prefixed": []any{"other", "pg_x", "x_admin", "amidb"},
+		"grants": []any{map[string]any{"app": "web", "role": "web_role"}, map[string]any{"app": "db", "role": "db_role"},
+			map[string]any{"app": "ops", "role": "admin_role", "admin": true}}}
 	for key, want := range map[string]string{
-		`."https://example.com/claims".role`: "nested",
-		".roles[1]":                          "b",
-		".roles[-1]":                         "b",
-		".app.r":                             "deep",
-		".missing":                           "web_anon",
+		`."https://example.com/claims".role`:  "nested",
+		".roles[1]":                           "b",
+		".roles[-1]":                          "b",
+		".app.r":                              "deep",
+		".missing":                            "web_anon",
+		`$.roles[?(@ == "b")]`:                "b",
+		`.roles[?(@ != "a")]`:                 "b",
+		`$.prefixed[?(@ ^== "pg_")]`:          "pg_x",
+		`$.prefixed[?(@ ==^ "_admin")]`:       "x_admin",
+		`$.prefixed[?(@ *== "mid")]`:          "amidb",
+		`$.prefixed[?@ == "x_admin"]`:         "x_admin",
+		`$.prefixed[?search(@, "^pg_")]`:      "pg_x",
+		`$.prefixed[?match(@, "x_.*")]`:       "x_admin",
+		`$['app']["r"]`:                       "deep",
+		`$.roles[?(@ == "zzz")]`:              "web_anon",
+		`$.roles[*]`:                          "a",
+		`$.app.*`:                             "deep",
+		`$..r`:                                "deep",
+		`$..[?(@ == "x_admin")]`:              "x_admin",
+		`$.roles[1:]`:                         "b",
+		`$.roles[::-1]`:                       "b",
+		`$.prefixed[-2:]`:                     "x_admin",
+		`$.prefixed[3, 1]`:                    "amidb",
+		`$['nope', 'roles'][0]`:               "a",
+		`$.grants[?@.app == "db"].role`:       "db_role",
+		`$.grants[?(@.admin)].role`:           "admin_role",
+		`$.grants[?search(@.app, "^w")].role`: "web_role",
 	} {
 		v := mustVerifier(t, Options{Secret: secret, RoleClaimKey: key})
 		expectOK(t, v, sign(t, jwt.SigningMethodHS256, []byte(secret), c, ""), want)
 	}
-	if _, err := New(Options{Secret: secret, RoleClaimKey: "role"}); err == nil {
-		t.Fatal("a role claim key without a leading dot must be refused")
+	for _, bad := range []string{"role", "$.my_role;;domain", `.roles[?(@ ~= "x")]`, `.roles[?(@ == x)]`, ".roles[", `$.a[?match(@, "(")]`, "$..", "$.a[1:2:3:4]", "$.a[x]"} {
+		if _, err := New(Options{Secret: secret, RoleClaimKey: bad}); err == nil {
+			t.Errorf("role claim key %q must be refused", bad)
+		}
 	}
 }
 

@@ -13,6 +13,9 @@ type Config struct {
 
 	AdminServerHost string
 	AdminServerPort *int
+	// AdminServerUnixSocket, when set, replaces admin-server-host/port.
+	AdminServerUnixSocket     string
+	AdminServerUnixSocketMode uint32
 
 	ClientErrorVerbosity string // verbose | minimal
 
@@ -66,6 +69,7 @@ type Config struct {
 	SchemaPollInterval time.Duration // pgrest-schema-poll-interval: catalog fingerprint polling; 0 = off
 	SchemaWaitTimeout  time.Duration // pgrest-schema-wait-timeout: max wait for X-Schema-Version-Min
 	PlanCacheSize      int           // pgrest-plan-cache-size: LRU entries of compiled SQL
+	LogFormat          string        // pgrest-log-format: text (PostgREST's lines) | json
 
 	// Limits and timeouts (pgrest-only). Body and write timeouts are
 	// progress deadlines: each read or write must make progress within them.
@@ -80,36 +84,39 @@ type Config struct {
 // Default returns PostgREST v16's defaults.
 func Default() *Config {
 	return &Config{
-		AppSettings:              map[string]string{},
-		ClientErrorVerbosity:     "verbose",
-		DBChannel:                "pgrst",
-		DBChannelEnabled:         true,
-		DBConfig:                 true,
-		DBExtraSearchPath:        []string{"public"},
-		DBHoistedTxSettings:      []string{"statement_timeout", "plan_filter.statement_cost_limit", "default_transaction_isolation"},
-		DBPool:                   10,
-		DBPoolAcquisitionTimeout: 10 * time.Second,
-		DBPoolMaxLifetime:        1800 * time.Second,
-		DBPoolMaxIdletime:        30 * time.Second,
-		DBPoolAutomaticRecovery:  true,
-		DBPreparedStatements:     true,
-		DBSchemas:                []string{"public"},
-		DBTxEnd:                  "commit",
-		DBURI:                    "postgresql://",
-		JWTRoleClaimKey:          ".role",
-		JWTCacheMaxEntries:       1000,
-		LogLevel:                 "error",
-		OpenAPIMode:              "follow-privileges",
-		ServerHost:               "!4",
-		ServerPort:               3000,
-		ServerUnixSocketMode:     0o660,
-		SchemaWaitTimeout:        5 * time.Second,
-		PlanCacheSize:            4096,
-		MaxBodySize:              128 << 20,
-		HeaderTimeout:            10 * time.Second,
-		BodyTimeout:              30 * time.Second,
-		WriteTimeout:             30 * time.Second,
-		IdleTimeout:              60 * time.Second,
-		ShutdownTimeout:          30 * time.Second,
+		AppSettings:               map[string]string{},
+		ClientErrorVerbosity:      "verbose",
+		DBChannel:                 "pgrst",
+		DBChannelEnabled:          true,
+		DBConfig:                  true,
+		DBExtraSearchPath:         []string{"public"},
+		DBHoistedTxSettings:       []string{"statement_timeout", "plan_filter.statement_cost_limit", "default_transaction_isolation"},
+		DBPool:                    10,
+		DBPoolAcquisitionTimeout:  10 * time.Second,
+		DBPoolMaxLifetime:         1800 * time.Second,
+		DBPoolMaxIdletime:         30 * time.Second,
+		DBPoolAutomaticRecovery:   true,
+		DBPreparedStatements:      true,
+		DBSchemas:                 []string{"public"},
+		DBTxEnd:                   "commit",
+		DBURI:                     "postgresql://",
+		JWTRoleClaimKey:           "$.role",
+		JWTCacheMaxEntries:        1000,
+		LogLevel:                  "error",
+		OpenAPIMode:               "follow-privileges",
+		ServerHost:                "!4",
+		ServerPort:                3000,
+		ServerUnixSocketMode:      0o660,
+		AdminServerUnixSocketMode: 0o660,
+		LogFormat:                 "text",
+		URLUseLegacyTargetNames:   true,
+		SchemaWaitTimeout:         5 * time.Second,
+		PlanCacheSize:             4096,
+		MaxBodySize:               128 << 20,
+		HeaderTimeout:             10 * time.Second,
+		BodyTimeout:               30 * time.Second,
+		WriteTimeout:              30 * time.Second,
+		IdleTimeout:               60 * time.Second,
+		ShutdownTimeout:           30 * time.Second,
 	}
 }

@@ -3,12 +3,18 @@ package config
 import (
 	"encoding/base64"
 	"fmt"
+	"math"
+	"math/big"
+	"net/url"
 	"os"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+
+	"github.com/pgrest/pgrest/server/auth"
 )
 
 // kind is how a key's value is read and written back.
@@ -40,6 +46,8 @@ type key struct {
 var keys = []key{
 	{"admin-server-host", kString, nil, func(c *Config) any { return &c.AdminServerHost }, "host of the admin server (defaults to server-host)"},
 	{"admin-server-port", kOptInt, nil, func(c *Config) any { return &c.AdminServerPort }, "port of the admin server (/live, /ready); off when unset"},
+	{"admin-server-unix-socket", kString, nil, func(c *Config) any { return &c.AdminServerUnixSocket }, "serve the admin server on this unix socket instead"},
+	{"admin-server-unix-socket-mode", kOctal, nil, func(c *Config) any { return &c.AdminServerUnixSocketMode }, "permissions of the admin unix socket"},
 	{"client-error-verbosity", kString, []string{"verbose", "minimal"}, func(c *Config) any { return &c.ClientErrorVerbosity }, "verbose or minimal error bodies"},
 	{"db-aggregates-enabled", kBool, nil, func(c *Config) any { return &c.DBAggregatesEnabled }, "allow count(), sum() … in select"},
 	{"db-anon-role", kString, nil, func(c *Config) any { return &c.DBAnonRole }, "role for requests without a JWT"},
@@ -76,6 +84,7 @@ var keys = []key{
 	{"pgrest-header-timeout", kSeconds, nil, func(c *Config) any { return &c.HeaderTimeout }, "pgrest: seconds to receive a request's headers"},
 	{"pgrest-idle-timeout", kSeconds, nil, func(c *Config) any { return &c.IdleTimeout }, "pgrest: seconds an idle keep-alive connection stays open"},
 	{"pgrest-max-body-size", kInt64, nil, func(c *Config) any { return &c.MaxBodySize }, "pgrest: largest request body in bytes (413 above; 0 = no limit)"},
+	{"pgrest-log-format", kString, []string{"text", "json"}, func(c *Config) any { return &c.LogFormat }, "pgrest: text (PostgREST's log lines) or json (one JSON object per line)"},
 	{"pgrest-plan-cache-size", kInt, nil, func(c *Config) any { return &c.PlanCacheSize }, "pgrest: compiled-SQL memo entries"},
 	{"pgrest-schema-poll-interval", kSeconds, nil, func(c *Config) any { return &c.SchemaPollInterval }, "pgrest: seconds between catalog fingerprint checks (0 = off)"},
 	{"pgrest-schema-wait-timeout", kSeconds, nil, func(c *Config) any { return &c.SchemaWaitTimeout }, "pgrest: longest wait for X-Schema-Version-Min"},
@@ -100,6 +109,7 @@ var aliases = map[string]string{
 	"root-spec":        "db-root-spec",
 	"secret-is-base64": "jwt-secret-is-base64",
 	"role-claim-key":   "jwt-role-claim-key",
+	"db-schema":        "db-schemas",
 }
 
 var byName = func() map[string]*key {
@@ -110,11 +120,26 @@ var byName = func() map[string]*key {
 	return m
 }()
 
-// Error names the key and the bad value.
-type Error struct{ Key, Value, Reason string }
+// Error names the key and the bad value. Msg, when set, is PostgREST's own
+// wording for the problem and is printed as is.
+type Error struct{ Key, Value, Reason, Msg string }
 
 func (e *Error) Error() string {
+	if e.Msg != "" && strings.Contains(e.Msg, e.Key) {
+		return e.Msg
+	}
+	if e.Msg != "" {
+		return e.Msg + " (" + e.Key + ")"
+	}
 	return fmt.Sprintf("invalid value for %s: %q (%s)", e.Key, e.Value, e.Reason)
+}
+
+// enumMessages are PostgREST's messages for a value outside a key's list.
+var enumMessages = map[string]string{
+	"client-error-verbosity": "Invalid client-error-verbosity. Check your configuration.",
+	"db-tx-end":              "Invalid transaction termination. Check your configuration.",
+	"log-level":              "Invalid logging level. Check your configuration.",
+	"openapi-mode":           "Invalid openapi-mode. Check your configuration.",
 }
 
 // Load reads the file at path ("" for none) and the environment.
@@ -130,9 +155,13 @@ func Load(path string, environ []string) (*Config, error) {
 	return Parse(text, environ)
 }
 
-var interp = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
+// interp finds $(VAR) (the variable's value) and $$ (a literal $) in file
+// values, as PostgREST's config file format does.
+var interp = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)|\$\$`)
 
-// Parse reads config file text, then PGRST_* variables over it.
+// Parse reads config file text, then PGRST_* variables over it. As in
+// PostgREST, a variable set to the empty string puts its key back to the
+// default (db-extra-search-path to empty), whatever the file says.
 func Parse(text string, environ []string) (*Config, error) {
 	env := map[string]string{}
 	for _, kv := range environ {
@@ -141,6 +170,7 @@ func Parse(text string, environ []string) (*Config, error) {
 		}
 	}
 	c := Default()
+	fileKeys := map[string]bool{}
 	for n, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
@@ -155,10 +185,16 @@ func Parse(text string, environ []string) (*Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config file line %d: %v", n+1, err)
 		}
-		v = interp.ReplaceAllStringFunc(v, func(m string) string { return env[m[2:len(m)-1]] })
+		v = interp.ReplaceAllStringFunc(v, func(m string) string {
+			if m == "$$" {
+				return "$"
+			}
+			return env[m[2:len(m)-1]]
+		})
 		if err := c.Set(k, v); err != nil {
 			return nil, err
 		}
+		fileKeys[k] = true
 	}
 	// Environment overrides the file. Keys map by upper-casing and turning
 	// "-" and "." into "_"; app.settings.* are found by prefix.
@@ -169,9 +205,20 @@ func Parse(text string, environ []string) (*Config, error) {
 			}
 		}
 	}
+	// An old name (PGRST_MAX_ROWS) counts where the key's own name is set
+	// nowhere, as PostgREST reads the alias only when the key is unset.
+	for alias, key := range aliases {
+		v := env[envName(alias)]
+		if _, own := env[envName(key)]; v == "" || own || fileKeys[key] {
+			continue
+		}
+		if err := c.Set(key, v); err != nil {
+			return nil, err
+		}
+	}
 	for name, v := range env {
 		if rest, ok := strings.CutPrefix(name, "PGRST_APP_SETTINGS_"); ok && rest != "" {
-			c.AppSettings[strings.ToLower(rest)] = v
+			c.AppSettings[rest] = v // the name as written, as PostgREST keeps it
 		}
 	}
 	if err := c.readFileRefs(); err != nil {
@@ -219,6 +266,10 @@ func Names() []string {
 	return out
 }
 
+// emptyable keys take "" as a value; for every other key PostgREST reads
+// "" as unset, i.e. the default.
+var emptyable = map[string]bool{"db-extra-search-path": true}
+
 // Set assigns one key from its textual value (also the in-database path).
 func (c *Config) Set(name, v string) error {
 	if rest, ok := strings.CutPrefix(name, "app.settings."); ok {
@@ -232,11 +283,15 @@ func (c *Config) Set(name, v string) error {
 	if !ok {
 		return nil // PostgREST ignores unknown keys
 	}
+	if v == "" && !emptyable[name] {
+		c.reset(k)
+		return nil
+	}
 	bad := func(reason string) error { return &Error{Key: name, Value: v, Reason: reason} }
 	switch p := k.field(c).(type) {
 	case *string:
 		if k.enum != nil && !contains(k.enum, v) {
-			return bad("expected one of " + strings.Join(k.enum, ", "))
+			return &Error{Key: name, Value: v, Reason: "expected one of " + strings.Join(k.enum, ", "), Msg: enumMessages[name]}
 		}
 		*p = v
 	case *bool:
@@ -256,9 +311,10 @@ func (c *Config) Set(name, v string) error {
 		}
 		*p = b
 	case *int:
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			return bad("expected a non-negative integer")
+		lo, hi, reason := intRange(name)
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < lo || n > hi {
+			return bad(reason)
 		}
 		*p = n
 	case *int64:
@@ -268,27 +324,20 @@ func (c *Config) Set(name, v string) error {
 		}
 		*p = n
 	case **int:
-		if v == "" {
-			*p = nil
-			return nil
-		}
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 65535 {
-			return bad("expected a port number")
+		lo, hi, reason := intRange(name)
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < lo || n > hi {
+			return bad(reason)
 		}
 		*p = &n
 	case **int64:
-		if v == "" {
-			*p = nil
-			return nil
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 		if err != nil || n < 0 {
 			return bad("expected a non-negative integer")
 		}
 		*p = &n
 	case *time.Duration:
-		n, err := strconv.ParseFloat(v, 64)
+		n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 		if err != nil || n < 0 {
 			return bad("expected a number of seconds")
 		}
@@ -302,21 +351,90 @@ func (c *Config) Set(name, v string) error {
 		}
 		*p = out
 	case *uint32:
-		n, err := strconv.ParseUint(v, 8, 32)
-		if err != nil || n > 0o777 {
-			return bad("expected octal permissions like 660")
-		}
-		*p = uint32(n)
+		return c.setSocketMode(name, v, p)
 	}
 	return nil
 }
 
+// intRange is the range of an integer key and how an error describes it;
+// a value that is no integer and one out of range read the same.
+func intRange(name string) (lo, hi int, reason string) {
+	switch name {
+	case "server-port", "admin-server-port":
+		return 0, 65535, portReason
+	case "db-pool":
+		return 1, math.MaxInt, poolReason
+	}
+	return 0, math.MaxInt, "expected a non-negative integer"
+}
+
+const (
+	portReason = "expected a port number from 0 to 65535"
+	poolReason = "expected an integer of at least 1"
+)
+
+// setSocketMode reads octal permissions the way PostgREST does: the leading
+// octal digits, from 600 to 777.
+func (c *Config) setSocketMode(name, v string, p *uint32) error {
+	digits := v
+	for i, ch := range v {
+		if ch < '0' || ch > '7' {
+			digits = v[:i]
+			break
+		}
+	}
+	n, err := strconv.ParseUint(digits, 8, 32)
+	if err != nil {
+		return &Error{Key: name, Value: v, Msg: "Invalid " + name + ": not an octal"}
+	}
+	if n < 0o600 || n > 0o777 {
+		return &Error{Key: name, Value: v, Msg: "Invalid " + name + ": needs to be between 600 and 777"}
+	}
+	*p = uint32(n)
+	return nil
+}
+
+// reset puts a key back to its default.
+func (c *Config) reset(k *key) {
+	d := Default()
+	switch p := k.field(c).(type) {
+	case *string:
+		*p = *k.field(d).(*string)
+	case *bool:
+		*p = *k.field(d).(*bool)
+	case *int:
+		*p = *k.field(d).(*int)
+	case **int:
+		*p = nil
+	case **int64:
+		*p = nil
+	case *time.Duration:
+		*p = *k.field(d).(*time.Duration)
+	case *[]string:
+		*p = *k.field(d).(*[]string)
+	case *uint32:
+		*p = *k.field(d).(*uint32)
+	}
+}
+
+// parseBool takes what PostgREST takes: true/false in any case and with
+// any quotes or other non-letters around them, or an integer (above 0 is
+// true); on/off and yes/no are pgrest's additions.
 func parseBool(v string) (bool, bool) {
-	switch strings.ToLower(v) {
-	case "true", "on", "yes", "1":
+	letters := strings.Map(func(r rune) rune {
+		if unicode.IsLetter(r) {
+			return unicode.ToLower(r)
+		}
+		return -1
+	}, v)
+	switch letters {
+	case "true", "on", "yes":
 		return true, true
-	case "false", "off", "no", "0":
+	case "false", "off", "no":
 		return false, true
+	}
+	if n, ok := new(big.Int).SetString(strings.TrimSpace(v), 10); ok {
+		return n.Sign() > 0, true
 	}
 	return false, false
 }
@@ -347,13 +465,48 @@ func (c *Config) readFileRefs() error {
 	return nil
 }
 
-// Validate checks constraints between values.
+// Validate checks what PostgREST checks when it reads the configuration,
+// with its messages where it has one.
 func (c *Config) Validate() error {
+	for _, check := range []func() error{c.checkSchemas, c.checkPorts, c.checkJWT, c.checkProxyURI} {
+		if err := check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Config) checkSchemas() error {
 	if len(c.DBSchemas) == 0 {
 		return &Error{Key: "db-schemas", Value: "", Reason: "at least one schema is needed"}
 	}
+	for _, s := range c.DBSchemas {
+		if s == "pg_catalog" || s == "information_schema" {
+			return &Error{Key: "db-schemas", Value: s, Msg: "db-schemas does not allow schema: '" + s + "'"}
+		}
+	}
 	if c.DBPool < 1 {
-		return &Error{Key: "db-pool", Value: strconv.Itoa(c.DBPool), Reason: "must be at least 1"}
+		return &Error{Key: "db-pool", Value: strconv.Itoa(c.DBPool), Reason: poolReason}
+	}
+	return nil
+}
+
+func (c *Config) checkPorts() error {
+	if c.ServerPort > 65535 {
+		return &Error{Key: "server-port", Value: strconv.Itoa(c.ServerPort), Reason: portReason}
+	}
+	if c.AdminServerPort != nil && *c.AdminServerPort == c.ServerPort {
+		return &Error{Key: "admin-server-port", Value: strconv.Itoa(c.ServerPort), Msg: "admin-server-port cannot be the same as server-port"}
+	}
+	return nil
+}
+
+func (c *Config) checkJWT() error {
+	if err := auth.ParseRoleClaimKey(c.JWTRoleClaimKey); err != nil {
+		return &Error{Key: "jwt-role-claim-key", Value: c.JWTRoleClaimKey, Msg: err.Error()}
+	}
+	if strings.Contains(c.JWTAud, ":") && !isURI(c.JWTAud) {
+		return &Error{Key: "jwt-aud", Value: c.JWTAud, Msg: "jwt-aud should be a string or a valid URI"}
 	}
 	if s := c.JWTSecret; s != "" && !strings.HasPrefix(strings.TrimSpace(s), "{") {
 		if c.JWTSecretIsBase64 {
@@ -363,10 +516,70 @@ func (c *Config) Validate() error {
 				}
 			}
 		} else if len(s) < 32 {
-			return &Error{Key: "jwt-secret", Value: "<hidden>", Reason: "must be at least 32 characters long"}
+			return &Error{Key: "jwt-secret", Value: "<hidden>", Msg: "The JWT secret must be at least 32 characters long."}
 		}
 	}
 	return nil
+}
+
+// checkProxyURI: an absolute http(s) URI with a host, an optional port from
+// 1 to 65535, and no user info or query.
+func (c *Config) checkProxyURI() error {
+	v := c.OpenAPIServerProxyURI
+	if v == "" {
+		return nil
+	}
+	malformed := &Error{Key: "openapi-server-proxy-uri", Value: v, Msg: "Malformed proxy uri, a correct example: https://example.com:8443/basePath"}
+	u, err := url.Parse(v)
+	if err != nil || !isURI(v) || u.Opaque != "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Hostname() == "" {
+		return malformed
+	}
+	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" {
+		return malformed
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return malformed
+		}
+	} else if strings.HasSuffix(u.Host, ":") {
+		return malformed
+	}
+	return nil
+}
+
+// isURI is RFC 3986's test for a URI: a scheme, then only characters a URI
+// may hold, with every % starting an escape.
+func isURI(s string) bool {
+	colon := strings.IndexByte(s, ':')
+	if colon < 1 || !isAlpha(s[0]) {
+		return false
+	}
+	for i := 1; i < colon; i++ {
+		if ch := s[i]; !isAlpha(ch) && !(ch >= '0' && ch <= '9') && ch != '+' && ch != '-' && ch != '.' {
+			return false
+		}
+	}
+	rest := s[colon+1:]
+	for i := 0; i < len(rest); i++ {
+		ch := rest[i]
+		switch {
+		case ch == '%':
+			if i+2 >= len(rest) || !isHex(rest[i+1]) || !isHex(rest[i+2]) {
+				return false
+			}
+			i += 2
+		case isAlpha(ch) || (ch >= '0' && ch <= '9') || strings.IndexByte("-._~:/?#[]@!$&'()*+,;=", ch) >= 0:
+		default:
+			return false
+		}
+	}
+	return strings.Count(rest, "#") <= 1
+}
+
+func isAlpha(ch byte) bool { return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') }
+
+func isHex(ch byte) bool {
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F')
 }
 
 // Clone copies the config (reload swaps whole configs).
@@ -379,53 +592,90 @@ func (c *Config) Clone() *Config {
 	return &n
 }
 
-func (c *Config) value(k *key) (string, bool) {
+// q quotes a string as PostgREST's --dump-config does: only " is escaped.
+func q(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
+
+func (c *Config) value(k *key) string {
+	switch k.name {
+	case "admin-server-host":
+		if c.AdminServerHost == "" {
+			return q(c.ServerHost)
+		}
+	case "jwt-role-claim-key":
+		return q(strings.ReplaceAll(RoleClaimKeyJSONPath(c.JWTRoleClaimKey), "$", "$$"))
+	}
 	switch p := k.field(c).(type) {
 	case *string:
-		return strconv.Quote(*p), true
+		return q(*p)
 	case *bool:
-		return strconv.FormatBool(*p), true
+		return strconv.FormatBool(*p)
 	case *int:
-		return strconv.Itoa(*p), true
+		return strconv.Itoa(*p)
 	case *int64:
-		return strconv.FormatInt(*p, 10), true
+		return strconv.FormatInt(*p, 10)
 	case **int:
 		if *p == nil {
-			return "", false
+			return `""`
 		}
-		return strconv.Itoa(**p), true
+		return strconv.Itoa(**p)
 	case **int64:
 		if *p == nil {
-			return "", false
+			return `""`
 		}
-		return strconv.FormatInt(**p, 10), true
+		return strconv.FormatInt(**p, 10)
 	case *time.Duration:
-		return strconv.FormatFloat(p.Seconds(), 'f', -1, 64), true
+		return strconv.FormatFloat(p.Seconds(), 'f', -1, 64)
 	case *[]string:
-		return strconv.Quote(strings.Join(*p, ",")), true
+		return q(strings.Join(*p, ","))
 	case *uint32:
-		return strconv.Quote(strconv.FormatUint(uint64(*p), 8)), true
+		return q(strconv.FormatUint(uint64(*p), 8))
 	}
-	return "", false
+	return `""`
 }
 
-// Dump renders the effective config as key = value lines, sorted.
-func (c *Config) Dump() string {
-	var sb strings.Builder
-	for i := range keys {
-		if v, ok := c.value(&keys[i]); ok {
-			fmt.Fprintf(&sb, "%s = %s\n", keys[i].name, v)
+// LegacyRoleClaimKey tells whether a role claim key is in the pre-v16
+// syntax v16.2 still reads with a deprecation warning: no leading $, or the
+// ^==, ==^ and *== comparisons.
+func LegacyRoleClaimKey(k string) bool {
+	if !strings.HasPrefix(k, "$") {
+		return true
+	}
+	for _, op := range []string{"^==", "==^", "*=="} {
+		if strings.Contains(k, op) {
+			return true
 		}
 	}
-	names := make([]string, 0, len(c.AppSettings))
-	for k := range c.AppSettings {
-		names = append(names, k)
+	return false
+}
+
+// RoleClaimKeyJSONPath writes a pre-v16 role claim key (.a.b) in v16's
+// JSONPath form ($.a.b); a JSONPath is returned as is.
+func RoleClaimKeyJSONPath(k string) string {
+	if strings.HasPrefix(k, ".") || strings.HasPrefix(k, "[") {
+		return "$" + k
 	}
-	sort.Strings(names)
-	for _, k := range names {
-		fmt.Fprintf(&sb, "app.settings.%s = %s\n", k, strconv.Quote(c.AppSettings[k]))
+	return k
+}
+
+// Dump renders the effective config as PostgREST v16's --dump-config does:
+// "key = value" lines, app.settings.* included, sorted. pgrest's own keys
+// appear only when they differ from their defaults.
+func (c *Config) Dump() string {
+	var lines []string
+	d := Default()
+	for i := range keys {
+		k := &keys[i]
+		v := c.value(k)
+		if strings.HasPrefix(k.name, "pgrest-") && v == d.value(k) {
+			continue
+		}
+		lines = append(lines, k.name+" = "+v)
 	}
-	return sb.String()
+	for k, v := range c.AppSettings {
+		lines = append(lines, "app.settings."+k+" = "+q(v))
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n") + "\n"
 }
 
 // Example is a commented config file listing every key with its default.
@@ -435,12 +685,7 @@ func Example() string {
 	sb.WriteString("## pgrest configuration (PostgREST v16 compatible). Every key may also be\n## set as PGRST_<KEY> in the environment, e.g. PGRST_DB_URI.\n\n")
 	for i := range keys {
 		k := &keys[i]
-		fmt.Fprintf(&sb, "## %s\n", k.doc)
-		if v, ok := d.value(k); ok {
-			fmt.Fprintf(&sb, "# %s = %s\n\n", k.name, v)
-		} else {
-			fmt.Fprintf(&sb, "# %s = \n\n", k.name)
-		}
+		fmt.Fprintf(&sb, "## %s\n# %s = %s\n\n", k.doc, k.name, d.value(k))
 	}
 	sb.WriteString("## free-form settings, readable in SQL as current_setting('app.settings.jwt_exp')\n# app.settings.jwt_exp = \"3600\"\n")
 	return sb.String()

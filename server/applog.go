@@ -1,0 +1,196 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pgrest/pgrest/server/config"
+	"github.com/rs/zerolog"
+)
+
+// PostgREST stamps its log lines with this layout (strftime %d/%b/%Y:%T %z).
+const logTimeLayout = "02/Jan/2006:15:04:05 -0700"
+
+// NewLogger is the diagnostic log for cfg: PostgREST's plain lines
+// ("30/Nov/2026:00:30:00 +0000: message") by default, one JSON object per
+// line with pgrest-log-format = json. Its level follows log-level, which a
+// config reload may change (v16 reloads it); setLevel applies a new one.
+func NewLogger(cfg *config.Config, w io.Writer) (log zerolog.Logger, setLevel func(string)) {
+	if cfg.LogFormat != "json" {
+		w = &textLog{w: w}
+	}
+	f := &levelFilter{w: w}
+	f.level.Store(int32(LogLevel(cfg.LogLevel)))
+	setLevel = func(name string) { f.level.Store(int32(LogLevel(name))) }
+	return zerolog.New(f).With().Timestamp().Logger(), setLevel
+}
+
+// levelFilter drops events below the current level; events without a level
+// (PostgREST's always-shown messages) pass.
+type levelFilter struct {
+	w     io.Writer
+	level atomic.Int32
+}
+
+func (f *levelFilter) Write(p []byte) (int, error) { return f.w.Write(p) }
+
+func (f *levelFilter) WriteLevel(l zerolog.Level, p []byte) (int, error) {
+	if l != zerolog.NoLevel && int32(l) < f.level.Load() {
+		return len(p), nil
+	}
+	return f.w.Write(p)
+}
+
+// OnLogLevel registers how a reloaded log-level is applied to the log.
+func (a *App) OnLogLevel(set func(string)) { a.setLogLevel = set }
+
+// textLog turns zerolog's JSON events into PostgREST's lines: the message,
+// or the logged SQL for log-query, with the error appended.
+type textLog struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (t *textLog) Write(p []byte) (int, error) {
+	var ev map[string]any
+	if err := json.Unmarshal(p, &ev); err != nil {
+		return t.w.Write(p)
+	}
+	msg, _ := ev[zerolog.MessageFieldName].(string)
+	if q, ok := ev["query"].(string); ok {
+		msg = oneLine(q)
+	}
+	if e, ok := ev[zerolog.ErrorFieldName].(string); ok {
+		if msg != "" {
+			msg += ": "
+		}
+		msg += e
+	}
+	ts := time.Now()
+	if s, ok := ev[zerolog.TimestampFieldName].(string); ok {
+		if parsed, err := time.Parse(zerolog.TimeFieldFormat, s); err == nil {
+			ts = parsed.Local()
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, err := fmt.Fprintf(t.w, "%s: %s\n", ts.Format(logTimeLayout), msg); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// oneLine writes multi-line SQL on one line, as PostgREST logs it.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// SetAccessLog sends the per-request log to w in PostgREST's format (the
+// Apache combined log line, on stdout in PostgREST) instead of the
+// diagnostic log.
+func (a *App) SetAccessLog(w io.Writer) { a.accessLog = w }
+
+// logsStatus is PostgREST's rule for which responses the request log
+// shows at each log level.
+func logsStatus(level string, status int) bool {
+	switch level {
+	case "crit":
+		return false
+	case "error":
+		return status >= 500
+	case "warn":
+		return status >= 400
+	}
+	return true
+}
+
+type roleKey struct{}
+
+// setLogRole records the request's database role for the request log.
+func setLogRole(r *http.Request, role string) {
+	if p, ok := r.Context().Value(roleKey{}).(*string); ok {
+		*p = role
+	}
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	size   int64
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines).
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	n, err := s.ResponseWriter.Write(b)
+	s.size += int64(n)
+	return n, err
+}
+
+func (s *statusWriter) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (a *App) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		role := ""
+		r = r.WithContext(context.WithValue(r.Context(), roleKey{}, &role))
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		if a.accessLog != nil {
+			if logsStatus(a.cfg.Load().LogLevel, sw.status) {
+				a.accessLog.Write(apacheLine(r, sw, role, start))
+			}
+			return
+		}
+		lvl := zerolog.InfoLevel
+		if sw.status >= 500 {
+			lvl = zerolog.ErrorLevel
+		} else if sw.status >= 400 {
+			lvl = zerolog.WarnLevel
+		}
+		a.log.WithLevel(lvl).Str("method", r.Method).Str("path", r.URL.RequestURI()).
+			Int("status", sw.status).Dur("duration", time.Since(start)).Str("role", role).Msg("request")
+	})
+}
+
+// apacheLine is the Apache combined log line:
+// host - role [time] "METHOD /path?query HTTP/1.1" status size "referer" "user-agent".
+func apacheLine(r *http.Request, sw *statusWriter, role string, at time.Time) []byte {
+	host := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "" || host == "@" {
+		host = "-"
+	}
+	if role == "" {
+		role = "-"
+	}
+	size := "-"
+	if sw.size > 0 {
+		size = fmt.Sprint(sw.size)
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s - %s [%s] \"%s %s %s\" %d %s \"%s\" \"%s\"\n", host, role, at.Format(logTimeLayout),
+		r.Method, r.URL.RequestURI(), r.Proto, sw.status, size, r.Referer(), r.UserAgent())
+	return b.Bytes()
+}
