@@ -24,7 +24,7 @@ const relationsSQL = `
 SELECT n.nspname, c.relname,
   CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized_view'
                  WHEN 'f' THEN 'foreign_table' WHEN 'p' THEN 'partitioned_table' END,
-  (SELECT description FROM pg_description WHERE objoid = c.oid AND classoid = 'pg_class'::regclass AND objsubid = 0),
+  (SELECT description FROM pg_description WHERE objoid = c.oid AND classoid = 'pg_catalog.pg_class'::regclass AND objsubid = 0),
   c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 8) = 8,
   c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 4) = 4,
   c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 16) = 16,
@@ -44,7 +44,7 @@ SELECT n.nspname, c.relname, a.attname, a.attnum,
   pg_get_expr(d.adbin, d.adrelid),
   CASE WHEN a.atttypmod > 4 AND coalesce(bt.typname, t.typname) IN ('varchar','bpchar') THEN a.atttypmod - 4 END,
   coalesce((SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = coalesce(bt.oid, t.oid)), '{}'),
-  (SELECT description FROM pg_description WHERE objoid = c.oid AND classoid = 'pg_class'::regclass AND objsubid = a.attnum)
+  (SELECT description FROM pg_description WHERE objoid = c.oid AND classoid = 'pg_catalog.pg_class'::regclass AND objsubid = a.attnum)
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -103,8 +103,22 @@ GROUP BY 1, 2, 3, 4`
 // The full and scoped forms of viewDepsSQL.
 var (
 	viewDepsFullSQL   = strings.Replace(viewDepsSQL, "/*vfrom*/", "pg_class v", 1)
-	viewDepsScopedSQL = strings.Replace(viewDepsSQL, "/*vfrom*/", "(SELECT DISTINCT to_regclass(quote_ident(s) || '.' || quote_ident(n))::oid AS oid"+
-		" FROM unnest($2::text[], $3::text[]) AS u(s, n)) sc JOIN pg_class v ON v.oid = sc.oid", 1)
+	viewDepsScopedSQL = strings.Replace(viewDepsSQL, "/*vfrom*/", "(SELECT DISTINCT oid FROM "+namedOidsSQL+") sc JOIN pg_class v ON v.oid = sc.oid", 1)
+)
+
+// namedOidsSQL finds relations by schema and name (the parallel text
+// arrays $2 and $3; namedOidsSQL1: $1 and $2) with catalog joins.
+// to_regclass or a ::regclass cast would check USAGE on the schema, which
+// the authenticator role usually lacks on the exposed schemas (only the
+// roles it switches to have it), and fail the refresh. A name not found
+// yields no row.
+const (
+	namedOidsSQL = `(SELECT nc.oid FROM unnest($2::text[], $3::text[]) AS u(s, n)
+  JOIN pg_catalog.pg_namespace nn ON nn.nspname = u.s
+  JOIN pg_catalog.pg_class nc ON nc.relnamespace = nn.oid AND nc.relname = u.n) named`
+	namedOidsSQL1 = `(SELECT nc.oid FROM unnest($1::text[], $2::text[]) AS u(s, n)
+  JOIN pg_catalog.pg_namespace nn ON nn.nspname = u.s
+  JOIN pg_catalog.pg_class nc ON nc.relnamespace = nn.oid AND nc.relname = u.n) named`
 )
 
 // The scoped forms of the queries, for refreshes, which run them with
@@ -115,8 +129,7 @@ var (
 // aggregate or DISTINCT pins the nested loop. Full loads use the unscoped
 // text, so neither plan is a compromise.
 const (
-	scopeOids = "(SELECT to_regclass(quote_ident(s) || '.' || quote_ident(n))::oid FROM unnest($2::text[], $3::text[]) AS u(s, n))"
-	relScope  = "AND c.oid IN " + scopeOids
+	relScope = "AND c.oid IN (SELECT oid FROM " + namedOidsSQL + ")"
 
 	// scopeCTE is what a refresh re-derives relationships around: the
 	// changed relations ($1 schemas, $2 names) and the tables their views
@@ -125,12 +138,12 @@ const (
 	// relationships do not change with it.
 	scopeCTE = `
 WITH changed AS (
-  SELECT to_regclass(quote_ident(s) || '.' || quote_ident(n))::oid AS oid FROM unnest($1::text[], $2::text[]) AS u(s, n)
+  SELECT oid FROM ` + namedOidsSQL1 + `
 ), bases AS (
   SELECT b.oid FROM changed ch
   CROSS JOIN LATERAL (
     SELECT DISTINCT d.refobjid FROM pg_rewrite rw
-    JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid AND d.refclassid = 'pg_class'::regclass
+    JOIN pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = rw.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass
     WHERE rw.ev_class = ch.oid AND d.refobjid <> ch.oid
   ) r
   JOIN pg_class b ON b.oid = r.refobjid AND b.relkind IN ('r', 'p', 'f')
@@ -150,8 +163,8 @@ SELECT n.nspname, c.relname FROM bases JOIN pg_class c ON c.oid = bases.oid JOIN
 	fkScopedFrom = `, cons AS (
   SELECT con.oid FROM scope JOIN pg_constraint con ON con.conrelid = scope.oid AND con.contype = 'f'
   UNION
-  SELECT d.objid FROM scope JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = scope.oid
-    AND d.classid = 'pg_constraint'::regclass
+  SELECT d.objid FROM scope JOIN pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = scope.oid
+    AND d.classid = 'pg_catalog.pg_constraint'::regclass
 )`
 )
 
@@ -190,7 +203,7 @@ SELECT n.nspname, p.proname, obj_description(p.oid, 'pg_proc'),
             JOIN pg_class ac ON ac.oid = at.typrelid JOIN pg_namespace an ON an.oid = ac.relnamespace
             WHERE p.pronargs > 0 AND at.oid = p.proargtypes[0] AND ac.relkind IN ('r','v','m','f','p')), '{}'),
   t.typrelid <> 0 AND EXISTS (SELECT 1 FROM pg_class rc WHERE rc.oid = t.typrelid AND rc.relkind IN ('r','v','m','f','p')),
-  t.typtype = 'd' AND t.typbasetype = 'bytea'::regtype
+  t.typtype = 'd' AND t.typbasetype = 'pg_catalog.bytea'::regtype
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_type t ON t.oid = p.prorettype JOIN pg_namespace tn ON tn.oid = t.typnamespace

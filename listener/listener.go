@@ -8,6 +8,7 @@ package listener
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pgrest/pgrest/cache"
+	"github.com/pgrest/pgrest/migrations"
 	"github.com/rs/zerolog"
 )
 
@@ -37,7 +39,13 @@ type Stats struct {
 	LastLoadDuration time.Duration
 	LastLoadAt       time.Time
 	Loads, Failures  int64
-	LastError        string
+	LastError        string // the cause of the last failure, "" once a load succeeds
+	LastKind         string // "full" or "incremental": how the last snapshot was made
+	// Latest is the newest event id known to be in the log (0 without one).
+	Latest int64
+	// Behind: the last load failed, or the log has events the snapshot
+	// does not reflect yet.
+	Behind bool
 }
 
 type Manager struct {
@@ -70,6 +78,16 @@ type Manager struct {
 
 	// exposed replaces opts.Schemas once a config reload changed db-schemas.
 	exposed atomic.Pointer[[]string]
+
+	// latest is the newest event id seen in a notification or the log;
+	// failing is set while loads fail. Together they say whether the
+	// snapshot is known to be behind (/ready).
+	latest  atomic.Int64
+	failing atomic.Bool
+
+	// refreshHook, set by tests, runs before an incremental refresh; an
+	// error it returns fails the refresh.
+	refreshHook func() error
 }
 
 func (m *Manager) schemas() []string {
@@ -99,7 +117,7 @@ func New(opts Options, holder *cache.Holder, pool *pgxpool.Pool) *Manager {
 
 // Run blocks until ctx ends.
 func (m *Manager) Run(ctx context.Context) {
-	m.retry(ctx, func() error { return m.ReloadNow(ctx) })
+	m.retry(ctx, func(int) error { return m.ReloadNow(ctx) })
 	go m.reloader(ctx)
 	if m.opts.PollInterval > 0 {
 		go m.poll(ctx)
@@ -159,6 +177,9 @@ func (m *Manager) listen(ctx context.Context) error {
 		case "reload schema":
 			m.KickFull()
 		default: // a DDL event id: the log says what changed
+			if id, err := strconv.ParseInt(p, 10, 64); err == nil {
+				m.noteLatest(id)
+			}
 			m.Kick()
 		}
 	}
@@ -188,15 +209,37 @@ func (m *Manager) kickWith(full bool) {
 	}
 }
 
+// reloader applies kicks one at a time. A failed reload is retried with
+// backoff as a full load: whatever made the incremental one fail, a full
+// load does not depend on the snapshot it was derived from.
 func (m *Manager) reloader(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case full := <-m.kick:
-			m.retry(ctx, func() error { return m.reload(ctx, full) })
+			m.retry(ctx, func(attempt int) error { return m.reload(ctx, full || attempt > 0) })
 		}
 	}
+}
+
+// noteLatest records that the log holds event id (a notification, a read
+// of the log).
+func (m *Manager) noteLatest(id int64) {
+	for {
+		cur := m.latest.Load()
+		if id <= cur || m.latest.CompareAndSwap(cur, id) {
+			return
+		}
+	}
+}
+
+// Behind reports whether the published snapshot is known to be behind:
+// no snapshot yet, the last load failed, or the event log has an event
+// newer than the snapshot's version.
+func (m *Manager) Behind() bool {
+	snap := m.holder.Load()
+	return snap == nil || m.failing.Load() || m.latest.Load() > snap.Version
 }
 
 func (m *Manager) poll(ctx context.Context) {
@@ -234,10 +277,10 @@ SELECT md5(string_agg(x, ',' ORDER BY x)) FROM (
   UNION ALL SELECT o.oid::text || ':' || o.xmin::text FROM pg_constraint o JOIN pg_namespace n ON n.oid = o.connamespace WHERE n.nspname = ANY($1)
 ) s`
 
-func (m *Manager) retry(ctx context.Context, f func() error) {
+func (m *Manager) retry(ctx context.Context, f func(attempt int) error) {
 	delay := m.opts.BackoffBase / 4
-	for ctx.Err() == nil {
-		if err := f(); err == nil {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		if err := f(attempt); err == nil {
 			return
 		}
 		if !sleep(ctx, delay) {
@@ -289,14 +332,17 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 		r, err = m.load(ctx, tx, old, full)
 	}
 	if err == nil && r.snap == nil {
+		m.failing.Store(false)
 		return nil // nothing new
 	}
 	m.statsMu.Lock()
 	defer m.statsMu.Unlock()
 	if err != nil {
+		m.failing.Store(true)
 		m.stats.Failures++
 		m.stats.LastError = err.Error()
-		m.opts.Log.Error().Err(err).Msg("schema cache load failed; keeping the previous snapshot")
+		m.opts.Log.Error().Err(err).Str("kind", r.kind).Int64("version", versionOf(old)).
+			Msg("schema cache load failed; keeping the previous snapshot, retrying with a full load")
 		return err
 	}
 	snap, version := r.snap, r.lastID
@@ -311,11 +357,15 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 	if fp != "" {
 		m.loadedFP.Store(fp)
 	}
+	if !r.logged {
+		m.latest.Store(0) // no log (any more): nothing to be behind
+	}
 	m.holder.Store(snap)
+	m.failing.Store(false)
 	d := time.Since(start)
 	m.stats.Version, m.stats.LastLoadDuration, m.stats.LastLoadAt = version, d, time.Now()
 	m.stats.Loads++
-	m.stats.LastError = ""
+	m.stats.LastError, m.stats.LastKind = "", r.kind
 	m.opts.Log.Info().Int64("version", version).Str("kind", r.kind).Dur("duration", d).Int("relations", len(snap.Relations)).Msg("schema cache loaded")
 	return nil
 }
@@ -335,7 +385,7 @@ type loaded struct {
 func (m *Manager) load(ctx context.Context, tx pgx.Tx, old *cache.Snapshot, full bool) (loaded, error) {
 	r := loaded{kind: "full", logged: m.logged}
 	if !r.logged {
-		if err := tx.QueryRow(ctx, "SELECT to_regclass('pgrest.ddl_events') IS NOT NULL").Scan(&r.logged); err != nil {
+		if err := tx.QueryRow(ctx, migrations.LogInstalledSQL).Scan(&r.logged); err != nil {
 			return r, err
 		}
 	}
@@ -350,12 +400,20 @@ func (m *Manager) load(ctx context.Context, tx pgx.Tx, old *cache.Snapshot, full
 			if len(events) == 0 {
 				return r, nil
 			}
-			events, ok, err := indexTables(ctx, tx, events)
+			// Assigned, not declared: a shadowed err here once dropped
+			// every refresh failure, leaving the cache silently stale.
+			var ok bool
+			events, ok, err = indexTables(ctx, tx, events)
 			if err != nil {
 				return r, err
 			}
 			if rels, fns, known := cache.Changes(events); ok && known {
 				r.kind = "incremental"
+				if m.refreshHook != nil {
+					if err = m.refreshHook(); err != nil {
+						return r, err
+					}
+				}
 				r.snap, err = cache.Refresh(ctx, tx, old, rels, fns)
 				if errors.Is(err, cache.ErrFullLoad) {
 					r.kind, err = "full", nil
@@ -371,12 +429,18 @@ func (m *Manager) load(ctx context.Context, tx pgx.Tx, old *cache.Snapshot, full
 }
 
 // indexTablesSQL names the table of each index identity, NULL when the
-// index is gone.
+// index is gone. The identity is split by parse_ident and found by catalog
+// joins: to_regclass would need USAGE on the index's schema.
 const indexTablesSQL = `
 SELECT (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
-        FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE i.indexrelid = to_regclass(x))
-FROM unnest($1::text[]) WITH ORDINALITY AS u(x, o) ORDER BY o`
+        FROM pg_catalog.pg_namespace xn
+        JOIN pg_catalog.pg_class x ON x.relnamespace = xn.oid
+        JOIN pg_catalog.pg_index i ON i.indexrelid = x.oid
+        JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE p.ident[2] IS NOT NULL AND p.ident[3] IS NULL AND xn.nspname = p.ident[1] AND x.relname = p.ident[2])
+FROM unnest($1::text[]) WITH ORDINALITY AS u(x, o)
+CROSS JOIN LATERAL (SELECT pg_catalog.parse_ident(u.x) AS ident) p
+ORDER BY o`
 
 // indexTables turns index events into events of their tables: a unique
 // index can make a foreign key one-to-one. ok is false when an index is
@@ -454,6 +518,7 @@ func (m *Manager) readLog(ctx context.Context, tx pgx.Tx, r *loaded) ([]cache.Ev
 	}
 	if !window && maxID < m.lastID {
 		r.kind, window = "reset", true
+		m.latest.Store(maxID)
 		rows, err := tx.Query(ctx, eventColumns+" WHERE id > $1::bigint - $2 ORDER BY id", maxID, lateWindow)
 		if err != nil {
 			return nil, err
@@ -463,6 +528,7 @@ func (m *Manager) readLog(ctx context.Context, tx pgx.Tx, r *loaded) ([]cache.Ev
 			return nil, err
 		}
 	}
+	m.noteLatest(maxID)
 	r.lastID, r.holes = nextLogState(window, m.lastID, m.holes, maxID, events)
 	return events, nil
 }
@@ -519,6 +585,15 @@ func (m *Manager) CheckMissing(ctx context.Context, qi cache.QI) bool {
 
 func (m *Manager) Stats() Stats {
 	m.statsMu.Lock()
-	defer m.statsMu.Unlock()
-	return m.stats
+	st := m.stats
+	m.statsMu.Unlock()
+	st.Latest, st.Behind = m.latest.Load(), m.Behind()
+	return st
+}
+
+func versionOf(s *cache.Snapshot) int64 {
+	if s == nil {
+		return 0
+	}
+	return s.Version
 }

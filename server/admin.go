@@ -34,7 +34,9 @@ func (a *App) ServeAdmin(l net.Listener) error {
 		w.WriteHeader(http.StatusOK)
 	})
 	r.Path("/ready").HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if a.holder.Load() == nil || a.pool.Ping(req.Context()) != nil {
+		// Behind: a load failed or the event log is ahead of the
+		// snapshot; requests would see a stale API.
+		if a.holder.Load() == nil || a.schema.Behind() || a.pool.Ping(req.Context()) != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
@@ -64,6 +66,10 @@ func (a *App) ServeAdmin(l net.Listener) error {
 			"schema_load_ms":       st.LastLoadDuration.Milliseconds(),
 			"schema_loads":         st.Loads,
 			"schema_load_failures": st.Failures,
+			"schema_behind":        st.Behind,
+			"schema_latest_event":  st.Latest,
+			"schema_last_error":    st.LastError,
+			"schema_last_load":     st.LastKind,
 			"plan_cache_hits":      a.planner.Hits(),
 			"plan_cache_misses":    a.planner.Misses(),
 		})
