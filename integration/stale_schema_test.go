@@ -236,3 +236,73 @@ func compactJSON(b []byte) string {
 	out, _ := json.Marshal(v)
 	return string(out)
 }
+
+// A reload that fails (here: the authenticator lost SELECT on the event
+// log) is logged at error level with its cause, counted in /metrics and
+// /status, retried with backoff, and /ready answers 503 until a full load
+// catches up with the event log.
+func TestSchemaReloadFailureIsLoud(t *testing.T) {
+	db := NewDB(t, recommendedRolesFixture)
+	migrate(t, db)
+	cfg := BaseConfig(db)
+	cfg.DBSchemas = []string{"api"}
+	cfg.SchemaWaitTimeout = time.Second
+	var logBuf syncBuffer
+	p := startLogging(t, cfg, &logBuf)
+	p.WaitReady()
+	admin := adminURL(t, p)
+	status := func() map[string]any {
+		t.Helper()
+		_, body := adminGet(t, admin, "/status")
+		var m map[string]any
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
+			t.Fatalf("/status: %v: %s", err, body)
+		}
+		return m
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not happen within 30s; /status %v; log:\n%s", what, status(), logBuf.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if code, _ := adminGet(t, admin, "/ready"); code != 200 {
+		t.Fatalf("/ready %d before any failure", code)
+	}
+
+	SQL(t, db, `REVOKE SELECT ON pgrest.ddl_events FROM PUBLIC; ALTER TABLE api.shelf ADD COLUMN shade text`)
+	latest := latestEvent(t, db)
+	waitFor("a second failed attempt", func() bool { return status()["schema_load_failures"].(float64) >= 2 })
+	st := status()
+	if st["schema_behind"] != true || !strings.Contains(st["schema_last_error"].(string), "permission denied") {
+		t.Fatalf("/status does not say the cache is behind and why: %v", st)
+	}
+	if code, _ := adminGet(t, admin, "/ready"); code != 503 {
+		t.Fatalf("/ready %d while the cache is behind the event log", code)
+	}
+	_, metrics := adminGet(t, admin, "/metrics")
+	if !regexp.MustCompile(`(?m)^pgrst_schema_cache_loads_total\{status="FAIL"\} [1-9]`).MatchString(metrics) {
+		t.Fatalf("/metrics does not count the failures:\n%s", metrics)
+	}
+	if !regexp.MustCompile(`"level":"error"[^\n]*permission denied for table ddl_events`).MatchString(logBuf.String()) {
+		t.Fatalf("the failure was not logged at error level with its cause:\n%s", logBuf.String())
+	}
+	p.Get("/shelf?select=shade", "X-Schema-Version-Min: "+strconv.FormatInt(latest, 10)).Expect(t, 503)
+
+	SQL(t, db, `GRANT SELECT ON pgrest.ddl_events TO PUBLIC`)
+	waitFor("the recovery", func() bool { code, _ := adminGet(t, admin, "/ready"); return code == 200 })
+	latest = latestEvent(t, db)
+	r := p.Get("/shelf?select=id,shade&id=eq.1", "X-Schema-Version-Min: "+strconv.FormatInt(latest, 10)).Expect(t, 200)
+	r.JSONEq(t, `[{"id":1,"shade":null}]`)
+	if st := p.App.Schema().Stats(); st.LastKind != "full" || st.Behind || st.LastError != "" {
+		t.Fatalf("after the recovery: %+v", st)
+	}
+	_, metrics = adminGet(t, admin, "/metrics")
+	if !regexp.MustCompile(`(?m)^pgrst_schema_cache_loads_total\{status="SUCCESS"\} [2-9]`).MatchString(metrics) {
+		t.Fatalf("/metrics does not count the successful loads:\n%s", metrics)
+	}
+}

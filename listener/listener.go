@@ -40,6 +40,7 @@ type Stats struct {
 	LastLoadAt       time.Time
 	Loads, Failures  int64
 	LastError        string // the cause of the last failure, "" once a load succeeds
+	LastFailureAt    time.Time
 	LastKind         string // "full" or "incremental": how the last snapshot was made
 	// Latest is the newest event id known to be in the log (0 without one).
 	Latest int64
@@ -341,6 +342,7 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 		m.failing.Store(true)
 		m.stats.Failures++
 		m.stats.LastError = err.Error()
+		m.stats.LastFailureAt = time.Now()
 		m.opts.Log.Error().Err(err).Str("kind", r.kind).Int64("version", versionOf(old)).
 			Msg("schema cache load failed; keeping the previous snapshot, retrying with a full load")
 		return err
@@ -409,12 +411,7 @@ func (m *Manager) load(ctx context.Context, tx pgx.Tx, old *cache.Snapshot, full
 			}
 			if rels, fns, known := cache.Changes(events); ok && known {
 				r.kind = "incremental"
-				if m.refreshHook != nil {
-					if err = m.refreshHook(); err != nil {
-						return r, err
-					}
-				}
-				r.snap, err = cache.Refresh(ctx, tx, old, rels, fns)
+				r.snap, err = m.refresh(ctx, tx, old, rels, fns)
 				if errors.Is(err, cache.ErrFullLoad) {
 					r.kind, err = "full", nil
 				}
@@ -426,6 +423,16 @@ func (m *Manager) load(ctx context.Context, tx pgx.Tx, old *cache.Snapshot, full
 		r.snap, err = cache.Load(ctx, tx, m.schemas())
 	}
 	return r, err
+}
+
+// refresh is cache.Refresh behind the tests' hook.
+func (m *Manager) refresh(ctx context.Context, tx pgx.Tx, old *cache.Snapshot, rels []cache.QI, fns bool) (*cache.Snapshot, error) {
+	if m.refreshHook != nil {
+		if err := m.refreshHook(); err != nil {
+			return nil, err
+		}
+	}
+	return cache.Refresh(ctx, tx, old, rels, fns)
 }
 
 // indexTablesSQL names the table of each index identity, NULL when the
