@@ -85,6 +85,9 @@ type Manager struct {
 	// snapshot is known to be behind (/ready).
 	latest  atomic.Int64
 	failing atomic.Bool
+	// lost is set from a failed LISTEN connection until the next one is
+	// up: notifications may be missed, so the cache may be behind unseen.
+	lost atomic.Bool
 
 	// refreshHook, set by tests, runs before an incremental refresh; an
 	// error it returns fails the refresh.
@@ -137,6 +140,7 @@ func (m *Manager) Run(ctx context.Context) {
 		if time.Since(start) > time.Minute {
 			delay = m.opts.BackoffBase
 		}
+		m.lost.Store(true)
 		m.opts.Log.Error().Err(err).Dur("retry_in", delay).Msg("schema listener lost its connection")
 		if !sleep(ctx, delay) {
 			return
@@ -154,11 +158,17 @@ func (m *Manager) listen(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close(context.Background())
+	// The newest event id says how far behind the cache is until the
+	// catch-up below; one committed before the LISTEN is caught up too.
+	if id, ok, err := migrations.LatestEventID(ctx, conn); err == nil && ok {
+		m.noteLatest(id)
+	}
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{m.opts.Channel}.Sanitize()); err != nil {
 		return err
 	}
 	// Anything committed while we were not listening is caught up now,
 	// from the event log when there is one.
+	m.lost.Store(false)
 	m.Kick()
 	for {
 		n, err := conn.WaitForNotification(ctx)
@@ -235,12 +245,12 @@ func (m *Manager) noteLatest(id int64) {
 	}
 }
 
-// Behind reports whether the published snapshot is known to be behind:
-// no snapshot yet, the last load failed, or the event log has an event
-// newer than the snapshot's version.
+// Behind reports whether the published snapshot is behind or may be:
+// no snapshot yet, the last load failed, the event log has an event newer
+// than the snapshot's version, or the LISTEN connection is lost.
 func (m *Manager) Behind() bool {
 	snap := m.holder.Load()
-	return snap == nil || m.failing.Load() || m.latest.Load() > snap.Version
+	return snap == nil || m.failing.Load() || m.lost.Load() || m.latest.Load() > snap.Version
 }
 
 func (m *Manager) poll(ctx context.Context) {

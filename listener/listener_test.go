@@ -196,6 +196,7 @@ func TestReconnectAfterTerminate(t *testing.T) {
 	e := newEnv(t, 400*time.Millisecond, nil)
 	pid := e.listenPID()
 	e.exec(fmt.Sprintf("SELECT pg_terminate_backend(%d)", pid))
+	e.waitFor("behind while disconnected", e.m.Behind)
 	e.exec(`ALTER TABLE api.base ADD COLUMN while_down int`)
 	e.waitVersion(e.latest())
 	if !e.column("base", "while_down") {
@@ -212,6 +213,7 @@ func TestReconnectAfterTerminate(t *testing.T) {
 	if !e.column("base", "after_up") {
 		t.Fatal("a notification after the reconnect was not applied")
 	}
+	e.waitFor("caught up", func() bool { return !e.m.Behind() })
 	e.checkFullLoad()
 }
 
