@@ -158,6 +158,14 @@ func TestSchemaEventsRecommendedRoles(t *testing.T) {
 		{ddl: `ALTER SCHEMA attic RENAME TO loft`, path: "/shelf?select=id&id=eq.1", want: 200},
 		{ddl: `DROP SCHEMA loft CASCADE`, path: "/shelf?select=id&id=eq.1", want: 200},
 		{ddl: `DROP TABLE api.cellar`, path: "/cellar", want: 404, notIn: `"/cellar"`},
+		{ddl: `CREATE TYPE api.mood AS ENUM ('calm'); ALTER TABLE api.shelf ADD COLUMN mood api.mood DEFAULT 'calm'`,
+			path: "/shelf?select=mood&id=eq.1", want: 200, body: `[{"mood":"calm"}]`, inDoc: `["calm"]`},
+		{ddl: `ALTER TYPE api.mood ADD VALUE 'busy'`, path: "/shelf?select=id&mood=eq.busy", want: 200, body: `[]`,
+			inDoc: `["calm","busy"]`},
+		{ddl: `CREATE MATERIALIZED VIEW api.shelf_count AS SELECT count(*) AS n FROM api.shelf`,
+			path: "/shelf_count", want: 200, body: `[{"n":2}]`, inDoc: `"/shelf_count"`},
+		{ddl: `DROP MATERIALIZED VIEW api.shelf_count; ALTER TABLE api.shelf DROP COLUMN mood; DROP TYPE api.mood`,
+			path: "/shelf_count", want: 404, notIn: `"mood"`},
 	}
 	for i, st := range steps {
 		SQL(t, db, st.ddl)
