@@ -264,6 +264,9 @@ func (m *Manager) poll(ctx context.Context) {
 		}
 		fp, err := m.fingerprint(ctx)
 		if err != nil {
+			// Polling is how this database's changes are noticed: a
+			// failing check must not leave the cache stale unseen.
+			m.opts.Log.Error().Err(err).Msg("schema fingerprint check failed")
 			continue
 		}
 		if last, _ := m.loadedFP.Load().(string); fp != last {
