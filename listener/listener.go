@@ -158,16 +158,16 @@ func (m *Manager) listen(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close(context.Background())
-	// The newest event id says how far behind the cache is until the
-	// catch-up below; one committed before the LISTEN is caught up too.
-	if id, ok, err := migrations.LatestEventID(ctx, conn); err == nil && ok {
-		m.noteLatest(id)
-	}
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{m.opts.Channel}.Sanitize()); err != nil {
 		return err
 	}
 	// Anything committed while we were not listening is caught up now,
-	// from the event log when there is one.
+	// from the event log when there is one. Its newest id (read on the
+	// pool: LISTEN is this connection's first statement, so nothing
+	// delays it) says how far behind the cache is until then.
+	if id, ok, err := migrations.LatestEventID(ctx, m.pool); err == nil && ok {
+		m.noteLatest(id)
+	}
 	m.lost.Store(false)
 	m.Kick()
 	for {

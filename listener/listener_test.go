@@ -222,6 +222,7 @@ func TestReconnectAfterTerminate(t *testing.T) {
 // changed.
 func TestCatchUpAfterMissedEvents(t *testing.T) {
 	e := newEnv(t, 100*time.Millisecond, nil)
+	time.Sleep(300 * time.Millisecond) // the catch-up after LISTEN is done
 	v0 := e.m.holder.Load().Version
 	e.exec(`UPDATE pgrest.settings SET value = 'elsewhere' WHERE name = 'channel'`)
 	e.exec(`CREATE TABLE api.missed (id int)`)
