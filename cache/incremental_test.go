@@ -30,9 +30,18 @@ func TestRefreshMatchesLoad(t *testing.T) {
 	if _, err := migrations.Apply(ctx, conn, "pgrst"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA api; CREATE SCHEMA private`); err != nil {
+	// Introspection runs as PostgREST's recommended authenticator: no
+	// USAGE on the schemas it reads, only catalogs.
+	if _, err := conn.Exec(ctx, `CREATE SCHEMA api; CREATE SCHEMA private;
+		CREATE ROLE authenticator LOGIN NOINHERIT; CREATE ROLE web_anon; GRANT web_anon TO authenticator;
+		GRANT USAGE ON SCHEMA api TO web_anon`); err != nil {
 		t.Fatal(err)
 	}
+	auth, err := pgx.Connect(ctx, c.URI("authenticator", "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer auth.Close(ctx)
 	schemas := []string{"api"}
 	seed := int64(42)
 	if s := os.Getenv("PGREST_PROPERTY_SEED"); s != "" {
@@ -41,7 +50,7 @@ func TestRefreshMatchesLoad(t *testing.T) {
 	rng := rand.New(rand.NewSource(seed))
 	var tables, views, cols []string
 	last := int64(0)
-	old, err := Load(ctx, conn, schemas)
+	old, err := Load(ctx, auth, schemas)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +134,7 @@ func TestRefreshMatchesLoad(t *testing.T) {
 		if len(events) > 0 {
 			last = events[len(events)-1].ID
 		}
-		full, err := Load(ctx, conn, schemas)
+		full, err := Load(ctx, auth, schemas)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,7 +144,7 @@ func TestRefreshMatchesLoad(t *testing.T) {
 			old = full
 			continue
 		}
-		inc, err := Refresh(ctx, conn, old, rels, fns)
+		inc, err := Refresh(ctx, auth, old, rels, fns)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -129,7 +129,9 @@ const (
 // aggregate or DISTINCT pins the nested loop. Full loads use the unscoped
 // text, so neither plan is a compromise.
 const (
-	relScope = "AND c.oid IN (SELECT oid FROM " + namedOidsSQL + ")"
+	// An array of oids, not IN (subquery): the planner would hash the
+	// subquery and scan pg_attribute whole.
+	relScope = "AND c.oid = ANY (ARRAY(SELECT oid FROM " + namedOidsSQL + "))"
 
 	// scopeCTE is what a refresh re-derives relationships around: the
 	// changed relations ($1 schemas, $2 names) and the tables their views
