@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -356,4 +357,16 @@ func TestRefreshFailureFallsBackToFullLoad(t *testing.T) {
 		t.Fatalf("the next event was applied by a %s load", st.LastKind)
 	}
 	e.checkFullLoad()
+}
+
+// The listener's own catalog reads look nothing up by name either: the
+// authenticator may lack USAGE on the schemas involved.
+func TestListenerUsesNoNameLookups(t *testing.T) {
+	lookup := regexp.MustCompile(`to_reg\w+\s*\(|::reg\w+|has_\w+_privilege\s*\(`)
+	for name, sql := range map[string]string{"indexTables": indexTablesSQL, "logInstalled": migrations.LogInstalledSQL,
+		"fingerprint": fingerprintSQL, "events": eventColumns} {
+		if m := lookup.FindAllString(sql, -1); len(m) > 0 {
+			t.Errorf("%s looks names up: %q", name, m)
+		}
+	}
 }
