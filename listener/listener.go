@@ -8,6 +8,7 @@ package listener
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,6 +86,11 @@ type Manager struct {
 	// snapshot is known to be behind (/ready).
 	latest  atomic.Int64
 	failing atomic.Bool
+	// pending holds notified event ids the snapshot does not reflect yet:
+	// a late-committing event's id is below the version, so latest
+	// alone would not show it.
+	pendingMu sync.Mutex
+	pending   map[int64]bool
 	// lost is set from a failed LISTEN connection until the next one is
 	// up: notifications may be missed, so the cache may be behind unseen.
 	lost atomic.Bool
@@ -116,7 +122,8 @@ func New(opts Options, holder *cache.Holder, pool *pgxpool.Pool) *Manager {
 	if opts.BackoffBase == 0 {
 		opts.BackoffBase = time.Second
 	}
-	return &Manager{opts: opts, holder: holder, pool: pool, kick: make(chan bool, 1), lastMiss: map[cache.QI]time.Time{}}
+	return &Manager{opts: opts, holder: holder, pool: pool, kick: make(chan bool, 1), lastMiss: map[cache.QI]time.Time{},
+		pending: map[int64]bool{}}
 }
 
 // Run blocks until ctx ends.
@@ -190,6 +197,9 @@ func (m *Manager) listen(ctx context.Context) error {
 		default: // a DDL event id: the log says what changed
 			if id, err := strconv.ParseInt(p, 10, 64); err == nil {
 				m.noteLatest(id)
+				m.pendingMu.Lock()
+				m.pending[id] = true
+				m.pendingMu.Unlock()
 			}
 			m.Kick()
 		}
@@ -250,7 +260,25 @@ func (m *Manager) noteLatest(id int64) {
 // than the snapshot's version, or the LISTEN connection is lost.
 func (m *Manager) Behind() bool {
 	snap := m.holder.Load()
-	return snap == nil || m.failing.Load() || m.lost.Load() || m.latest.Load() > snap.Version
+	if snap == nil || m.failing.Load() || m.lost.Load() || m.latest.Load() > snap.Version {
+		return true
+	}
+	m.pendingMu.Lock()
+	defer m.pendingMu.Unlock()
+	return len(m.pending) > 0
+}
+
+// settlePending forgets the notified ids the published log state covers
+// (called under loadMu): those up to lastID that are not holes, or all
+// of them without a log.
+func (m *Manager) settlePending() {
+	m.pendingMu.Lock()
+	defer m.pendingMu.Unlock()
+	for id := range m.pending {
+		if !m.logged || id <= m.lastID && !slices.Contains(m.holes, id) {
+			delete(m.pending, id)
+		}
+	}
 }
 
 func (m *Manager) poll(ctx context.Context) {
@@ -347,6 +375,7 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 	}
 	if err == nil && r.snap == nil {
 		m.failing.Store(false)
+		m.settlePending()
 		return nil // nothing new
 	}
 	m.statsMu.Lock()
@@ -376,6 +405,7 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 		m.latest.Store(0) // no log (any more): nothing to be behind
 	}
 	m.holder.Store(snap)
+	m.settlePending()
 	m.failing.Store(false)
 	d := time.Since(start)
 	m.stats.Version, m.stats.LastLoadDuration, m.stats.LastLoadAt = version, d, time.Now()

@@ -300,8 +300,22 @@ func TestLateCommittingEvent(t *testing.T) {
 	if e.column("late", "") {
 		t.Fatal("an uncommitted table is in the snapshot")
 	}
+	if e.m.Behind() {
+		t.Fatal("behind before the late event commits")
+	}
+	e.m.loadMu.Lock() // hold its reload: the cache is behind meanwhile
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
+	}
+	e.waitFor("the late notification", func() bool {
+		e.m.pendingMu.Lock()
+		defer e.m.pendingMu.Unlock()
+		return e.m.pending[lateID]
+	})
+	behind := e.m.Behind()
+	e.m.loadMu.Unlock()
+	if !behind {
+		t.Fatal("not behind while a notified late event is not applied")
 	}
 	e.waitFor("the late table", func() bool { return e.column("late", "") })
 	if v := e.m.holder.Load().Version; v != early {
