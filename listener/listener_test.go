@@ -215,6 +215,13 @@ func TestReconnectAfterTerminate(t *testing.T) {
 		t.Fatal("a notification after the reconnect was not applied")
 	}
 	e.waitFor("caught up", func() bool { return !e.m.Behind() })
+	// A second loss soon after waits twice as long before reconnecting.
+	e.exec(fmt.Sprintf("SELECT pg_terminate_backend(%d)", e.listenPID()))
+	e.waitFor("the second loss logged", func() bool { return strings.Count(e.log.String(), "lost its connection") == 2 })
+	if !strings.Contains(e.log.String(), `"retry_in":400`) || !strings.Contains(e.log.String(), `"retry_in":800`) {
+		t.Fatalf("the reconnect delay did not back off:\n%s", e.log.String())
+	}
+	e.listenPID()
 	e.checkFullLoad()
 }
 
