@@ -2,9 +2,11 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -58,7 +60,26 @@ func TestRefreshMatchesLoad(t *testing.T) {
 	for step := 0; step < 120; step++ {
 		var ddl string
 		n := fmt.Sprint(step)
-		switch op := rng.Intn(11); {
+		switch op := rng.Intn(13); {
+		case op == 12 && len(cols) > 0:
+			// A view over the table shows the column under its old name.
+			i := rng.Intn(len(cols))
+			j := strings.LastIndexByte(cols[i], '.')
+			ddl = "ALTER TABLE IF EXISTS " + cols[i][:j] + " RENAME COLUMN " + cols[i][j+1:] + " TO " + cols[i][j+1:] + "r"
+			cols[i] += "r"
+		case op == 11 && len(tables) > 0:
+			// A move in or out of the exposed schema: its event names
+			// only where the table went.
+			i := rng.Intn(len(tables))
+			schema, name, _ := strings.Cut(tables[i], ".")
+			to := map[string]string{"api": "private", "private": "api"}[schema]
+			ddl = "ALTER TABLE " + tables[i] + " SET SCHEMA " + to
+			for j, c := range cols {
+				if strings.HasPrefix(c, tables[i]+".") {
+					cols[j] = to + "." + strings.TrimPrefix(c, schema+".")
+				}
+			}
+			tables[i] = to + "." + name
 		case op == 9 && len(tables) > 0:
 			name := "api.j" + n
 			ddl = "CREATE TABLE " + name + " (a int REFERENCES " + pick(tables) + "(id), b int REFERENCES " + pick(tables) + "(id), PRIMARY KEY (a, b))"
@@ -145,6 +166,11 @@ func TestRefreshMatchesLoad(t *testing.T) {
 			continue
 		}
 		inc, err := Refresh(ctx, auth, old, rels, fns)
+		if errors.Is(err, ErrFullLoad) {
+			t.Logf("step %d %q: full reload (renamed or moved)", step, ddl)
+			old = full
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

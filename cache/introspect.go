@@ -121,6 +121,58 @@ const (
   JOIN pg_catalog.pg_class nc ON nc.relnamespace = nn.oid AND nc.relname = u.n) named`
 )
 
+// dependentViewsSQL lists the changed relations ($1 schemas, $2 names)
+// and the views reading them, directly or through other views, that are
+// in the exposed schemas ($3).
+const dependentViewsSQL = `
+WITH RECURSIVE dep(oid) AS (
+  SELECT oid FROM ` + namedOidsSQL1 + `
+  UNION
+  SELECT rw.ev_class FROM dep
+  JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = dep.oid
+    AND d.classid = 'pg_catalog.pg_rewrite'::regclass
+  JOIN pg_catalog.pg_rewrite rw ON rw.oid = d.objid AND rw.ev_class <> dep.oid
+)
+SELECT n.nspname, c.relname FROM dep
+JOIN pg_catalog.pg_class c ON c.oid = dep.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY($3)`
+
+// withDependentViews adds to the changed relations the views that read
+// them: a view records its base columns by the base's name and theirs, so
+// a renamed column, or a table moved into the exposed schemas, changes
+// what the view shows of it without an event of the view's own.
+func withDependentViews(ctx context.Context, tx pgx.Tx, only []QI, schemas []string) ([]QI, error) {
+	ss, ns := make([]string, len(only)), make([]string, len(only))
+	seen := make(map[QI]bool, len(only))
+	for i, qi := range only {
+		ss[i], ns[i], seen[qi] = qi.Schema, qi.Name, true
+	}
+	rows, err := tx.Query(ctx, dependentViewsSQL, ss, ns, schemas)
+	if err != nil {
+		return nil, err
+	}
+	deps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (QI, error) {
+		var qi QI
+		return qi, row.Scan(&qi.Schema, &qi.Name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, qi := range deps {
+		if !seen[qi] {
+			seen[qi] = true
+			only = append(only, qi)
+		}
+	}
+	return only, nil
+}
+
+// namedSQL gives the oid of each changed name ($1 schemas, $2 names) in
+// whatever schema, exposed or not, to tell renames and moves.
+const namedSQL = `SELECT u.s, u.n, nc.oid FROM unnest($1::text[], $2::text[]) AS u(s, n)
+  JOIN pg_catalog.pg_namespace nn ON nn.nspname = u.s
+  JOIN pg_catalog.pg_class nc ON nc.relnamespace = nn.oid AND nc.relname = u.n`
+
 // The scoped forms of the queries, for refreshes, which run them with
 // generic plans (see load): the changed relations are resolved to oids
 // first and everything else is reached from them through catalog indexes.
@@ -268,6 +320,12 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 		Relationships: map[QI][]*Relationship{},
 		Timezones:     map[string]bool{},
 	}
+	if old != nil && len(only) > 0 {
+		var err error
+		if only, err = withDependentViews(ctx, tx, only, schemas); err != nil {
+			return nil, fmt.Errorf("schema cache: %w", err)
+		}
+	}
 	b := &pgx.Batch{}
 	var onlySchemas, onlyNames []string // nil: everything
 	if old != nil {
@@ -342,7 +400,20 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 		return rows.Err()
 	})
 	var bases []QI
+	var named map[QI]uint32
 	if refresh {
+		named = map[QI]uint32{}
+		b.Queue(namedSQL, onlySchemas, onlyNames).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var qi QI
+				var oid uint32
+				if err := rows.Scan(&qi.Schema, &qi.Name, &oid); err != nil {
+					return err
+				}
+				named[qi] = oid
+			}
+			return rows.Err()
+		})
 		b.Queue(scopeBasesSQL, onlySchemas, onlyNames).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var qi QI
@@ -375,7 +446,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 		s.MediaHandlers, s.Representations, s.PostGIS = old.MediaHandlers, old.Representations, old.PostGIS
 	}
 	if old != nil {
-		return finish(ctx, tx, b, s, &fks, &views, &bases, old, only, functions)
+		return finish(ctx, tx, b, s, &fks, &views, &bases, old, only, functions, named)
 	}
 	b.Queue("SELECT name FROM pg_timezone_names").Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -399,7 +470,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 	b.Queue(fkScopedSQL, none, none)
 	b.Queue(viewDepsScopedSQL, schemas, none, none)
 	b.Queue(scopeBasesSQL, none, none)
-	return finish(ctx, tx, b, s, &fks, &views, &bases, nil, nil, false)
+	return finish(ctx, tx, b, s, &fks, &views, &bases, nil, nil, false, nil)
 }
 
 type fkRow struct {
@@ -411,7 +482,7 @@ type fkRow struct {
 
 // finish derives relationships once the batch has run: all of them on a
 // full load, only those around the scope on a refresh (refreshFrom).
-func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, fks *[]fkRow, views *[]viewDep, bases *[]QI, old *Snapshot, changed []QI, functions bool) (*Snapshot, error) {
+func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, fks *[]fkRow, views *[]viewDep, bases *[]QI, old *Snapshot, changed []QI, functions bool, named map[QI]uint32) (*Snapshot, error) {
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("schema cache: %w", err)
 	}
@@ -419,7 +490,7 @@ func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, fks *[]fk
 		s.indexFunctions()
 	}
 	if old != nil {
-		if renamed(old, s, changed) {
+		if renamed(old, changed, named) {
 			return nil, ErrFullLoad
 		}
 		return s.refreshFrom(old, changed, *fks, *views, *bases, functions), nil
@@ -443,17 +514,22 @@ func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, fks *[]fk
 // name); a full load is needed.
 var ErrFullLoad = errors.New("schema cache: change needs a full load")
 
-// renamed reports whether a changed relation new to the snapshot is an old
-// one under another name (same oid). Only names new to the snapshot (a
-// create or a rename) cost a scan.
-func renamed(old, s *Snapshot, changed []QI) bool {
+// renamed reports whether a changed name (named: its oid, in any schema)
+// is an old relation under another name: renamed, or moved to another
+// schema, possibly out of the exposed ones (its event names only where it
+// went). Only names whose oid the old snapshot does not hold there (a
+// create, a rename, a move) cost a scan.
+func renamed(old *Snapshot, changed []QI, named map[QI]uint32) bool {
 	for _, qi := range changed {
-		r := s.Relations[qi]
-		if r == nil || old.Relations[qi] != nil {
+		oid, ok := named[qi]
+		if !ok {
+			continue // gone
+		}
+		if r := old.Relations[qi]; r != nil && r.oid == oid {
 			continue
 		}
 		for oqi, or := range old.Relations {
-			if or.oid == r.oid && oqi != qi {
+			if or.oid == oid && oqi != qi {
 				return true
 			}
 		}

@@ -19,7 +19,7 @@ func TestIntrospectionUsesNoNameLookups(t *testing.T) {
 	for name, sql := range map[string]string{
 		"relations": relationsSQL, "columns": columnsSQL, "fk": fkSQL, "fkScoped": fkScopedSQL,
 		"viewDeps": viewDepsFullSQL, "viewDepsScoped": viewDepsScopedSQL, "scopeBases": scopeBasesSQL,
-		"relScope": relScope, "functions": functionsSQL, "handlers": handlersSQL,
+		"relScope": relScope, "named": namedSQL, "dependentViews": dependentViewsSQL, "functions": functionsSQL, "handlers": handlersSQL,
 		"representations": representationsSQL, "postgis": postgisSQL,
 	} {
 		if m := nameLookup.FindAllString(oidCasts.ReplaceAllString(sql, ""), -1); len(m) > 0 {

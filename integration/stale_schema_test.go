@@ -158,6 +158,8 @@ func TestSchemaEventsRecommendedRoles(t *testing.T) {
 		{ddl: `CREATE SCHEMA attic; CREATE TABLE attic.box (id int)`, path: "/box", want: 404},
 		{ddl: `ALTER SCHEMA attic RENAME TO loft`, path: "/shelf?select=id&id=eq.1", want: 200},
 		{ddl: `DROP SCHEMA loft CASCADE`, path: "/shelf?select=id&id=eq.1", want: 200},
+		{ddl: `ALTER TABLE api.cellar SET SCHEMA private`, path: "/cellar", want: 404, notIn: `"/cellar"`},
+		{ddl: `ALTER TABLE private.cellar SET SCHEMA api`, path: "/cellar", want: 200, inDoc: `"/cellar"`},
 		{ddl: `DROP TABLE api.cellar`, path: "/cellar", want: 404, notIn: `"/cellar"`},
 		{ddl: `CREATE TABLE api."Odd Name" (id int PRIMARY KEY); GRANT SELECT ON api."Odd Name" TO web_anon`,
 			path: "/Odd%20Name", want: 200, body: `[]`},
