@@ -45,8 +45,9 @@ type Stats struct {
 	LastKind         string // "full" or "incremental": how the last snapshot was made
 	// Latest is the newest event id known to be in the log (0 without one).
 	Latest int64
-	// Behind: the last load failed, or the log has events the snapshot
-	// does not reflect yet.
+	// Behind: no snapshot yet, the last load failed, the LISTEN
+	// connection is lost, or the log has events the snapshot does not
+	// reflect yet (see Manager.Behind).
 	Behind bool
 }
 
@@ -569,6 +570,9 @@ func (m *Manager) readLog(ctx context.Context, tx pgx.Tx, r *loaded) ([]cache.Ev
 	if !window && maxID < m.lastID {
 		r.kind, window = "reset", true
 		m.latest.Store(maxID)
+		m.pendingMu.Lock()
+		clear(m.pending) // ids of the old log
+		m.pendingMu.Unlock()
 		rows, err := tx.Query(ctx, eventColumns+" WHERE id > $1::bigint - $2 ORDER BY id", maxID, lateWindow)
 		if err != nil {
 			return nil, err
