@@ -32,6 +32,11 @@ func Changes(events []Event) (rels []QI, functions bool, ok bool) {
 		}
 	}
 	for _, e := range events {
+		if e.CommandTag == "GRANT" || e.CommandTag == "REVOKE" {
+			// Privileges are not cached (each request's role meets them
+			// in the database); their events name no object anyway.
+			continue
+		}
 		switch e.ObjectType {
 		case "table", "view", "materialized view", "foreign table":
 			parts := splitIdentity(e.ObjectIdentity)
@@ -39,7 +44,7 @@ func Changes(events []Event) (rels []QI, functions bool, ok bool) {
 				return nil, false, false
 			}
 			add(QI{parts[0], parts[1]})
-		case "table column":
+		case "table column", "view column", "materialized view column", "foreign table column":
 			parts := splitIdentity(e.ObjectIdentity)
 			if len(parts) != 3 {
 				return nil, false, false
@@ -63,9 +68,9 @@ func Changes(events []Event) (rels []QI, functions bool, ok bool) {
 				return nil, false, false
 			}
 		case "", "index":
-			// GRANT/REVOKE (no object type) are not cached; indexes matter
-			// only through uniqueness, which every refresh recomputes with
-			// the foreign keys, and primary keys come with a table event.
+			// Indexes matter only through uniqueness, which every refresh
+			// recomputes with the foreign keys, and primary keys come with
+			// a table event.
 		case "trigger", "policy", "sequence", "rule", "default value", "toast table":
 			// Not part of the schema cache.
 		default:

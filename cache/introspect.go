@@ -24,7 +24,7 @@ const relationsSQL = `
 SELECT n.nspname, c.relname,
   CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized_view'
                  WHEN 'f' THEN 'foreign_table' WHEN 'p' THEN 'partitioned_table' END,
-  (SELECT description FROM pg_description WHERE objoid = c.oid AND classoid = 'pg_class'::regclass AND objsubid = 0),
+  (SELECT description FROM pg_description WHERE objoid = c.oid AND classoid = 'pg_catalog.pg_class'::regclass AND objsubid = 0),
   c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 8) = 8,
   c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 4) = 4,
   c.relkind IN ('r','p') OR (pg_relation_is_updatable(c.oid::regclass, true) & 16) = 16,
@@ -66,7 +66,7 @@ SELECT n.nspname, c.relname, a.attname, a.attnum,
   pg_get_expr(d.adbin, d.adrelid),
   CASE WHEN a.atttypmod > 4 AND coalesce(bt.typname, t.typname) IN ('varchar','bpchar') THEN a.atttypmod - 4 END,
   coalesce((SELECT array_agg(e.enumlabel ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = coalesce(bt.oid, t.oid)), '{}'),
-  (SELECT description FROM pg_description WHERE objoid = c.oid AND classoid = 'pg_class'::regclass AND objsubid = a.attnum)
+  (SELECT description FROM pg_description WHERE objoid = c.oid AND classoid = 'pg_catalog.pg_class'::regclass AND objsubid = a.attnum)
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -126,7 +126,7 @@ WITH RECURSIVE top AS (
   UNION
   SELECT d.refobjid FROM reach r
   JOIN pg_rewrite rw ON rw.ev_class = r.oid AND rw.rulename = '_RETURN'
-  JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid AND d.refclassid = 'pg_class'::regclass
+  JOIN pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = rw.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass
     AND d.refobjid <> r.oid
   JOIN pg_class dv ON dv.oid = d.refobjid AND dv.relkind = 'v'
 ), direct AS (
@@ -149,9 +149,75 @@ GROUP BY 1, 2, 3, 4`
 // The full and scoped forms of viewDepsSQL.
 var (
 	viewDepsFullSQL   = strings.Replace(viewDepsSQL, "/*vfrom*/", "pg_class v", 1)
-	viewDepsScopedSQL = strings.Replace(viewDepsSQL, "/*vfrom*/", "(SELECT DISTINCT to_regclass(quote_ident(s) || '.' || quote_ident(n))::oid AS oid"+
-		" FROM unnest($2::text[], $3::text[]) AS u(s, n)) sc JOIN pg_class v ON v.oid = sc.oid", 1)
+	viewDepsScopedSQL = strings.Replace(viewDepsSQL, "/*vfrom*/", "(SELECT DISTINCT oid FROM "+namedOidsSQL+") sc JOIN pg_class v ON v.oid = sc.oid", 1)
 )
+
+// namedOidsSQL finds relations by schema and name (the parallel text
+// arrays $2 and $3; namedOidsSQL1: $1 and $2) with catalog joins.
+// to_regclass or a ::regclass cast would check USAGE on the schema, which
+// the authenticator role usually lacks on the exposed schemas (only the
+// roles it switches to have it), and fail the refresh. A name not found
+// yields no row.
+const (
+	namedOidsSQL = `(SELECT nc.oid FROM unnest($2::text[], $3::text[]) AS u(s, n)
+  JOIN pg_catalog.pg_namespace nn ON nn.nspname = u.s
+  JOIN pg_catalog.pg_class nc ON nc.relnamespace = nn.oid AND nc.relname = u.n) named`
+	namedOidsSQL1 = `(SELECT nc.oid FROM unnest($1::text[], $2::text[]) AS u(s, n)
+  JOIN pg_catalog.pg_namespace nn ON nn.nspname = u.s
+  JOIN pg_catalog.pg_class nc ON nc.relnamespace = nn.oid AND nc.relname = u.n) named`
+)
+
+// dependentViewsSQL lists the changed relations ($1 schemas, $2 names)
+// and the views reading them, directly or through other views, that are
+// in the exposed schemas ($3).
+const dependentViewsSQL = `
+WITH RECURSIVE dep(oid) AS (
+  SELECT oid FROM ` + namedOidsSQL1 + `
+  UNION
+  SELECT rw.ev_class FROM dep
+  JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = dep.oid
+    AND d.classid = 'pg_catalog.pg_rewrite'::regclass
+  JOIN pg_catalog.pg_rewrite rw ON rw.oid = d.objid AND rw.ev_class <> dep.oid
+)
+SELECT n.nspname, c.relname FROM dep
+JOIN pg_catalog.pg_class c ON c.oid = dep.oid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = ANY($3)`
+
+// withDependentViews adds to the changed relations the views that read
+// them: a view records its base columns by the base's name and theirs, so
+// a renamed column, or a table moved into the exposed schemas, changes
+// what the view shows of it without an event of the view's own.
+func withDependentViews(ctx context.Context, tx pgx.Tx, only []QI, schemas []string) ([]QI, error) {
+	ss, ns := make([]string, len(only)), make([]string, len(only))
+	seen := make(map[QI]bool, len(only))
+	for i, qi := range only {
+		ss[i], ns[i], seen[qi] = qi.Schema, qi.Name, true
+	}
+	rows, err := tx.Query(ctx, dependentViewsSQL, ss, ns, schemas)
+	if err != nil {
+		return nil, err
+	}
+	deps, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (QI, error) {
+		var qi QI
+		return qi, row.Scan(&qi.Schema, &qi.Name)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, qi := range deps {
+		if !seen[qi] {
+			seen[qi] = true
+			only = append(only, qi)
+		}
+	}
+	return only, nil
+}
+
+// namedSQL gives the oid of each changed name ($1 schemas, $2 names) in
+// whatever schema, exposed or not, to tell renames and moves.
+const namedSQL = `SELECT u.s, u.n, nc.oid FROM unnest($1::text[], $2::text[]) AS u(s, n)
+  JOIN pg_catalog.pg_namespace nn ON nn.nspname = u.s
+  JOIN pg_catalog.pg_class nc ON nc.relnamespace = nn.oid AND nc.relname = u.n`
 
 // The scoped forms of the queries, for refreshes, which run them with
 // generic plans (see load): the changed relations are resolved to oids
@@ -161,8 +227,9 @@ var (
 // aggregate or DISTINCT pins the nested loop. Full loads use the unscoped
 // text, so neither plan is a compromise.
 const (
-	scopeOids = "(SELECT to_regclass(quote_ident(s) || '.' || quote_ident(n))::oid FROM unnest($2::text[], $3::text[]) AS u(s, n))"
-	relScope  = "AND c.oid IN " + scopeOids
+	// An array of oids, not IN (subquery): the planner would hash the
+	// subquery and scan pg_attribute whole.
+	relScope = "AND c.oid = ANY (ARRAY(SELECT oid FROM " + namedOidsSQL + "))"
 
 	// scopeCTE is what a refresh re-derives relationships around: the
 	// changed relations ($1 schemas, $2 names) and the tables their views
@@ -171,12 +238,12 @@ const (
 	// relationships do not change with it.
 	scopeCTE = `
 WITH changed AS (
-  SELECT to_regclass(quote_ident(s) || '.' || quote_ident(n))::oid AS oid FROM unnest($1::text[], $2::text[]) AS u(s, n)
+  SELECT oid FROM ` + namedOidsSQL1 + `
 ), bases AS (
   SELECT b.oid FROM changed ch
   CROSS JOIN LATERAL (
     SELECT DISTINCT d.refobjid FROM pg_rewrite rw
-    JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = rw.oid AND d.refclassid = 'pg_class'::regclass
+    JOIN pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = rw.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass
     WHERE rw.ev_class = ch.oid AND d.refobjid <> ch.oid
   ) r
   JOIN pg_class b ON b.oid = r.refobjid AND b.relkind IN ('r', 'p', 'f')
@@ -196,8 +263,8 @@ SELECT n.nspname, c.relname FROM bases JOIN pg_class c ON c.oid = bases.oid JOIN
 	fkScopedFrom = `, cons AS (
   SELECT con.oid FROM scope JOIN pg_constraint con ON con.conrelid = scope.oid AND con.contype = 'f'
   UNION
-  SELECT d.objid FROM scope JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = scope.oid
-    AND d.classid = 'pg_constraint'::regclass
+  SELECT d.objid FROM scope JOIN pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = scope.oid
+    AND d.classid = 'pg_catalog.pg_constraint'::regclass
 )`
 )
 
@@ -236,7 +303,7 @@ SELECT n.nspname, p.proname, obj_description(p.oid, 'pg_proc'),
             JOIN pg_class ac ON ac.oid = at.typrelid JOIN pg_namespace an ON an.oid = ac.relnamespace
             WHERE p.pronargs > 0 AND at.oid = p.proargtypes[0] AND ac.relkind IN ('r','v','m','f','p')), '{}'),
   t.typrelid <> 0 AND EXISTS (SELECT 1 FROM pg_class rc WHERE rc.oid = t.typrelid AND rc.relkind IN ('r','v','m','f','p')),
-  t.typtype = 'd' AND t.typbasetype = 'bytea'::regtype
+  t.typtype = 'd' AND t.typbasetype = 'pg_catalog.bytea'::regtype
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_type rt ON rt.oid = p.prorettype
@@ -302,6 +369,12 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 		Functions:     map[QI][]*Function{},
 		Relationships: map[QI][]*Relationship{},
 		Timezones:     map[string]bool{},
+	}
+	if old != nil && len(only) > 0 {
+		var err error
+		if only, err = withDependentViews(ctx, tx, only, schemas); err != nil {
+			return nil, fmt.Errorf("schema cache: %w", err)
+		}
 	}
 	b := &pgx.Batch{}
 	var onlySchemas, onlyNames []string // nil: everything
@@ -377,7 +450,20 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 		return rows.Err()
 	})
 	var bases []QI
+	var named map[QI]uint32
 	if refresh {
+		named = map[QI]uint32{}
+		b.Queue(namedSQL, onlySchemas, onlyNames).Query(func(rows pgx.Rows) error {
+			for rows.Next() {
+				var qi QI
+				var oid uint32
+				if err := rows.Scan(&qi.Schema, &qi.Name, &oid); err != nil {
+					return err
+				}
+				named[qi] = oid
+			}
+			return rows.Err()
+		})
 		b.Queue(scopeBasesSQL, onlySchemas, onlyNames).Query(func(rows pgx.Rows) error {
 			for rows.Next() {
 				var qi QI
@@ -410,7 +496,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 		s.MediaHandlers, s.Representations, s.PostGIS = old.MediaHandlers, old.Representations, old.PostGIS
 	}
 	if old != nil {
-		return finish(ctx, tx, b, s, &fks, &views, &bases, old, only, functions)
+		return finish(ctx, tx, b, s, &fks, &views, &bases, old, only, functions, named)
 	}
 	b.Queue("SELECT name FROM pg_timezone_names").Query(func(rows pgx.Rows) error {
 		for rows.Next() {
@@ -434,7 +520,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 	b.Queue(fkScopedSQL, none, none)
 	b.Queue(viewDepsScopedSQL, schemas, none, none)
 	b.Queue(scopeBasesSQL, none, none)
-	return finish(ctx, tx, b, s, &fks, &views, &bases, nil, nil, false)
+	return finish(ctx, tx, b, s, &fks, &views, &bases, nil, nil, false, nil)
 }
 
 type fkRow struct {
@@ -446,7 +532,7 @@ type fkRow struct {
 
 // finish derives relationships once the batch has run: all of them on a
 // full load, only those around the scope on a refresh (refreshFrom).
-func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, fks *[]fkRow, views *[]viewDep, bases *[]QI, old *Snapshot, changed []QI, functions bool) (*Snapshot, error) {
+func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, fks *[]fkRow, views *[]viewDep, bases *[]QI, old *Snapshot, changed []QI, functions bool, named map[QI]uint32) (*Snapshot, error) {
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return nil, fmt.Errorf("schema cache: %w", err)
 	}
@@ -454,7 +540,7 @@ func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, fks *[]fk
 		s.indexFunctions()
 	}
 	if old != nil {
-		if renamed(old, s, changed) {
+		if renamed(old, changed, named) {
 			return nil, ErrFullLoad
 		}
 		return s.refreshFrom(old, changed, *fks, *views, *bases, functions), nil
@@ -478,17 +564,22 @@ func finish(ctx context.Context, tx pgx.Tx, b *pgx.Batch, s *Snapshot, fks *[]fk
 // name); a full load is needed.
 var ErrFullLoad = errors.New("schema cache: change needs a full load")
 
-// renamed reports whether a changed relation new to the snapshot is an old
-// one under another name (same oid). Only names new to the snapshot (a
-// create or a rename) cost a scan.
-func renamed(old, s *Snapshot, changed []QI) bool {
+// renamed reports whether a changed name (named: its oid, in any schema)
+// is an old relation under another name: renamed, or moved to another
+// schema, possibly out of the exposed ones (its event names only where it
+// went). Only names whose oid the old snapshot does not hold there (a
+// create, a rename, a move) cost a scan.
+func renamed(old *Snapshot, changed []QI, named map[QI]uint32) bool {
 	for _, qi := range changed {
-		r := s.Relations[qi]
-		if r == nil || old.Relations[qi] != nil {
+		oid, ok := named[qi]
+		if !ok {
+			continue // gone
+		}
+		if r := old.Relations[qi]; r != nil && r.oid == oid {
 			continue
 		}
 		for oqi, or := range old.Relations {
-			if or.oid == r.oid && oqi != qi {
+			if or.oid == oid && oqi != qi {
 				return true
 			}
 		}

@@ -36,23 +36,23 @@ LEFT JOIN pg_type at ON at.oid = p.proargtypes[0]
 LEFT JOIN pg_class ac ON ac.oid = at.typrelid
 LEFT JOIN pg_namespace an ON an.oid = ac.relnamespace
 WHERE pn.nspname = ANY($1) AND p.pronargs = 1 AND t.typname LIKE '%/%'
-  AND (ac.oid IS NOT NULL OR p.proargtypes[0] = 'anyelement'::regtype)`
+  AND (ac.oid IS NOT NULL OR p.proargtypes[0] = 'pg_catalog.anyelement'::regtype)`
 
 // Casts from or to domains, with the function that performs them.
 const representationsSQL = `
 SELECT format_type(d.oid, NULL), CASE WHEN c.castsource = d.oid THEN 'to_json'
-    WHEN c.castsource = 'text'::regtype THEN 'from_text' ELSE 'from_json' END,
+    WHEN c.castsource = 'pg_catalog.text'::regtype THEN 'from_text' ELSE 'from_json' END,
   fn.nspname, f.proname
 FROM pg_cast c
 JOIN pg_type d ON d.typtype = 'd' AND (d.oid = c.castsource OR d.oid = c.casttarget)
 JOIN pg_proc f ON f.oid = c.castfunc
 JOIN pg_namespace fn ON fn.oid = f.pronamespace
-WHERE (c.castsource = d.oid AND c.casttarget = 'json'::regtype)
-   OR (c.casttarget = d.oid AND c.castsource IN ('text'::regtype, 'json'::regtype))`
+WHERE (c.castsource = d.oid AND c.casttarget = 'pg_catalog.json'::regtype)
+   OR (c.casttarget = d.oid AND c.castsource IN ('pg_catalog.text'::regtype, 'pg_catalog.json'::regtype))`
 
 const postgisSQL = `
 SELECT coalesce((SELECT n.nspname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-  WHERE p.proname = 'st_asgeojson' AND p.proargtypes[0] = 'record'::regtype LIMIT 1), '')`
+  WHERE p.proname = 'st_asgeojson' AND p.proargtypes[0] = 'pg_catalog.record'::regtype LIMIT 1), '')`
 
 // queueMedia reads media type handlers, domain representations and
 // PostGIS: small catalogs, read whole on every load.

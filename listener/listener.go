@@ -8,6 +8,7 @@ package listener
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pgrest/pgrest/cache"
+	"github.com/pgrest/pgrest/migrations"
 	"github.com/rs/zerolog"
 )
 
@@ -38,7 +40,15 @@ type Stats struct {
 	LastLoadDuration time.Duration
 	LastLoadAt       time.Time
 	Loads, Failures  int64
-	LastError        string
+	LastError        string // the cause of the last failure, "" once a load succeeds
+	LastFailureAt    time.Time
+	LastKind         string // "full" or "incremental": how the last snapshot was made
+	// Latest is the newest event id known to be in the log (0 without one).
+	Latest int64
+	// Behind: no snapshot yet, the last load failed, the LISTEN
+	// connection is lost, or the log has events the snapshot does not
+	// reflect yet (see Manager.Behind).
+	Behind bool
 }
 
 type Manager struct {
@@ -71,6 +81,24 @@ type Manager struct {
 
 	// exposed replaces opts.Schemas once a config reload changed db-schemas.
 	exposed atomic.Pointer[[]string]
+
+	// latest is the newest event id seen in a notification or the log;
+	// failing is set while loads fail. Together they say whether the
+	// snapshot is known to be behind (/ready).
+	latest  atomic.Int64
+	failing atomic.Bool
+	// pending holds notified event ids the snapshot does not reflect yet:
+	// a late-committing event's id is below the version, so latest
+	// alone would not show it.
+	pendingMu sync.Mutex
+	pending   map[int64]bool
+	// lost is set from a failed LISTEN connection until the next one is
+	// up: notifications may be missed, so the cache may be behind unseen.
+	lost atomic.Bool
+
+	// refreshHook, set by tests, runs before an incremental refresh; an
+	// error it returns fails the refresh.
+	refreshHook func() error
 }
 
 func (m *Manager) schemas() []string {
@@ -95,12 +123,13 @@ func New(opts Options, holder *cache.Holder, pool *pgxpool.Pool) *Manager {
 	if opts.BackoffBase == 0 {
 		opts.BackoffBase = time.Second
 	}
-	return &Manager{opts: opts, holder: holder, pool: pool, kick: make(chan bool, 1), lastMiss: map[cache.QI]time.Time{}}
+	return &Manager{opts: opts, holder: holder, pool: pool, kick: make(chan bool, 1), lastMiss: map[cache.QI]time.Time{},
+		pending: map[int64]bool{}}
 }
 
 // Run blocks until ctx ends.
 func (m *Manager) Run(ctx context.Context) {
-	m.retry(ctx, func() error { return m.ReloadNow(ctx) })
+	m.retry(ctx, func(int) error { return m.ReloadNow(ctx) })
 	go m.reloader(ctx)
 	if m.opts.PollInterval > 0 {
 		go m.poll(ctx)
@@ -119,6 +148,7 @@ func (m *Manager) Run(ctx context.Context) {
 		if time.Since(start) > time.Minute {
 			delay = m.opts.BackoffBase
 		}
+		m.lost.Store(true)
 		m.opts.Log.Error().Err(err).Dur("retry_in", delay).Msg("schema listener lost its connection")
 		if !sleep(ctx, delay) {
 			return
@@ -140,7 +170,13 @@ func (m *Manager) listen(ctx context.Context) error {
 		return err
 	}
 	// Anything committed while we were not listening is caught up now,
-	// from the event log when there is one.
+	// from the event log when there is one. Its newest id (read on the
+	// pool: LISTEN is this connection's first statement, so nothing
+	// delays it) says how far behind the cache is until then.
+	if id, ok, err := migrations.LatestEventID(ctx, m.pool); err == nil && ok {
+		m.noteLatest(id)
+	}
+	m.lost.Store(false)
 	m.Kick()
 	for {
 		n, err := conn.WaitForNotification(ctx)
@@ -160,6 +196,12 @@ func (m *Manager) listen(ctx context.Context) error {
 		case "reload schema":
 			m.KickFull()
 		default: // a DDL event id: the log says what changed
+			if id, err := strconv.ParseInt(p, 10, 64); err == nil {
+				m.noteLatest(id)
+				m.pendingMu.Lock()
+				m.pending[id] = true
+				m.pendingMu.Unlock()
+			}
 			m.Kick()
 		}
 	}
@@ -189,13 +231,53 @@ func (m *Manager) kickWith(full bool) {
 	}
 }
 
+// reloader applies kicks one at a time. A failed reload is retried with
+// backoff as a full load: whatever made the incremental one fail, a full
+// load does not depend on the snapshot it was derived from.
 func (m *Manager) reloader(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case full := <-m.kick:
-			m.retry(ctx, func() error { return m.reload(ctx, full) })
+			m.retry(ctx, func(attempt int) error { return m.reload(ctx, full || attempt > 0) })
+		}
+	}
+}
+
+// noteLatest records that the log holds event id (a notification, a read
+// of the log).
+func (m *Manager) noteLatest(id int64) {
+	for {
+		cur := m.latest.Load()
+		if id <= cur || m.latest.CompareAndSwap(cur, id) {
+			return
+		}
+	}
+}
+
+// Behind reports whether the published snapshot is behind or may be:
+// no snapshot yet, the last load failed, the event log has an event newer
+// than the snapshot's version, or the LISTEN connection is lost.
+func (m *Manager) Behind() bool {
+	snap := m.holder.Load()
+	if snap == nil || m.failing.Load() || m.lost.Load() || m.latest.Load() > snap.Version {
+		return true
+	}
+	m.pendingMu.Lock()
+	defer m.pendingMu.Unlock()
+	return len(m.pending) > 0
+}
+
+// settlePending forgets the notified ids the published log state covers
+// (called under loadMu): those up to lastID that are not holes, or all
+// of them without a log.
+func (m *Manager) settlePending() {
+	m.pendingMu.Lock()
+	defer m.pendingMu.Unlock()
+	for id := range m.pending {
+		if !m.logged || id <= m.lastID && !slices.Contains(m.holes, id) {
+			delete(m.pending, id)
 		}
 	}
 }
@@ -211,6 +293,9 @@ func (m *Manager) poll(ctx context.Context) {
 		}
 		fp, err := m.fingerprint(ctx)
 		if err != nil {
+			// Polling is how this database's changes are noticed: a
+			// failing check must not leave the cache stale unseen.
+			m.opts.Log.Error().Err(err).Msg("schema fingerprint check failed")
 			continue
 		}
 		if last, _ := m.loadedFP.Load().(string); fp != last {
@@ -235,10 +320,10 @@ SELECT md5(string_agg(x, ',' ORDER BY x)) FROM (
   UNION ALL SELECT o.oid::text || ':' || o.xmin::text FROM pg_constraint o JOIN pg_namespace n ON n.oid = o.connamespace WHERE n.nspname = ANY($1)
 ) s`
 
-func (m *Manager) retry(ctx context.Context, f func() error) {
+func (m *Manager) retry(ctx context.Context, f func(attempt int) error) {
 	delay := m.opts.BackoffBase / 4
-	for ctx.Err() == nil {
-		if err := f(); err == nil {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		if err := f(attempt); err == nil {
 			return
 		}
 		if !sleep(ctx, delay) {
@@ -290,14 +375,19 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 		r, err = m.load(ctx, tx, old, full)
 	}
 	if err == nil && r.snap == nil {
+		m.failing.Store(false)
+		m.settlePending()
 		return nil // nothing new
 	}
 	m.statsMu.Lock()
 	defer m.statsMu.Unlock()
 	if err != nil {
+		m.failing.Store(true)
 		m.stats.Failures++
 		m.stats.LastError = err.Error()
-		m.opts.Log.Error().Err(err).Msg("schema cache load failed; keeping the previous snapshot")
+		m.stats.LastFailureAt = time.Now()
+		m.opts.Log.Error().Err(err).Str("kind", r.kind).Int64("version", versionOf(old)).
+			Msg("schema cache load failed; keeping the previous snapshot, retrying with a full load")
 		return err
 	}
 	snap, version := r.snap, r.lastID
@@ -312,11 +402,16 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 	if fp != "" {
 		m.loadedFP.Store(fp)
 	}
+	if !r.logged {
+		m.latest.Store(0) // no log (any more): nothing to be behind
+	}
 	m.holder.Store(snap)
+	m.settlePending()
+	m.failing.Store(false)
 	d := time.Since(start)
 	m.stats.Version, m.stats.LastLoadDuration, m.stats.LastLoadAt = version, d, time.Now()
 	m.stats.Loads++
-	m.stats.LastError = ""
+	m.stats.LastError, m.stats.LastKind = "", r.kind
 	// PostgREST reports every load whatever the log level.
 	m.opts.Log.Log().Int64("version", version).Str("kind", r.kind).Dur("duration", d).Int("relations", len(snap.Relations)).
 		Msg("Schema cache loaded in " + strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " milliseconds")
@@ -338,7 +433,7 @@ type loaded struct {
 func (m *Manager) load(ctx context.Context, tx pgx.Tx, old *cache.Snapshot, full bool) (loaded, error) {
 	r := loaded{kind: "full", logged: m.logged}
 	if !r.logged {
-		if err := tx.QueryRow(ctx, "SELECT to_regclass('pgrest.ddl_events') IS NOT NULL").Scan(&r.logged); err != nil {
+		if err := tx.QueryRow(ctx, migrations.LogInstalledSQL).Scan(&r.logged); err != nil {
 			return r, err
 		}
 	}
@@ -353,13 +448,16 @@ func (m *Manager) load(ctx context.Context, tx pgx.Tx, old *cache.Snapshot, full
 			if len(events) == 0 {
 				return r, nil
 			}
-			events, ok, err := indexTables(ctx, tx, events)
+			// Assigned, not declared: a shadowed err here once dropped
+			// every refresh failure, leaving the cache silently stale.
+			var ok bool
+			events, ok, err = indexTables(ctx, tx, events)
 			if err != nil {
 				return r, err
 			}
 			if rels, fns, known := cache.Changes(events); ok && known {
 				r.kind = "incremental"
-				r.snap, err = cache.Refresh(ctx, tx, old, rels, fns)
+				r.snap, err = m.refresh(ctx, tx, old, rels, fns)
 				if errors.Is(err, cache.ErrFullLoad) {
 					r.kind, err = "full", nil
 				}
@@ -373,13 +471,29 @@ func (m *Manager) load(ctx context.Context, tx pgx.Tx, old *cache.Snapshot, full
 	return r, err
 }
 
+// refresh is cache.Refresh behind the tests' hook.
+func (m *Manager) refresh(ctx context.Context, tx pgx.Tx, old *cache.Snapshot, rels []cache.QI, fns bool) (*cache.Snapshot, error) {
+	if m.refreshHook != nil {
+		if err := m.refreshHook(); err != nil {
+			return nil, err
+		}
+	}
+	return cache.Refresh(ctx, tx, old, rels, fns)
+}
+
 // indexTablesSQL names the table of each index identity, NULL when the
-// index is gone.
+// index is gone. The identity is split by parse_ident and found by catalog
+// joins: to_regclass would need USAGE on the index's schema.
 const indexTablesSQL = `
 SELECT (SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname)
-        FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE i.indexrelid = to_regclass(x))
-FROM unnest($1::text[]) WITH ORDINALITY AS u(x, o) ORDER BY o`
+        FROM pg_catalog.pg_namespace xn
+        JOIN pg_catalog.pg_class x ON x.relnamespace = xn.oid
+        JOIN pg_catalog.pg_index i ON i.indexrelid = x.oid
+        JOIN pg_catalog.pg_class c ON c.oid = i.indrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE p.ident[2] IS NOT NULL AND p.ident[3] IS NULL AND xn.nspname = p.ident[1] AND x.relname = p.ident[2])
+FROM unnest($1::text[]) WITH ORDINALITY AS u(x, o)
+CROSS JOIN LATERAL (SELECT pg_catalog.parse_ident(u.x) AS ident) p
+ORDER BY o`
 
 // indexTables turns index events into events of their tables: a unique
 // index can make a foreign key one-to-one. ok is false when an index is
@@ -457,6 +571,10 @@ func (m *Manager) readLog(ctx context.Context, tx pgx.Tx, r *loaded) ([]cache.Ev
 	}
 	if !window && maxID < m.lastID {
 		r.kind, window = "reset", true
+		m.latest.Store(maxID)
+		m.pendingMu.Lock()
+		clear(m.pending) // ids of the old log
+		m.pendingMu.Unlock()
 		rows, err := tx.Query(ctx, eventColumns+" WHERE id > $1::bigint - $2 ORDER BY id", maxID, lateWindow)
 		if err != nil {
 			return nil, err
@@ -466,6 +584,7 @@ func (m *Manager) readLog(ctx context.Context, tx pgx.Tx, r *loaded) ([]cache.Ev
 			return nil, err
 		}
 	}
+	m.noteLatest(maxID)
 	r.lastID, r.holes = nextLogState(window, m.lastID, m.holes, maxID, events)
 	return events, nil
 }
@@ -522,6 +641,15 @@ func (m *Manager) CheckMissing(ctx context.Context, qi cache.QI) bool {
 
 func (m *Manager) Stats() Stats {
 	m.statsMu.Lock()
-	defer m.statsMu.Unlock()
-	return m.stats
+	st := m.stats
+	m.statsMu.Unlock()
+	st.Latest, st.Behind = m.latest.Load(), m.Behind()
+	return st
+}
+
+func versionOf(s *cache.Snapshot) int64 {
+	if s == nil {
+		return 0
+	}
+	return s.Version
 }

@@ -86,11 +86,17 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// LogInstalledSQL tells whether the event log exists, by a catalog join:
+// to_regclass would fail for a role without USAGE on the pgrest schema.
+const LogInstalledSQL = `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE n.nspname = 'pgrest' AND c.relname = 'ddl_events' AND c.relkind IN ('r', 'p'))`
+
 // LatestEventID returns the newest event id; ok is false when the log is
 // not installed.
 func LatestEventID(ctx context.Context, q Querier) (id int64, ok bool, err error) {
 	var exists bool
-	if err := q.QueryRow(ctx, "SELECT to_regclass('pgrest.ddl_events') IS NOT NULL").Scan(&exists); err != nil || !exists {
+	if err := q.QueryRow(ctx, LogInstalledSQL).Scan(&exists); err != nil || !exists {
 		return 0, false, err
 	}
 	err = q.QueryRow(ctx, "SELECT coalesce(max(id), 0) FROM pgrest.ddl_events").Scan(&id)

@@ -93,6 +93,10 @@ func (a *App) ServeAdmin(l net.Listener) error {
 			"schema_load_ms":       st.LastLoadDuration.Milliseconds(),
 			"schema_loads":         st.Loads,
 			"schema_load_failures": st.Failures,
+			"schema_behind":        st.Behind,
+			"schema_latest_event":  st.Latest,
+			"schema_last_error":    st.LastError,
+			"schema_last_load":     st.LastKind,
 			"plan_cache_hits":      a.planner.Hits(),
 			"plan_cache_misses":    a.planner.Misses(),
 		})
@@ -109,7 +113,9 @@ func (a *App) readiness(ctx context.Context) int {
 	if !a.apiReachable() {
 		return http.StatusInternalServerError
 	}
-	if a.holder.Load() == nil {
+	// Behind: no snapshot yet, a load failed, or the event log is ahead of
+	// the snapshot; requests would see a stale API.
+	if a.holder.Load() == nil || a.schema.Behind() {
 		return http.StatusServiceUnavailable
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -75,7 +75,7 @@ WITH rels AS (
 )
 SELECT NULL::bigint AS total, 1::bigint AS page_total, json_build_object(
   'description', (SELECT d.description FROM pg_namespace n
-    JOIN pg_description d ON d.objoid = n.oid AND d.classoid = 'pg_namespace'::regclass
+    JOIN pg_description d ON d.objoid = n.oid AND d.classoid = 'pg_catalog.pg_namespace'::regclass
     WHERE n.nspname = $1),
   'relations', (SELECT coalesce(json_object_agg(r.relname, json_build_object(
     'accessible', r.accessible,
