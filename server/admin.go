@@ -17,7 +17,7 @@ import (
 // admin-server-unix-socket, or on admin-server-host/port when the port is
 // set; without either there is no admin server.
 func (a *App) StartAdmin() error {
-	cfg := a.cfg.Load()
+	cfg := a.config()
 	var l net.Listener
 	var err error
 	switch {
@@ -65,7 +65,7 @@ func (a *App) ServeAdmin(l net.Listener) error {
 		w.WriteHeader(a.readiness(req.Context()))
 	})
 	r.Path("/config").HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Write([]byte(a.cfg.Load().Dump()))
+		w.Write([]byte(a.config().Dump()))
 	})
 	r.Path("/schema_cache").HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		snap := a.holder.Load()
@@ -101,7 +101,7 @@ func (a *App) ServeAdmin(l net.Listener) error {
 			"plan_cache_misses":    a.planner.Misses(),
 		})
 	})
-	a.adminSrv = newHTTPServer(serverHeader(r), a.cfg.Load(), a.requests)
+	a.adminSrv = newHTTPServer(serverHeader(r), a.config(), a.requests)
 	go a.adminSrv.Serve(l)
 	return nil
 }

@@ -33,8 +33,9 @@ var Version = "0.1.0"
 
 // App is one running pgrest: pool, schema cache, planner and HTTP handlers.
 type App struct {
-	cfg     atomic.Pointer[config.Config]
-	auth    atomic.Pointer[auth.Verifier]
+	// current is everything derived from the configuration, swapped whole
+	// on a reload; a request reads it once (see derivedFor).
+	current atomic.Pointer[derived]
 	log     zerolog.Logger
 	pool    *pgxpool.Pool
 	holder  *cache.Holder
@@ -135,8 +136,7 @@ func (a *App) SetConfig(cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	a.auth.Store(v)
-	a.cfg.Store(cfg)
+	a.current.Store(&derived{cfg: cfg, auth: v})
 	if a.setLogLevel != nil {
 		a.setLogLevel(cfg.LogLevel)
 	}
@@ -171,7 +171,7 @@ func (a *App) Start() {
 		}
 		// The in-database configuration may name the schemas to load, so
 		// it is read first; if the database is down, the file's stands.
-		if cfg := a.cfg.Load(); cfg.DBConfig || cfg.DBPreConfig != "" {
+		if cfg := a.config(); cfg.DBConfig || cfg.DBPreConfig != "" {
 			cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
 			if err := a.loadConfig(cctx); err != nil {
 				a.log.Log().Msg("Failed to query database settings for the config parameters. " + err.Error())
@@ -294,4 +294,33 @@ func LogLevel(name string) zerolog.Level {
 		return zerolog.DebugLevel
 	}
 	return zerolog.ErrorLevel
+}
+
+// derived is what one configuration yields: the configuration and the JWT
+// verifier built from it. They are swapped together, so a request never
+// sees the secret of one configuration with the role claim of another.
+type derived struct {
+	cfg  *config.Config
+	auth *auth.Verifier
+}
+
+// config is the current configuration, for paths outside a request.
+func (a *App) config() *config.Config { return a.current.Load().cfg }
+
+type derivedKey struct{}
+
+// withDerived pins the current configuration to the request, once, at the
+// outermost handler; everything below reads it with derivedFor.
+func (a *App) withDerived(r *http.Request) (*http.Request, *derived) {
+	d := a.current.Load()
+	return r.WithContext(context.WithValue(r.Context(), derivedKey{}, d)), d
+}
+
+// derivedFor is the configuration pinned to r (the current one for a
+// request that did not pass through withDerived, e.g. in unit tests).
+func (a *App) derivedFor(r *http.Request) *derived {
+	if d, ok := r.Context().Value(derivedKey{}).(*derived); ok {
+		return d
+	}
+	return a.current.Load()
 }

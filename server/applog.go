@@ -156,7 +156,7 @@ func (a *App) logRequests(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
 		if a.accessLog != nil {
-			if logsStatus(a.cfg.Load().LogLevel, sw.status) {
+			if logsStatus(a.derivedFor(r).cfg.LogLevel, sw.status) {
 				a.accessLog.Write(apacheLine(r, sw, role, start))
 			}
 			return

@@ -27,7 +27,7 @@ func (a *App) die(err error) {
 // worker does: a refused login or a missing database ends pgrest, anything
 // else is retried with a growing delay unless automatic recovery is off.
 func (a *App) connect(ctx context.Context) bool {
-	cfg := a.cfg.Load()
+	cfg := a.config()
 	a.log.Log().Msg(fmt.Sprintf("Connection Pool initialized with a maximum size of %d connections", cfg.DBPool))
 	delay := time.Second
 	for {

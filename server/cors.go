@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/pgrest/pgrest/server/config"
 )
 
 // corsExposed are the response headers browsers may read (PostgREST's list).
@@ -29,7 +31,7 @@ func (a *App) cors(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		allow, credentials, ok := a.corsOrigin(origin)
+		allow, credentials, ok := corsOrigin(a.derivedFor(r).cfg, origin)
 		if !ok {
 			next.ServeHTTP(w, r)
 			return
@@ -63,8 +65,8 @@ func setCorsOrigin(h http.Header, allow string, credentials bool) {
 
 // corsOrigin decides the Access-Control-Allow-Origin for origin, and
 // whether the origin is admitted at all.
-func (a *App) corsOrigin(origin string) (allow string, credentials, ok bool) {
-	list := a.cfg.Load().ServerCORSAllowedOrigins
+func corsOrigin(cfg *config.Config, origin string) (allow string, credentials, ok bool) {
+	list := cfg.ServerCORSAllowedOrigins
 	if len(list) == 0 {
 		return "*", false, true
 	}

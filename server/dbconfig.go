@@ -69,7 +69,7 @@ func (a *App) loadConfig(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	old := a.cfg.Load()
+	old := a.config()
 	if err := a.SetConfig(cfg); err != nil {
 		return err
 	}

@@ -27,7 +27,8 @@ const (
 // serveAPI is the one path every API request takes:
 // authenticate → parse → plan (snapshot) → execute → respond.
 func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
-	cfg := a.cfg.Load()
+	rt := a.derivedFor(r)
+	cfg := rt.cfg
 	if h := cfg.ServerTraceHeader; h != "" && r.Header.Get(h) != "" {
 		w.Header().Set(h, r.Header.Get(h))
 	}
@@ -41,7 +42,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set(HeaderSchemaVersion, strconv.FormatInt(snap.Version, 10))
 
 	// As in PostgREST, the token is checked before anything else is read.
-	who, aerr := a.auth.Load().Authenticate(r.Header.Get("Authorization"), time.Now())
+	who, aerr := rt.auth.Authenticate(r.Header.Get("Authorization"), time.Now())
 	ew.mark("jwt")
 	if aerr != nil {
 		a.fail(w, cfg, aerr)

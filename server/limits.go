@@ -20,7 +20,8 @@ import (
 // deadlines of the current configuration.
 func (a *App) limitRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cfg := a.cfg.Load()
+		r, rt := a.withDerived(r)
+		cfg := rt.cfg
 		rc := http.NewResponseController(w)
 		if max := cfg.MaxBodySize; max > 0 && r.Body != nil && r.Body != http.NoBody {
 			if r.ContentLength > max {
