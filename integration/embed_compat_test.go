@@ -1,0 +1,125 @@
+package integration
+
+import (
+	"testing"
+
+	"github.com/pgrest/pgrest/server/config"
+)
+
+// A small garden: plots belong to gardeners, crops grow on plots, each crop
+// has at most one harvest, helpers work plots through a junction.
+const gardenFixture = `
+CREATE TABLE gardeners (id int PRIMARY KEY, name text, mentor_id int REFERENCES gardeners(id));
+CREATE TABLE plots (id int PRIMARY KEY, label text, owner_id int REFERENCES gardeners(id),
+  backup_id int, CONSTRAINT plots_backup_fk FOREIGN KEY (backup_id) REFERENCES gardeners(id));
+CREATE TABLE kinds (id int PRIMARY KEY, kind text);
+CREATE TABLE crops (id int PRIMARY KEY, name text, plot_id int REFERENCES plots(id), kind_id int REFERENCES kinds(id));
+CREATE TABLE harvests (crop_id int PRIMARY KEY REFERENCES crops(id), kilos numeric);
+CREATE TABLE helpers (id int PRIMARY KEY, name text);
+CREATE TABLE shifts (helper_id int REFERENCES helpers(id), plot_id int REFERENCES plots(id), PRIMARY KEY (helper_id, plot_id));
+CREATE FUNCTION gardeners(plots) RETURNS SETOF gardeners LANGUAGE sql STABLE ROWS 1 AS
+  $$ SELECT * FROM gardeners WHERE id = $1.backup_id $$;
+
+INSERT INTO gardeners VALUES (1, 'Ana', NULL), (2, 'Ben', 1), (3, 'Cy', 1);
+INSERT INTO plots VALUES (10, 'north', 1, 2), (11, 'south', 2, 3), (12, 'east', 3, NULL);
+INSERT INTO kinds VALUES (1, 'root'), (2, 'leaf');
+INSERT INTO crops VALUES (100, 'carrot', 10, 1), (101, 'kale', 10, 2), (102, 'beet', 11, 1), (103, 'chard', 11, 2);
+INSERT INTO harvests VALUES (100, 5.50), (101, 2.25), (102, 4.00), (103, NULL);
+INSERT INTO helpers VALUES (1, 'Dee'), (2, 'Eli');
+INSERT INTO shifts VALUES (1, 10), (1, 11), (2, 11);
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO web_anon;
+`
+
+// Relationship resolution follows PostgREST: targets by table, foreign key
+// column or constraint; hints by constraint, either side's column or
+// junction; self references; computed relationships override foreign keys.
+func TestEmbedCompatResolution(t *testing.T) {
+	db := NewDB(t, gardenFixture)
+	p := StartPgrest(t, db, nil)
+	// a column of the foreign key as target, aliased next to the column itself
+	p.Get("/crops?select=name,plot_id,plot:plot_id(label)&id=eq.100").Expect(t, 200).
+		JSONEq(t, `[{"name":"carrot","plot_id":10,"plot":{"label":"north"}}]`)
+	// the constraint as target
+	p.Get("/crops?select=name,crops_kind_id_fkey(kind)&id=eq.101").Expect(t, 200).
+		JSONEq(t, `[{"name":"kale","crops_kind_id_fkey":{"kind":"leaf"}}]`)
+	// hints by the referenced column's name and by the referencing one
+	p.Get("/crops?select=name,kinds!id(kind)&id=eq.102").Expect(t, 200).
+		JSONEq(t, `[{"name":"beet","kinds":{"kind":"root"}}]`)
+	// the computed relationship gardeners(plots) replaces both foreign keys
+	p.Get("/plots?select=label,gardeners(name)&id=eq.10").Expect(t, 200).
+		JSONEq(t, `[{"label":"north","gardeners":{"name":"Ben"}}]`)
+	// self reference: parent by column name, children by table name + hint
+	p.Get("/gardeners?select=name,mentor:mentor_id(name)&id=eq.2").Expect(t, 200).
+		JSONEq(t, `[{"name":"Ben","mentor":{"name":"Ana"}}]`)
+	p.Get("/gardeners?select=name,mentees:gardeners!mentor_id(name)&id=eq.1&mentees.order=id").Expect(t, 200).
+		JSONEq(t, `[{"name":"Ana","mentees":[{"name":"Ben"},{"name":"Cy"}]}]`)
+	p.Get("/gardeners?select=name,gardeners(name)&id=eq.3").Expect(t, 200).
+		JSONEq(t, `[{"name":"Cy","gardeners":[]}]`)
+	// many-to-many, and its junction as hint
+	p.Get("/helpers?select=name,plots!shifts(label)&id=eq.2").Expect(t, 200).
+		JSONEq(t, `[{"name":"Eli","plots":[{"label":"south"}]}]`)
+
+	want := `{"code":"PGRST201","message":"Could not embed because more than one relationship was found for 'gardeners' and 'plots'",` +
+		`"details":[{"cardinality":"one-to-many","embedding":"gardeners with plots","relationship":"plots_backup_fk using gardeners(id) and plots(backup_id)"},` +
+		`{"cardinality":"one-to-many","embedding":"gardeners with plots","relationship":"plots_owner_id_fkey using gardeners(id) and plots(owner_id)"}],` +
+		`"hint":"Try changing 'plots' to one of the following: 'plots!plots_backup_fk', 'plots!plots_owner_id_fkey'. Find the desired relationship in the 'details' key."}`
+	p.Get("/gardeners?select=plots(label)").Expect(t, 300).JSONEq(t, want)
+	p.Get("/crops?select=kinds!nope(kind)").Expect(t, 400).JSONEq(t, `{"code":"PGRST200","hint":null,
+		"message":"Could not find a relationship between 'crops' and 'kinds' in the schema cache",
+		"details":"Searched for a foreign key relationship between 'crops' and 'kinds' using the hint 'nope' in the schema 'public', but no matches were found."}`)
+	p.Get("/crops?select=kindz(kind)").Expect(t, 400).JSONEq(t, `{"code":"PGRST200","details":"Searched for a foreign key relationship between 'crops' and 'kindz' in the schema 'public', but no matches were found.",
+		"hint":"Perhaps you meant 'kinds' instead of 'kindz'.","message":"Could not find a relationship between 'crops' and 'kindz' in the schema cache"}`)
+}
+
+// Spreads take any select item: aliases, casts, nested embeds and spreads;
+// to-many spreads give one array per column.
+func TestEmbedCompatSpreads(t *testing.T) {
+	db := NewDB(t, gardenFixture)
+	p := StartPgrest(t, db, nil)
+	p.Get("/crops?select=name,...plots(where:label,owner:owner_id::text,...gardeners(backup:name))&id=eq.100").Expect(t, 200).
+		JSONEq(t, `[{"name":"carrot","where":"north","owner":"1","backup":"Ben"}]`)
+	p.Get("/crops?select=name,...harvests(kilos,crops(name))&id=eq.103").Expect(t, 200).
+		JSONEq(t, `[{"name":"chard","kilos":null,"crops":{"name":"chard"}}]`)
+	// to-many: arrays in the embed's order, [] when none, [null] for a null value
+	p.Get("/plots?select=label,...crops(crop:name,...harvests(kilos))&order=id&crops.order=name").Expect(t, 200).
+		JSONEq(t, `[{"label":"north","crop":["carrot","kale"],"kilos":[5.50,2.25]},{"label":"south","crop":["beet","chard"],"kilos":[4.00,null]},{"label":"east","crop":[],"kilos":[]}]`)
+	// to-many inside to-many: arrays of arrays
+	p.Get("/gardeners?select=id,...plots!owner_id(...crops(name))&id=in.(1,3)&order=id&plots.crops.order=name").Expect(t, 200).
+		JSONEq(t, `[{"id":1,"name":[["carrot","kale"]]},{"id":3,"name":[[]]}]`)
+	// !inner and an is.null filter keep or drop the parent rows
+	p.Get("/plots?select=label,...crops!inner(name)&crops.name=eq.kale").Expect(t, 200).
+		JSONEq(t, `[{"label":"north","name":["kale"]}]`)
+	p.Get("/plots?select=label,...crops(name)&crops=is.null").Expect(t, 200).
+		JSONEq(t, `[{"label":"east","name":[]}]`)
+	// an empty spread only resolves the relationship
+	p.Get("/crops?select=name,...plots()&id=eq.100").Expect(t, 200).JSONEq(t, `[{"name":"carrot"}]`)
+	// a related order reads the spread's columns
+	p.Get("/crops?select=name,...plots(where:label)&order=plots(where).desc,name").Expect(t, 200).
+		JSONEq(t, `[{"name":"beet","where":"south"},{"name":"chard","where":"south"},{"name":"carrot","where":"north"},{"name":"kale","where":"north"}]`)
+}
+
+// Aggregates in to-one spreads apply at the embedding level, grouped by its
+// other columns.
+func TestEmbedCompatSpreadAggregates(t *testing.T) {
+	db := NewDB(t, gardenFixture)
+	p := StartPgrest(t, db, func(c *config.Config) { c.DBAggregatesEnabled = true })
+	p.Get("/crops?select=...harvests(kilos.sum()),...kinds(kind)&order=kinds(kind)").Expect(t, 200).
+		JSONEq(t, `[{"kind":"leaf","sum":2.25},{"kind":"root","sum":9.50}]`)
+	p.Get("/crops?select=plot_id,...harvests(n:count())&order=plot_id").Expect(t, 200).
+		JSONEq(t, `[{"plot_id":10,"n":2},{"plot_id":11,"n":2}]`)
+	p.Get("/plots?select=label,crops(...kinds(kind),...harvests(kg:kilos.max()))&id=eq.11&crops.order=kinds(kind).desc").Expect(t, 200).
+		JSONEq(t, `[{"label":"south","crops":[{"kind":"root","kg":4.00},{"kind":"leaf","kg":null}]}]`)
+}
+
+// Null filters on embeds work inside logic trees; a column that shares an
+// embed's name is filtered as a column.
+func TestEmbedCompatNullFilters(t *testing.T) {
+	db := NewDB(t, gardenFixture)
+	p := StartPgrest(t, db, nil)
+	p.Get("/plots?select=label,crops(),shifts()&crops.name=eq.beet&shifts.helper_id=eq.1&or=(crops.not.is.null,shifts.not.is.null)&order=id").Expect(t, 200).
+		JSONEq(t, `[{"label":"north"},{"label":"south"}]`)
+	p.Get("/crops?select=name,plot_id(label)&plot_id=eq.10&order=id").Expect(t, 200).
+		JSONEq(t, `[{"name":"carrot","plot_id":{"label":"north"}},{"name":"kale","plot_id":{"label":"north"}}]`)
+	p.Get("/gardeners?select=name,mentees:gardeners!mentor_id(name)&order=mentees(name)").Expect(t, 400).JSONEq(t,
+		`{"code":"PGRST118","details":"'gardeners' and 'mentees' do not form a many-to-one or one-to-one relationship","hint":null,"message":"A related order on 'mentees' is not possible"}`)
+}
