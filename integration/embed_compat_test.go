@@ -123,3 +123,18 @@ func TestEmbedCompatNullFilters(t *testing.T) {
 	p.Get("/gardeners?select=name,mentees:gardeners!mentor_id(name)&order=mentees(name)").Expect(t, 400).JSONEq(t,
 		`{"code":"PGRST118","details":"'gardeners' and 'mentees' do not form a many-to-one or one-to-one relationship","hint":null,"message":"A related order on 'mentees' is not possible"}`)
 }
+
+// Select parsing stops at an unbalanced ')'; an embed of empty embeds
+// selects nothing; a target name is no filter path once the embed has an
+// alias.
+func TestEmbedCompatSelectShapes(t *testing.T) {
+	db := NewDB(t, gardenFixture)
+	p := StartPgrest(t, db, nil)
+	p.Get("/crops?select=name,...plots(label))&id=eq.100").Expect(t, 200).
+		JSONEq(t, `[{"name":"carrot","label":"north"}]`)
+	p.Get("/crops?select=name,plots(gardeners(),kinds:shifts())&id=eq.100").Expect(t, 200).
+		JSONEq(t, `[{"name":"carrot"}]`)
+	p.Get("/plots?select=label,items:crops(name)&crops.name=eq.kale").Expect(t, 400).JSONEq(t,
+		`{"code":"PGRST108","message":"'crops' is not an embedded resource in this request",
+		"details":"Target names are not allowed in filters if they have an alias","hint":"Change 'crops' to 'items' in filters, orders or limits."}`)
+}

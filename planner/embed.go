@@ -28,6 +28,48 @@ func findEmbed(items []request.SelectItem, key string) *request.Embed {
 	return nil
 }
 
+// aliasedName is the alias of an embed of items whose name is name, "" when
+// none.
+func aliasedName(items []request.SelectItem, name string) string {
+	for i := range items {
+		if e := items[i].Embed; e != nil && e.Alias != "" && e.Name == name {
+			return e.Alias
+		}
+	}
+	return ""
+}
+
+// emptyEmbed reports an embed that selects nothing: rel() or an embed of
+// such embeds only; it only filters its parent.
+func emptyEmbed(e *request.Embed) bool {
+	if e.Select == nil {
+		return false
+	}
+	for i := range e.Select {
+		if sub := e.Select[i].Embed; sub == nil || !emptyEmbed(sub) {
+			return false
+		}
+	}
+	return true
+}
+
+// resolveAll resolves the relationships of an embed that selects nothing,
+// for their errors.
+func (c *compiler) resolveAll(parent *cache.Relation, e *request.Embed) error {
+	_, target, err := c.relationship(parent, e)
+	if err != nil {
+		return err
+	}
+	for i := range e.Select {
+		if sub := e.Select[i].Embed; sub != nil {
+			if err := c.resolveAll(target, sub); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // checkEmbedFilters rejects a scoped parameter whose path names no embed
 // in select (PGRST108).
 func (c *compiler) checkEmbedFilters(items []request.SelectItem, _ []string) error {
@@ -48,6 +90,12 @@ func (c *compiler) checkEmbedFilters(items []request.SelectItem, _ []string) err
 		level := items
 		for _, k := range path {
 			e := findEmbed(level, k)
+			if e == nil && aliasedName(level, k) != "" {
+				return apierr.New(http.StatusBadRequest, "PGRST108",
+					"'"+k+"' is not an embedded resource in this request",
+					"Target names are not allowed in filters if they have an alias",
+					"Change '"+k+"' to '"+aliasedName(level, k)+"' in filters, orders or limits.")
+			}
 			if e == nil {
 				return apierr.New(http.StatusBadRequest, "PGRST108",
 					"'"+k+"' is not an embedded resource in this request",
@@ -87,7 +135,8 @@ func (c *compiler) relationship(rel *cache.Relation, e *request.Embed) (*cache.R
 // visibleRelationships are the relationships from qi, where a computed
 // relationship whose function has the name of a foreign table replaces
 // the foreign keys to that table, in PostgREST's order (foreign keys by
-// cardinality and constraint, then computed ones).
+// cardinality and constraint, then computed ones). Only relationships
+// within the origin's schema are embeddable.
 func (c *compiler) visibleRelationships(qi cache.QI) []*cache.Relationship {
 	all := c.snap.RelationshipsFrom(qi)
 	overridden := map[cache.QI]bool{}
@@ -101,7 +150,9 @@ func (c *compiler) visibleRelationships(qi cache.QI) []*cache.Relationship {
 		if r.Computed == nil && overridden[r.ForeignTable] {
 			continue
 		}
-		out = append(out, r)
+		if far := r.ForeignTable; far.Schema == qi.Schema && (r.Computed == nil || r.Computed.Schema == qi.Schema) {
+			out = append(out, r)
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return relLess(out[i], out[j]) })
 	return out

@@ -238,8 +238,8 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 				return nil, err
 			}
 		case it.Embed != nil:
-			if it.Embed.Select != nil && len(it.Embed.Select) == 0 {
-				if _, _, err := c.relationship(rel, it.Embed); err != nil {
+			if emptyEmbed(it.Embed) {
+				if err := c.resolveAll(rel, it.Embed); err != nil {
 					return nil, err
 				}
 				continue // rel() only filters

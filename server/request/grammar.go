@@ -380,6 +380,7 @@ func parseOrder(v string) ([]OrderTerm, *apierr.Error) {
 
 // parseSelect parses select=, including embeds and aggregates.
 func parseSelect(v string) ([]SelectItem, *apierr.Error) {
+	v = v[:balancedPrefix(v)]
 	fail := func(d string) *apierr.Error {
 		return apierr.ParseError("\"failed to parse select parameter ("+v+")\"", d)
 	}
@@ -466,6 +467,29 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 		items = append(items, it)
 	}
 	return items, nil
+}
+
+// balancedPrefix is the length of s up to its first unbalanced ')': like
+// PostgREST's select parser, parsing stops there and the rest is ignored.
+func balancedPrefix(s string) int {
+	depth, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && quoted:
+			i++
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '(':
+			depth++
+		case c == ')':
+			if depth == 0 {
+				return i
+			}
+			depth--
+		}
+	}
+	return len(s)
 }
 
 func isAggregateCall(part string) bool {
