@@ -93,12 +93,15 @@ JOIN pg_attribute ba ON ba.attrelid = b.oid AND ba.attnum = m.col`
 // plan to them).
 const viewDepsSQL = `
 SELECT vn.nspname, v.relname, bn.nspname, b.relname,
-  array_agg(ba.attname::text ORDER BY va.attnum), array_agg(m.viewcol ORDER BY va.attnum)
+  array_agg(ba.attname::text ORDER BY va.attnum), array_agg(m.viewcol ORDER BY va.attnum),
+  (SELECT array_agg(pa.attname::text) FROM pg_constraint pk
+     JOIN pg_attribute pa ON pa.attrelid = pk.conrelid AND pa.attnum = ANY(pk.conkey)
+   WHERE pk.conrelid = b.oid AND pk.contype = 'p')
 FROM /*vfrom*/
 JOIN pg_namespace vn ON vn.oid = v.relnamespace
 JOIN pg_rewrite rw ON rw.ev_class = v.oid AND rw.rulename = '_RETURN'` + viewColumnsSQL + `
 WHERE v.relkind IN ('v', 'm') AND vn.nspname = ANY($1)
-GROUP BY 1, 2, 3, 4`
+GROUP BY 1, 2, 3, 4, b.oid`
 
 // The full and scoped forms of viewDepsSQL.
 var (
@@ -319,7 +322,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 	b.Queue(viewQ, viewArgs...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var d viewDep
-			if err := rows.Scan(&d.view.Schema, &d.view.Name, &d.base.Schema, &d.base.Name, &d.cols, &d.as); err != nil {
+			if err := rows.Scan(&d.view.Schema, &d.view.Name, &d.base.Schema, &d.base.Name, &d.cols, &d.as, &d.basePK); err != nil {
 				return err
 			}
 			views = append(views, d)
@@ -737,18 +740,25 @@ func (d *deriver) addJunctions(keys []QI) {
 	s := d.s
 	for _, jqi := range keys {
 		j := s.Relations[jqi]
-		if j == nil || len(j.PrimaryKey) == 0 {
+		if j == nil {
+			continue
+		}
+		pk := j.PrimaryKey
+		if len(pk) == 0 && (j.Kind == KindView || j.Kind == KindMatView) {
+			pk = s.viewPrimaryKey(jqi)
+		}
+		if len(pk) == 0 {
 			continue
 		}
 		var m2o []*Relationship
 		for _, r := range d.list(jqi) {
-			if r.Cardinality == ManyToOne && r.Computed == nil && r.Table == jqi && subset(r.Columns, j.PrimaryKey) {
+			if r.Cardinality == ManyToOne && r.Computed == nil && r.Table == jqi && subset(r.Columns, pk) {
 				m2o = append(m2o, r)
 			}
 		}
 		for _, a := range m2o {
 			for _, b := range m2o {
-				if a == b || (!d.isFresh(a) && !d.isFresh(b)) {
+				if a == b || a.Constraint == b.Constraint || (!d.isFresh(a) && !d.isFresh(b)) {
 					continue
 				}
 				m := &Relationship{
@@ -898,22 +908,52 @@ func (s *Snapshot) Dump() ([]byte, error) {
 
 type viewDep struct {
 	view, base QI
-	// cols are base columns the view shows, as[i] the view's name for cols[i].
+	// cols are base columns the view shows, as[i] the view's name for cols[i]
+	// (a base column shown twice appears twice).
 	cols, as []string
+	// basePK is the base relation's primary key.
+	basePK []string
 }
 
-// viewNames maps base columns to the view's names for them; ok is false
-// when the view doesn't show them all.
-func (v viewDep) viewNames(cols []string) ([]string, bool) {
-	out := make([]string, len(cols))
-	for i, c := range cols {
-		j := slices.Index(v.cols, c)
-		if j < 0 {
-			return nil, false
+// viewNames maps base columns to the view's names for them, one list per
+// way the view shows them all (a column shown under two names gives two);
+// none when the view doesn't show them all.
+func (v viewDep) viewNames(cols []string) [][]string {
+	out := [][]string{{}}
+	for _, c := range cols {
+		var next [][]string
+		var names []string
+		for j, bc := range v.cols {
+			if bc != c || slices.Contains(names, v.as[j]) {
+				continue // nested queries of the view may repeat an entry
+			}
+			names = append(names, v.as[j])
+			for _, prefix := range out {
+				next = append(next, append(slices.Clip(prefix), v.as[j]))
+			}
 		}
-		out[i] = v.as[j]
+		if len(next) == 0 {
+			return nil
+		}
+		out = next
 	}
-	return out, true
+	return out
+}
+
+// viewPrimaryKey is a view's key as PostgREST infers it: the names under
+// which it shows every primary key column of a relation it reads.
+func (s *Snapshot) viewPrimaryKey(view QI) []string {
+	var pk []string
+	for _, d := range s.viewDeps[view] {
+		sets := d.viewNames(d.basePK)
+		if len(d.basePK) == 0 || len(sets) == 0 {
+			continue
+		}
+		for _, set := range sets {
+			pk = append(pk, set...)
+		}
+	}
+	return pk
 }
 
 // addViewRelationships gives a view the relationships of the base table it
@@ -932,13 +972,13 @@ func (d *deriver) addViewRelationships(base []*Relationship) {
 	for _, r := range base {
 		froms := []end{{r.Table, r.Columns}}
 		for _, v := range over[r.Table] {
-			if cols, ok := v.viewNames(r.Columns); ok {
+			for _, cols := range v.viewNames(r.Columns) {
 				froms = append(froms, end{v.view, cols})
 			}
 		}
 		tos := []end{{r.ForeignTable, r.ForeignColumns}}
 		for _, v := range over[r.ForeignTable] {
-			if cols, ok := v.viewNames(r.ForeignColumns); ok {
+			for _, cols := range v.viewNames(r.ForeignColumns) {
 				tos = append(tos, end{v.view, cols})
 			}
 		}

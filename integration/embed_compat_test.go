@@ -138,3 +138,39 @@ func TestEmbedCompatSelectShapes(t *testing.T) {
 		`{"code":"PGRST108","message":"'crops' is not an embedded resource in this request",
 		"details":"Target names are not allowed in filters if they have an alias","hint":"Change 'crops' to 'items' in filters, orders or limits."}`)
 }
+
+// Views stand for their tables: a view of a junction whose primary key it
+// shows links many-to-many, also when the tables are private; a view that
+// shows a key column under two names has a relationship for each name.
+func TestEmbedCompatViewJunctions(t *testing.T) {
+	db := NewDB(t, `
+CREATE SCHEMA hidden;
+CREATE TABLE hidden.songs (id int PRIMARY KEY, title text);
+CREATE TABLE hidden.bands (id int PRIMARY KEY, name text);
+CREATE TABLE hidden.plays (song_id int REFERENCES hidden.songs(id), band_id int REFERENCES hidden.bands(id), PRIMARY KEY (song_id, band_id));
+CREATE VIEW songs AS SELECT * FROM hidden.songs;
+CREATE VIEW bands AS SELECT * FROM hidden.bands;
+CREATE VIEW plays AS SELECT * FROM hidden.plays;
+CREATE TABLE notes (id int PRIMARY KEY);
+CREATE TABLE note_refs (note_id int REFERENCES notes(id));
+CREATE VIEW note_pairs AS SELECT note_id AS first_id, note_id AS second_id FROM note_refs;
+INSERT INTO hidden.songs VALUES (1, 'one'), (2, 'two');
+INSERT INTO hidden.bands VALUES (1, 'A'), (2, 'B');
+INSERT INTO hidden.plays VALUES (1, 1), (2, 1), (2, 2);
+INSERT INTO notes VALUES (7);
+INSERT INTO note_refs VALUES (7);
+GRANT SELECT ON ALL TABLES IN SCHEMA public TO web_anon;
+GRANT USAGE ON SCHEMA hidden TO web_anon;
+GRANT SELECT ON ALL TABLES IN SCHEMA hidden TO web_anon;
+`)
+	p := StartPgrest(t, db, nil)
+	p.Get("/bands?select=name,songs(title)&order=id&songs.order=id").Expect(t, 200).
+		JSONEq(t, `[{"name":"A","songs":[{"title":"one"},{"title":"two"}]},{"name":"B","songs":[{"title":"two"}]}]`)
+	p.Get("/songs?select=title,bands!plays(name)&id=eq.1").Expect(t, 200).
+		JSONEq(t, `[{"title":"one","bands":[{"name":"A"}]}]`)
+	p.Get("/notes?select=id,note_pairs!second_id(first_id)").Expect(t, 200).
+		JSONEq(t, `[{"id":7,"note_pairs":[{"first_id":7}]}]`)
+	p.Get("/note_pairs?select=first_id,second_id(id)").Expect(t, 200).
+		JSONEq(t, `[{"first_id":7,"second_id":{"id":7}}]`)
+	p.Get("/notes?select=id,note_pairs(first_id)").Expect(t, 300)
+}
