@@ -174,3 +174,13 @@ GRANT SELECT ON ALL TABLES IN SCHEMA hidden TO web_anon;
 		JSONEq(t, `[{"first_id":7,"second_id":{"id":7}}]`)
 	p.Get("/notes?select=id,note_pairs(first_id)").Expect(t, 300)
 }
+
+// max-rows caps embedded levels of a read too.
+func TestEmbedCompatMaxRows(t *testing.T) {
+	db := NewDB(t, gardenFixture)
+	p := StartPgrest(t, db, func(c *config.Config) { n := int64(1); c.DBMaxRows = &n })
+	p.Get("/plots?select=label,crops(name)&id=eq.10&crops.order=id").Expect(t, 200).
+		JSONEq(t, `[{"label":"north","crops":[{"name":"carrot"}]}]`)
+	p.Get("/plots?select=label,...crops(name)&id=eq.11&crops.order=id").Expect(t, 200).
+		JSONEq(t, `[{"label":"south","name":["beet"]}]`)
+}

@@ -336,6 +336,9 @@ func (c *compiler) tail(target *cache.Relation, ea string, items []request.Selec
 		return "", err
 	}
 	offset, limit := c.rangeFor(path)
+	if m := c.opts.MaxRows; m != nil && !c.mutation() && (limit == nil || *limit > *m) {
+		limit = m // max-rows caps every level of a read
+	}
 	if limit != nil {
 		tail += " LIMIT " + itoa64(*limit)
 	}
@@ -343,6 +346,15 @@ func (c *compiler) tail(target *cache.Relation, ea string, items []request.Selec
 		tail += " OFFSET " + itoa64(offset)
 	}
 	return tail, nil
+}
+
+// mutation reports a write, whose embeds max-rows does not cap.
+func (c *compiler) mutation() bool {
+	switch c.req.Action {
+	case request.ActCreate, request.ActUpdate, request.ActDelete, request.ActUpsert:
+		return true
+	}
+	return false
 }
 
 // embed renders an embedded resource as a correlated subquery returning
