@@ -956,6 +956,34 @@ func (s *Snapshot) viewPrimaryKey(view QI) []string {
 	return pk
 }
 
+// viewEnd is a relationship end: a relation, its key columns, and the
+// relations a view end reads them through.
+type viewEnd struct {
+	qi   QI
+	cols []string
+	via  []QI
+}
+
+// viewEnds is e and the ends of the views over it, also views over those
+// views, as PostgREST traces a view's columns down to the table.
+func viewEnds(over map[QI][]viewDep, e viewEnd) []viewEnd {
+	ends := []viewEnd{e}
+	seen := map[QI]bool{e.qi: true}
+	for i := 0; i < len(ends); i++ {
+		for _, v := range over[ends[i].qi] {
+			if seen[v.view] {
+				continue
+			}
+			seen[v.view] = true
+			for _, cols := range v.viewNames(ends[i].cols) {
+				ends = append(ends, viewEnd{qi: v.view, cols: cols, via: append(slices.Clip(ends[i].via), v.view)})
+			}
+		}
+	}
+	ends[0].via = []QI{e.qi}
+	return ends
+}
+
 // addViewRelationships gives a view the relationships of the base table it
 // reads, when the view exposes every key column under the same name; both
 // ends may be views. base are the foreign-key relationships derived by
@@ -965,23 +993,9 @@ func (d *deriver) addViewRelationships(base []*Relationship) {
 	if len(over) == 0 {
 		return
 	}
-	type end struct {
-		qi   QI
-		cols []string
-	}
 	for _, r := range base {
-		froms := []end{{r.Table, r.Columns}}
-		for _, v := range over[r.Table] {
-			for _, cols := range v.viewNames(r.Columns) {
-				froms = append(froms, end{v.view, cols})
-			}
-		}
-		tos := []end{{r.ForeignTable, r.ForeignColumns}}
-		for _, v := range over[r.ForeignTable] {
-			for _, cols := range v.viewNames(r.ForeignColumns) {
-				tos = append(tos, end{v.view, cols})
-			}
-		}
+		froms := viewEnds(over, viewEnd{qi: r.Table, cols: r.Columns})
+		tos := viewEnds(over, viewEnd{qi: r.ForeignTable, cols: r.ForeignColumns})
 		for i, from := range froms {
 			for j, to := range tos {
 				if i == 0 && j == 0 {
@@ -991,7 +1005,7 @@ func (d *deriver) addViewRelationships(base []*Relationship) {
 				c.Table, c.ForeignTable = from.qi, to.qi
 				c.Columns, c.ForeignColumns = from.cols, to.cols
 				c.IsSelf = from.qi == to.qi
-				c.deps = append(append([]QI{}, r.deps...), from.qi, to.qi)
+				c.deps = append(append(append([]QI{}, r.deps...), from.via...), to.via...)
 				d.add(from.qi, &c)
 			}
 		}

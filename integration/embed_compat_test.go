@@ -184,3 +184,18 @@ func TestEmbedCompatMaxRows(t *testing.T) {
 	p.Get("/plots?select=label,...crops(name)&id=eq.11&crops.order=id").Expect(t, 200).
 		JSONEq(t, `[{"label":"south","name":["beet"]}]`)
 }
+
+// A view over a view over a table keeps the table's relationships.
+func TestEmbedCompatViewChains(t *testing.T) {
+	db := NewDB(t, gardenFixture+`
+CREATE VIEW plots_v AS SELECT * FROM plots;
+CREATE VIEW plots_vv AS SELECT id AS plot, label FROM plots_v;
+CREATE VIEW crops_v AS SELECT * FROM crops;
+GRANT SELECT ON plots_v, plots_vv, crops_v TO web_anon;
+`)
+	p := StartPgrest(t, db, nil)
+	p.Get("/plots_vv?select=label,crops_v(name)&plot=eq.11&crops_v.order=id").Expect(t, 200).
+		JSONEq(t, `[{"label":"south","crops_v":[{"name":"beet"},{"name":"chard"}]}]`)
+	p.Get("/crops_v?select=name,plots_vv(label)&id=eq.100").Expect(t, 200).
+		JSONEq(t, `[{"name":"carrot","plots_vv":{"label":"north"}}]`)
+}
