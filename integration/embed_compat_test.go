@@ -199,3 +199,15 @@ GRANT SELECT ON plots_v, plots_vv, crops_v TO web_anon;
 	p.Get("/crops_v?select=name,plots_vv(label)&id=eq.100").Expect(t, 200).
 		JSONEq(t, `[{"name":"carrot","plots_vv":{"label":"north"}}]`)
 }
+
+// Double-quoted names in select keep the grammar's characters.
+func TestEmbedCompatQuotedSelect(t *testing.T) {
+	db := NewDB(t, `
+CREATE TABLE odd (id int, "(a,b)" text, "x.y" int, ":c::d" text, " sp " text);
+INSERT INTO odd VALUES (1, 'ab', 2, 'cd', 's');
+GRANT SELECT ON odd TO web_anon;
+`)
+	p := StartPgrest(t, db, nil)
+	p.Get(`/odd?select=%22(a,b)%22,%22x.y%22,%22:c::d%22,alias:%22%20sp%20%22`).Expect(t, 200).
+		JSONEq(t, `[{"(a,b)":"ab","x.y":2,":c::d":"cd","alias":"s"}]`)
+}

@@ -213,7 +213,7 @@ func splitTop(s string, sep byte) []string {
 func parseField(s string) (Field, *apierr.Error) {
 	s = strings.TrimSpace(s)
 	var f Field
-	i := strings.Index(s, "->")
+	i := indexOutside(s, "->")
 	if i < 0 {
 		f.Name = strings.Trim(s, `"`)
 	} else {
@@ -241,7 +241,8 @@ func parseField(s string) (Field, *apierr.Error) {
 			f.Path = append(f.Path, JSONOp{Text: text, Key: strings.Trim(k, `'"`)})
 		}
 	}
-	if f.Name == "" || strings.ContainsAny(f.Name, "(),") {
+	quoted := strings.HasPrefix(s, `"`)
+	if f.Name == "" || (!quoted && strings.ContainsAny(f.Name, "(),")) {
 		return f, apierr.ParseError("\"failed to parse field ("+s+")\"", "unexpected character in column name")
 	}
 	return f, nil
@@ -399,10 +400,10 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 			part = part[3:]
 		}
 		// alias:rest (but not the :: of a cast)
-		if i := strings.IndexByte(part, ':'); i > 0 && !strings.HasPrefix(part[i:], "::") && !strings.ContainsAny(part[:i], "(") {
+		if i := indexOutside(part, ":"); i > 0 && !strings.HasPrefix(part[i:], "::") && indexOutside(part[:i], "(") < 0 {
 			it.Alias, part = strings.Trim(part[:i], `"`), part[i+1:]
 		}
-		if open := strings.IndexByte(part, '('); open > 0 && strings.HasSuffix(part, ")") && !isAggregateCall(part) {
+		if open := indexOutside(part, "("); open > 0 && strings.HasSuffix(part, ")") && !isAggregateCall(part) {
 			head, body := part[:open], part[open+1:len(part)-1]
 			e := &Embed{Alias: it.Alias, Spread: spread}
 			hs := strings.Split(head, "!")
@@ -431,7 +432,7 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 			return nil, fail("spread (...) needs an embedded resource")
 		}
 		// cast of the aggregate: col.sum()::int ; column cast: col::text
-		if i := strings.Index(part, "()"); i >= 0 {
+		if i := indexOutside(part, "()"); i >= 0 {
 			head, tail := part[:i], part[i+2:]
 			if c, ok := strings.CutPrefix(tail, "::"); ok {
 				it.AggregateCast = c
@@ -443,7 +444,7 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 				items = append(items, it)
 				continue
 			}
-			dot := strings.LastIndexByte(head, '.')
+			dot := lastIndexOutside(head, ".")
 			if dot < 0 {
 				return nil, fail("unknown aggregate \"" + head + "\"")
 			}
@@ -456,7 +457,7 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 			it.Aggregate = agg
 			part = head[:dot]
 		}
-		if i := strings.Index(part, "::"); i >= 0 {
+		if i := indexOutside(part, "::"); i >= 0 {
 			it.Cast, part = part[i+2:], part[:i]
 		}
 		f, err := parseField(part)
@@ -493,10 +494,38 @@ func balancedPrefix(s string) int {
 }
 
 func isAggregateCall(part string) bool {
-	i := strings.Index(part, "()")
-	if i < 0 || strings.Contains(part[:i], "(") {
+	i := indexOutside(part, "()")
+	if i < 0 || indexOutside(part[:i], "(") >= 0 {
 		return false
 	}
 	head := part[:i]
-	return head == "count" || strings.Contains(head, ".")
+	return head == "count" || indexOutside(head, ".") >= 0
+}
+
+// indexOutside is strings.Index skipping double-quoted names, whose
+// characters are never grammar.
+func indexOutside(s, sub string) int {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '"':
+			quoted = !quoted
+		case !quoted && strings.HasPrefix(s[i:], sub):
+			return i
+		}
+	}
+	return -1
+}
+
+func lastIndexOutside(s, sub string) int {
+	last, quoted := -1, false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '"':
+			quoted = !quoted
+		case !quoted && strings.HasPrefix(s[i:], sub):
+			last = i
+		}
+	}
+	return last
 }
