@@ -211,3 +211,16 @@ GRANT SELECT ON odd TO web_anon;
 	p.Get(`/odd?select=%22(a,b)%22,%22x.y%22,%22:c::d%22,alias:%22%20sp%20%22`).Expect(t, 200).
 		JSONEq(t, `[{"(a,b)":"ab","x.y":2,":c::d":"cd","alias":"s"}]`)
 }
+
+// Partitions are not relations of the API: their partitioned table is.
+func TestEmbedCompatPartitions(t *testing.T) {
+	db := NewDB(t, gardenFixture+`
+CREATE TABLE visits (id int, at date, plot_id int REFERENCES plots(id), PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+CREATE TABLE visits_2024 PARTITION OF visits FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+INSERT INTO visits VALUES (1, '2024-03-01', 10);
+GRANT SELECT ON visits, visits_2024 TO web_anon;
+`)
+	p := StartPgrest(t, db, nil)
+	p.Get("/visits?select=id,plots(label)").Expect(t, 200).JSONEq(t, `[{"id":1,"plots":{"label":"north"}}]`)
+	p.Get("/visits_2024?select=id").ExpectError(t, 404, "PGRST205")
+}
