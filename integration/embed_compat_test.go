@@ -224,3 +224,19 @@ GRANT SELECT ON visits, visits_2024 TO web_anon;
 	p.Get("/visits?select=id,plots(label)").Expect(t, 200).JSONEq(t, `[{"id":1,"plots":{"label":"north"}}]`)
 	p.Get("/visits_2024?select=id").ExpectError(t, 404, "PGRST205")
 }
+
+// A path on a column that is not json reads through to_jsonb; a path
+// ending in an array index is named by its last key, else the column.
+func TestEmbedCompatPaths(t *testing.T) {
+	db := NewDB(t, `
+CREATE TYPE point2 AS (x numeric, y numeric);
+CREATE TABLE shapes (id int PRIMARY KEY, corner point2, sides int[], meta jsonb);
+INSERT INTO shapes VALUES (1, '(1.5,2)', '{3,4,5}', '{"tags":["a","b"]}'), (2, '(0.5,1)', '{6}', '{"tags":["c"]}');
+GRANT SELECT ON shapes TO web_anon;
+`)
+	p := StartPgrest(t, db, nil)
+	p.Get("/shapes?select=corner->x,sides->0,meta->tags->>1&order=id").Expect(t, 200).
+		JSONEq(t, `[{"x":1.5,"sides":3,"tags":"b"},{"x":0.5,"sides":6,"tags":null}]`)
+	p.Get("/shapes?select=id&corner->>x=gt.1&order=sides->0.desc").Expect(t, 200).
+		JSONEq(t, `[{"id":1}]`)
+}

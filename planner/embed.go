@@ -423,14 +423,14 @@ func (c *compiler) relatedOrder(rel *cache.Relation, alias string, items []reque
 			"'"+rel.Name+"' and '"+embedKey(e)+"' do not form a many-to-one or one-to-one relationship", "")
 	}
 	if sa, ok := c.spreadAlias[e]; ok {
-		return c.field(sa, &t.Field), nil
+		return c.field(nil, sa, &t.Field), nil
 	}
 	ea := c.nextAlias(target.Name)
 	from, cond := source(r, target, alias, ea)
 	if cond != "" {
 		from += " WHERE " + cond
 	}
-	return "(SELECT " + c.field(ea, &t.Field) + from + ")", nil
+	return "(SELECT " + c.field(target, ea, &t.Field) + from + ")", nil
 }
 
 // spread lifts the columns of ...rel(...) into the level l from a lateral

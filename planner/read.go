@@ -158,11 +158,18 @@ func (c *compiler) rangeFor(path []string) (int64, *int64) {
 }
 
 // field renders a column with its JSON path, every key a parameter.
-func (c *compiler) field(alias string, f *request.Field) string {
+// A column of another type than json or jsonb (of rel, nil when unknown)
+// reads a path through to_jsonb, as PostgREST does.
+func (c *compiler) field(rel *cache.Relation, alias string, f *request.Field) string {
 	if f.Name == "*" {
 		return ident(alias) + ".*"
 	}
 	s := ident(alias) + "." + ident(f.Name)
+	if len(f.Path) > 0 && rel != nil {
+		if col := rel.Column(f.Name); col != nil && col.BaseType != "json" && col.BaseType != "jsonb" {
+			s = "to_jsonb(" + s + ")"
+		}
+	}
 	for i := range f.Path {
 		op := &f.Path[i]
 		arrow := "->"
@@ -256,7 +263,7 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 		case it.Aggregate != "" && hoisting:
 			arg, name := "1", it.Alias
 			if it.Field.Name != "" && it.Field.Name != "*" {
-				arg = c.castExpr(c.field(alias, &it.Field), it.Cast)
+				arg = c.castExpr(c.field(rel, alias, &it.Field), it.Cast)
 				if name == "" {
 					name = outputName(it)
 				}
@@ -272,7 +279,7 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 			l.agg = true
 			expr := "pg_catalog.count(*)"
 			if it.Field.Name != "" && it.Field.Name != "*" {
-				expr = it.Aggregate + "(" + c.castExpr(c.field(alias, &it.Field), it.Cast) + ")"
+				expr = it.Aggregate + "(" + c.castExpr(c.field(rel, alias, &it.Field), it.Cast) + ")"
 			}
 			name := it.Alias
 			if name == "" {
@@ -280,7 +287,7 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 			}
 			l.add(c.castExpr(expr, it.AggregateCast), name, false)
 		default:
-			expr := c.castExpr(c.field(alias, &it.Field), it.Cast)
+			expr := c.castExpr(c.field(rel, alias, &it.Field), it.Cast)
 			if it.Cast == "" && c.jsonOut {
 				if fn := c.representation(rel, &it.Field, toJSON); fn != "" {
 					expr = fn + "(" + expr + ")"
@@ -358,10 +365,19 @@ func outputName(it *request.SelectItem) string {
 	if it.Alias != "" {
 		return it.Alias
 	}
-	if n := len(it.Field.Path); n > 0 {
-		return it.Field.Path[n-1].Key
+	// the last key of a path; for an array index the last key before it,
+	// else the column's name
+	for i := len(it.Field.Path) - 1; i >= 0; i-- {
+		if k := it.Field.Path[i].Key; !isIndex(k) {
+			return k
+		}
 	}
 	return it.Field.Name
+}
+
+func isIndex(k string) bool {
+	_, err := strconv.Atoi(k)
+	return err == nil
 }
 
 var typeName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*( [A-Za-z_][A-Za-z0-9_]*)?(\[\])?$`)
@@ -503,7 +519,7 @@ var binaryOps = map[string]string{
 var ftsFuncs = map[string]string{"fts": "to_tsquery", "plfts": "plainto_tsquery", "phfts": "phraseto_tsquery", "wfts": "websearch_to_tsquery"}
 
 func (c *compiler) filter(rel *cache.Relation, alias string, f *request.Filter) (string, error) {
-	col := c.field(alias, &f.Field)
+	col := c.field(rel, alias, &f.Field)
 	o := &f.Op
 	var s string
 	// A domain with a cast from text reads filter values through it.
@@ -562,7 +578,7 @@ func (c *compiler) orderClause(rel *cache.Relation, alias string, items []reques
 					return "", err
 				}
 			} else {
-				s = c.field(alias, &t.Field)
+				s = c.field(rel, alias, &t.Field)
 			}
 			if t.Desc {
 				s += " DESC"
