@@ -240,3 +240,14 @@ GRANT SELECT ON shapes TO web_anon;
 	p.Get("/shapes?select=id&corner->>x=gt.1&order=sides->0.desc").Expect(t, 200).
 		JSONEq(t, `[{"id":1}]`)
 }
+
+// Embeds are jsonb, as PostgREST's: their text (CSV, custom media) is
+// jsonb's.
+func TestEmbedCompatJSONBText(t *testing.T) {
+	db := NewDB(t, gardenFixture)
+	p := StartPgrest(t, db, nil)
+	r := p.Get("/crops?select=name,plots(label)&id=eq.100", "Accept: text/csv").Expect(t, 200)
+	if want := "name,plots\ncarrot,\"{\"\"label\"\": \"\"north\"\"}\""; string(r.Body) != want {
+		t.Fatalf("got %q, want %q", r.Body, want)
+	}
+}

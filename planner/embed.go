@@ -358,7 +358,8 @@ func (c *compiler) mutation() bool {
 }
 
 // embed renders an embedded resource as a correlated subquery returning
-// an object (to-one) or an array (to-many).
+// an object (to-one) or an array (to-many), as jsonb like PostgREST's (it
+// shows in the text of custom media rows, and groups).
 func (c *compiler) embed(parent *cache.Relation, pa string, e *request.Embed, path []string) (string, string, error) {
 	r, target, err := c.relationship(parent, e)
 	if err != nil {
@@ -380,9 +381,9 @@ func (c *compiler) embed(parent *cache.Relation, pa string, e *request.Embed, pa
 	inner := c.subquery(r, target, pa, ea, l, where) + tail
 	name := embedKey(e)
 	if r.ToOne {
-		return "(SELECT row_to_json(_pgrest_e) FROM (" + inner + ") _pgrest_e)", name, nil
+		return "(SELECT row_to_json(_pgrest_e)::jsonb FROM (" + inner + ") _pgrest_e)", name, nil
 	}
-	return "(SELECT coalesce(json_agg(_pgrest_e), '[]') FROM (" + inner + ") _pgrest_e)", name, nil
+	return "(SELECT coalesce(json_agg(_pgrest_e), '[]')::jsonb FROM (" + inner + ") _pgrest_e)", name, nil
 }
 
 // existsEmbed is the condition "the embed has a matching row", with the
