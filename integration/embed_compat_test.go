@@ -251,3 +251,19 @@ func TestEmbedCompatJSONBText(t *testing.T) {
 		t.Fatalf("got %q, want %q", r.Body, want)
 	}
 }
+
+// A domain's JSON representation applies before a cast in select.
+func TestEmbedCompatRepresentationCast(t *testing.T) {
+	db := NewDB(t, `
+CREATE DOMAIN cents AS int;
+CREATE FUNCTION cents_json(cents) RETURNS json IMMUTABLE LANGUAGE sql AS $$ SELECT to_json('$' || ($1 / 100.0)::numeric(10,2)) $$;
+CREATE CAST (cents AS json) WITH FUNCTION cents_json(cents) AS IMPLICIT;
+CREATE TABLE prices (id int PRIMARY KEY, amount cents);
+INSERT INTO prices VALUES (1, 250);
+GRANT SELECT ON prices TO web_anon;
+GRANT EXECUTE ON FUNCTION cents_json(cents) TO web_anon;
+`)
+	p := StartPgrest(t, db, nil)
+	p.Get("/prices?select=amount").Expect(t, 200).JSONEq(t, `[{"amount":"$2.50"}]`)
+	p.Get("/prices?select=txt:amount::text").Expect(t, 200).JSONEq(t, `[{"txt":"\"$2.50\""}]`)
+}

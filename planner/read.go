@@ -287,13 +287,14 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 			}
 			l.add(c.castExpr(expr, it.AggregateCast), name, false)
 		default:
-			expr := c.castExpr(c.field(rel, alias, &it.Field), it.Cast)
-			if it.Cast == "" && c.jsonOut {
+			// a domain's representation applies first, a cast on top
+			expr := c.field(rel, alias, &it.Field)
+			if c.jsonOut {
 				if fn := c.representation(rel, &it.Field, toJSON); fn != "" {
 					expr = fn + "(" + expr + ")"
 				}
 			}
-			l.add(expr, outputName(it), true)
+			l.add(c.castExpr(expr, it.Cast), outputName(it), true)
 		}
 	}
 	return l, nil
