@@ -134,6 +134,9 @@ func TestEmbedCompatSelectShapes(t *testing.T) {
 		JSONEq(t, `[{"name":"carrot","label":"north"}]`)
 	p.Get("/crops?select=name,plots(gardeners(),kinds:shifts())&id=eq.100").Expect(t, 200).
 		JSONEq(t, `[{"name":"carrot"}]`)
+	p.Get("/crops?select=name->(x").Expect(t, 400).JSONEq(t, `{"code":"PGRST100","hint":null,
+		"message":"\"failed to parse select parameter (name->(x)\" (line 1, column 7)",
+		"details":"unexpected \"(\" expecting \"-\", digit or any non reserved character different from: .,>()"}`)
 	p.Get("/plots?select=label,items:crops(name)&crops.name=eq.kale").Expect(t, 400).JSONEq(t,
 		`{"code":"PGRST108","message":"'crops' is not an embedded resource in this request",
 		"details":"Target names are not allowed in filters if they have an alias","hint":"Change 'crops' to 'items' in filters, orders or limits."}`)

@@ -40,6 +40,9 @@ func parseParam(req *Request, key, val string) *apierr.Error {
 	}
 	switch {
 	case key == "select":
+		if err := checkJSONKeys(val); err != nil {
+			return err
+		}
 		items, err := parseSelect(val)
 		if err != nil {
 			return err
@@ -468,6 +471,30 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 		items = append(items, it)
 	}
 	return items, nil
+}
+
+// checkJSONKeys rejects a JSON key of select that starts with one of the
+// characters the grammar reserves, at its position, as PostgREST does.
+func checkJSONKeys(v string) *apierr.Error {
+	quoted := false
+	for i := 0; i < len(v); i++ {
+		switch {
+		case v[i] == '"':
+			quoted = !quoted
+		case quoted || !strings.HasPrefix(v[i:], "->"):
+		default:
+			i += 2
+			if i < len(v) && v[i] == '>' {
+				i++
+			}
+			if i < len(v) && strings.IndexByte(".,>()", v[i]) >= 0 {
+				return apierr.ParseError("\"failed to parse select parameter ("+v+")\" (line 1, column "+strconv.Itoa(i+1)+")",
+					"unexpected \""+v[i:i+1]+"\" expecting \"-\", digit or any non reserved character different from: .,>()")
+			}
+			i--
+		}
+	}
+	return nil
 }
 
 // balancedPrefix is the length of s up to its first unbalanced ')': like
