@@ -242,6 +242,11 @@ GRANT SELECT ON shapes TO web_anon;
 		JSONEq(t, `[{"x":1.5,"sides":3,"tags":"b"},{"x":0.5,"sides":6,"tags":null}]`)
 	p.Get("/shapes?select=id&corner->>x=gt.1&order=sides->0.desc").Expect(t, 200).
 		JSONEq(t, `[{"id":1}]`)
+	// keys are untyped like PostgREST's literals
+	e := p.Get("/shapes?select=meta->>tags->x").ExpectError(t, 404, "42883")
+	if e["message"] != "operator does not exist: text -> unknown" {
+		t.Errorf("message %v", e["message"])
+	}
 }
 
 // Embeds are jsonb, as PostgREST's: their text (CSV, custom media) is

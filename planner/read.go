@@ -176,8 +176,11 @@ func (c *compiler) field(rel *cache.Relation, alias string, f *request.Field) st
 		if op.Text {
 			arrow = "->>"
 		}
-		cast := "::text"
-		if _, err := strconv.Atoi(op.Key); err == nil {
+		// a key is left untyped, like PostgREST's literal: the operator
+		// takes it as text, and the error of a wrong operator names it
+		// unknown
+		cast := ""
+		if isIndex(op.Key) {
 			cast = "::int"
 		}
 		s += arrow + c.param(op) + cast
