@@ -275,3 +275,15 @@ GRANT EXECUTE ON FUNCTION cents_json(cents) TO web_anon;
 	p.Get("/prices?select=amount").Expect(t, 200).JSONEq(t, `[{"amount":"$2.50"}]`)
 	p.Get("/prices?select=txt:amount::text").Expect(t, 200).JSONEq(t, `[{"txt":"\"$2.50\""}]`)
 }
+
+// Embeds and order apply to a mutation's representation.
+func TestEmbedCompatAfterWrites(t *testing.T) {
+	db := NewDB(t, gardenFixture+`GRANT INSERT, UPDATE ON crops TO web_anon;`)
+	p := StartPgrest(t, db, nil)
+	rep := "Prefer: return=representation"
+	p.Do("POST", "/crops?select=name,plots(label),...kinds(kind)&order=id.desc", `[{"id":200,"name":"leek","plot_id":12,"kind_id":2},{"id":201,"name":"pea","plot_id":10,"kind_id":1}]`,
+		"Content-Type: application/json", rep).Expect(t, 201).
+		JSONEq(t, `[{"name":"pea","plots":{"label":"north"},"kind":"root"},{"name":"leek","plots":{"label":"east"},"kind":"leaf"}]`)
+	p.Do("PATCH", "/crops?id=eq.100&select=name,plot_id(label)", `{"name":"Carrot"}`, "Content-Type: application/json", rep).Expect(t, 200).
+		JSONEq(t, `[{"name":"Carrot","plot_id":{"label":"north"}}]`)
+}

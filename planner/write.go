@@ -112,6 +112,11 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 		return nil, err
 	}
 	cols, names := l.selectSQL(), l.names
+	// the representation comes in the requested order
+	order, err := c.orderClause(rel, alias, req.Select, nil)
+	if err != nil {
+		return nil, err
+	}
 	body := "''::text AS body, NULL::bytea AS body_bytes"
 	switch {
 	case req.Prefs.Return == "representation":
@@ -127,7 +132,7 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 	}
 	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT NULL::bigint AS total, pg_catalog.count(_pgrest_t) AS page_total, " +
 		body + ", " + responseSettings + " FROM (SELECT " +
-		cols + " FROM " + ident(alias) + l.joinSQL() + l.groupSQL() + ") _pgrest_t"
+		cols + " FROM " + ident(alias) + l.joinSQL() + l.groupSQL() + order + ") _pgrest_t"
 	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular}, nil
 }
 
