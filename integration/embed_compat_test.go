@@ -287,3 +287,11 @@ func TestEmbedCompatAfterWrites(t *testing.T) {
 	p.Do("PATCH", "/crops?id=eq.100&select=name,plot_id(label)", `{"name":"Carrot"}`, "Content-Type: application/json", rep).Expect(t, 200).
 		JSONEq(t, `[{"name":"Carrot","plot_id":{"label":"north"}}]`)
 }
+
+// Aggregates group by the level's embeds too.
+func TestEmbedCompatAggregateWithEmbed(t *testing.T) {
+	db := NewDB(t, gardenFixture)
+	p := StartPgrest(t, db, func(c *config.Config) { c.DBAggregatesEnabled = true })
+	p.Get("/crops?select=kinds(kind),count()&kind_id=eq.1").Expect(t, 200).
+		JSONEq(t, `[{"kinds":{"kind":"root"},"count":2}]`)
+}

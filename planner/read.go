@@ -258,7 +258,7 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 			if err != nil {
 				return nil, err
 			}
-			l.add(sub, name, false)
+			l.add(sub, name, true) // jsonb groups
 		case it.Field.Name == "*" && it.Aggregate == "":
 			c.star(l, rel, alias)
 		case !validCast(it.Cast) || !validCast(it.AggregateCast):
