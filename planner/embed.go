@@ -323,10 +323,7 @@ func source(r *cache.Relationship, target *cache.Relation, pa, ea string) (strin
 // target, its spreads' joins, the filters and the parent condition.
 func (c *compiler) subquery(r *cache.Relationship, target *cache.Relation, pa, ea string, l *level, where string) string {
 	from, cond := source(r, target, pa, ea)
-	if cond != "" {
-		where = andWhere(where, cond)
-	}
-	return "SELECT " + l.selectSQL() + from + l.joinSQL() + where + l.groupSQL()
+	return "SELECT " + l.selectSQL() + from + l.joinSQL() + andWhere(where, cond) + l.groupSQL()
 }
 
 // tail is the ORDER BY, LIMIT and OFFSET of the embedded level at path.
@@ -399,10 +396,7 @@ func (c *compiler) existsEmbed(parent *cache.Relation, pa string, e *request.Emb
 		return "", err
 	}
 	from, cond := source(r, target, pa, ea)
-	if cond != "" {
-		where = andWhere(where, cond)
-	}
-	return "EXISTS (SELECT 1" + from + where + ")", nil
+	return "EXISTS (SELECT 1" + from + andWhere(where, cond) + ")", nil
 }
 
 // relatedOrder orders by a column of a to-one embed: order=rel(col). A
@@ -428,10 +422,7 @@ func (c *compiler) relatedOrder(rel *cache.Relation, alias string, items []reque
 	}
 	ea := c.nextAlias(target.Name)
 	from, cond := source(r, target, alias, ea)
-	if cond != "" {
-		from += " WHERE " + cond
-	}
-	return "(SELECT " + c.field(target, ea, &t.Field) + from + ")", nil
+	return "(SELECT " + c.field(target, ea, &t.Field) + from + andWhere("", cond) + ")", nil
 }
 
 // spread lifts the columns of ...rel(...) into the level l from a lateral
@@ -503,9 +494,13 @@ func (c *compiler) spread(l *level, parent *cache.Relation, pa string, e *reques
 	return nil
 }
 
-// andWhere adds a condition to a (possibly empty) WHERE clause.
+// andWhere adds a condition (none when "") to a (possibly empty) WHERE
+// clause.
 func andWhere(where, cond string) string {
-	if where == "" {
+	switch {
+	case cond == "":
+		return where
+	case where == "":
 		return " WHERE " + cond
 	}
 	return where + " AND " + cond
