@@ -18,7 +18,8 @@ type Querier interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
-// pg_description is read directly, not through obj_description() and
+// Partitions are reached through their partitioned table only, as in
+// PostgREST. pg_description is read directly, not through obj_description() and
 // col_description(): those are SQL functions, planned anew on every call.
 const relationsSQL = `
 SELECT n.nspname, c.relname,
@@ -34,7 +35,7 @@ SELECT n.nspname, c.relname,
             WHERE i.indrelid = c.oid AND i.indisprimary), '{}') END,
   c.oid
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') /*scope*/`
+WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') AND NOT c.relispartition /*scope*/`
 
 // viewKeySQL is a view's primary key as PostgREST infers it: the primary
 // key columns of the tables it reads, through other views if need be, in
@@ -73,7 +74,7 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') AND a.attnum > 0 AND NOT a.attisdropped /*scope*/
+WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped /*scope*/
 ORDER BY n.nspname, c.relname, a.attnum`
 
 // foreign keys whose both ends are in the exposed schemas; unique tells
@@ -139,12 +140,15 @@ WITH RECURSIVE top AS (
   SELECT c.view, c.vnum, c.viewcol, d.base, d.bnum FROM chain c JOIN direct d ON d.view = c.base AND d.vnum = c.bnum
 )
 SELECT vn.nspname, v.relname, bn.nspname, b.relname,
-  array_agg(ba.attname::text ORDER BY c.vnum), array_agg(c.viewcol ORDER BY c.vnum)
+  array_agg(ba.attname::text ORDER BY c.vnum), array_agg(c.viewcol ORDER BY c.vnum),
+  (SELECT array_agg(pa.attname::text) FROM pg_constraint pk
+     JOIN pg_attribute pa ON pa.attrelid = pk.conrelid AND pa.attnum = ANY(pk.conkey)
+   WHERE pk.conrelid = b.oid AND pk.contype = 'p')
 FROM chain c
 JOIN pg_class v ON v.oid = c.view JOIN pg_namespace vn ON vn.oid = v.relnamespace
 JOIN pg_class b ON b.oid = c.base JOIN pg_namespace bn ON bn.oid = b.relnamespace
 JOIN pg_attribute ba ON ba.attrelid = b.oid AND ba.attnum = c.bnum
-GROUP BY 1, 2, 3, 4`
+GROUP BY 1, 2, 3, 4, b.oid`
 
 // The full and scoped forms of viewDepsSQL.
 var (
@@ -442,7 +446,7 @@ func load(ctx context.Context, q Querier, schemas []string, only []QI, functions
 	b.Queue(viewQ, viewArgs...).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var d viewDep
-			if err := rows.Scan(&d.view.Schema, &d.view.Name, &d.base.Schema, &d.base.Name, &d.cols, &d.as); err != nil {
+			if err := rows.Scan(&d.view.Schema, &d.view.Name, &d.base.Schema, &d.base.Name, &d.cols, &d.as, &d.basePK); err != nil {
 				return err
 			}
 			views = append(views, d)
@@ -878,18 +882,25 @@ func (d *deriver) addJunctions(keys []QI) {
 	s := d.s
 	for _, jqi := range keys {
 		j := s.Relations[jqi]
-		if j == nil || len(j.PrimaryKey) == 0 {
+		if j == nil {
+			continue
+		}
+		pk := j.PrimaryKey
+		if len(pk) == 0 && (j.Kind == KindView || j.Kind == KindMatView) {
+			pk = s.viewPrimaryKey(jqi)
+		}
+		if len(pk) == 0 {
 			continue
 		}
 		var m2o []*Relationship
 		for _, r := range d.list(jqi) {
-			if r.Cardinality == ManyToOne && r.Computed == nil && r.Table == jqi && subset(r.Columns, j.PrimaryKey) {
+			if r.Cardinality == ManyToOne && r.Computed == nil && r.Table == jqi && subset(r.Columns, pk) {
 				m2o = append(m2o, r)
 			}
 		}
 		for _, a := range m2o {
 			for _, b := range m2o {
-				if a == b || (!d.isFresh(a) && !d.isFresh(b)) {
+				if a == b || a.Constraint == b.Constraint || (!d.isFresh(a) && !d.isFresh(b)) {
 					continue
 				}
 				m := &Relationship{
@@ -1044,22 +1055,80 @@ func (s *Snapshot) Dump() ([]byte, error) {
 
 type viewDep struct {
 	view, base QI
-	// cols are base columns the view shows, as[i] the view's name for cols[i].
+	// cols are base columns the view shows, as[i] the view's name for cols[i]
+	// (a base column shown twice appears twice).
 	cols, as []string
+	// basePK is the base relation's primary key.
+	basePK []string
 }
 
-// viewNames maps base columns to the view's names for them; ok is false
-// when the view doesn't show them all.
-func (v viewDep) viewNames(cols []string) ([]string, bool) {
-	out := make([]string, len(cols))
-	for i, c := range cols {
-		j := slices.Index(v.cols, c)
-		if j < 0 {
-			return nil, false
+// viewNames maps base columns to the view's names for them, one list per
+// way the view shows them all (a column shown under two names gives two);
+// none when the view doesn't show them all.
+func (v viewDep) viewNames(cols []string) [][]string {
+	out := [][]string{{}}
+	for _, c := range cols {
+		var next [][]string
+		var names []string
+		for j, bc := range v.cols {
+			if bc != c || slices.Contains(names, v.as[j]) {
+				continue // nested queries of the view may repeat an entry
+			}
+			names = append(names, v.as[j])
+			for _, prefix := range out {
+				next = append(next, append(slices.Clip(prefix), v.as[j]))
+			}
 		}
-		out[i] = v.as[j]
+		if len(next) == 0 {
+			return nil
+		}
+		out = next
 	}
-	return out, true
+	return out
+}
+
+// viewPrimaryKey is a view's key as PostgREST infers it: the names under
+// which it shows every primary key column of a relation it reads.
+func (s *Snapshot) viewPrimaryKey(view QI) []string {
+	var pk []string
+	for _, d := range s.viewDeps[view] {
+		sets := d.viewNames(d.basePK)
+		if len(d.basePK) == 0 || len(sets) == 0 {
+			continue
+		}
+		for _, set := range sets {
+			pk = append(pk, set...)
+		}
+	}
+	return pk
+}
+
+// viewEnd is a relationship end: a relation, its key columns, and the
+// relations a view end reads them through.
+type viewEnd struct {
+	qi   QI
+	cols []string
+	via  []QI
+}
+
+// viewEnds is e and the ends of the views over it, also views over those
+// views, as PostgREST traces a view's columns down to the table.
+func viewEnds(over map[QI][]viewDep, e viewEnd) []viewEnd {
+	ends := []viewEnd{e}
+	seen := map[QI]bool{e.qi: true}
+	for i := 0; i < len(ends); i++ {
+		for _, v := range over[ends[i].qi] {
+			if seen[v.view] {
+				continue
+			}
+			seen[v.view] = true
+			for _, cols := range v.viewNames(ends[i].cols) {
+				ends = append(ends, viewEnd{qi: v.view, cols: cols, via: append(slices.Clip(ends[i].via), v.view)})
+			}
+		}
+	}
+	ends[0].via = []QI{e.qi}
+	return ends
 }
 
 // addViewRelationships gives a view the relationships of the base table it
@@ -1071,23 +1140,9 @@ func (d *deriver) addViewRelationships(base []*Relationship) {
 	if len(over) == 0 {
 		return
 	}
-	type end struct {
-		qi   QI
-		cols []string
-	}
 	for _, r := range base {
-		froms := []end{{r.Table, r.Columns}}
-		for _, v := range over[r.Table] {
-			if cols, ok := v.viewNames(r.Columns); ok {
-				froms = append(froms, end{v.view, cols})
-			}
-		}
-		tos := []end{{r.ForeignTable, r.ForeignColumns}}
-		for _, v := range over[r.ForeignTable] {
-			if cols, ok := v.viewNames(r.ForeignColumns); ok {
-				tos = append(tos, end{v.view, cols})
-			}
-		}
+		froms := viewEnds(over, viewEnd{qi: r.Table, cols: r.Columns})
+		tos := viewEnds(over, viewEnd{qi: r.ForeignTable, cols: r.ForeignColumns})
 		for i, from := range froms {
 			for j, to := range tos {
 				if i == 0 && j == 0 {
@@ -1097,7 +1152,7 @@ func (d *deriver) addViewRelationships(base []*Relationship) {
 				c.Table, c.ForeignTable = from.qi, to.qi
 				c.Columns, c.ForeignColumns = from.cols, to.cols
 				c.IsSelf = from.qi == to.qi
-				c.deps = append(append([]QI{}, r.deps...), from.qi, to.qi)
+				c.deps = append(append(append([]QI{}, r.deps...), from.via...), to.via...)
 				d.add(from.qi, &c)
 			}
 		}

@@ -46,9 +46,12 @@ func TestEmbedKinds(t *testing.T) {
 	p.Get("/authors?select=name,profiles(bio)&id=in.(1,2)&order=id").Expect(t, 200).
 		JSONEq(t, `[{"name":"Le Guin","profiles":{"bio":"wrote Earthsea"}},{"name":"Calvino","profiles":null}]`)
 	p.Get("/profiles?select=bio,authors(name)").Expect(t, 200).JSONEq(t, `[{"bio":"wrote Earthsea","authors":{"name":"Le Guin"}}]`)
-	// self-reference, both directions, with a column hint
-	p.Get("/employees?select=name,manager:employees!manager_id(name)&id=eq.2").Expect(t, 200).
+	// self-reference: the parent by the column's name, the children by the
+	// table's name with the referencing column as hint
+	p.Get("/employees?select=name,manager:manager_id(name)&id=eq.2").Expect(t, 200).
 		JSONEq(t, `[{"name":"worker","manager":{"name":"boss"}}]`)
+	p.Get("/employees?select=name,reports:employees!manager_id(name)&id=eq.1&reports.order=id").Expect(t, 200).
+		JSONEq(t, `[{"name":"boss","reports":[{"name":"worker"},{"name":"intern"}]}]`)
 	// many-to-many through a junction
 	p.Get("/readers?select=name,books(title)&order=id&books.order=id").Expect(t, 200).
 		JSONEq(t, `[{"name":"Ada","books":[{"title":"Earthsea"},{"title":"Cities"}]},{"name":"Grace","books":[{"title":"Dispossessed"}]}]`)

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/pgrest/pgrest/apierr"
@@ -27,6 +28,48 @@ func findEmbed(items []request.SelectItem, key string) *request.Embed {
 	return nil
 }
 
+// aliasedName is the alias of an embed of items whose name is name, "" when
+// none.
+func aliasedName(items []request.SelectItem, name string) string {
+	for i := range items {
+		if e := items[i].Embed; e != nil && e.Alias != "" && e.Name == name {
+			return e.Alias
+		}
+	}
+	return ""
+}
+
+// emptyEmbed reports an embed that selects nothing: rel() or an embed of
+// such embeds only; it only filters its parent.
+func emptyEmbed(e *request.Embed) bool {
+	if e.Select == nil {
+		return false
+	}
+	for i := range e.Select {
+		if sub := e.Select[i].Embed; sub == nil || !emptyEmbed(sub) {
+			return false
+		}
+	}
+	return true
+}
+
+// resolveAll resolves the relationships of an embed that selects nothing,
+// for their errors.
+func (c *compiler) resolveAll(parent *cache.Relation, e *request.Embed) error {
+	_, target, err := c.relationship(parent, e)
+	if err != nil {
+		return err
+	}
+	for i := range e.Select {
+		if sub := e.Select[i].Embed; sub != nil {
+			if err := c.resolveAll(target, sub); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // checkEmbedFilters rejects a scoped parameter whose path names no embed
 // in select (PGRST108).
 func (c *compiler) checkEmbedFilters(items []request.SelectItem, _ []string) error {
@@ -47,6 +90,12 @@ func (c *compiler) checkEmbedFilters(items []request.SelectItem, _ []string) err
 		level := items
 		for _, k := range path {
 			e := findEmbed(level, k)
+			if e == nil && aliasedName(level, k) != "" {
+				return apierr.New(http.StatusBadRequest, "PGRST108",
+					"'"+k+"' is not an embedded resource in this request",
+					"Target names are not allowed in filters if they have an alias",
+					"Change '"+k+"' to '"+aliasedName(level, k)+"' in filters, orders or limits.")
+			}
 			if e == nil {
 				return apierr.New(http.StatusBadRequest, "PGRST108",
 					"'"+k+"' is not an embedded resource in this request",
@@ -58,88 +107,173 @@ func (c *compiler) checkEmbedFilters(items []request.SelectItem, _ []string) err
 	return nil
 }
 
-// relationship resolves an embed from rel (PGRST200/PGRST201).
+// relationship resolves an embed from rel (PGRST200/PGRST201) the way
+// PostgREST's findRel does: the target names a table or view, a
+// constraint or a single foreign key column (those two only towards
+// tables), or a computed relationship's function; a hint narrows a
+// table target down by constraint, column on either side, or junction.
 func (c *compiler) relationship(rel *cache.Relation, e *request.Embed) (*cache.Relationship, *cache.Relation, error) {
 	var cands []*cache.Relationship
-	for _, r := range c.snap.RelationshipsFrom(rel.QI()) {
-		if r.ForeignTable.Name != e.Name && r.Constraint != e.Name {
-			continue
+	for _, r := range c.visibleRelationships(rel.QI()) {
+		if c.relMatches(r, e.Name, e.Hint) {
+			cands = append(cands, r)
 		}
-		if e.Hint != "" && !hintMatches(r, e.Hint) {
-			continue
-		}
-		cands = append(cands, r)
-	}
-	var computed []*cache.Relationship
-	for _, r := range cands {
-		if r.Computed != nil && r.Computed.Name == e.Name {
-			computed = append(computed, r)
-		}
-	}
-	if len(computed) > 0 { // a computed relationship overrides a foreign key of the same name
-		cands = computed
 	}
 	if len(cands) == 0 {
-		return nil, nil, apierr.New(http.StatusBadRequest, "PGRST200",
-			"Could not find a relationship between '"+rel.Name+"' and '"+e.Name+"' in the schema cache",
-			"Searched for a foreign key relationship between '"+rel.Name+"' and '"+e.Name+"' in the schema '"+rel.Schema+"', but no matches were found.",
-			"")
-	}
-	if len(cands) > 1 && e.Hint != "" {
-		// A column hint names the embedding side's own columns first
-		// (a self-reference matches both directions otherwise).
-		var own []*cache.Relationship
-		for _, r := range cands {
-			for _, col := range r.Columns {
-				if col == e.Hint {
-					own = append(own, r)
-				}
-			}
-		}
-		if len(own) == 1 {
-			cands = own
-		}
+		return nil, nil, c.noRelationship(rel, e)
 	}
 	if len(cands) > 1 {
-		var details []map[string]string
-		for _, r := range cands {
-			details = append(details, map[string]string{
-				"cardinality":  cardinalityName(r.Cardinality),
-				"embedding":    rel.Name + " with " + r.ForeignTable.Name,
-				"relationship": r.Constraint + " using " + describe(r),
-			})
-		}
-		err := apierr.New(http.StatusMultipleChoices, "PGRST201",
-			"Could not embed because more than one relationship was found for '"+rel.Name+"' and '"+e.Name+"'", "",
-			"Try changing '"+e.Name+"' to one of the following: "+suggestions(e.Name, cands)+". Find the desired relationship in the 'details' key.")
-		err.Details = details
-		return nil, nil, err
+		return nil, nil, ambiguous(rel, e, cands)
 	}
 	target := c.snap.Relations[cands[0].ForeignTable]
 	if target == nil {
-		return nil, nil, apierr.New(http.StatusBadRequest, "PGRST200", "Could not find a relationship between '"+rel.Name+"' and '"+e.Name+"' in the schema cache", "", "")
+		return nil, nil, c.noRelationship(rel, e)
 	}
 	return cands[0], target, nil
 }
 
-func hintMatches(r *cache.Relationship, hint string) bool {
-	if r.Constraint == hint {
-		return true
-	}
-	if r.Junction != nil {
-		return r.Junction.Table.Name == hint || r.Junction.Constraint1 == hint || r.Junction.Constraint2 == hint
-	}
-	for _, c := range r.Columns {
-		if c == hint {
-			return true
+// visibleRelationships are the relationships from qi, where a computed
+// relationship whose function has the name of a foreign table replaces
+// the foreign keys to that table, in PostgREST's order (foreign keys by
+// cardinality and constraint, then computed ones). Only relationships
+// within the origin's schema are embeddable.
+func (c *compiler) visibleRelationships(qi cache.QI) []*cache.Relationship {
+	all := c.snap.RelationshipsFrom(qi)
+	overridden := map[cache.QI]bool{}
+	for _, r := range all {
+		if r.Computed != nil {
+			overridden[*r.Computed] = true
 		}
 	}
-	for _, c := range r.ForeignColumns {
-		if c == hint {
-			return true
+	out := make([]*cache.Relationship, 0, len(all))
+	for _, r := range all {
+		if r.Computed == nil && overridden[r.ForeignTable] {
+			continue
+		}
+		if far := r.ForeignTable; far.Schema == qi.Schema && (r.Computed == nil || r.Computed.Schema == qi.Schema) {
+			out = append(out, r)
 		}
 	}
-	return false
+	sort.SliceStable(out, func(i, j int) bool { return relLess(out[i], out[j]) })
+	return out
+}
+
+var cardinalityRank = map[cache.Cardinality]int{cache.OneToMany: 0, cache.ManyToOne: 1, cache.OneToOne: 2, cache.ManyToMany: 3}
+
+func relLess(a, b *cache.Relationship) bool {
+	if (a.Computed == nil) != (b.Computed == nil) {
+		return a.Computed == nil
+	}
+	if a.ForeignTable != b.ForeignTable {
+		return a.ForeignTable.String() < b.ForeignTable.String()
+	}
+	if a.IsSelf != b.IsSelf {
+		return !a.IsSelf
+	}
+	if ra, rb := cardinalityRank[a.Cardinality], cardinalityRank[b.Cardinality]; ra != rb {
+		return ra < rb
+	}
+	if a.Junction != nil && b.Junction != nil {
+		ka := a.Junction.Table.String() + " " + a.Junction.Constraint1 + " " + a.Junction.Constraint2
+		kb := b.Junction.Table.String() + " " + b.Junction.Constraint1 + " " + b.Junction.Constraint2
+		return ka < kb
+	}
+	return a.Constraint < b.Constraint
+}
+
+func (c *compiler) isView(qi cache.QI) bool {
+	r := c.snap.Relations[qi]
+	return r != nil && (r.Kind == cache.KindView || r.Kind == cache.KindMatView)
+}
+
+// relMatches is findRel's test of one relationship against target!hint.
+func (c *compiler) relMatches(r *cache.Relationship, target, hint string) bool {
+	if r.Computed != nil {
+		return r.Computed.Name == target
+	}
+	toTable := r.ForeignTable.Name == target
+	m2o := r.Cardinality == cache.ManyToOne
+	o2m := r.Cardinality == cache.OneToMany
+	if r.IsSelf && r.Junction == nil {
+		if hint == "" {
+			// children by the table's name, the parent by the column's
+			return (toTable && o2m) || (m2o && singleCol(r.Columns, target))
+		}
+		return toTable && o2m && singleCol(r.ForeignColumns, hint)
+	}
+	fk := r.Junction == nil
+	if hint == "" {
+		if toTable {
+			return true
+		}
+		if !fk || c.isView(r.ForeignTable) {
+			return false
+		}
+		return r.Constraint == target || singleCol(r.Columns, target)
+	}
+	if !toTable {
+		return false
+	}
+	if !fk {
+		return r.Junction.Table.Name == hint
+	}
+	return r.Constraint == hint || singleCol(r.Columns, hint) || singleCol(r.ForeignColumns, hint)
+}
+
+func singleCol(cols []string, name string) bool { return len(cols) == 1 && cols[0] == name }
+
+func (c *compiler) noRelationship(rel *cache.Relation, e *request.Embed) error {
+	using := ""
+	if e.Hint != "" {
+		using = "' using the hint '" + e.Hint
+	}
+	err := apierr.New(http.StatusBadRequest, "PGRST200",
+		"Could not find a relationship between '"+rel.Name+"' and '"+e.Name+"' in the schema cache",
+		"Searched for a foreign key relationship between '"+rel.Name+"' and '"+e.Name+using+"' in the schema '"+rel.Schema+"', but no matches were found.",
+		"")
+	if h := c.noRelationshipHint(rel, e.Name); h != "" {
+		err.Hint = h
+	}
+	return err
+}
+
+// noRelationshipHint suggests the nearest foreign table of the parent's
+// relationships when the child is none of them.
+func (c *compiler) noRelationshipHint(rel *cache.Relation, child string) string {
+	var names []string
+	for _, r := range c.snap.RelationshipsFrom(rel.QI()) {
+		if r.ForeignTable.Name == child {
+			return ""
+		}
+		names = append(names, r.ForeignTable.Name)
+	}
+	sort.Strings(names)
+	if best := closest(names, child); best != "" {
+		return "Perhaps you meant '" + best + "' instead of '" + child + "'."
+	}
+	return ""
+}
+
+func ambiguous(rel *cache.Relation, e *request.Embed, cands []*cache.Relationship) error {
+	var details []map[string]string
+	var hints []string
+	for _, r := range cands {
+		details = append(details, map[string]string{
+			"cardinality":  cardinalityName(r.Cardinality),
+			"embedding":    r.Table.Name + " with " + r.ForeignTable.Name,
+			"relationship": describe(r),
+		})
+		h := r.Constraint
+		if r.Junction != nil {
+			h = r.Junction.Table.Name
+		}
+		hints = append(hints, "'"+r.ForeignTable.Name+"!"+h+"'")
+	}
+	err := apierr.New(http.StatusMultipleChoices, "PGRST201",
+		"Could not embed because more than one relationship was found for '"+rel.Name+"' and '"+e.Name+"'", "",
+		"Try changing '"+e.Name+"' to one of the following: "+strings.Join(hints, ", ")+". Find the desired relationship in the 'details' key.")
+	err.Details = details
+	return err
 }
 
 func cardinalityName(c cache.Cardinality) string {
@@ -147,22 +281,11 @@ func cardinalityName(c cache.Cardinality) string {
 }
 
 func describe(r *cache.Relationship) string {
-	if r.Junction != nil {
-		return r.Junction.Table.String()
+	cols := func(c []string) string { return "(" + strings.Join(c, ", ") + ")" }
+	if j := r.Junction; j != nil {
+		return j.Table.Name + " using " + j.Constraint1 + cols(j.SourceJunctionColumns) + " and " + j.Constraint2 + cols(j.TargetJunctionColumns)
 	}
-	return r.Table.String() + "(" + strings.Join(r.Columns, ", ") + ") and " + r.ForeignTable.String() + "(" + strings.Join(r.ForeignColumns, ", ") + ")"
-}
-
-func suggestions(name string, cands []*cache.Relationship) string {
-	var s []string
-	for _, r := range cands {
-		h := r.Constraint
-		if r.Junction != nil {
-			h = r.Junction.Table.Name
-		}
-		s = append(s, "'"+name+"!"+h+"'")
-	}
-	return strings.Join(s, ", ")
+	return r.Constraint + " using " + r.Table.Name + cols(r.Columns) + " and " + r.ForeignTable.Name + cols(r.ForeignColumns)
 }
 
 // joinCondition links the embedded level (alias ea) to its parent (pa).
@@ -186,52 +309,78 @@ func joinCondition(r *cache.Relationship, pa, ea string) string {
 }
 
 // source is the FROM item of an embedded level (alias ea) under its parent
-// (alias pa), with the WHERE clause that ties them: a foreign key's join
+// (alias pa) and the condition that ties them: a foreign key's join
 // condition, or none for a computed relationship, whose function takes the
 // parent row (cast to the relation's row type, for parents that are CTEs).
-func source(r *cache.Relationship, target *cache.Relation, pa, ea, where string) string {
+func source(r *cache.Relationship, target *cache.Relation, pa, ea string) (string, string) {
 	if f := r.Computed; f != nil {
-		from := " FROM " + ident(f.Schema) + "." + ident(f.Name) + "(" + ident(pa) + "::" + ident(r.Table.Schema) + "." + ident(r.Table.Name) + ") AS " + ident(ea)
-		return from + where
+		return " FROM " + ident(f.Schema) + "." + ident(f.Name) + "(" + ident(pa) + "::" + ident(r.Table.Schema) + "." + ident(r.Table.Name) + ") AS " + ident(ea), ""
 	}
-	return " FROM " + ident(target.Schema) + "." + ident(target.Name) + " AS " + ident(ea) + andWhere(where, joinCondition(r, pa, ea))
+	return " FROM " + ident(target.Schema) + "." + ident(target.Name) + " AS " + ident(ea), joinCondition(r, pa, ea)
 }
 
-// embed renders an embedded resource as a correlated subquery returning
-// an object (to-one) or an array (to-many).
-func (c *compiler) embed(parent *cache.Relation, pa string, e *request.Embed, path []string) (string, string, error) {
-	r, target, err := c.relationship(parent, e)
+// subquery is the SELECT of an embedded level: its columns from the
+// target, its spreads' joins, the filters and the parent condition.
+func (c *compiler) subquery(r *cache.Relationship, target *cache.Relation, pa, ea string, l *level, where string) string {
+	from, cond := source(r, target, pa, ea)
+	return "SELECT " + l.selectSQL() + from + l.joinSQL() + andWhere(where, cond) + l.groupSQL()
+}
+
+// tail is the ORDER BY, LIMIT and OFFSET of the embedded level at path.
+func (c *compiler) tail(target *cache.Relation, ea string, items []request.SelectItem, path []string) (string, error) {
+	tail, err := c.orderClause(target, ea, items, path)
 	if err != nil {
-		return "", "", err
-	}
-	ea := c.nextAlias(target.Name)
-	cols, _, err := c.selectList(target, ea, e.Select, path)
-	if err != nil {
-		return "", "", err
-	}
-	groupBy := c.groupByClause()
-	where, err := c.whereClause(target, ea, e.Select, path)
-	if err != nil {
-		return "", "", err
-	}
-	order, err := c.orderClause(target, ea, e.Select, path)
-	if err != nil {
-		return "", "", err
+		return "", err
 	}
 	offset, limit := c.rangeFor(path)
-	tail := order
+	if m := c.opts.MaxRows; m != nil && !c.mutation() && (limit == nil || *limit > *m) {
+		limit = m // max-rows caps every level of a read
+	}
 	if limit != nil {
 		tail += " LIMIT " + itoa64(*limit)
 	}
 	if offset > 0 {
 		tail += " OFFSET " + itoa64(offset)
 	}
-	inner := "SELECT " + cols + source(r, target, pa, ea, where) + groupBy + tail
+	return tail, nil
+}
+
+// mutation reports a write, whose embeds max-rows does not cap.
+func (c *compiler) mutation() bool {
+	switch c.req.Action {
+	case request.ActCreate, request.ActUpdate, request.ActDelete, request.ActUpsert:
+		return true
+	}
+	return false
+}
+
+// embed renders an embedded resource as a correlated subquery returning
+// an object (to-one) or an array (to-many), as jsonb like PostgREST's (it
+// shows in the text of custom media rows, and groups).
+func (c *compiler) embed(parent *cache.Relation, pa string, e *request.Embed, path []string) (string, string, error) {
+	r, target, err := c.relationship(parent, e)
+	if err != nil {
+		return "", "", err
+	}
+	ea := c.nextAlias(target.Name)
+	l, err := c.selectList(target, ea, e.Select, path, false)
+	if err != nil {
+		return "", "", err
+	}
+	where, err := c.whereClause(target, ea, e.Select, path)
+	if err != nil {
+		return "", "", err
+	}
+	tail, err := c.tail(target, ea, e.Select, path)
+	if err != nil {
+		return "", "", err
+	}
+	inner := c.subquery(r, target, pa, ea, l, where) + tail
 	name := embedKey(e)
 	if r.ToOne {
-		return "(SELECT row_to_json(_pgrest_e) FROM (" + inner + ") _pgrest_e)", name, nil
+		return "(SELECT row_to_json(_pgrest_e)::jsonb FROM (" + inner + ") _pgrest_e)", name, nil
 	}
-	return "(SELECT coalesce(json_agg(_pgrest_e), '[]') FROM (" + inner + ") _pgrest_e)", name, nil
+	return "(SELECT coalesce(json_agg(_pgrest_e), '[]')::jsonb FROM (" + inner + ") _pgrest_e)", name, nil
 }
 
 // existsEmbed is the condition "the embed has a matching row", with the
@@ -246,10 +395,12 @@ func (c *compiler) existsEmbed(parent *cache.Relation, pa string, e *request.Emb
 	if err != nil {
 		return "", err
 	}
-	return "EXISTS (SELECT 1" + source(r, target, pa, ea, where) + ")", nil
+	from, cond := source(r, target, pa, ea)
+	return "EXISTS (SELECT 1" + from + andWhere(where, cond) + ")", nil
 }
 
-// relatedOrder orders by a column of a to-one embed: order=rel(col).
+// relatedOrder orders by a column of a to-one embed: order=rel(col). A
+// spread's columns are read from its lateral join.
 func (c *compiler) relatedOrder(rel *cache.Relation, alias string, items []request.SelectItem, t *request.OrderTerm) (string, error) {
 	e := findEmbed(items, t.Relation)
 	if e == nil {
@@ -263,63 +414,93 @@ func (c *compiler) relatedOrder(rel *cache.Relation, alias string, items []reque
 	}
 	if !r.ToOne {
 		return "", apierr.New(http.StatusBadRequest, "PGRST118",
-			"A related order on '"+e.Name+"' is not possible",
-			"'"+rel.Name+"' and '"+e.Name+"' do not form a many-to-one or one-to-one relationship", "")
+			"A related order on '"+embedKey(e)+"' is not possible",
+			"'"+rel.Name+"' and '"+embedKey(e)+"' do not form a many-to-one or one-to-one relationship", "")
+	}
+	if sa, ok := c.spreadAlias[e]; ok {
+		return c.field(nil, sa, &t.Field), nil
 	}
 	ea := c.nextAlias(target.Name)
-	return "(SELECT " + c.field(ea, &t.Field) + source(r, target, alias, ea, "") + ")", nil
+	from, cond := source(r, target, alias, ea)
+	return "(SELECT " + c.field(target, ea, &t.Field) + from + andWhere("", cond) + ")", nil
 }
 
-// spread lifts the columns of ...rel(cols) into the parent: a value for a
-// to-one embed, an array of values for a to-many one. Each column is a
-// correlated subquery with the embed's own filters.
-func (c *compiler) spread(parent *cache.Relation, pa string, e *request.Embed, path []string) ([]string, []string, error) {
+// spread lifts the columns of ...rel(...) into the level l from a lateral
+// join: the row of a to-one embed, or for a to-many one an array per
+// column. Aggregates in a to-one spread apply at the first level that is
+// not itself spread (grouped by the other columns there).
+func (c *compiler) spread(l *level, parent *cache.Relation, pa string, e *request.Embed, path []string, hoisting bool) error {
 	r, target, err := c.relationship(parent, e)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	items := e.Select
-	if len(items) == 0 {
-		for _, col := range target.Columns {
-			items = append(items, request.SelectItem{Field: request.Field{Name: col.Name}})
-		}
+	if e.Select != nil && len(e.Select) == 0 {
+		return nil // ...rel() only filters
 	}
-	var cols, names []string
-	for i := range items {
-		it := &items[i]
-		if it.Embed != nil || it.Aggregate != "" || it.Field.Name == "*" {
-			return nil, nil, apierr.New(http.StatusBadRequest, "PGRST100", "Spread embeds take plain columns in pgrest", "", "")
-		}
-		if !validCast(it.Cast) {
-			return nil, nil, apierr.ParseError("\"failed to parse select parameter\"", "invalid cast type")
-		}
-		ea := c.nextAlias(target.Name)
-		where, err := c.whereClause(target, ea, e.Select, path)
+	ea, sa := c.nextAlias(target.Name), c.nextAlias(target.Name)
+	if c.spreadAlias == nil {
+		c.spreadAlias = map[*request.Embed]string{}
+	}
+	c.spreadAlias[e] = sa
+	inner, err := c.selectList(target, ea, e.Select, path, r.ToOne)
+	if err != nil {
+		return err
+	}
+	if len(inner.names) == 0 {
+		return nil
+	}
+	where, err := c.whereClause(target, ea, e.Select, path)
+	if err != nil {
+		return err
+	}
+	sub := c.subquery(r, target, pa, ea, inner, where)
+	if !r.ToOne {
+		tail, err := c.tail(target, ea, e.Select, path)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		expr := c.castExpr(c.field(ea, &it.Field), it.Cast)
-		from := source(r, target, pa, ea, where)
-		var sub string
-		if r.ToOne {
-			sub = "(SELECT " + expr + from + ")"
-		} else {
-			order, err := c.orderClause(target, ea, e.Select, path)
-			if err != nil {
-				return nil, nil, err
-			}
-			sub = "(SELECT coalesce(json_agg(" + expr + order + "), '[]') " + from + ")"
+		var aggs []string
+		for _, n := range inner.names {
+			aggs = append(aggs, "json_agg(_pgrest_s."+ident(n)+") AS "+ident(n))
 		}
-		name := outputName(it)
-		cols = append(cols, sub+" AS "+ident(name))
-		names = append(names, name)
+		l.joins = append(l.joins, "LEFT JOIN LATERAL (SELECT "+strings.Join(aggs, ", ")+" FROM ("+sub+tail+") _pgrest_s) AS "+ident(sa)+" ON TRUE")
+		for _, n := range inner.names {
+			l.add("coalesce("+ident(sa)+"."+ident(n)+", '[]')", n, false)
+		}
+		return nil
 	}
-	return cols, names, nil
+	l.joins = append(l.joins, "LEFT JOIN LATERAL ("+sub+") AS "+ident(sa)+" ON TRUE")
+	for _, n := range inner.names {
+		ref := ident(sa) + "." + ident(n)
+		h, ok := inner.hoisted[n]
+		switch {
+		case ok && hoisting:
+			if l.hoisted == nil {
+				l.hoisted = map[string]hoist{}
+			}
+			l.hoisted[n] = h
+			l.add(ref, n, false)
+		case ok:
+			l.agg = true
+			name := h.alias
+			if name == "" {
+				name = h.fn
+			}
+			l.add(c.castExpr(h.fn+"("+ref+")", h.cast), name, false)
+		default:
+			l.add(ref, n, true)
+		}
+	}
+	return nil
 }
 
-// andWhere adds a condition to a (possibly empty) WHERE clause.
+// andWhere adds a condition (none when "") to a (possibly empty) WHERE
+// clause.
 func andWhere(where, cond string) string {
-	if where == "" {
+	switch {
+	case cond == "":
+		return where
+	case where == "":
 		return " WHERE " + cond
 	}
 	return where + " AND " + cond

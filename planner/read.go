@@ -21,8 +21,9 @@ type compiler struct {
 	opts  Options
 	vals  *values
 	alias int
-	// groupBy holds the non-aggregated columns of a level with aggregates.
-	groupBy []string
+	// spreadAlias is the lateral join alias of each spread embed (related
+	// orders on a spread read its columns there).
+	spreadAlias map[*request.Embed]string
 	// jsonOut: the body is builtin JSON, where domain representations apply.
 	jsonOut bool
 	// with is a WITH clause the statement starts with ("" for none).
@@ -84,15 +85,14 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 	if err := c.checkEmbedFilters(req.Select, nil); err != nil {
 		return nil, err
 	}
-	var cols string
-	var names []string
+	l := &level{cols: []string{ident(alias) + ".pgrst_scalar"}, names: []string{"pgrst_scalar"}}
 	if fn != nil && fn.ReturnKind != cache.ReturnsComposite {
-		cols, names = ident(alias)+".pgrst_scalar", []string{"pgrst_scalar"}
 		media.scalar = true
-	} else if cols, names, err = c.selectList(rel, alias, req.Select, nil); err != nil {
+	} else if l, err = c.selectList(rel, alias, req.Select, nil, false); err != nil {
 		return nil, err
 	}
-	groupBy := c.groupByClause()
+	cols, names := l.selectSQL(), l.names
+	from += l.joinSQL()
 	if fn != nil && !fn.ReturnsSet {
 		media.unwrap = true
 	}
@@ -100,7 +100,7 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 	if err != nil {
 		return nil, err
 	}
-	where += groupBy
+	where += l.groupSQL()
 	order, err := c.orderClause(rel, alias, req.Select, nil)
 	if err != nil {
 		return nil, err
@@ -170,19 +170,29 @@ func (c *compiler) rangeFor(path []string) (int64, *int64) {
 }
 
 // field renders a column with its JSON path, every key a parameter.
-func (c *compiler) field(alias string, f *request.Field) string {
+// A column of another type than json or jsonb (of rel, nil when unknown)
+// reads a path through to_jsonb, as PostgREST does.
+func (c *compiler) field(rel *cache.Relation, alias string, f *request.Field) string {
 	if f.Name == "*" {
 		return ident(alias) + ".*"
 	}
 	s := ident(alias) + "." + ident(f.Name)
+	if len(f.Path) > 0 && rel != nil {
+		if col := rel.Column(f.Name); col != nil && col.BaseType != "json" && col.BaseType != "jsonb" {
+			s = "to_jsonb(" + s + ")"
+		}
+	}
 	for i := range f.Path {
 		op := &f.Path[i]
 		arrow := "->"
 		if op.Text {
 			arrow = "->>"
 		}
-		cast := "::text"
-		if _, err := strconv.Atoi(op.Key); err == nil {
+		// a key is left untyped, like PostgREST's literal: the operator
+		// takes it as text, and the error of a wrong operator names it
+		// unknown
+		cast := ""
+		if isIndex(op.Key) {
 			cast = "::int"
 		}
 		s += arrow + c.param(op) + cast
@@ -190,91 +200,148 @@ func (c *compiler) field(alias string, f *request.Field) string {
 	return s
 }
 
-// selectList renders the columns of one level; names are the output
-// column names (for CSV headers).
-func (c *compiler) selectList(rel *cache.Relation, alias string, items []request.SelectItem, path []string) (string, []string, error) {
+// level is the compiled select list of one level: its columns, the
+// lateral joins of its spread embeds, and its GROUP BY when it aggregates.
+type level struct {
+	cols    []string // expr AS name
+	names   []string // output names (CSV headers, spread columns)
+	joins   []string
+	groupBy []string
+	agg     bool
+	// hoisted maps an output column of a spread level to the aggregate the
+	// embedding level applies to it (PostgREST hoists spread aggregates).
+	hoisted map[string]hoist
+}
+
+type hoist struct{ fn, cast, alias string }
+
+func (l *level) add(expr, name string, grouped bool) {
+	l.cols = append(l.cols, expr+" AS "+ident(name))
+	l.names = append(l.names, name)
+	if grouped {
+		l.groupBy = append(l.groupBy, expr)
+	}
+}
+
+func (l *level) selectSQL() string {
+	if len(l.cols) == 0 {
+		return "NULL AS " + ident("_pgrest_empty")
+	}
+	return strings.Join(l.cols, ", ")
+}
+
+func (l *level) joinSQL() string {
+	if len(l.joins) == 0 {
+		return ""
+	}
+	return " " + strings.Join(l.joins, " ")
+}
+
+func (l *level) groupSQL() string {
+	if !l.agg || len(l.groupBy) == 0 {
+		return ""
+	}
+	return " GROUP BY " + strings.Join(l.groupBy, ", ")
+}
+
+// selectList compiles the columns of one level. A spread level (hoisting)
+// selects its aggregates' arguments and leaves the aggregates to the level
+// that embeds it.
+func (c *compiler) selectList(rel *cache.Relation, alias string, items []request.SelectItem, path []string, hoisting bool) (*level, error) {
 	if len(items) == 0 {
 		items = []request.SelectItem{{Field: request.Field{Name: "*"}}}
 	}
-	var cols, names []string
-	var groupBy []string
-	hasAgg := false
+	l := &level{}
 	for i := range items {
 		it := &items[i]
 		switch {
 		case it.Embed != nil && it.Embed.Spread:
-			sc, sn, err := c.spread(rel, alias, it.Embed, append(append([]string{}, path...), embedKey(it.Embed)))
-			if err != nil {
-				return "", nil, err
+			if err := c.spread(l, rel, alias, it.Embed, append(append([]string{}, path...), embedKey(it.Embed)), hoisting); err != nil {
+				return nil, err
 			}
-			cols = append(cols, sc...)
-			names = append(names, sn...)
 		case it.Embed != nil:
-			if it.Embed.Select != nil && len(it.Embed.Select) == 0 {
+			if emptyEmbed(it.Embed) {
+				if err := c.resolveAll(rel, it.Embed); err != nil {
+					return nil, err
+				}
 				continue // rel() only filters
 			}
 			sub, name, err := c.embed(rel, alias, it.Embed, append(append([]string{}, path...), embedKey(it.Embed)))
 			if err != nil {
-				return "", nil, err
+				return nil, err
 			}
-			cols = append(cols, sub+" AS "+ident(name))
-			names = append(names, name)
-		case it.Field.Name == "*":
-			star := ident(alias) + ".*"
-			var own []string
-			for _, col := range rel.Columns {
-				names = append(names, col.Name)
-				expr := ident(alias) + "." + ident(col.Name)
-				if fn := c.representation(rel, &request.Field{Name: col.Name}, toJSON); fn != "" && c.jsonOut {
-					star = ""
-					expr = fn + "(" + expr + ")"
-				}
-				own = append(own, expr+" AS "+ident(col.Name))
-			}
-			if star == "" { // a domain representation needs each column spelled out
-				cols = append(cols, own...)
-			} else {
-				cols = append(cols, star)
-			}
+			l.add(sub, name, true) // jsonb groups
+		case it.Field.Name == "*" && it.Aggregate == "":
+			c.star(l, rel, alias)
 		case !validCast(it.Cast) || !validCast(it.AggregateCast):
-			return "", nil, apierr.ParseError("\"failed to parse select parameter\"", "invalid cast type")
-		case it.Aggregate != "":
-			hasAgg = true
-			expr := "pg_catalog.count(*)"
-			if it.Field.Name != "" {
-				expr = it.Aggregate + "(" + c.castExpr(c.field(alias, &it.Field), it.Cast) + ")"
+			return nil, apierr.ParseError("\"failed to parse select parameter\"", "invalid cast type")
+		case it.Aggregate != "" && hoisting:
+			arg, name := "1", it.Alias
+			if it.Field.Name != "" && it.Field.Name != "*" {
+				arg = c.castExpr(c.field(rel, alias, &it.Field), it.Cast)
+				if name == "" {
+					name = outputName(it)
+				}
+			} else if name == "" {
+				name = "count"
 			}
-			expr = c.castExpr(expr, it.AggregateCast)
+			if l.hoisted == nil {
+				l.hoisted = map[string]hoist{}
+			}
+			l.hoisted[name] = hoist{fn: it.Aggregate, cast: it.AggregateCast, alias: it.Alias}
+			l.add(arg, name, false)
+		case it.Aggregate != "":
+			l.agg = true
+			expr := "pg_catalog.count(*)"
+			if it.Field.Name != "" && it.Field.Name != "*" {
+				expr = it.Aggregate + "(" + c.castExpr(c.field(rel, alias, &it.Field), it.Cast) + ")"
+			}
 			name := it.Alias
 			if name == "" {
 				name = it.Aggregate
 			}
-			cols = append(cols, expr+" AS "+ident(name))
-			names = append(names, name)
+			l.add(c.castExpr(expr, it.AggregateCast), name, false)
 		default:
-			expr := c.castExpr(c.field(alias, &it.Field), it.Cast)
-			if it.Cast == "" && c.jsonOut {
+			// a domain's representation applies first, a cast on top
+			expr := c.field(rel, alias, &it.Field)
+			if c.jsonOut {
 				if fn := c.representation(rel, &it.Field, toJSON); fn != "" {
 					expr = fn + "(" + expr + ")"
 				}
 			}
-			name := outputName(it)
-			cols = append(cols, expr+" AS "+ident(name))
-			names = append(names, name)
-			groupBy = append(groupBy, expr)
+			l.add(c.castExpr(expr, it.Cast), outputName(it), true)
 		}
 	}
-	if len(cols) == 0 {
-		return "NULL AS " + ident("_pgrest_empty"), nil, nil
+	return l, nil
+}
+
+// star selects every column of rel; a domain representation needs each
+// column spelled out.
+func (c *compiler) star(l *level, rel *cache.Relation, alias string) {
+	var own []string
+	spelled := false
+	for _, col := range rel.Columns {
+		expr := ident(alias) + "." + ident(col.Name)
+		if fn := c.representation(rel, &request.Field{Name: col.Name}, toJSON); fn != "" && c.jsonOut {
+			spelled = true
+			expr = fn + "(" + expr + ")"
+		}
+		own = append(own, expr)
 	}
-	out := strings.Join(cols, ", ")
-	// The caller reads the level's GROUP BY right after: nested levels
-	// have set theirs already.
-	c.groupBy = nil
-	if hasAgg {
-		c.groupBy = groupBy
+	if spelled || len(rel.Columns) == 0 {
+		for i, col := range rel.Columns {
+			l.add(own[i], col.Name, true)
+		}
+		if len(rel.Columns) == 0 {
+			l.cols = append(l.cols, ident(alias)+".*")
+		}
+		return
 	}
-	return out, names, nil
+	l.cols = append(l.cols, ident(alias)+".*")
+	for i, col := range rel.Columns {
+		l.names = append(l.names, col.Name)
+		l.groupBy = append(l.groupBy, own[i])
+	}
 }
 
 func hasAggregate(items []request.SelectItem) bool {
@@ -284,16 +351,6 @@ func hasAggregate(items []request.SelectItem) bool {
 		}
 	}
 	return false
-}
-
-// groupByClause takes the GROUP BY of the level selectList compiled last.
-func (c *compiler) groupByClause() string {
-	g := c.groupBy
-	c.groupBy = nil
-	if len(g) == 0 {
-		return ""
-	}
-	return " GROUP BY " + strings.Join(g, ", ")
 }
 
 func toJSON(r *cache.Representation) *cache.QI { return r.ToJSON }
@@ -324,10 +381,19 @@ func outputName(it *request.SelectItem) string {
 	if it.Alias != "" {
 		return it.Alias
 	}
-	if n := len(it.Field.Path); n > 0 {
-		return it.Field.Path[n-1].Key
+	// the last key of a path; for an array index the last key before it,
+	// else the column's name
+	for i := len(it.Field.Path) - 1; i >= 0; i-- {
+		if k := it.Field.Path[i].Key; !isIndex(k) {
+			return k
+		}
 	}
 	return it.Field.Name
+}
+
+func isIndex(k string) bool {
+	_, err := strconv.Atoi(k)
+	return err == nil
 }
 
 var typeName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*( [A-Za-z_][A-Za-z0-9_]*)?(\[\])?$`)
@@ -366,19 +432,11 @@ func (c *compiler) whereClause(rel *cache.Relation, alias string, items []reques
 		if !request.SamePath(f.Path, path) {
 			continue
 		}
-		if e := findEmbed(items, f.Field.Name); e != nil && len(f.Field.Path) == 0 {
-			if f.Op.Op != "is" || (f.Op.Value != "null" && f.Op.Value != "not_null") {
-				return "", apierr.New(http.StatusBadRequest, "PGRST120", "Only is null or not is null filters are allowed on embedded resources", "", "")
-			}
-			exists, err := c.existsEmbed(rel, alias, e, append(append([]string{}, path...), embedKey(e)))
+		if s, ok, err := c.embedNullFilter(rel, alias, items, path, f); ok || err != nil {
 			if err != nil {
 				return "", err
 			}
-			wantNull := (f.Op.Value == "null") != f.Op.Negated
-			if wantNull {
-				exists = "NOT " + exists
-			}
-			conds = append(conds, exists)
+			conds = append(conds, s)
 			continue
 		}
 		s, err := c.filter(rel, alias, f)
@@ -392,7 +450,7 @@ func (c *compiler) whereClause(rel *cache.Relation, alias string, items []reques
 		if !request.SamePath(t.Path, path) {
 			continue
 		}
-		s, err := c.logic(rel, alias, t)
+		s, err := c.logic(rel, alias, items, path, t)
 		if err != nil {
 			return "", err
 		}
@@ -413,16 +471,44 @@ func (c *compiler) whereClause(rel *cache.Relation, alias string, items []reques
 	return " WHERE " + strings.Join(conds, " AND "), nil
 }
 
-func (c *compiler) logic(rel *cache.Relation, alias string, t *request.Logic) (string, error) {
+// embedNullFilter renders rel=is.null / rel=not.is.null on an embed of
+// the level as (NOT) EXISTS; ok is false for a plain column filter (a
+// column may share an embed's name, and only is.null addresses the embed).
+func (c *compiler) embedNullFilter(rel *cache.Relation, alias string, items []request.SelectItem, path []string, f *request.Filter) (string, bool, error) {
+	e := findEmbed(items, f.Field.Name)
+	if e == nil || len(f.Field.Path) > 0 {
+		return "", false, nil
+	}
+	isNull := f.Op.Op == "is" && (f.Op.Value == "null" || f.Op.Value == "not_null")
+	if !isNull {
+		if rel.Column(f.Field.Name) != nil {
+			return "", false, nil
+		}
+		return "", true, apierr.New(http.StatusBadRequest, "PGRST120", "Only is null or not is null filters are allowed on embedded resources", "", "")
+	}
+	exists, err := c.existsEmbed(rel, alias, e, append(append([]string{}, path...), embedKey(e)))
+	if err != nil {
+		return "", true, err
+	}
+	if (f.Op.Value == "null") != f.Op.Negated {
+		exists = "NOT " + exists
+	}
+	return exists, true, nil
+}
+
+func (c *compiler) logic(rel *cache.Relation, alias string, items []request.SelectItem, path []string, t *request.Logic) (string, error) {
 	var parts []string
 	for i := range t.Children {
 		ch := &t.Children[i]
 		var s string
 		var err error
+		var ok bool
 		if ch.Filter != nil {
-			s, err = c.filter(rel, alias, ch.Filter)
+			if s, ok, err = c.embedNullFilter(rel, alias, items, path, ch.Filter); !ok && err == nil {
+				s, err = c.filter(rel, alias, ch.Filter)
+			}
 		} else {
-			s, err = c.logic(rel, alias, ch.Tree)
+			s, err = c.logic(rel, alias, items, path, ch.Tree)
 		}
 		if err != nil {
 			return "", err
@@ -449,7 +535,7 @@ var binaryOps = map[string]string{
 var ftsFuncs = map[string]string{"fts": "to_tsquery", "plfts": "plainto_tsquery", "phfts": "phraseto_tsquery", "wfts": "websearch_to_tsquery"}
 
 func (c *compiler) filter(rel *cache.Relation, alias string, f *request.Filter) (string, error) {
-	col := c.field(alias, &f.Field)
+	col := c.field(rel, alias, &f.Field)
 	o := &f.Op
 	var s string
 	// A domain with a cast from text reads filter values through it.
@@ -508,7 +594,7 @@ func (c *compiler) orderClause(rel *cache.Relation, alias string, items []reques
 					return "", err
 				}
 			} else {
-				s = c.field(alias, &t.Field)
+				s = c.field(rel, alias, &t.Field)
 			}
 			if t.Desc {
 				s += " DESC"

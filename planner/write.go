@@ -55,11 +55,13 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 	body := "''::text AS body, NULL::bytea AS body_bytes"
 	switch {
 	case req.Prefs.Return == "representation":
-		var names []string
-		if cols, names, err = c.selectList(rel, alias, req.Select, nil); err != nil {
+		l, err := c.selectList(rel, alias, req.Select, nil, false)
+		if err != nil {
 			return nil, err
 		}
-		order, err := c.orderClause(rel, alias, nil, nil)
+		cols = l.selectSQL()
+		// the representation comes in the requested order
+		order, err := c.orderClause(rel, alias, req.Select, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -68,8 +70,8 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 			// of that type, overloads included) resolve as they do on reads.
 			from = "unnest(ARRAY(SELECT _pgrest_m::" + w.target + " FROM " + ident(alias) + " _pgrest_m)) AS " + ident(alias)
 		}
-		from += order
-		body = bodyColumns(media, names)
+		from += l.joinSQL() + l.groupSQL() + order
+		body = bodyColumns(media, l.names)
 	case req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(w.key) > 0:
 		// The primary key of the one row inserted, for the Location header.
 		var pk []string

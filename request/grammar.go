@@ -41,6 +41,9 @@ func parseParam(req *Request, key, val string) *apierr.Error {
 	}
 	switch {
 	case key == "select":
+		if err := checkJSONKeys(val); err != nil {
+			return err
+		}
 		items, err := parseSelect(val)
 		if err != nil {
 			return err
@@ -220,7 +223,7 @@ func splitTop(s string, sep byte) []string {
 func parseField(s string) (Field, *apierr.Error) {
 	s = strings.TrimSpace(s)
 	var f Field
-	i := strings.Index(s, "->")
+	i := indexOutside(s, "->")
 	if i < 0 {
 		f.Name = strings.Trim(s, `"`)
 	} else {
@@ -248,7 +251,8 @@ func parseField(s string) (Field, *apierr.Error) {
 			f.Path = append(f.Path, JSONOp{Text: text, Key: strings.Trim(k, `'"`)})
 		}
 	}
-	if f.Name == "" || strings.ContainsAny(f.Name, "(),") {
+	quoted := strings.HasPrefix(s, `"`)
+	if f.Name == "" || (!quoted && strings.ContainsAny(f.Name, "(),")) {
 		return f, apierr.ParseError("\"failed to parse field ("+s+")\"", "unexpected character in column name")
 	}
 	return f, nil
@@ -387,6 +391,7 @@ func parseOrder(v string) ([]OrderTerm, *apierr.Error) {
 
 // parseSelect parses select=, including embeds and aggregates.
 func parseSelect(v string) ([]SelectItem, *apierr.Error) {
+	v = v[:balancedPrefix(v)]
 	fail := func(d string) *apierr.Error {
 		return apierr.ParseError("\"failed to parse select parameter ("+v+")\"", d)
 	}
@@ -405,10 +410,10 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 			part = part[3:]
 		}
 		// alias:rest (but not the :: of a cast)
-		if i := strings.IndexByte(part, ':'); i > 0 && !strings.HasPrefix(part[i:], "::") && !strings.ContainsAny(part[:i], "(") {
+		if i := indexOutside(part, ":"); i > 0 && !strings.HasPrefix(part[i:], "::") && indexOutside(part[:i], "(") < 0 {
 			it.Alias, part = strings.Trim(part[:i], `"`), part[i+1:]
 		}
-		if open := strings.IndexByte(part, '('); open > 0 && strings.HasSuffix(part, ")") && !isAggregateCall(part) {
+		if open := indexOutside(part, "("); open > 0 && strings.HasSuffix(part, ")") && !isAggregateCall(part) {
 			head, body := part[:open], part[open+1:len(part)-1]
 			e := &Embed{Alias: it.Alias, Spread: spread}
 			hs := strings.Split(head, "!")
@@ -437,7 +442,7 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 			return nil, fail("spread (...) needs an embedded resource")
 		}
 		// cast of the aggregate: col.sum()::int ; column cast: col::text
-		if i := strings.Index(part, "()"); i >= 0 {
+		if i := indexOutside(part, "()"); i >= 0 {
 			head, tail := part[:i], part[i+2:]
 			if c, ok := strings.CutPrefix(tail, "::"); ok {
 				it.AggregateCast = c
@@ -449,7 +454,7 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 				items = append(items, it)
 				continue
 			}
-			dot := strings.LastIndexByte(head, '.')
+			dot := lastIndexOutside(head, ".")
 			if dot < 0 {
 				return nil, fail("unknown aggregate \"" + head + "\"")
 			}
@@ -462,7 +467,7 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 			it.Aggregate = agg
 			part = head[:dot]
 		}
-		if i := strings.Index(part, "::"); i >= 0 {
+		if i := indexOutside(part, "::"); i >= 0 {
 			it.Cast, part = part[i+2:], part[:i]
 		}
 		f, err := parseField(part)
@@ -475,11 +480,86 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 	return items, nil
 }
 
+// checkJSONKeys rejects a JSON key of select that starts with one of the
+// characters the grammar reserves, at its position, as PostgREST does.
+func checkJSONKeys(v string) *apierr.Error {
+	quoted := false
+	for i := 0; i < len(v); i++ {
+		switch {
+		case v[i] == '"':
+			quoted = !quoted
+		case quoted || !strings.HasPrefix(v[i:], "->"):
+		default:
+			i += 2
+			if i < len(v) && v[i] == '>' {
+				i++
+			}
+			if i < len(v) && strings.IndexByte(".,>()", v[i]) >= 0 {
+				return apierr.ParseError("\"failed to parse select parameter ("+v+")\" (line 1, column "+strconv.Itoa(i+1)+")",
+					"unexpected \""+v[i:i+1]+"\" expecting \"-\", digit or any non reserved character different from: .,>()")
+			}
+			i--
+		}
+	}
+	return nil
+}
+
+// balancedPrefix is the length of s up to its first unbalanced ')': like
+// PostgREST's select parser, parsing stops there and the rest is ignored.
+func balancedPrefix(s string) int {
+	depth, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '\\' && quoted:
+			i++
+		case c == '"':
+			quoted = !quoted
+		case quoted:
+		case c == '(':
+			depth++
+		case c == ')':
+			if depth == 0 {
+				return i
+			}
+			depth--
+		}
+	}
+	return len(s)
+}
+
 func isAggregateCall(part string) bool {
-	i := strings.Index(part, "()")
-	if i < 0 || strings.Contains(part[:i], "(") {
+	i := indexOutside(part, "()")
+	if i < 0 || indexOutside(part[:i], "(") >= 0 {
 		return false
 	}
 	head := part[:i]
-	return head == "count" || strings.Contains(head, ".")
+	return head == "count" || indexOutside(head, ".") >= 0
+}
+
+// indexOutside is strings.Index skipping double-quoted names, whose
+// characters are never grammar.
+func indexOutside(s, sub string) int {
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '"':
+			quoted = !quoted
+		case !quoted && strings.HasPrefix(s[i:], sub):
+			return i
+		}
+	}
+	return -1
+}
+
+func lastIndexOutside(s, sub string) int {
+	last, quoted := -1, false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '"':
+			quoted = !quoted
+		case !quoted && strings.HasPrefix(s[i:], sub):
+			last = i
+		}
+	}
+	return last
 }
