@@ -148,9 +148,12 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, s
 	go func() { served <- app.Serve(l) }()
 	for {
 		select {
-		case <-app.Fatal():
+		case ferr := <-app.Fatal():
+			// Logged where it happened; shutting down is all that is left.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			app.Shutdown(ctx)
+			if err := app.Shutdown(ctx); err != nil {
+				log.Error().Err(err).AnErr("cause", ferr).Msg("shutdown after a fatal error")
+			}
 			cancel()
 			return 1
 		case err := <-served:
@@ -209,8 +212,10 @@ func dumpSchema(cfg *config.Config, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pgrest: %v\n", err)
 		return 1
 	}
-	stdout.Write(out)
-	fmt.Fprintln(stdout)
+	if _, err := fmt.Fprintf(stdout, "%s\n", out); err != nil {
+		fmt.Fprintf(stderr, "pgrest: writing the schema: %v\n", err)
+		return 1
+	}
 	return 0
 }
 
@@ -287,7 +292,7 @@ func runDemo(stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer pg.Remove()
-	if err := pg.LoadDemo(ctx); err != nil {
+	if err = pg.LoadDemo(ctx); err != nil {
 		fmt.Fprintf(stderr, "pgrest demo: loading the demo schema: %v\n", err)
 		return 1
 	}
@@ -373,7 +378,7 @@ func checkReady(cfg *config.Config, stdout, stderr io.Writer) int {
 		}
 		return 1
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close() // only the status matters
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		fmt.Fprintf(stderr, "ERROR: %s (%s)\n", shown, resp.Status)
 		return 1
@@ -407,6 +412,6 @@ func databaseConfig(cfg *config.Config) (*config.Config, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	defer app.Shutdown(ctx)
+	defer func() { _ = app.Shutdown(ctx) }() // a probe: nothing was served
 	return app.DatabaseConfig(ctx)
 }

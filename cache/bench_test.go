@@ -38,7 +38,7 @@ func BenchmarkLoad(b *testing.B) {
 			fmt.Fprintf(&sb, "CREATE VIEW bench.v%d AS SELECT * FROM bench.t%d;\n", i, i)
 		}
 	}
-	if err := c.Exec(ctx, "postgres", sb.String()); err != nil {
+	if err = c.Exec(ctx, "postgres", sb.String()); err != nil {
 		b.Fatal(err)
 	}
 	conn, err := pgx.Connect(ctx, c.URI("postgres", "postgres"))

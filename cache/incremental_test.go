@@ -29,12 +29,12 @@ func TestRefreshMatchesLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := migrations.Apply(ctx, conn, "pgrst"); err != nil {
+	if _, err = migrations.Apply(ctx, conn, "pgrst"); err != nil {
 		t.Fatal(err)
 	}
 	// Introspection runs as PostgREST's recommended authenticator: no
 	// USAGE on the schemas it reads, only catalogs.
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA api; CREATE SCHEMA private;
+	if _, err = conn.Exec(ctx, `CREATE SCHEMA api; CREATE SCHEMA private;
 		CREATE ROLE authenticator LOGIN NOINHERIT; CREATE ROLE web_anon; GRANT web_anon TO authenticator;
 		GRANT USAGE ON SCHEMA api TO web_anon`); err != nil {
 		t.Fatal(err)

@@ -48,11 +48,11 @@ func TestCLI(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.conf")
 	os.WriteFile(bad, []byte("db-pool = \"ten\"\n"), 0o644)
-	if _, stderr, code := runCLI(t, nil, bad); code != 1 || !strings.Contains(stderr, "db-pool") || !strings.Contains(stderr, "ten") {
-		t.Fatalf("bad file value: exit %d, stderr %q", code, stderr)
+	if _, stderr, badCode := runCLI(t, nil, bad); badCode != 1 || !strings.Contains(stderr, "db-pool") || !strings.Contains(stderr, "ten") {
+		t.Fatalf("bad file value: exit %d, stderr %q", badCode, stderr)
 	}
-	if _, stderr, code := runCLI(t, []string{"PGRST_DB_TX_END=bogus"}); code != 1 || !strings.Contains(stderr, "db-tx-end") {
-		t.Fatalf("bad env value: exit %d, stderr %q", code, stderr)
+	if _, stderr, envCode := runCLI(t, []string{"PGRST_DB_TX_END=bogus"}); envCode != 1 || !strings.Contains(stderr, "db-tx-end") {
+		t.Fatalf("bad env value: exit %d, stderr %q", envCode, stderr)
 	}
 
 	good := filepath.Join(dir, "good.conf")

@@ -74,13 +74,13 @@ func TestWritePayloadShapes(t *testing.T) {
 	p.Do("POST", "/gadgets", ``, jsonCT).ExpectError(t, 400, "PGRST102")
 	p.Do("PATCH", "/gadgets", ``, jsonCT).ExpectError(t, 400, "PGRST102")
 	for _, body := range []string{`[{"label":"a"},7]`, `[{"label":"a"},{"price":1}]`, `["a"]`} {
-		if m := p.Do("POST", "/gadgets", body, jsonCT).ExpectError(t, 400, "PGRST102"); m["message"] != "All object keys must match" {
-			t.Fatalf("%s: %v", body, m)
+		if e := p.Do("POST", "/gadgets", body, jsonCT).ExpectError(t, 400, "PGRST102"); e["message"] != "All object keys must match" {
+			t.Fatalf("%s: %v", body, e)
 		}
 	}
 	// a table takes JSON, CSV or a form
-	if m := p.Do("POST", "/gadgets", `label=x`, "Content-Type: text/plain").ExpectError(t, 400, "PGRST102"); m["message"] != "Content-Type not acceptable: text/plain" {
-		t.Fatalf("text/plain: %v", m)
+	if e := p.Do("POST", "/gadgets", `label=x`, "Content-Type: text/plain").ExpectError(t, 400, "PGRST102"); e["message"] != "Content-Type not acceptable: text/plain" {
+		t.Fatalf("text/plain: %v", e)
 	}
 	p.Do("POST", "/gadgets", "label,price\nbox,4", "Content-Type: text/csv").Expect(t, 201)
 	p.Do("POST", "/gadgets", `label=tray&price=5`, "Content-Type: application/x-www-form-urlencoded").Expect(t, 201)
@@ -225,7 +225,7 @@ func TestWriteTimezoneAndRollback(t *testing.T) {
 	p.Get("/clock", "Prefer: timezone=Nowhere/Special").ExpectError(t, 400, "22023")
 	// a deferred constraint is checked even when the transaction rolls back
 	p.Do("POST", "/tags", `[{"name":"a"},{"name":"a"}]`, jsonCT).ExpectError(t, 409, "23505")
-	r = p.Do("POST", "/tags", `[{"name":"a"},{"name":"a"}]`, jsonCT, "Prefer: tx=commit").Expect(t, 409)
+	p.Do("POST", "/tags", `[{"name":"a"},{"name":"a"}]`, jsonCT, "Prefer: tx=commit").Expect(t, 409)
 	r = p.Do("POST", "/tags", `{"name":"b"}`, jsonCT, "Prefer: tx=rollback, return=representation").Expect(t, 201)
 	header(t, r, "Preference-Applied", "return=representation, tx=rollback")
 	p.Get("/tags").Expect(t, 200).JSONEq(t, `[]`)

@@ -549,8 +549,7 @@ func (m *Manager) readLog(ctx context.Context, tx pgx.Tx, r *loaded) ([]cache.Ev
 		var err error
 		events, err = pgx.AppendRows(events, rows, func(row pgx.CollectableRow) (cache.Event, error) {
 			var e cache.Event
-			err := row.Scan(&e.ID, &e.CommandTag, &e.ObjectType, &e.ObjectIdentity, &e.Schema)
-			return e, err
+			return e, row.Scan(&e.ID, &e.CommandTag, &e.ObjectType, &e.ObjectIdentity, &e.Schema)
 		})
 		return err
 	}

@@ -88,7 +88,7 @@ func newEnv(t *testing.T, backoff time.Duration, mod func(*Manager)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { super.Close(context.Background()) })
-	if _, err := migrations.Apply(ctx, super, "pgrst"); err != nil {
+	if _, err = migrations.Apply(ctx, super, "pgrst"); err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, db: db, super: super, log: &syncBuffer{}}

@@ -36,10 +36,10 @@ func Apply(ctx context.Context, conn *pgx.Conn, channel string) ([]string, error
 		return nil, err
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(lockKey)); err != nil {
+	if _, err = tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(lockKey)); err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS pgrest;
+	if _, err = tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS pgrest;
 		CREATE TABLE IF NOT EXISTS pgrest.migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
 		return nil, err
 	}
@@ -96,7 +96,7 @@ const LogInstalledSQL = `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c
 // not installed.
 func LatestEventID(ctx context.Context, q Querier) (id int64, ok bool, err error) {
 	var exists bool
-	if err := q.QueryRow(ctx, LogInstalledSQL).Scan(&exists); err != nil || !exists {
+	if err = q.QueryRow(ctx, LogInstalledSQL).Scan(&exists); err != nil || !exists {
 		return 0, false, err
 	}
 	err = q.QueryRow(ctx, "SELECT coalesce(max(id), 0) FROM pgrest.ddl_events").Scan(&id)

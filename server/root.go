@@ -76,7 +76,7 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 		return nil
 	}
 	var cat openapi.Catalog
-	if err := json.Unmarshal(res.Body, &cat); err != nil {
+	if err = json.Unmarshal(res.Body, &cat); err != nil {
 		a.fail(w, cfg, apierr.New(http.StatusInternalServerError, "PGRST000", "Could not read the catalog for the OpenAPI document", err.Error(), ""))
 		return nil
 	}

@@ -154,15 +154,15 @@ func (p *pathParser) bracket() (pathStep, error) {
 	if p.eof() {
 		return pathStep{}, errors.New("unterminated '['")
 	}
-	switch c := p.s[p.i]; {
-	case c == '"' || c == '\'':
+	switch p.s[p.i] {
+	case '"', '\'':
 		k, err := p.quoted()
 		return pathStep{key: k}, err
-	case c == '?':
+	case '?':
 		p.i++
 		f, err := p.filter()
 		return pathStep{filter: f}, err
-	case c == '*':
+	case '*':
 		p.i++
 		return pathStep{wildcard: true}, nil
 	}
