@@ -219,6 +219,9 @@ func mustJSON(m map[string]string) string {
 // fail writes an error; client-error-verbosity=minimal leaves out details
 // and hints, which can reveal schema internals.
 func (a *App) fail(w http.ResponseWriter, cfg *config.Config, e *apierr.Error) {
+	if e.Status >= 500 {
+		a.internalError("request failed", e)
+	}
 	if cfg.ClientErrorVerbosity == "minimal" && e.Body == nil {
 		c := *e
 		c.Minimal = true
