@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"encoding/json"
+	"strconv"
 	"testing"
 )
 
@@ -79,4 +81,31 @@ func TestStreamingBodyRows(t *testing.T) {
 	// as a whole, with nothing written.
 	p.Do("POST", "/stock", `[{"sku":10,"qty":1},{"sku":11,"qty":"many"}]`, jsonCT).Expect(t, 400)
 	p.Get("/stock?sku=gte.10").Expect(t, 200).JSONEq(t, `[]`)
+}
+
+// A read's body is written from pgx's buffer while the transaction is
+// still open: whatever the response (large, CSV, HEAD, an error decided
+// from the row), it must be whole and alone.
+func TestReadBodySentInPlace(t *testing.T) {
+	p := StartPgrest(t, NewDB(t, stockFixture+`
+INSERT INTO stock SELECT i, 'label ' || i, i FROM generate_series(1, 20000) i;`), nil)
+	r := p.Get("/stock?select=sku&order=sku").Expect(t, 200)
+	var rows []map[string]int
+	if err := json.Unmarshal(r.Body, &rows); err != nil || len(rows) != 20000 || rows[19999]["sku"] != 20000 {
+		t.Fatalf("large read: %d rows, %v", len(rows), err)
+	}
+	if cl := r.Header.Get("Content-Length"); cl != strconv.Itoa(len(r.Body)) {
+		t.Fatalf("Content-Length %s for %d bytes", cl, len(r.Body))
+	}
+	csv := p.Get("/stock?select=sku,label&sku=lte.2&order=sku", "Accept: text/csv").Expect(t, 200)
+	if string(csv.Body) != "sku,label\n1,label 1\n2,label 2" {
+		t.Fatalf("csv %q", csv.Body)
+	}
+	p.Get("/stock?sku=lte.2", "Accept: application/vnd.pgrst.object+json").ExpectError(t, 406, "PGRST116")
+	p.Get("/stock?offset=30000", "Prefer: count=exact").ExpectError(t, 416, "PGRST103")
+	if h := p.Do("HEAD", "/stock?sku=eq.1", ""); h.Status != 200 || len(h.Body) != 0 {
+		t.Fatalf("HEAD: %d, %q", h.Status, h.Body)
+	}
+	// The next request on the same connections sees a clean state.
+	p.Get("/stock?sku=eq.1&select=label").Expect(t, 200).JSONEq(t, `[{"label":"label 1"}]`)
 }
