@@ -111,13 +111,22 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		// v16 writes the query at the configured level, so it shows at any level.
 		a.log.WithLevel(LogLevel(cfg.LogLevel)).Str("query", plan.SQL).Msg("main query")
 	}
+	applied := preferenceApplied(req, plan, cfg.DBTxEnd)
+	if req.Action == request.ActRead && plan.Explain == "" {
+		tc.Deliver = func(res *result) {
+			ew.mark("transaction")
+			writeRead(w, req, plan, res, applied)
+		}
+	}
 	res, err := a.exec.run(r.Context(), plan, tc)
+	if err == nil && res.Delivered {
+		return
+	}
 	ew.mark("transaction")
 	if err != nil {
 		a.fail(w, cfg, toAPIError(err, tc.Authenticated))
 		return
 	}
-	applied := preferenceApplied(req, plan, cfg.DBTxEnd)
 	if req.Action == request.ActRead || req.Action == request.ActInvoke {
 		writeRead(w, req, plan, res, applied)
 		return
