@@ -7,7 +7,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/pgrest/pgrest/server/apierr"
+	"github.com/pgrest/pgrest/apierr"
 )
 
 // A JSON body goes to PostgreSQL as the bytes it arrived as; Go only walks

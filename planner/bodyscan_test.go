@@ -6,7 +6,7 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/pgrest/pgrest/server/apierr"
+	"github.com/pgrest/pgrest/apierr"
 )
 
 // objectKeys must find the keys encoding/json finds, whatever the values hold.
