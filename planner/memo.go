@@ -34,7 +34,10 @@ func New(size int) *Memo {
 	return &Memo{lru: c}
 }
 
-func (m *Memo) Hits() int64   { return m.hits.Load() }
+// Hits counts requests answered from the memo.
+func (m *Memo) Hits() int64 { return m.hits.Load() }
+
+// Misses counts requests that were compiled.
 func (m *Memo) Misses() int64 { return m.misses.Load() }
 
 // Plan returns the plan for req against snap, compiling only for a shape
