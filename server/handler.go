@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -138,6 +139,13 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 // X-Schema-Version-Min (read-your-DDL across instances).
 func (a *App) snapshotFor(r *http.Request, cfg *config.Config) (*cache.Snapshot, *apierr.Error) {
 	snap := a.holder.Load()
+	if snap == nil && a.firstLoadPending() {
+		// Starting up: the first load is under way, so a request waits for
+		// it (as for X-Schema-Version-Min) rather than failing at once.
+		ctx, cancel := context.WithTimeout(r.Context(), cfg.SchemaWaitTimeout)
+		snap, _ = a.holder.WaitVersion(ctx, math.MinInt64)
+		cancel()
+	}
 	if snap == nil {
 		return nil, apierr.New(http.StatusServiceUnavailable, "PGRST002", "Could not query the database for the schema cache. Retrying.", "", "")
 	}
@@ -163,6 +171,16 @@ func (a *App) snapshotFor(r *http.Request, cfg *config.Config) (*cache.Snapshot,
 		return nil, e
 	}
 	return snap, nil
+}
+
+// firstLoadPending is true until the first schema load has either
+// succeeded or failed: a database that is down answers 503 at once.
+func (a *App) firstLoadPending() bool {
+	if a.schema == nil {
+		return false
+	}
+	st := a.schema.Stats()
+	return st.Loads == 0 && st.Failures == 0
 }
 
 // missingObject reports whether err is "not in the schema cache" for an
