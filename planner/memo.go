@@ -85,9 +85,8 @@ func (m *Memo) Plan(req *request.Request, snap *cache.Snapshot, opts Options) (*
 // order: select paths, filters, logic trees, orders. The compiler refers
 // to them by the same numbers.
 type values struct {
-	args  []any
-	ids   map[any]int // *request.Filter / *request.JSONOp / *lang → $n
-	shape strings.Builder
+	args []any
+	ids  map[any]int // *request.Filter / *request.JSONOp / *lang → $n
 }
 
 func (v *values) add(key any, val any) {

@@ -134,7 +134,7 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 	b.Queue(begin)
 	b.Queue(settingsSQL, settingsArgs...)
 	if !single {
-		if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		if err = conn.SendBatch(ctx, b).Close(); err != nil {
 			rollback(conn)
 			return nil, err
 		}
@@ -148,12 +148,12 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 	if p.CountSQL != "" {
 		b.Queue("EXPLAIN (FORMAT JSON) "+p.CountSQL, p.Args...).QueryRow(func(r pgx.Row) error {
 			var raw []byte
-			if err := r.Scan(&raw); err != nil {
-				return err
+			if serr := r.Scan(&raw); serr != nil {
+				return serr
 			}
-			n, err := planRows(raw)
+			n, perr := planRows(raw)
 			planned = &n
-			return err
+			return perr
 		})
 	}
 	if p.Explain != "" {
@@ -163,8 +163,8 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 			var out []byte
 			for rows.Next() {
 				var line string
-				if err := rows.Scan(&line); err != nil {
-					return err
+				if serr := rows.Scan(&line); serr != nil {
+					return serr
 				}
 				out = append(append(out, line...), '\n')
 			}

@@ -60,9 +60,9 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Profile", req.Schema)
 	}
 	if req.Action == request.ActInfo {
-		methods, aerr := allowed(snap, req)
-		if aerr != nil {
-			a.fail(w, cfg, aerr)
+		methods, merr := allowed(snap, req)
+		if merr != nil {
+			a.fail(w, cfg, merr)
 			return
 		}
 		writeInfo(w, methods)

@@ -556,7 +556,7 @@ func isURI(s string) bool {
 		return false
 	}
 	for i := 1; i < colon; i++ {
-		if ch := s[i]; !isAlpha(ch) && !(ch >= '0' && ch <= '9') && ch != '+' && ch != '-' && ch != '.' {
+		if ch := s[i]; !isAlpha(ch) && (ch < '0' || ch > '9') && ch != '+' && ch != '-' && ch != '.' {
 			return false
 		}
 	}
