@@ -280,6 +280,7 @@ func retryableConnectError(err error) bool {
 // runDemo serves the demo schema from a throwaway cluster (the README's
 // first command). PGRST_* variables still apply, e.g. PGRST_SERVER_PORT.
 func runDemo(stdout, stderr io.Writer) int {
+	dieWithParent()
 	ctx := context.Background()
 	fmt.Fprintln(stdout, "pgrest demo: starting a throwaway PostgreSQL…")
 	pg, err := embedpg.Start(ctx, nil)
