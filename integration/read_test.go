@@ -120,7 +120,7 @@ func TestSelectForms(t *testing.T) {
 	p.Get("/items?select=ident:id,label:name&id=eq.2").Expect(t, 200).JSONEq(t, `[{"ident":2,"label":"banana"}]`)
 	p.Get("/items?select=id,price::text&id=eq.1").Expect(t, 200).JSONEq(t, `[{"id":1,"price":"1.50"}]`)
 	p.Get("/items?select=id::text&id=eq.1").Expect(t, 200).JSONEq(t, `[{"id":"1"}]`)
-	p.Get("/items?select=data->a->>b,data->arr->0,n:data->n&id=eq.1").Expect(t, 200).JSONEq(t, `[{"b":"x","0":10,"n":1}]`)
+	p.Get("/items?select=data->a->>b,data->arr->0,n:data->n&id=eq.1").Expect(t, 200).JSONEq(t, `[{"b":"x","arr":10,"n":1}]`)
 	p.Get("/items?select=*&id=eq.4").Expect(t, 200)
 	p.Get("/items?select=id,bogus").ExpectError(t, 400, "42703")
 	p.Get("/items?select=id::not-a-type").ExpectError(t, 400, "PGRST100")

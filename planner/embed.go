@@ -267,7 +267,7 @@ func (c *compiler) relatedOrder(rel *cache.Relation, alias string, items []reque
 			"'"+rel.Name+"' and '"+e.Name+"' do not form a many-to-one or one-to-one relationship", "")
 	}
 	ea := c.nextAlias(target.Name)
-	return "(SELECT " + c.field(ea, &t.Field) + source(r, target, alias, ea, "") + ")", nil
+	return "(SELECT " + c.field(target, ea, &t.Field) + source(r, target, alias, ea, "") + ")", nil
 }
 
 // spread lifts the columns of ...rel(cols) into the parent: a value for a
@@ -298,7 +298,7 @@ func (c *compiler) spread(parent *cache.Relation, pa string, e *request.Embed, p
 		if err != nil {
 			return nil, nil, err
 		}
-		expr := c.castExpr(c.field(ea, &it.Field), it.Cast)
+		expr := c.castExpr(c.field(target, ea, &it.Field), it.Cast)
 		from := source(r, target, pa, ea, where)
 		var sub string
 		if r.ToOne {

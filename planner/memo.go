@@ -187,7 +187,7 @@ func shapeKey(req *request.Request, snap *cache.Snapshot, opts Options, v *value
 		for _, t := range o.Terms {
 			w(t.Relation, t.Field.Name, strconv.Itoa(len(t.Field.Path)), strconv.FormatBool(t.Desc), strconv.Itoa(int(t.Nulls)))
 			for _, op := range t.Field.Path {
-				w(strconv.FormatBool(op.Text), numKind(op.Key))
+				w(strconv.FormatBool(op.Text), numKind(op))
 			}
 		}
 	}
@@ -208,8 +208,8 @@ func shapeKey(req *request.Request, snap *cache.Snapshot, opts Options, v *value
 
 // numKind distinguishes array indexes from keys in JSON paths: the
 // compiler casts the parameter accordingly.
-func numKind(k string) string {
-	if _, err := strconv.Atoi(k); err == nil {
+func numKind(op request.JSONOp) string {
+	if op.IsIndex() {
 		return "i"
 	}
 	return "k"
@@ -221,7 +221,7 @@ func writeSelect(b *strings.Builder, w func(...string), items []request.SelectIt
 		// without an alias are part of the shape.
 		w(it.Field.Name, it.Alias, it.Cast, it.Aggregate, it.AggregateCast, strconv.Itoa(len(it.Field.Path)))
 		for _, op := range it.Field.Path {
-			w(strconv.FormatBool(op.Text), numKind(op.Key))
+			w(strconv.FormatBool(op.Text), numKind(op))
 			if it.Alias == "" {
 				w(op.Key)
 			}
@@ -238,7 +238,7 @@ func writeFilterShape(w func(...string), f *request.Filter) {
 	o := &f.Op
 	w(f.Field.Name, strconv.Itoa(len(f.Field.Path)), strconv.FormatBool(o.Negated), o.Op, o.Quant, strconv.FormatBool(o.Language != ""))
 	for _, op := range f.Field.Path {
-		w(strconv.FormatBool(op.Text), numKind(op.Key))
+		w(strconv.FormatBool(op.Text), numKind(op))
 	}
 	if o.Op == "is" {
 		w(o.Value)

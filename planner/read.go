@@ -157,25 +157,53 @@ func (c *compiler) rangeFor(path []string) (int64, *int64) {
 	return 0, nil
 }
 
-// field renders a column with its JSON path, every key a parameter.
-func (c *compiler) field(alias string, f *request.Field) string {
+// field renders a column of rel with its JSON path, every key a parameter.
+// Keys stay untyped like PostgREST's literals (the operator picks text),
+// indexes are ints. A path on a column that is not json or jsonb (an
+// array, a composite, a column pgrest does not know) reads it through
+// to_jsonb, as PostgREST does.
+func (c *compiler) field(rel *cache.Relation, alias string, f *request.Field) string {
 	if f.Name == "*" {
 		return ident(alias) + ".*"
 	}
 	s := ident(alias) + "." + ident(f.Name)
+	if len(f.Path) == 0 {
+		return s
+	}
+	if !columnIs(rel, f.Name, "json", "jsonb") {
+		s = "to_jsonb(" + s + ")"
+	}
 	for i := range f.Path {
 		op := &f.Path[i]
 		arrow := "->"
 		if op.Text {
 			arrow = "->>"
 		}
-		cast := "::text"
-		if _, err := strconv.Atoi(op.Key); err == nil {
-			cast = "::int"
+		s += arrow + c.param(op)
+		if op.IsIndex() {
+			s += "::int"
 		}
-		s += arrow + c.param(op) + cast
 	}
 	return s
+}
+
+// columnIs reports whether rel's column name has one of the types, by its
+// own type name or, for a domain, its base type's. Function result
+// columns carry only their formatted type.
+func columnIs(rel *cache.Relation, name string, types ...string) bool {
+	if rel == nil {
+		return false
+	}
+	col := rel.Column(name)
+	if col == nil {
+		return false
+	}
+	for _, t := range types {
+		if col.NominalType == t || col.BaseType == t || (col.NominalType == "" && col.Type == t) {
+			return true
+		}
+	}
+	return false
 }
 
 // selectList renders the columns of one level; names are the output
@@ -230,7 +258,7 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 			hasAgg = true
 			expr := "pg_catalog.count(*)"
 			if it.Field.Name != "" {
-				expr = it.Aggregate + "(" + c.castExpr(c.field(alias, &it.Field), it.Cast) + ")"
+				expr = it.Aggregate + "(" + c.castExpr(c.field(rel, alias, &it.Field), it.Cast) + ")"
 			}
 			expr = c.castExpr(expr, it.AggregateCast)
 			name := it.Alias
@@ -240,7 +268,7 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 			cols = append(cols, expr+" AS "+ident(name))
 			names = append(names, name)
 		default:
-			expr := c.castExpr(c.field(alias, &it.Field), it.Cast)
+			expr := c.castExpr(c.field(rel, alias, &it.Field), it.Cast)
 			if it.Cast == "" && c.jsonOut {
 				if fn := c.representation(rel, &it.Field, toJSON); fn != "" {
 					expr = fn + "(" + expr + ")"
@@ -307,13 +335,15 @@ func (c *compiler) representation(rel *cache.Relation, f *request.Field, pick fu
 }
 
 // outputName is a column's key in the response: its alias, else the last
-// JSON key of its path, else its name.
+// object key of its path (indexes name nothing), else its name.
 func outputName(it *request.SelectItem) string {
 	if it.Alias != "" {
 		return it.Alias
 	}
-	if n := len(it.Field.Path); n > 0 {
-		return it.Field.Path[n-1].Key
+	for i := len(it.Field.Path) - 1; i >= 0; i-- {
+		if op := it.Field.Path[i]; !op.IsIndex() {
+			return op.Key
+		}
 	}
 	return it.Field.Name
 }
@@ -437,7 +467,7 @@ var binaryOps = map[string]string{
 var ftsFuncs = map[string]string{"fts": "to_tsquery", "plfts": "plainto_tsquery", "phfts": "phraseto_tsquery", "wfts": "websearch_to_tsquery"}
 
 func (c *compiler) filter(rel *cache.Relation, alias string, f *request.Filter) (string, error) {
-	col := c.field(alias, &f.Field)
+	col := c.field(rel, alias, &f.Field)
 	o := &f.Op
 	var s string
 	// A domain with a cast from text reads filter values through it.
@@ -461,11 +491,16 @@ func (c *compiler) filter(rel *cache.Relation, alias string, f *request.Filter) 
 	case o.Op == "in":
 		s = col + " = ANY(" + c.param(f) + ")"
 	case ftsFuncs[o.Op] != "":
-		arg := c.param(f)
+		lang := ""
 		if o.Language != "" {
-			arg = c.param(&o.Language) + "::regconfig, " + arg
+			lang = c.param(&o.Language) + "::regconfig, "
 		}
-		s = col + " @@ " + ftsFuncs[o.Op] + "(" + arg + ")"
+		// Text and json columns are searched through to_tsvector in the
+		// same configuration, as PostgREST does.
+		if !columnIs(rel, f.Field.Name, "tsvector") {
+			col = "to_tsvector(" + lang + col + ")"
+		}
+		s = col + " @@ " + ftsFuncs[o.Op] + "(" + lang + c.param(f) + ")"
 	case o.Quant != "":
 		op := binaryOps[o.Op]
 		if op == "" || o.Op == "isdistinct" {
@@ -496,7 +531,7 @@ func (c *compiler) orderClause(rel *cache.Relation, alias string, items []reques
 					return "", err
 				}
 			} else {
-				s = c.field(alias, &t.Field)
+				s = c.field(rel, alias, &t.Field)
 			}
 			if t.Desc {
 				s += " DESC"

@@ -1,0 +1,65 @@
+package integration
+
+import "testing"
+
+// A small catalogue of notes: text, json and jsonb bodies, an int array,
+// a composite and a tsvector, for the operators PostgREST applies through
+// to_tsvector and to_jsonb.
+const operatorsFixture = `
+CREATE TYPE point2 AS (x numeric, y numeric);
+CREATE TABLE notes (
+  id int PRIMARY KEY,
+  body text,
+  meta jsonb,
+  raw json,
+  scores int[],
+  grid int[],
+  pos point2,
+  doc tsvector
+);
+INSERT INTO notes VALUES
+  (1, 'Cats chase mice in the garden', '{"title":"Cats chase mice"}', '{"title":"Cats chase mice"}', '{5,1}', '{{1,2},{3,4}}', '(0.5,1.5)', to_tsvector('english', 'cats chase mice')),
+  (2, 'Dogs sleep all day long',       '{"title":"Dogs sleep"}',      '{"title":"Dogs sleep"}',      '{2,9}', '{{7,8},{9,6}}', '(2.5,0.1)', to_tsvector('english', 'dogs sleep'));
+GRANT SELECT ON notes TO web_anon;
+CREATE FUNCTION note_points() RETURNS TABLE (id int, p point2) LANGUAGE sql STABLE AS
+  $$ SELECT id, pos FROM notes $$;
+GRANT EXECUTE ON FUNCTION note_points() TO web_anon;
+`
+
+// Full-text operators on text, json and jsonb columns search
+// to_tsvector(column) in the requested configuration.
+func TestFullTextOnTextAndJSON(t *testing.T) {
+	db := NewDB(t, operatorsFixture)
+	p := StartPgrest(t, db, nil)
+	for _, q := range []string{
+		"body=fts.cats", "meta=fts.cats", "raw=fts.cats", "doc=fts.cats",
+		"body=plfts(english).the%20cat", "meta=wfts.cats%20-dogs", "body=phfts(english).chase%20mice",
+		"body=not.fts(english).dogs", "or=(meta.fts.nothing,meta.fts.cat:*)",
+	} {
+		p.Get("/notes?select=id&"+q).Expect(t, 200).JSONEq(t, `[{"id":1}]`)
+	}
+	// The configuration applies to the column too: English stems "sleeping" to "sleep".
+	p.Get("/notes?select=id&body=fts(english).sleeping").Expect(t, 200).JSONEq(t, `[{"id":2}]`)
+	p.Get("/notes?select=id&body=fts(simple).sleeping").Expect(t, 200).JSONEq(t, `[]`)
+}
+
+// Arrows on arrays and composites read the column as jsonb; an index as
+// the last step names the output after the last key before it.
+func TestArrowsOnArraysAndComposites(t *testing.T) {
+	db := NewDB(t, operatorsFixture)
+	p := StartPgrest(t, db, nil)
+	p.Get("/notes?select=id&order=scores->0.desc").Expect(t, 200).JSONEq(t, `[{"id":1},{"id":2}]`)
+	p.Get("/notes?select=id&order=grid->1->0.asc").Expect(t, 200).JSONEq(t, `[{"id":1},{"id":2}]`)
+	p.Get("/notes?select=pos->x&order=id").Expect(t, 200).JSONEq(t, `[{"x":0.5},{"x":2.5}]`)
+	p.Get("/notes?select=pos->>y&order=id").Expect(t, 200).JSONEq(t, `[{"y":"1.5"},{"y":"0.1"}]`)
+	p.Get("/notes?select=id&pos->>x=gt.1").Expect(t, 200).JSONEq(t, `[{"id":2}]`)
+	p.Get("/notes?select=scores->>1::int&order=id").Expect(t, 200).JSONEq(t, `[{"scores":1},{"scores":9}]`)
+	p.Get("/notes?select=scores->>-1::int&order=id").Expect(t, 200).JSONEq(t, `[{"scores":1},{"scores":9}]`)
+	p.Get("/notes?select=grid->1->>0&id=eq.2").Expect(t, 200).JSONEq(t, `[{"grid":"9"}]`)
+	p.Get("/rpc/note_points?select=p->y&p->>x=lt.1").Expect(t, 200).JSONEq(t, `[{"y":1.5}]`)
+	// Keys are untyped like PostgREST's literals, so PostgreSQL names them "unknown".
+	e := p.Get("/notes?select=meta->>title->x").ExpectError(t, 404, "42883")
+	if e["message"] != "operator does not exist: text -> unknown" {
+		t.Fatalf("message: %v", e["message"])
+	}
+}
