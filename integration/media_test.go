@@ -64,7 +64,7 @@ func TestMediaHandlers(t *testing.T) {
 	// a function returning a media-type domain answers in it, also for */*
 	expect(p.Get("/rpc/page", "Accept: text/html"), 200, "text/html", "<h1>hi</h1>")
 	expect(p.Get("/rpc/page"), 200, "text/html", "<h1>hi</h1>")
-	expect(p.Get("/rpc/greet?name=you", "Accept: text/plain"), 200, "text/plain", "hello you")
+	expect(p.Get("/rpc/greet?name=you", "Accept: text/plain"), 200, "text/plain; charset=utf-8", "hello you")
 	expect(p.Get("/rpc/blob", "Accept: application/octet-stream"), 200, "application/octet-stream", "\x00\xff\x10")
 	// a function returning "*/*" answers any Accept; SQL sets the Content-Type
 	expect(p.Get("/rpc/file", "Accept: application/pdf"), 200, "application/pdf", "%PDF")
@@ -77,9 +77,10 @@ func TestMediaHandlers(t *testing.T) {
 	p.Get("/notes", "Accept: application/vnd.lines+text").Expect(t, 200) // through the any handler
 	// the any handler takes media types nothing else serves; SQL may set Content-Type
 	expect(p.Get("/notes", "Accept: application/x-whatever"), 200, "application/x-custom", `{"id":1,"body":"a"}`+"\n")
-	// builtins still win for their types, and a domain named after a builtin overrides it
+	// builtins still win for their types, and a domain named after a builtin
+	// overrides it (the media types PostgREST knows keep their charset)
 	p.Get("/lines?select=id&order=id", "Accept: text/csv").Expect(t, 200)
-	expect(p.Get("/notes", "Accept: application/json"), 200, "application/json", `{"count" : 1}`)
+	expect(p.Get("/notes", "Accept: application/json"), 200, "application/json; charset=utf-8", `{"count" : 1}`)
 	p.Get("/lines?select=id&order=id").Expect(t, 200).JSONEq(t, `[{"id":1},{"id":2}]`)
 }
 

@@ -65,7 +65,7 @@ func (o offer) handler(mt string) *media {
 		if h.MediaType != mt {
 			continue
 		}
-		m := &media{contentType: mt, handler: h, binary: h.Binary}
+		m := &media{contentType: withCharset(mt), handler: h, binary: h.Binary}
 		if h.Relation != (cache.QI{}) {
 			m.rowType = ident(h.Relation.Schema) + "." + ident(h.Relation.Name)
 		}
@@ -82,13 +82,13 @@ func negotiate(req *request.Request, opts Options, o offer) (*media, error) {
 		case "application/vnd.pgrst.object+json", "application/vnd.pgrst.object":
 			ct := "application/vnd.pgrst.object+json; charset=utf-8"
 			if strip {
-				ct = "application/vnd.pgrst.object+json; nulls=stripped; charset=utf-8"
+				ct = "application/vnd.pgrst.object+json;nulls=stripped; charset=utf-8"
 			}
 			return &media{contentType: ct, singular: true, stripNulls: strip}, nil
 		case "application/vnd.pgrst.array+json", "application/vnd.pgrst.array":
 			ct := "application/vnd.pgrst.array+json; charset=utf-8"
 			if strip {
-				ct = "application/vnd.pgrst.array+json; nulls=stripped; charset=utf-8"
+				ct = "application/vnd.pgrst.array+json;nulls=stripped; charset=utf-8"
 			}
 			return &media{contentType: ct, stripNulls: strip}, nil
 		case "application/vnd.pgrst.plan", "application/vnd.pgrst.plan+json", "application/vnd.pgrst.plan+text":
@@ -122,7 +122,7 @@ func negotiate(req *request.Request, opts Options, o offer) (*media, error) {
 			if ct == "*/*" {
 				ct = concrete(t)
 			}
-			return &media{contentType: ct, raw: true, binary: f.Binary}, nil
+			return &media{contentType: withCharset(ct), raw: true, binary: f.Binary}, nil
 		}
 		switch t {
 		case "*/*", "application/*", "application/json":
@@ -135,12 +135,23 @@ func negotiate(req *request.Request, opts Options, o offer) (*media, error) {
 			}
 		}
 		if m := o.handler("*/*"); m != nil {
-			m.contentType = concrete(t)
+			m.contentType = withCharset(concrete(t))
 			return m, nil
 		}
 	}
 	accept := req.Headers["accept"]
 	return nil, apierr.New(http.StatusNotAcceptable, "PGRST107", "None of these media types are available: "+accept, "", "")
+}
+
+// withCharset adds the charset PostgREST writes after the media types it
+// knows by name; others (and octet-stream) go out as they are.
+func withCharset(mt string) string {
+	switch mt {
+	case "application/json", "application/geo+json", "text/csv", "text/plain", "text/xml",
+		"application/openapi+json", "application/vnd.pgrst.object+json", "application/x-www-form-urlencoded":
+		return mt + "; charset=utf-8"
+	}
+	return mt
 }
 
 // concrete is the Content-Type an any handler answers an Accept entry

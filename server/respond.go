@@ -128,7 +128,7 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 }
 
 func singularError(n int64) *apierr.Error {
-	return apierr.New(http.StatusNotAcceptable, "PGRST116", "JSON object requested, multiple (or no) rows returned",
+	return apierr.New(http.StatusNotAcceptable, "PGRST116", "Cannot coerce the result to a single JSON object",
 		"The result contains "+strconv.FormatInt(n, 10)+" rows", "")
 }
 
