@@ -63,3 +63,36 @@ func TestArrowsOnArraysAndComposites(t *testing.T) {
 		t.Fatalf("message: %v", e["message"])
 	}
 }
+
+// Quoted names carry PostgREST's reserved characters; JSON keys refuse
+// them unquoted; logic trees allow blanks; parse errors are worded like
+// PostgREST's parser.
+func TestGrammarCompat(t *testing.T) {
+	db := NewDB(t, operatorsFixture+`
+CREATE TABLE odd (id int, "x->y::z" text, "(a,b)" text, "d.o.t" text);
+INSERT INTO odd VALUES (1, 'arrow', 'paren', 'dot'), (2, 'two', 'two', 'two');
+GRANT SELECT ON odd TO web_anon;`)
+	p := StartPgrest(t, db, nil)
+	p.Get(`/odd?select="x->y::z","(a,b)",dotted:"d.o.t"&"d.o.t"=eq.dot`).Expect(t, 200).
+		JSONEq(t, `[{"x->y::z":"arrow","(a,b)":"paren","dotted":"dot"}]`)
+	p.Get(`/notes?select=meta->"a(b)"&id=eq.1`).Expect(t, 200).JSONEq(t, `[{"a(b)":null}]`)
+	e := p.Get("/notes?select=id,meta->(x").ExpectError(t, 400, "PGRST100")
+	if e["message"] != `"failed to parse select parameter (id,meta->(x)" (line 1, column 10)` ||
+		e["details"] != `unexpected "(" expecting "-", digit or any non reserved character different from: .,>()` {
+		t.Fatalf("bad key: %v", e)
+	}
+	p.Get("/notes?select=id&and=(%20or%20(%20id.eq.1%20,%20id.eq.2%20)%20,%20id.in.(%201,%203%20)%20)").Expect(t, 200).JSONEq(t, `[{"id":1}]`)
+	e = p.Get("/notes?and=()").ExpectError(t, 400, "PGRST100")
+	if e["message"] != `"failed to parse logic tree (())" (line 1, column 5)` {
+		t.Fatalf("empty and: %v", e)
+	}
+	e = p.Get("/notes?id=1").ExpectError(t, 400, "PGRST100")
+	if e["details"] != `unexpected "1" expecting "not" or operator (eq, gt, ...)` {
+		t.Fatalf("no operator: %v", e)
+	}
+	e = p.Get("/notes?limit=-1").ExpectError(t, 416, "PGRST103")
+	if e["details"] != "Limit should be greater than or equal to zero." {
+		t.Fatalf("negative limit: %v", e)
+	}
+	p.Get("/notes?select=id&order=id&limit=x&offset=-3").Expect(t, 200).JSONEq(t, `[{"id":1},{"id":2}]`)
+}

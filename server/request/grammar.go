@@ -1,6 +1,7 @@
 package request
 
 import (
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -29,7 +30,7 @@ func parseQuery(req *Request, raw string) *apierr.Error {
 
 func parseParam(req *Request, key, val string) *apierr.Error {
 	// Embed-scoped parameters are written "rel.sub.key".
-	segs := strings.Split(key, ".")
+	segs := splitTop(key, '.')
 	last := segs[len(segs)-1]
 	path := segs[:len(segs)-1]
 	if len(path) == 0 {
@@ -60,15 +61,20 @@ func parseParam(req *Request, key, val string) *apierr.Error {
 		req.Orders = append(req.Orders, Order{Path: path, Terms: terms})
 		return nil
 	case last == "limit" || last == "offset":
+		// Like PostgREST: a value that is not an integer is ignored, a
+		// negative offset reads from the start, a negative limit is 416.
 		n, err := strconv.ParseInt(val, 10, 64)
-		if err != nil || n < 0 {
-			return apierr.ParseError("\""+val+"\" is not a valid "+last, "")
+		if err != nil {
+			return nil
 		}
 		rg := pathRange(req, path)
-		if last == "limit" {
+		switch {
+		case last == "offset":
+			rg.Offset = max(n, 0)
+		case n < 0:
+			return apierr.New(http.StatusRequestedRangeNotSatisfiable, "PGRST103", "Requested range not satisfiable", "Limit should be greater than or equal to zero.", "")
+		default:
 			rg.Limit = &n
-		} else {
-			rg.Offset = n
 		}
 		return nil
 	case last == "or" || last == "and":
@@ -119,6 +125,9 @@ func addLogic(req *Request, path []string, or, negated bool, val string) *apierr
 	if !strings.HasPrefix(val, "(") || !strings.HasSuffix(val, ")") {
 		return apierr.ParseError("\"failed to parse logic tree ("+val+")\"", "expecting \"(\"")
 	}
+	if strings.TrimSpace(val[1:len(val)-1]) == "" {
+		return emptyLogic(val, or)
+	}
 	t, err := parseLogicBody(val[1 : len(val)-1])
 	if err != nil {
 		return err
@@ -138,10 +147,12 @@ func parseLogicBody(s string) (*Logic, *apierr.Error) {
 		if strings.HasPrefix(inner, "not.") {
 			neg, inner = true, inner[4:]
 		}
-		if (strings.HasPrefix(inner, "or(") || strings.HasPrefix(inner, "and(")) && strings.HasSuffix(inner, ")") {
-			isOr := strings.HasPrefix(inner, "or(")
-			open := strings.IndexByte(inner, '(')
-			sub, err := parseLogicBody(inner[open+1 : len(inner)-1])
+		if op, body, ok := nestedLogic(inner); ok {
+			isOr := op == "or"
+			if strings.TrimSpace(body) == "" {
+				return nil, emptyLogic("("+s+")", isOr)
+			}
+			sub, err := parseLogicBody(body)
 			if err != nil {
 				return nil, err
 			}
@@ -163,6 +174,31 @@ func parseLogicBody(s string) (*Logic, *apierr.Error) {
 		return nil, apierr.ParseError("\"failed to parse logic tree ()\"", "empty logic tree")
 	}
 	return t, nil
+}
+
+// nestedLogic recognises and(...) / or(...), blanks allowed before "(".
+func nestedLogic(m string) (op, body string, ok bool) {
+	for _, op := range []string{"and", "or"} {
+		if rest, found := strings.CutPrefix(m, op); found {
+			rest = strings.TrimLeft(rest, " \t")
+			if strings.HasPrefix(rest, "(") && strings.HasSuffix(rest, ")") {
+				return op, rest[1 : len(rest)-1], true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// emptyLogic is PostgREST's error for and()/or() without conditions: its
+// parser reads the operator and the value as one text.
+func emptyLogic(val string, or bool) *apierr.Error {
+	op := "and"
+	if or {
+		op = "or"
+	}
+	col := strconv.Itoa(len(op) + strings.LastIndexByte(val, ')') + 1)
+	return apierr.ParseError("\"failed to parse logic tree ("+val+")\" (line 1, column "+col+")",
+		"unexpected \")\" expecting field name (* or [a..z0..9_$]), negation operator (not) or logic operator (and, or)")
 }
 
 // unquoteLogicValue removes the double quotes that protect reserved
@@ -209,49 +245,11 @@ func splitTop(s string, sep byte) []string {
 	return append(out, s[start:])
 }
 
-// parseField reads col->a->>b.
-func parseField(s string) (Field, *apierr.Error) {
-	s = strings.TrimSpace(s)
-	var f Field
-	i := strings.Index(s, "->")
-	if i < 0 {
-		f.Name = strings.Trim(s, `"`)
-	} else {
-		f.Name = strings.Trim(s[:i], `"`)
-		rest := s[i:]
-		for rest != "" {
-			text := strings.HasPrefix(rest, "->>")
-			if text {
-				rest = rest[3:]
-			} else if strings.HasPrefix(rest, "->") {
-				rest = rest[2:]
-			} else {
-				return f, apierr.ParseError("\"failed to parse field ("+s+")\"", "unexpected \""+rest+"\"")
-			}
-			j := strings.Index(rest, "->")
-			k := rest
-			if j >= 0 {
-				k, rest = rest[:j], rest[j:]
-			} else {
-				rest = ""
-			}
-			if k == "" {
-				return f, apierr.ParseError("\"failed to parse field ("+s+")\"", "empty JSON key")
-			}
-			f.Path = append(f.Path, JSONOp{Text: text, Key: strings.Trim(k, `'"`)})
-		}
-	}
-	if f.Name == "" || strings.ContainsAny(f.Name, "(),") {
-		return f, apierr.ParseError("\"failed to parse field ("+s+")\"", "unexpected character in column name")
-	}
-	return f, nil
-}
-
 func parseFilter(path []string, col, val string) (Filter, *apierr.Error) {
 	f := Filter{Path: path}
-	field, err := parseField(col)
-	if err != nil {
-		return f, err
+	field, serr := parseField(col)
+	if serr != nil {
+		return f, apierr.ParseError("\"failed to parse tree path ("+col+")\" (line 1, column "+serr.column(col)+")", serr.details())
 	}
 	f.Field = field
 	op, err := parseOperation(val)
@@ -276,7 +274,11 @@ func parseOperation(val string) (Operation, *apierr.Error) {
 		if operators[opPart] {
 			value = ""
 		} else {
-			return fail("unexpected \"" + rest + "\" expecting operator (eq, gt, ...)")
+			expecting := "operator (eq, gt, ...)"
+			if !o.Negated {
+				expecting = "\"not\" or " + expecting
+			}
+			return fail("unexpected " + unexpectedAt(rest, 0) + " expecting " + expecting)
 		}
 	}
 	name := opPart
@@ -353,10 +355,10 @@ func parseOrder(v string) ([]OrderTerm, *apierr.Error) {
 			t.Relation = part[:i]
 			part = part[i+1:j] + part[j+1:]
 		}
-		segs := strings.Split(part, ".")
-		f, err := parseField(segs[0])
-		if err != nil {
-			return nil, err
+		segs := splitTop(part, '.')
+		f, serr := parseField(segs[0])
+		if serr != nil {
+			return nil, apierr.ParseError("\"failed to parse order ("+v+")\"", serr.details())
 		}
 		t.Field = f
 		for _, m := range segs[1:] {
@@ -380,12 +382,21 @@ func parseOrder(v string) ([]OrderTerm, *apierr.Error) {
 
 // parseSelect parses select=, including embeds and aggregates.
 func parseSelect(v string) ([]SelectItem, *apierr.Error) {
+	return parseSelectAt(v, v, 0)
+}
+
+// parseSelectAt parses the part v of the select string full that starts
+// at byte base (an embed's body), so errors point into full.
+func parseSelectAt(full, v string, base int) ([]SelectItem, *apierr.Error) {
 	fail := func(d string) *apierr.Error {
-		return apierr.ParseError("\"failed to parse select parameter ("+v+")\"", d)
+		return apierr.ParseError("\"failed to parse select parameter ("+full+")\"", d)
 	}
 	var items []SelectItem
-	for _, part := range splitTop(v, ',') {
-		part = strings.TrimSpace(part)
+	off := base
+	for _, raw := range splitTop(v, ',') {
+		partOff := off + len(raw) - len(strings.TrimLeft(raw, " \t"))
+		off += len(raw) + 1
+		part := strings.TrimSpace(raw)
 		if part == "" {
 			if strings.TrimSpace(v) == "" {
 				return nil, nil
@@ -395,13 +406,13 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 		var it SelectItem
 		spread := strings.HasPrefix(part, "...")
 		if spread {
-			part = part[3:]
+			part, partOff = part[3:], partOff+3
 		}
 		// alias:rest (but not the :: of a cast)
-		if i := strings.IndexByte(part, ':'); i > 0 && !strings.HasPrefix(part[i:], "::") && !strings.ContainsAny(part[:i], "(") {
-			it.Alias, part = strings.Trim(part[:i], `"`), part[i+1:]
+		if i := indexUnquoted(part, ":"); i > 0 && !strings.HasPrefix(part[i:], "::") && indexUnquoted(part[:i], "(") < 0 {
+			it.Alias, part, partOff = unquoteName(part[:i]), part[i+1:], partOff+i+1
 		}
-		if open := strings.IndexByte(part, '('); open > 0 && strings.HasSuffix(part, ")") && !isAggregateCall(part) {
+		if open := indexUnquoted(part, "("); open > 0 && strings.HasSuffix(part, ")") && !isAggregateCall(part) {
 			head, body := part[:open], part[open+1:len(part)-1]
 			e := &Embed{Alias: it.Alias, Spread: spread}
 			hs := strings.Split(head, "!")
@@ -414,7 +425,7 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 					e.Hint = h
 				}
 			}
-			sub, err := parseSelect(body)
+			sub, err := parseSelectAt(full, body, partOff+open+1)
 			if err != nil {
 				return nil, err
 			}
@@ -430,7 +441,7 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 			return nil, fail("spread (...) needs an embedded resource")
 		}
 		// cast of the aggregate: col.sum()::int ; column cast: col::text
-		if i := strings.Index(part, "()"); i >= 0 {
+		if i := indexUnquoted(part, "()"); i >= 0 {
 			head, tail := part[:i], part[i+2:]
 			if c, ok := strings.CutPrefix(tail, "::"); ok {
 				it.AggregateCast = c
@@ -455,12 +466,12 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 			it.Aggregate = agg
 			part = head[:dot]
 		}
-		if i := strings.Index(part, "::"); i >= 0 {
+		if i := indexUnquoted(part, "::"); i >= 0 {
 			it.Cast, part = part[i+2:], part[:i]
 		}
-		f, err := parseField(part)
-		if err != nil {
-			return nil, err
+		f, serr := parseField(part)
+		if serr != nil {
+			return nil, apierr.ParseError("\"failed to parse select parameter ("+full+")\" (line 1, column "+serr.at(partOff).column(full)+")", serr.details())
 		}
 		it.Field = f
 		items = append(items, it)
@@ -468,9 +479,20 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 	return items, nil
 }
 
+// unquoteName reads an alias or name that may be double-quoted.
+func unquoteName(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && s[0] == '"' {
+		if q, _, err := quotedAt(s, 0); err == nil {
+			return q
+		}
+	}
+	return s
+}
+
 func isAggregateCall(part string) bool {
-	i := strings.Index(part, "()")
-	if i < 0 || strings.Contains(part[:i], "(") {
+	i := indexUnquoted(part, "()")
+	if i < 0 || indexUnquoted(part[:i], "(") >= 0 {
 		return false
 	}
 	head := part[:i]
