@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/pgrest/pgrest/server/config"
@@ -39,4 +40,33 @@ func TestNullsStrippedOutput(t *testing.T) {
 	if e["message"] != "Invalid schema: nowhere" || e["hint"] != "Only the following schemas are exposed: shop, depot" {
 		t.Fatalf("error %v", e)
 	}
+}
+
+const limitedFixture = `
+CREATE TABLE crews (id int PRIMARY KEY, name text);
+CREATE TABLE hands (id int PRIMARY KEY, crew_id int REFERENCES crews, name text);
+INSERT INTO crews VALUES (1, 'north'), (2, 'south'), (3, 'east');
+INSERT INTO hands VALUES (1, 1, 'ann'), (2, 1, 'bob'), (3, 1, 'cy'), (4, 2, 'di'), (5, 2, 'ed'), (6, 2, 'fay');
+GRANT SELECT, DELETE ON crews, hands TO web_anon;
+`
+
+// db-max-rows caps every level of a read but not what a write returns;
+// count=estimated counts exactly up to it.
+func TestMaxRowsEveryLevel(t *testing.T) {
+	db := NewDB(t, limitedFixture)
+	p := StartPgrest(t, db, func(c *config.Config) { n := int64(2); c.DBMaxRows = &n })
+	p.Get("/crews?select=id,hands(id)&order=id&hands.order=id").Expect(t, 200).
+		JSONEq(t, `[{"id":1,"hands":[{"id":1},{"id":2}]},{"id":2,"hands":[{"id":4},{"id":5}]}]`)
+	r := p.Get("/hands?id=lt.3", "Prefer: count=estimated").Expect(t, 200)
+	if cr := r.Header.Get("Content-Range"); cr != "0-1/2" {
+		t.Fatalf("Content-Range %q", cr)
+	}
+	// Past db-max-rows the larger of the capped count and the plan's guess.
+	r = p.Get("/hands?crew_id=eq.1", "Prefer: count=estimated").Expect(t, 206)
+	var total int
+	if _, err := fmt.Sscanf(r.Header.Get("Content-Range"), "0-1/%d", &total); err != nil || total < 3 {
+		t.Fatalf("Content-Range %q", r.Header.Get("Content-Range"))
+	}
+	p.Do("DELETE", "/hands?crew_id=eq.2&select=name&order=name.desc", "", "Prefer: return=representation").Expect(t, 200).
+		JSONEq(t, `[{"name":"fay"},{"name":"ed"},{"name":"di"}]`)
 }

@@ -42,6 +42,10 @@ type Plan struct {
 	// CountSQL, when set, is a statement (same Args) whose EXPLAIN row
 	// estimate answers Prefer: count=planned (and estimated above db-max-rows).
 	CountSQL string
+	// EstimateAbove: for count=estimated, the exact count (counted up to one
+	// row past it) gives way to a larger plan estimate only above this
+	// db-max-rows; nil means always (PostgREST's comparison with no limit).
+	EstimateAbove *int64
 	// Explain holds the EXPLAIN options (e.g. "FORMAT JSON, ANALYZE") when the
 	// client asked for application/vnd.pgrst.plan; the executor then runs
 	// EXPLAIN (Explain) SQL instead and returns the plan.

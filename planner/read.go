@@ -25,6 +25,8 @@ type compiler struct {
 	groupBy []string
 	// jsonOut: the body is builtin JSON, where domain representations apply.
 	jsonOut bool
+	// maxRows caps every level of a read (db-max-rows); writes leave it nil.
+	maxRows *int64
 }
 
 func (c *compiler) param(key any) string { return "$" + strconv.Itoa(c.vals.ids[key]) }
@@ -35,7 +37,7 @@ func (c *compiler) nextAlias(name string) string {
 }
 
 func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *values, cl *call) (*Plan, error) {
-	c := &compiler{req: req, snap: snap, opts: opts, vals: vals}
+	c := &compiler{req: req, snap: snap, opts: opts, vals: vals, maxRows: opts.MaxRows}
 	alias := req.Resource
 	switch {
 	case req.Action == request.ActRead:
@@ -96,9 +98,6 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 		return nil, err
 	}
 	offset, limit := c.rangeFor(nil)
-	if opts.MaxRows != nil && (limit == nil || *limit > *opts.MaxRows) {
-		limit = opts.MaxRows
-	}
 	var q strings.Builder
 	q.WriteString("SELECT ")
 	q.WriteString(cols)
@@ -118,8 +117,16 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 	switch req.Prefs.Count {
 	case "exact":
 		total = "(SELECT pg_catalog.count(*) FROM " + from + where + ")"
-	case "planned", "estimated":
+	case "planned":
 		p.CountSQL = "SELECT 1 FROM " + from + where
+	case "estimated":
+		p.CountSQL = "SELECT 1 FROM " + from + where
+		p.EstimateAbove = opts.MaxRows
+		if opts.MaxRows != nil {
+			total = "(SELECT pg_catalog.count(*) FROM (" + p.CountSQL + " LIMIT " + strconv.FormatInt(*opts.MaxRows+1, 10) + ") _pgrest_c)"
+		} else {
+			total = "(SELECT pg_catalog.count(*) FROM " + from + where + ")"
+		}
 	}
 	var sql strings.Builder
 	sql.WriteString("SELECT ")
@@ -147,14 +154,21 @@ func bodyColumns(m *media, names []string) string {
 // response.status as SQL left them.
 const responseSettings = "nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status"
 
-// rangeFor returns the offset and limit for the embed at path.
+// rangeFor returns the offset and limit for the embed at path, within
+// db-max-rows on reads.
 func (c *compiler) rangeFor(path []string) (int64, *int64) {
+	var offset int64
+	var limit *int64
 	for _, r := range c.req.Ranges {
 		if request.SamePath(r.Path, path) {
-			return r.Offset, r.Limit
+			offset, limit = r.Offset, r.Limit
+			break
 		}
 	}
-	return 0, nil
+	if c.maxRows != nil && (limit == nil || *limit > *c.maxRows) {
+		limit = c.maxRows
+	}
+	return offset, limit
 }
 
 // field renders a column of rel with its JSON path, every key a parameter.

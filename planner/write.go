@@ -124,9 +124,14 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 		body = "(SELECT json_build_array(" + strings.Join(pk, ", ") + ")::text FROM " + ident(alias) + " LIMIT 1) AS body, NULL::bytea AS body_bytes"
 		cols, names = "1", nil
 	}
+	// The rows read back keep the request's order, as PostgREST's read plan does.
+	order, err := c.orderClause(rel, alias, req.Select, nil)
+	if err != nil {
+		return nil, err
+	}
 	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT NULL::bigint AS total, pg_catalog.count(_pgrest_t) AS page_total, " +
 		body + ", " + responseSettings + " FROM (SELECT " +
-		cols + " FROM " + ident(alias) + ") _pgrest_t"
+		cols + " FROM " + ident(alias) + order + ") _pgrest_t"
 	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular}, nil
 }
 
