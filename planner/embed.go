@@ -83,7 +83,7 @@ func (c *compiler) relationship(rel *cache.Relation, e *request.Embed) (*cache.R
 		return nil, nil, apierr.New(http.StatusBadRequest, "PGRST200",
 			"Could not find a relationship between '"+rel.Name+"' and '"+e.Name+"' in the schema cache",
 			"Searched for a foreign key relationship between '"+rel.Name+"' and '"+e.Name+"' in the schema '"+rel.Schema+"', but no matches were found.",
-			"")
+			noRelHint(c.snap, rel, e.Name))
 	}
 	if len(cands) > 1 && e.Hint != "" {
 		// A column hint names the embedding side's own columns first
@@ -323,4 +323,22 @@ func andWhere(where, cond string) string {
 		return " WHERE " + cond
 	}
 	return where + " AND " + cond
+}
+
+// noRelHint is PostgREST's hint for PGRST200: a near name for the embedded
+// resource among the origin's relationships (not the name itself). Where
+// the origin has no relationships PostgREST looks for a near origin among
+// its relationship map, which also holds keys to unexposed schemas that
+// the snapshot leaves out; rather than guess, that case gives no hint.
+func noRelHint(snap *cache.Snapshot, rel *cache.Relation, child string) string {
+	var targets []string
+	for _, r := range snap.RelationshipsFrom(rel.QI()) {
+		targets = append(targets, r.ForeignTable.Name)
+	}
+	for _, m := range fuzzyMatches(targets, child, otherHintScore) {
+		if m.score < 1 {
+			return "Perhaps you meant '" + m.name + "' instead of '" + child + "'."
+		}
+	}
+	return ""
 }

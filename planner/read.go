@@ -567,47 +567,33 @@ func (c *compiler) orderClause(rel *cache.Relation, alias string, items []reques
 	return " ORDER BY " + strings.Join(terms, ", "), nil
 }
 
-// notFound is PGRST205 with a "Perhaps you meant" hint.
+// notFound is PGRST205, with a hint only for a close enough table name.
 func notFound(snap *cache.Snapshot, schema, name string) error {
 	e := apierr.New(http.StatusNotFound, "PGRST205", "Could not find the table '"+schema+"."+name+"' in the schema cache", "", "")
-	if best := closest(snap.RelationNames(schema), name); best != "" {
+	if best := fuzzyBest(snap.RelationNames(schema), name, nameHintScore); best != "" {
 		e.Hint = "Perhaps you meant the table '" + schema + "." + best + "'"
 	}
 	return e
 }
 
-// closest is the candidate nearest to name by edit distance (the first of
-// equals, so sort the candidates), or "" when none is near enough to be a
-// likely typo.
-func closest(candidates []string, name string) string {
-	best, bestD := "", 1<<30
-	for _, n := range candidates {
-		if d := levenshtein(strings.ToLower(n), strings.ToLower(name)); d < bestD {
-			best, bestD = n, d
-		}
-	}
-	if best != "" && bestD <= (len(name)+2)/2 {
-		return best
-	}
-	return ""
-}
-
+// levenshtein is the edit distance between a and b, in characters.
 func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
 	for j := range prev {
 		prev[j] = j
 	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
+	for i := 1; i <= len(ra); i++ {
+		cur := make([]int, len(rb)+1)
 		cur[0] = i
-		for j := 1; j <= len(b); j++ {
+		for j := 1; j <= len(rb); j++ {
 			cost := 1
-			if a[i-1] == b[j-1] {
+			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
 		}
 		prev = cur
 	}
-	return prev[len(b)]
+	return prev[len(rb)]
 }

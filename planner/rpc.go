@@ -212,11 +212,19 @@ func noFunction(snap *cache.Snapshot, req *request.Request, keys []string) error
 		"Could not find the function "+name+"("+strings.Join(keys, ", ")+") in the schema cache",
 		"Searched for the function "+name+" "+with+" or with a single unnamed json/jsonb parameter, but no matches were found in the schema cache.", "")
 	if fs := snap.Functions[cache.QI{Schema: req.Schema, Name: req.Resource}]; len(fs) > 0 {
-		var ps []string
-		for _, p := range fs[0].Params {
-			ps = append(ps, p.Name)
+		// The overload whose parameter list, written "(a, b)" sorted, is
+		// nearest to the keys given.
+		var lists []string
+		for _, f := range fs {
+			var ps []string
+			for _, p := range f.Params {
+				ps = append(ps, p.Name)
+			}
+			lists = append(lists, paramList(ps))
 		}
-		e.Hint = "Perhaps you meant to call the function " + name + "(" + strings.Join(ps, ", ") + ")"
+		if best := fuzzyBest(lists, paramList(keys), otherHintScore); best != "" {
+			e.Hint = "Perhaps you meant to call the function " + name + best
+		}
 		return e
 	}
 	var names []string
@@ -226,10 +234,16 @@ func noFunction(snap *cache.Snapshot, req *request.Request, keys []string) error
 		}
 	}
 	sort.Strings(names)
-	if best := closest(names, req.Resource); best != "" {
+	if best := fuzzyBest(names, req.Resource, nameHintScore); best != "" {
 		e.Hint = "Perhaps you meant to call the function " + req.Schema + "." + best
 	}
 	return e
+}
+
+func paramList(names []string) string {
+	sorted := append([]string(nil), names...)
+	sort.Strings(sorted)
+	return "(" + strings.Join(sorted, ", ") + ")"
 }
 
 // callSource is the FROM item of a call: the function's rows under alias.
