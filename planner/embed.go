@@ -62,7 +62,7 @@ func (c *compiler) checkEmbedFilters(items []request.SelectItem, _ []string) err
 func (c *compiler) relationship(rel *cache.Relation, e *request.Embed) (*cache.Relationship, *cache.Relation, error) {
 	var cands []*cache.Relationship
 	for _, r := range c.snap.RelationshipsFrom(rel.QI()) {
-		if r.ForeignTable.Name != e.Name && r.Constraint != e.Name {
+		if !targetMatches(r, e.Name, c.snap.Relations[r.ForeignTable]) {
 			continue
 		}
 		if e.Hint != "" && !hintMatches(r, e.Hint) {
@@ -120,6 +120,24 @@ func (c *compiler) relationship(rel *cache.Relation, e *request.Embed) (*cache.R
 		return nil, nil, apierr.New(http.StatusBadRequest, "PGRST200", "Could not find a relationship between '"+rel.Name+"' and '"+e.Name+"' in the schema cache", "", "")
 	}
 	return cands[0], target, nil
+}
+
+// targetMatches tells whether an embed's name designates r (whose target
+// is the relation target), as PostgREST reads it: a computed relationship
+// by its function's name only; a foreign key by the target's name, or,
+// when the target is no view, by the constraint or the one column of the
+// origin it uses (col(...) embeds through that column).
+func targetMatches(r *cache.Relationship, name string, target *cache.Relation) bool {
+	if r.Computed != nil {
+		return r.Computed.Name == name
+	}
+	if r.ForeignTable.Name == name {
+		return true
+	}
+	if target != nil && (target.Kind == cache.KindView || target.Kind == cache.KindMatView) {
+		return false
+	}
+	return r.Constraint == name || (r.Junction == nil && len(r.Columns) == 1 && r.Columns[0] == name)
 }
 
 func hintMatches(r *cache.Relationship, hint string) bool {

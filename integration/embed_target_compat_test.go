@@ -1,0 +1,35 @@
+package integration
+
+import "testing"
+
+const embedTargetFixture = `
+CREATE TABLE towns (id int PRIMARY KEY, name text);
+CREATE TABLE mayors (id int PRIMARY KEY, town_id int UNIQUE REFERENCES towns, name text);
+INSERT INTO towns VALUES (1, 'Ash'), (2, 'Elm');
+INSERT INTO mayors VALUES (10, 1, 'Ada'), (20, 2, 'Bo');
+CREATE VIEW big_towns AS SELECT * FROM towns;
+-- a computed relationship to the same table: named by its function only
+CREATE FUNCTION twin_town(mayors) RETURNS SETOF towns ROWS 1 LANGUAGE sql STABLE AS
+  $$ SELECT * FROM towns WHERE id <> $1.town_id $$;
+GRANT SELECT ON towns, mayors, big_towns TO web_anon;
+`
+
+// An embed names a foreign key's target, its constraint or its one column
+// (tables only, never views); a computed relationship only by its function.
+func TestEmbedTargets(t *testing.T) {
+	db := NewDB(t, embedTargetFixture)
+	p := StartPgrest(t, db, nil)
+	p.Get("/mayors?select=name,towns(name)&order=id").Expect(t, 200).
+		JSONEq(t, `[{"name":"Ada","towns":{"name":"Ash"}},{"name":"Bo","towns":{"name":"Elm"}}]`)
+	p.Get("/mayors?select=name,twin_town(name)&order=id").Expect(t, 200).
+		JSONEq(t, `[{"name":"Ada","twin_town":{"name":"Elm"}},{"name":"Bo","twin_town":{"name":"Ash"}}]`)
+	p.Get("/mayors?select=name,town_id(name)&id=eq.10").Expect(t, 200).
+		JSONEq(t, `[{"name":"Ada","town_id":{"name":"Ash"}}]`)
+	p.Get("/towns?select=name,id(name)&name=eq.Elm").Expect(t, 200).
+		JSONEq(t, `[{"name":"Elm","id":{"name":"Bo"}}]`)
+	p.Get("/mayors?select=name,mayors_town_id_fkey(name)&id=eq.20").Expect(t, 200).
+		JSONEq(t, `[{"name":"Bo","mayors_town_id_fkey":{"name":"Elm"}}]`)
+	// the column names the table's relationship, not the view's as well
+	p.Get("/mayors?select=name,big_towns(name)&id=eq.20").Expect(t, 200).
+		JSONEq(t, `[{"name":"Bo","big_towns":{"name":"Elm"}}]`)
+}
