@@ -70,3 +70,17 @@ func TestMaxRowsEveryLevel(t *testing.T) {
 	p.Do("DELETE", "/hands?crew_id=eq.2&select=name&order=name.desc", "", "Prefer: return=representation").Expect(t, 200).
 		JSONEq(t, `[{"name":"fay"},{"name":"ed"},{"name":"di"}]`)
 }
+
+// Reads name their canonical location; embeds that select only empty
+// embeds vanish from the output but still filter.
+func TestCanonicalLocationAndEmptyEmbeds(t *testing.T) {
+	db := NewDB(t, limitedFixture)
+	p := StartPgrest(t, db, nil)
+	r := p.Get("/hands?select=id&order=id&crew_id=eq.1&id=in.(1,%202)").Expect(t, 200)
+	if loc := r.Header.Get("Content-Location"); loc != "/hands?crew_id=eq.1&id=in.%281%2C%202%29&order=id&select=id" {
+		t.Fatalf("Content-Location %q", loc)
+	}
+	p.Get("/crews?select=name,hands!inner(crews())&order=id").Expect(t, 200).
+		JSONEq(t, `[{"name":"north"},{"name":"south"}]`)
+	p.Get("/crews?select=name,hands(crews(hands()))&id=eq.1").Expect(t, 200).JSONEq(t, `[{"name":"north"}]`)
+}

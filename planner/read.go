@@ -240,7 +240,7 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 			cols = append(cols, sc...)
 			names = append(names, sn...)
 		case it.Embed != nil:
-			if it.Embed.Select != nil && len(it.Embed.Select) == 0 {
+			if emptyEmbed(it.Embed) {
 				continue // rel() only filters
 			}
 			sub, name, err := c.embed(rel, alias, it.Embed, append(append([]string{}, path...), embedKey(it.Embed)))
@@ -282,12 +282,14 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 			cols = append(cols, expr+" AS "+ident(name))
 			names = append(names, name)
 		default:
-			expr := c.castExpr(c.field(rel, alias, &it.Field), it.Cast)
-			if it.Cast == "" && c.jsonOut {
+			// A domain's representation formats the column; a cast applies on top.
+			expr := c.field(rel, alias, &it.Field)
+			if c.jsonOut {
 				if fn := c.representation(rel, &it.Field, toJSON); fn != "" {
 					expr = fn + "(" + expr + ")"
 				}
 			}
+			expr = c.castExpr(expr, it.Cast)
 			name := outputName(it)
 			cols = append(cols, expr+" AS "+ident(name))
 			names = append(names, name)
@@ -305,6 +307,20 @@ func (c *compiler) selectList(rel *cache.Relation, alias string, items []request
 		c.groupBy = groupBy
 	}
 	return out, names, nil
+}
+
+// emptyEmbed reports whether an embed selects nothing: rel(), or only
+// embeds that select nothing themselves, rel(other()). It still filters.
+func emptyEmbed(e *request.Embed) bool {
+	if e.Select == nil || e.Spread {
+		return false
+	}
+	for _, it := range e.Select {
+		if it.Embed == nil || !emptyEmbed(it.Embed) {
+			return false
+		}
+	}
+	return true
 }
 
 func hasAggregate(items []request.SelectItem) bool {

@@ -102,6 +102,13 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	if !p.Singular {
 		h.Set("Content-Range", contentRange(p.Offset, res.PageTotal, res.Total))
 	}
+	if req.Action == request.ActRead {
+		loc := "/" + req.Resource
+		if req.Canonical != "" {
+			loc += "?" + req.Canonical
+		}
+		h.Set("Content-Location", loc)
+	}
 	if p.NoContent {
 		status = http.StatusNoContent
 	}

@@ -196,6 +196,9 @@ type Request struct {
 	ContentType MediaType
 	Body        []byte
 
+	// Canonical is the query string as Content-Location repeats it.
+	Canonical string
+
 	// Raw request facts the executor exposes as request.* settings.
 	Path    string
 	Headers map[string]string // lower-cased names

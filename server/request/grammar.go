@@ -3,6 +3,7 @@ package request
 import (
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 
 // parseQuery walks the query string in order (url.ParseQuery would lose it).
 func parseQuery(req *Request, raw string) *apierr.Error {
+	var pairs [][2]string
 	for _, part := range strings.Split(raw, "&") {
 		if part == "" {
 			continue
@@ -21,11 +23,54 @@ func parseQuery(req *Request, raw string) *apierr.Error {
 		if err1 != nil || err2 != nil {
 			return apierr.ParseError("Invalid percent-encoding in the query string", part)
 		}
+		pairs = append(pairs, [2]string{key, val})
 		if err := parseParam(req, key, val); err != nil {
 			return err
 		}
 	}
+	req.Canonical = canonicalQuery(pairs)
 	return nil
+}
+
+// canonicalQuery writes the parameters as PostgREST's Content-Location
+// does: sorted by name (stably), the values of a repeated name joined by
+// commas, everything but letters, digits and -_.~ percent-encoded.
+func canonicalQuery(pairs [][2]string) string {
+	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i][0] < pairs[j][0] })
+	var b strings.Builder
+	done := make([]bool, len(pairs))
+	for i, p := range pairs {
+		if done[i] {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(encodeQueryPart(p[0]) + "=" + encodeQueryPart(p[1]))
+		for j := i + 1; j < len(pairs); j++ {
+			if !done[j] && pairs[j][0] == p[0] {
+				done[j] = true
+				b.WriteString("," + encodeQueryPart(pairs[j][1]))
+			}
+		}
+	}
+	return b.String()
+}
+
+func encodeQueryPart(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
 }
 
 func parseParam(req *Request, key, val string) *apierr.Error {
