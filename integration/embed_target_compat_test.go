@@ -1,6 +1,10 @@
 package integration
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/pgrest/pgrest/server/config"
+)
 
 const embedTargetFixture = `
 CREATE TABLE towns (id int PRIMARY KEY, name text);
@@ -32,4 +36,21 @@ func TestEmbedTargets(t *testing.T) {
 	// the column names the table's relationship, not the view's as well
 	p.Get("/mayors?select=name,big_towns(name)&id=eq.20").Expect(t, 200).
 		JSONEq(t, `[{"name":"Bo","big_towns":{"name":"Elm"}}]`)
+}
+
+// An aliased embed may be named by its relation in filters, orders and
+// limits unless url-use-legacy-target-names is off.
+func TestAliasedEmbedTargetNames(t *testing.T) {
+	db := NewDB(t, embedTargetFixture)
+	p := StartPgrest(t, db, nil)
+	p.Get("/towns?select=name,boss:mayors(name)&mayors.name=eq.Bo&order=id").Expect(t, 200).
+		JSONEq(t, `[{"name":"Ash","boss":null},{"name":"Elm","boss":{"name":"Bo"}}]`)
+	strict := StartPgrest(t, db, func(c *config.Config) { c.URLUseLegacyTargetNames = false })
+	e := strict.Get("/towns?select=name,boss:mayors(name)&mayors.name=eq.Bo").ExpectError(t, 400, "PGRST108")
+	if e["details"] != "Target names are not allowed in filters if they have an alias" ||
+		e["hint"] != "Change 'mayors' to 'boss' in filters, orders or limits." {
+		t.Fatalf("strict: %v", e)
+	}
+	strict.Get("/towns?select=name,boss:mayors(name)&boss.name=eq.Bo&order=id").Expect(t, 200).
+		JSONEq(t, `[{"name":"Ash","boss":null},{"name":"Elm","boss":{"name":"Bo"}}]`)
 }

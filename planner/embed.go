@@ -45,17 +45,42 @@ func (c *compiler) checkEmbedFilters(items []request.SelectItem, _ []string) err
 	}
 	for _, path := range paths {
 		level := items
-		for _, k := range path {
+		for i, k := range path {
 			e := findEmbed(level, k)
 			if e == nil {
-				return apierr.New(http.StatusBadRequest, "PGRST108",
-					"'"+k+"' is not an embedded resource in this request",
-					"", "Verify that '"+k+"' is included in the 'select' query parameter.")
+				aliased := findAliasedTarget(level, k)
+				if aliased == nil || !c.opts.LegacyTargetNames {
+					return notEmbedded(k, aliased)
+				}
+				// The request's own path is rewritten: the compiled SQL is
+				// keyed by the path as written, which always resolves alike.
+				e, path[i] = aliased, aliased.Alias
 			}
 			level = e.Select
 		}
 	}
 	return nil
+}
+
+// findAliasedTarget is the embed of relation name that an alias renames.
+func findAliasedTarget(items []request.SelectItem, name string) *request.Embed {
+	for i := range items {
+		if e := items[i].Embed; e != nil && e.Alias != "" && e.Name == name {
+			return e
+		}
+	}
+	return nil
+}
+
+// notEmbedded is PGRST108; naming an aliased embed by its relation gets
+// the alias to use instead.
+func notEmbedded(k string, aliased *request.Embed) error {
+	msg := "'" + k + "' is not an embedded resource in this request"
+	if aliased != nil {
+		return apierr.New(http.StatusBadRequest, "PGRST108", msg, "Target names are not allowed in filters if they have an alias",
+			"Change '"+k+"' to '"+aliased.Alias+"' in filters, orders or limits.")
+	}
+	return apierr.New(http.StatusBadRequest, "PGRST108", msg, "", "Verify that '"+k+"' is included in the 'select' query parameter.")
 }
 
 // relationship resolves an embed from rel (PGRST200/PGRST201).

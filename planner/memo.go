@@ -165,7 +165,8 @@ func shapeKey(req *request.Request, snap *cache.Snapshot, opts Options, v *value
 		}
 	}
 	w(strconv.FormatInt(snap.Version, 10), strconv.Itoa(int(req.Action)), strconv.FormatBool(req.HeadOnly),
-		req.Schema, req.Resource, req.Prefs.Count, strconv.FormatBool(opts.AggregatesEnabled), strconv.FormatBool(opts.PlanEnabled))
+		req.Schema, req.Resource, req.Prefs.Count, strconv.FormatBool(opts.AggregatesEnabled), strconv.FormatBool(opts.PlanEnabled),
+		strconv.FormatBool(opts.LegacyTargetNames))
 	if opts.MaxRows != nil {
 		w(strconv.FormatInt(*opts.MaxRows, 10))
 	}

@@ -12,6 +12,9 @@ type Options struct {
 	MaxRows           *int64 // db-max-rows
 	AggregatesEnabled bool   // db-aggregates-enabled
 	PlanEnabled       bool   // db-plan-enabled
+	// LegacyTargetNames lets a scoped parameter name an aliased embed by its
+	// relation (url-use-legacy-target-names).
+	LegacyTargetNames bool
 	// HoistedSettings are the function settings applied to the transaction
 	// (db-hoisted-tx-settings).
 	HoistedSettings []string
