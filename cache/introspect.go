@@ -33,7 +33,7 @@ SELECT n.nspname, c.relname,
             WHERE i.indrelid = c.oid AND i.indisprimary), '{}'),
   c.oid
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') /*scope*/`
+WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') AND NOT c.relispartition /*scope*/`
 
 const columnsSQL = `
 SELECT n.nspname, c.relname, a.attname, a.attnum,
@@ -51,7 +51,7 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') AND a.attnum > 0 AND NOT a.attisdropped /*scope*/
+WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped /*scope*/
 ORDER BY n.nspname, c.relname, a.attnum`
 
 // foreign keys whose both ends are in the exposed schemas; unique tells

@@ -84,3 +84,15 @@ func TestCanonicalLocationAndEmptyEmbeds(t *testing.T) {
 		JSONEq(t, `[{"name":"north"},{"name":"south"}]`)
 	p.Get("/crews?select=name,hands(crews(hands()))&id=eq.1").Expect(t, 200).JSONEq(t, `[{"name":"north"}]`)
 }
+
+// Partitions stay out of the API: their partitioned table answers.
+func TestPartitionsNotExposed(t *testing.T) {
+	db := NewDB(t, `
+CREATE TABLE readings (id int, taken date, val int) PARTITION BY RANGE (taken);
+CREATE TABLE readings_2024 PARTITION OF readings FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+INSERT INTO readings VALUES (1, '2024-05-01', 7);
+GRANT SELECT ON readings, readings_2024 TO web_anon;`)
+	p := StartPgrest(t, db, nil)
+	p.Get("/readings?select=id,val").Expect(t, 200).JSONEq(t, `[{"id":1,"val":7}]`)
+	p.Get("/readings_2024").ExpectError(t, 404, "PGRST205")
+}
