@@ -54,3 +54,23 @@ func TestAliasedEmbedTargetNames(t *testing.T) {
 	strict.Get("/towns?select=name,boss:mayors(name)&boss.name=eq.Bo&order=id").Expect(t, 200).
 		JSONEq(t, `[{"name":"Ash","boss":null},{"name":"Elm","boss":{"name":"Bo"}}]`)
 }
+
+// rel=[not.]is.null tests an embed's rows in logic trees too; other
+// operators on an embed's name filter the column of that name.
+func TestEmbedNullFiltersInLogic(t *testing.T) {
+	db := NewDB(t, embedTargetFixture+`
+CREATE TABLE streets (id int PRIMARY KEY, town_id int REFERENCES towns, name text);
+INSERT INTO streets VALUES (1, 1, 'Main'), (2, 2, 'Oak');
+INSERT INTO towns VALUES (3, 'Fir');
+GRANT SELECT ON streets TO web_anon;`)
+	p := StartPgrest(t, db, nil)
+	p.Get("/towns?select=name,mayors(),streets()&mayors.name=eq.Ada&streets.name=eq.Oak&or=(mayors.not.is.null,streets.not.is.null)&order=id").
+		Expect(t, 200).JSONEq(t, `[{"name":"Ash"},{"name":"Elm"}]`)
+	p.Get("/towns?select=name,mayors()&not.or=(mayors.not.is.null,id.eq.1)").Expect(t, 200).JSONEq(t, `[{"name":"Fir"}]`)
+	// a column sharing the embed's name
+	p.Get("/mayors?select=name,town_id(name)&town_id=eq.2").Expect(t, 200).JSONEq(t, `[{"name":"Bo","town_id":{"name":"Elm"}}]`)
+	e := p.Get("/towns?select=*,ways:streets(*)&order=ways(name)").ExpectError(t, 400, "PGRST118")
+	if e["message"] != "A related order on 'ways' is not possible" {
+		t.Fatalf("related order: %v", e)
+	}
+}

@@ -305,9 +305,10 @@ func (c *compiler) relatedOrder(rel *cache.Relation, alias string, items []reque
 		return "", err
 	}
 	if !r.ToOne {
+		name := embedKey(e) // PostgREST names the embed as the request does
 		return "", apierr.New(http.StatusBadRequest, "PGRST118",
-			"A related order on '"+e.Name+"' is not possible",
-			"'"+rel.Name+"' and '"+e.Name+"' do not form a many-to-one or one-to-one relationship", "")
+			"A related order on '"+name+"' is not possible",
+			"'"+rel.Name+"' and '"+name+"' do not form a many-to-one or one-to-one relationship", "")
 	}
 	ea := c.nextAlias(target.Name)
 	return "(SELECT " + c.field(target, ea, &t.Field) + source(r, target, alias, ea, "") + ")", nil

@@ -414,22 +414,7 @@ func (c *compiler) whereClause(rel *cache.Relation, alias string, items []reques
 		if !request.SamePath(f.Path, path) {
 			continue
 		}
-		if e := findEmbed(items, f.Field.Name); e != nil && len(f.Field.Path) == 0 {
-			if f.Op.Op != "is" || (f.Op.Value != "null" && f.Op.Value != "not_null") {
-				return "", apierr.New(http.StatusBadRequest, "PGRST120", "Only is null or not is null filters are allowed on embedded resources", "", "")
-			}
-			exists, err := c.existsEmbed(rel, alias, e, append(append([]string{}, path...), embedKey(e)))
-			if err != nil {
-				return "", err
-			}
-			wantNull := (f.Op.Value == "null") != f.Op.Negated
-			if wantNull {
-				exists = "NOT " + exists
-			}
-			conds = append(conds, exists)
-			continue
-		}
-		s, err := c.filter(rel, alias, f)
+		s, err := c.levelFilter(rel, alias, items, path, f)
 		if err != nil {
 			return "", err
 		}
@@ -440,7 +425,7 @@ func (c *compiler) whereClause(rel *cache.Relation, alias string, items []reques
 		if !request.SamePath(t.Path, path) {
 			continue
 		}
-		s, err := c.logic(rel, alias, t)
+		s, err := c.logic(rel, alias, items, path, t)
 		if err != nil {
 			return "", err
 		}
@@ -461,16 +446,35 @@ func (c *compiler) whereClause(rel *cache.Relation, alias string, items []reques
 	return " WHERE " + strings.Join(conds, " AND "), nil
 }
 
-func (c *compiler) logic(rel *cache.Relation, alias string, t *request.Logic) (string, error) {
+// levelFilter renders a filter of the level at path. rel=[not.]is.null on
+// an embed of that level (no JSON path) tests whether it has rows, in
+// logic trees too; any other operator filters a column of that name, as
+// in PostgREST.
+func (c *compiler) levelFilter(rel *cache.Relation, alias string, items []request.SelectItem, path []string, f *request.Filter) (string, error) {
+	e := findEmbed(items, f.Field.Name)
+	if e == nil || len(f.Field.Path) > 0 || f.Op.Op != "is" || (f.Op.Value != "null" && f.Op.Value != "not_null") {
+		return c.filter(rel, alias, f)
+	}
+	exists, err := c.existsEmbed(rel, alias, e, append(append([]string{}, path...), embedKey(e)))
+	if err != nil {
+		return "", err
+	}
+	if (f.Op.Value == "null") != f.Op.Negated {
+		exists = "NOT " + exists
+	}
+	return exists, nil
+}
+
+func (c *compiler) logic(rel *cache.Relation, alias string, items []request.SelectItem, path []string, t *request.Logic) (string, error) {
 	var parts []string
 	for i := range t.Children {
 		ch := &t.Children[i]
 		var s string
 		var err error
 		if ch.Filter != nil {
-			s, err = c.filter(rel, alias, ch.Filter)
+			s, err = c.levelFilter(rel, alias, items, path, ch.Filter)
 		} else {
-			s, err = c.logic(rel, alias, ch.Tree)
+			s, err = c.logic(rel, alias, items, path, ch.Tree)
 		}
 		if err != nil {
 			return "", err
