@@ -49,7 +49,15 @@ FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_type t ON t.oid = a.atttypid
-LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+LEFT JOIN LATERAL (
+  -- the base type under domains over domains
+  WITH RECURSIVE chain AS (
+    SELECT t.typbasetype AS oid, 1 AS depth WHERE t.typtype = 'd'
+    UNION ALL
+    SELECT d.typbasetype, chain.depth + 1 FROM chain JOIN pg_type d ON d.oid = chain.oid WHERE d.typtype = 'd'
+  )
+  SELECT b.oid, b.typname FROM chain JOIN pg_type b ON b.oid = chain.oid ORDER BY chain.depth DESC LIMIT 1
+) bt ON true
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped /*scope*/
 ORDER BY n.nspname, c.relname, a.attnum`

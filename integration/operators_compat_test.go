@@ -96,3 +96,17 @@ GRANT SELECT ON odd TO web_anon;`)
 	}
 	p.Get("/notes?select=id&order=id&limit=x&offset=-3").Expect(t, 200).JSONEq(t, `[{"id":1},{"id":2}]`)
 }
+
+// A tsvector under domains over domains is searched as it is, without
+// to_tsvector.
+func TestFullTextOnNestedTsvectorDomain(t *testing.T) {
+	db := NewDB(t, `
+CREATE DOMAIN tsv1 AS tsvector CHECK (VALUE <> '');
+CREATE DOMAIN tsv2 AS tsv1;
+CREATE TABLE docs (id int, words tsv2);
+INSERT INTO docs VALUES (1, to_tsvector('simple', 'red fox')), (2, to_tsvector('simple', 'blue whale'));
+GRANT SELECT ON docs TO web_anon;`)
+	p := StartPgrest(t, db, nil)
+	p.Get("/docs?select=id&words=fts(simple).fox").Expect(t, 200).JSONEq(t, `[{"id":1}]`)
+	p.Get("/docs?select=id&words=phfts(simple).blue%20whale").Expect(t, 200).JSONEq(t, `[{"id":2}]`)
+}
