@@ -184,7 +184,7 @@ func TestPaginationAndCount(t *testing.T) {
 	if cr := r.Header.Get("Content-Range"); !strings.HasPrefix(cr, "0-3/") || cr == "0-3/*" {
 		t.Fatalf("planned Content-Range %q", cr)
 	}
-	p.Get("/items?limit=-1").ExpectError(t, 400, "PGRST100")
+	p.Get("/items?limit=-1").ExpectError(t, 416, "PGRST103") // as PostgREST
 
 	capped := StartPgrest(t, db, func(c *config.Config) { m := int64(2); c.DBMaxRows = &m })
 	if got := ids(t, capped.Get("/items?select=id&order=id").Expect(t, 200)); got != "1,2" {
