@@ -80,6 +80,11 @@ func TestCanonicalLocationAndEmptyEmbeds(t *testing.T) {
 	if loc := r.Header.Get("Content-Location"); loc != "/hands?crew_id=eq.1&id=in.%281%2C%202%29&order=id&select=id" {
 		t.Fatalf("Content-Location %q", loc)
 	}
+	// HEAD answers the same headers without a body or a Content-Length
+	r = p.Do("HEAD", "/hands?select=id&order=id&crew_id=eq.1&id=in.(1,%202)", "").Expect(t, 200)
+	if cl := r.Header.Get("Content-Length"); cl != "" || len(r.Body) != 0 || r.Header.Get("Content-Range") != "0-1/*" {
+		t.Fatalf("HEAD: Content-Length %q, Content-Range %q, body %q", cl, r.Header.Get("Content-Range"), r.Body)
+	}
 	p.Get("/crews?select=name,hands!inner(crews())&order=id").Expect(t, 200).
 		JSONEq(t, `[{"name":"north"},{"name":"south"}]`)
 	p.Get("/crews?select=name,hands(crews(hands()))&id=eq.1").Expect(t, 200).JSONEq(t, `[{"name":"north"}]`)

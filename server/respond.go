@@ -127,11 +127,14 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	default:
 		h.Set("Content-Type", jsonType)
 	}
+	// A HEAD answer has no body, and PostgREST gives it no Content-Length.
+	if req.HeadOnly {
+		w.WriteHeader(status)
+		return
+	}
 	h.Set("Content-Length", strconv.Itoa(len(res.Body)))
 	w.WriteHeader(status)
-	if !req.HeadOnly {
-		w.Write(res.Body)
-	}
+	w.Write(res.Body)
 }
 
 func singularError(n int64) *apierr.Error {
