@@ -51,7 +51,8 @@ func Parse(r *http.Request, o Options) (*Request, *apierr.Error) {
 	if err := parseQuery(req, r.URL.RawQuery); err != nil {
 		return nil, err
 	}
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+	// Only GET reads the Range header (RFC 9110; PostgREST ignores it on HEAD too).
+	if r.Method == http.MethodGet {
 		if err := parseRange(req, r.Header.Get("Range")); err != nil {
 			return nil, err
 		}
