@@ -110,3 +110,18 @@ GRANT SELECT ON docs TO web_anon;`)
 	p.Get("/docs?select=id&words=fts(simple).fox").Expect(t, 200).JSONEq(t, `[{"id":1}]`)
 	p.Get("/docs?select=id&words=phfts(simple).blue%20whale").Expect(t, 200).JSONEq(t, `[{"id":2}]`)
 }
+
+// On a call, values with an operator filter the result; the others are
+// arguments, even under the same name.
+func TestCallArgumentsAndFilters(t *testing.T) {
+	db := NewDB(t, `
+CREATE TABLE nums (n int);
+INSERT INTO nums SELECT generate_series(1, 6);
+GRANT SELECT ON nums TO web_anon;
+CREATE FUNCTION below(n int) RETURNS SETOF nums LANGUAGE sql STABLE AS $$ SELECT * FROM nums WHERE nums.n < $1 $$;
+GRANT EXECUTE ON FUNCTION below(int) TO web_anon;`)
+	p := StartPgrest(t, db, nil)
+	p.Get("/rpc/below?n=5&n=gt.2&order=n").Expect(t, 200).JSONEq(t, `[{"n":3},{"n":4}]`)
+	p.Get("/rpc/below?n=5&n=not.in.(1,3)&order=n").Expect(t, 200).JSONEq(t, `[{"n":2},{"n":4}]`)
+	p.Get("/rpc/below?n=3&or=(n.eq.1,n.eq.2)&order=n").Expect(t, 200).JSONEq(t, `[{"n":1},{"n":2}]`)
+}

@@ -123,17 +123,6 @@ func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
 		}
 		return cl, nil
 	}
-	named := map[string]bool{}
-	for _, p := range cl.args {
-		named[p.Name] = true
-	}
-	kept := req.Filters[:0]
-	for _, f := range req.Filters {
-		if !named[f.Key] {
-			kept = append(kept, f)
-		}
-	}
-	req.Filters = kept
 	if len(cl.args) == 0 {
 		return cl, nil
 	}

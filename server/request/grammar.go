@@ -126,12 +126,20 @@ func parseParam(req *Request, key, val string) *apierr.Error {
 		return addLogic(req, path, last == "or", false, val)
 	}
 	// A filter. JSON paths use arrows, so every dot in the key separates embeds.
+	// On a call, a value with an operator filters the result and any other
+	// is an argument, as PostgREST partitions them (?id=5&id=gt.2 passes 5
+	// and keeps rows above 2).
 	if req.Action == ActInvoke {
-		req.addRPCArg(key, val)
-		if f, err := parseFilter(path, last, val); err == nil {
+		if len(path) > 0 || hasOperator(val) {
+			f, err := parseFilter(path, last, val)
+			if err != nil {
+				return err
+			}
 			f.Key = key
 			req.Filters = append(req.Filters, f)
+			return nil
 		}
+		req.addRPCArg(key, val)
 		return nil
 	}
 	f, err := parseFilter(path, last, val)
@@ -140,6 +148,24 @@ func parseParam(req *Request, key, val string) *apierr.Error {
 	}
 	req.Filters = append(req.Filters, f)
 	return nil
+}
+
+// hasOperator tells a filter value from an argument as PostgREST does:
+// not.x..., is..., in..., a known operator before the first dot, or a
+// full-text operator before a parenthesis.
+func hasOperator(val string) bool {
+	segs := strings.Split(val, ".")
+	switch {
+	case segs[0] == "not" && len(segs) > 2, segs[0] == "is", segs[0] == "in", operators[segs[0]]:
+		return true
+	}
+	if head, _, ok := strings.Cut(val, "("); ok {
+		switch head {
+		case "fts", "plfts", "phfts", "wfts":
+			return true
+		}
+	}
+	return false
 }
 
 func nilIfEmpty(p []string) []string {
