@@ -95,6 +95,15 @@ GRANT SELECT ON odd TO web_anon;`)
 		t.Fatalf("negative limit: %v", e)
 	}
 	p.Get("/notes?select=id&order=id&limit=x&offset=-3").Expect(t, 200).JSONEq(t, `[{"id":1},{"id":2}]`)
+	e = p.Do("POST", "/notes?columns=", `{"id":3}`, "Content-Type: application/json").ExpectError(t, 400, "PGRST100")
+	if e["message"] != `"failed to parse columns parameter ()" (line 1, column 1)` ||
+		e["details"] != "unexpected end of input expecting field name (* or [a..z0..9_$])" {
+		t.Fatalf("blank columns: %v", e)
+	}
+	e = p.Do("POST", "/notes?on_conflict=id,,body", `{"id":3}`, "Content-Type: application/json").ExpectError(t, 400, "PGRST100")
+	if e["message"] != `"failed to parse on_conflict parameter (id,,body)" (line 1, column 4)` {
+		t.Fatalf("empty on_conflict name: %v", e)
+	}
 }
 
 // A tsvector under domains over domains is searched as it is, without

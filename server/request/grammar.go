@@ -93,11 +93,13 @@ func parseParam(req *Request, key, val string) *apierr.Error {
 		req.Select = items
 		return nil
 	case key == "columns":
-		req.Columns = splitList(val)
-		return nil
+		cols, err := columnList("columns", val)
+		req.Columns = cols
+		return err
 	case key == "on_conflict":
-		req.OnConflict = splitList(val)
-		return nil
+		cols, err := columnList("on_conflict", val)
+		req.OnConflict = cols
+		return err
 	case last == "order":
 		terms, err := parseOrder(val)
 		if err != nil {
@@ -180,6 +182,22 @@ func (req *Request) addRPCArg(k, v string) {
 		req.RPCArgs = map[string][]string{}
 	}
 	req.RPCArgs[k] = append(req.RPCArgs[k], v)
+}
+
+// columnList reads columns= and on_conflict=: names separated by commas,
+// none of them empty (PostgREST's parser refuses "" and "a,,b").
+func columnList(param, v string) ([]string, *apierr.Error) {
+	off := 0
+	for _, raw := range splitTop(v, ',') {
+		if strings.TrimSpace(raw) == "" {
+			at := off + len(raw)
+			unexpected := unexpectedAt(v, at)
+			return nil, apierr.ParseError("\"failed to parse "+param+" parameter ("+v+")\" (line 1, column "+strconv.Itoa(len([]rune(v[:at]))+1)+")",
+				"unexpected "+unexpected+" expecting field name (* or [a..z0..9_$])")
+		}
+		off += len(raw) + 1
+	}
+	return splitList(v), nil
 }
 
 func splitList(v string) []string {
