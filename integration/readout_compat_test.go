@@ -102,3 +102,25 @@ GRANT SELECT ON readings, readings_2024 TO web_anon;`)
 	p.Get("/readings?select=id,val").Expect(t, 200).JSONEq(t, `[{"id":1,"val":7}]`)
 	p.Get("/readings_2024").ExpectError(t, 404, "PGRST205")
 }
+
+// Answers carry PostgREST's default Vary, errors none; response.headers
+// may replace it.
+func TestDefaultVary(t *testing.T) {
+	db := NewDB(t, limitedFixture+`
+CREATE FUNCTION vary_on_auth() RETURNS SETOF crews LANGUAGE plpgsql STABLE AS $$
+BEGIN
+  PERFORM set_config('response.headers', '[{"Vary": "Authorization"}]', true);
+  RETURN QUERY SELECT * FROM crews;
+END $$;
+GRANT EXECUTE ON FUNCTION vary_on_auth() TO web_anon;`)
+	p := StartPgrest(t, db, nil)
+	if v := p.Get("/crews").Expect(t, 200).Header.Get("Vary"); v != "Accept, Prefer, Range" {
+		t.Fatalf("read Vary %q", v)
+	}
+	if v := p.Get("/nowhere").Header.Get("Vary"); v != "" {
+		t.Fatalf("error Vary %q", v)
+	}
+	if v := p.Get("/rpc/vary_on_auth").Expect(t, 200).Header.Get("Vary"); v != "Authorization" {
+		t.Fatalf("overridden Vary %q", v)
+	}
+}

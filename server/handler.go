@@ -42,6 +42,11 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set(HeaderSchemaVersion, strconv.FormatInt(snap.Version, 10))
+	// PostgREST's default Vary on every answer but errors; response.headers
+	// may replace it.
+	if w.Header().Get("Vary") == "" {
+		w.Header().Set("Vary", "Accept, Prefer, Range")
+	}
 
 	req, aerr := request.Parse(r, request.Options{Schemas: cfg.DBSchemas})
 	mark("parse")

@@ -16,6 +16,7 @@ const jsonType = "application/json; charset=utf-8"
 
 func writeError(w http.ResponseWriter, e *apierr.Error) {
 	h := w.Header()
+	h.Del("Vary") // errors carry no Vary in PostgREST
 	for k, v := range e.Headers {
 		h.Set(k, v)
 	}
