@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/pgrest/pgrest/server/config"
@@ -43,8 +44,12 @@ func TestEmbedTargets(t *testing.T) {
 func TestAliasedEmbedTargetNames(t *testing.T) {
 	db := NewDB(t, embedTargetFixture)
 	p := StartPgrest(t, db, nil)
-	p.Get("/towns?select=name,boss:mayors(name)&mayors.name=eq.Bo&order=id").Expect(t, 200).
-		JSONEq(t, `[{"name":"Ash","boss":null},{"name":"Elm","boss":{"name":"Bo"}}]`)
+	r := p.Get("/towns?select=name,boss:mayors(name)&mayors.name=eq.Bo&order=id").Expect(t, 200)
+	r.JSONEq(t, `[{"name":"Ash","boss":null},{"name":"Elm","boss":{"name":"Bo"}}]`)
+	if w := r.Header.Get("Warning"); !strings.HasPrefix(w, "299 PostgRESTv") ||
+		!strings.HasSuffix(w, " \"Embedded resource was referenced by relation name even though it has an alias. This is deprecated and will stop working in a future release. Update `mayors` to `boss` in query string filters, orders or limits.\"") {
+		t.Fatalf("Warning %q", w)
+	}
 	strict := StartPgrest(t, db, func(c *config.Config) { c.URLUseLegacyTargetNames = false })
 	e := strict.Get("/towns?select=name,boss:mayors(name)&mayors.name=eq.Bo").ExpectError(t, 400, "PGRST108")
 	if e["details"] != "Target names are not allowed in filters if they have an alias" ||

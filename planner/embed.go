@@ -2,6 +2,7 @@ package planner
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/pgrest/pgrest/cache"
@@ -55,11 +56,36 @@ func (c *compiler) checkEmbedFilters(items []request.SelectItem, _ []string) err
 				// The request's own path is rewritten: the compiled SQL is
 				// keyed by the path as written, which always resolves alike.
 				e, path[i] = aliased, aliased.Alias
+				c.legacyNamed = append(c.legacyNamed, aliased)
 			}
 			level = e.Select
 		}
 	}
 	return nil
+}
+
+// legacyWarning is PostgREST's Warning text for aliased embeds named by
+// their relation, one "`name` to `alias`" per embed in select order; ""
+// when there are none.
+func (c *compiler) legacyWarning(items []request.SelectItem) string {
+	if len(c.legacyNamed) == 0 {
+		return ""
+	}
+	var pairs []string
+	var walk func(items []request.SelectItem)
+	walk = func(items []request.SelectItem) {
+		for _, it := range items {
+			if e := it.Embed; e != nil {
+				if slices.Contains(c.legacyNamed, e) {
+					pairs = append(pairs, "`"+e.Name+"` to `"+e.Alias+"`")
+				}
+				walk(e.Select)
+			}
+		}
+	}
+	walk(items)
+	return "Embedded resource was referenced by relation name even though it has an alias. This is deprecated and will stop working in a future release. Update " +
+		strings.Join(pairs, ", ") + " in query string filters, orders or limits."
 }
 
 // findAliasedTarget is the embed of relation name that an alias renames.

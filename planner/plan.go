@@ -53,6 +53,8 @@ type Plan struct {
 	// client asked for application/vnd.pgrst.plan; the executor then runs
 	// EXPLAIN (Explain) SQL instead and returns the plan.
 	Explain string
+	// Warning is the text of a 299 Warning header (deprecated usage), "" if none.
+	Warning string
 	// Settings are transaction-local settings the statement needs before it
 	// runs (function proconfig hoisting); name -> value.
 	Settings map[string]string

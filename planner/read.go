@@ -27,6 +27,8 @@ type compiler struct {
 	jsonOut bool
 	// maxRows caps every level of a read (db-max-rows); writes leave it nil.
 	maxRows *int64
+	// legacyNamed are the aliased embeds scoped parameters named by relation.
+	legacyNamed []*request.Embed
 }
 
 func (c *compiler) param(key any) string { return "$" + strconv.Itoa(c.vals.ids[key]) }
@@ -112,7 +114,8 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 		q.WriteString(" OFFSET " + strconv.FormatInt(offset, 10))
 	}
 
-	p := &Plan{ReadOnly: true, MediaType: media.contentType, Offset: offset, Singular: media.singular, Args: vals.args, Count: req.Prefs.Count}
+	p := &Plan{ReadOnly: true, MediaType: media.contentType, Offset: offset, Singular: media.singular, Args: vals.args, Count: req.Prefs.Count,
+		Warning: c.legacyWarning(req.Select)}
 	total := "NULL::bigint"
 	switch req.Prefs.Count {
 	case "exact":

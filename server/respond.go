@@ -103,6 +103,9 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	if !p.Singular {
 		h.Set("Content-Range", contentRange(p.Offset, res.PageTotal, res.Total))
 	}
+	if p.Warning != "" {
+		h.Set("Warning", "299 PostgRESTv"+Version+" \""+p.Warning+"\"")
+	}
 	if req.Action == request.ActRead {
 		loc := "/" + req.Resource
 		if req.Canonical != "" {
