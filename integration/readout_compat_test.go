@@ -103,8 +103,8 @@ GRANT SELECT ON readings, readings_2024 TO web_anon;`)
 	p.Get("/readings_2024").ExpectError(t, 404, "PGRST205")
 }
 
-// Answers carry PostgREST's default Vary, errors none; response.headers
-// may replace it.
+// Answers carry PostgREST's default Vary, errors none but a Proxy-Status
+// naming their code; response.headers may replace the Vary.
 func TestDefaultVary(t *testing.T) {
 	db := NewDB(t, limitedFixture+`
 CREATE FUNCTION vary_on_auth() RETURNS SETOF crews LANGUAGE plpgsql STABLE AS $$
@@ -117,8 +117,9 @@ GRANT EXECUTE ON FUNCTION vary_on_auth() TO web_anon;`)
 	if v := p.Get("/crews").Expect(t, 200).Header.Get("Vary"); v != "Accept, Prefer, Range" {
 		t.Fatalf("read Vary %q", v)
 	}
-	if v := p.Get("/nowhere").Header.Get("Vary"); v != "" {
-		t.Fatalf("error Vary %q", v)
+	miss := p.Get("/nowhere")
+	if v, ps := miss.Header.Get("Vary"), miss.Header.Get("Proxy-Status"); v != "" || ps != "PostgREST; error=PGRST205" {
+		t.Fatalf("error Vary %q, Proxy-Status %q", v, ps)
 	}
 	if v := p.Get("/rpc/vary_on_auth").Expect(t, 200).Header.Get("Vary"); v != "Authorization" {
 		t.Fatalf("overridden Vary %q", v)

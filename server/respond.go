@@ -16,7 +16,8 @@ const jsonType = "application/json; charset=utf-8"
 
 func writeError(w http.ResponseWriter, e *apierr.Error) {
 	h := w.Header()
-	h.Del("Vary") // errors carry no Vary in PostgREST
+	h.Del("Vary") // errors carry no Vary in PostgREST, but name their code
+	h.Set("Proxy-Status", "PostgREST; error="+e.Code)
 	for k, v := range e.Headers {
 		h.Set(k, v)
 	}
