@@ -125,3 +125,12 @@ GRANT EXECUTE ON FUNCTION vary_on_auth() TO web_anon;`)
 		t.Fatalf("overridden Vary %q", v)
 	}
 }
+
+// A cardinality violation is the server's fault, as in PostgREST.
+func TestCardinalityViolationIs500(t *testing.T) {
+	db := NewDB(t, limitedFixture+`
+CREATE VIEW crew_hand AS SELECT c.id, (SELECT h.name FROM hands h WHERE h.crew_id = c.id) AS hand FROM crews c;
+GRANT SELECT ON crew_hand TO web_anon;`)
+	p := StartPgrest(t, db, nil)
+	p.Get("/crew_hand").ExpectError(t, 500, "21000")
+}

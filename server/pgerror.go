@@ -50,8 +50,22 @@ func pgStatus(code string, authenticated bool) int {
 		if s, err := strconv.Atoi(code[2:]); err == nil && s >= 100 && s < 600 {
 			return s
 		}
+		return http.StatusInternalServerError
 	}
 	return http.StatusBadRequest
+}
+
+// pgStatusFor refines pgStatus by the message where PostgREST does: a
+// cardinality violation is the server's fault (500) except pg-safeupdate's
+// missing WHERE clause, and a missing xmlagg means XML output can't be made.
+func pgStatusFor(pe *pgconn.PgError, authenticated bool) int {
+	switch {
+	case pe.Code == "21000" && !strings.HasSuffix(pe.Message, "requires a WHERE clause"):
+		return http.StatusInternalServerError
+	case pe.Code == "42883" && strings.HasPrefix(pe.Message, "function xmlagg("):
+		return http.StatusNotAcceptable
+	}
+	return pgStatus(pe.Code, authenticated)
 }
 
 // fromPg converts a PostgreSQL error into the API error PostgREST would send.
@@ -59,7 +73,7 @@ func fromPg(pe *pgconn.PgError, authenticated bool) *apierr.Error {
 	if pe.Code == "PGRST" {
 		return customRaise(pe)
 	}
-	e := &apierr.Error{Status: pgStatus(pe.Code, authenticated), Code: pe.Code, Message: pe.Message}
+	e := &apierr.Error{Status: pgStatusFor(pe, authenticated), Code: pe.Code, Message: pe.Message}
 	if pe.Detail != "" {
 		e.Details = pe.Detail
 	}

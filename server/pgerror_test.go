@@ -45,3 +45,20 @@ func TestCustomRaise(t *testing.T) {
 		t.Fatalf("bad detail json: %+v", bad)
 	}
 }
+
+func TestPgStatusByMessage(t *testing.T) {
+	for _, c := range []struct {
+		code, msg string
+		want      int
+	}{
+		{"21000", "more than one row returned by a subquery used as an expression", 500},
+		{"21000", "UPDATE requires a WHERE clause", 400},
+		{"42883", "function xmlagg(integer) does not exist", 406},
+		{"42883", "function nope() does not exist", 404},
+		{"PTabc", "bad", 500},
+	} {
+		if got := pgStatusFor(&pgconn.PgError{Code: c.code, Message: c.msg}, false); got != c.want {
+			t.Errorf("%s %q: %d, want %d", c.code, c.msg, got, c.want)
+		}
+	}
+}
