@@ -1,7 +1,12 @@
 package integration
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/pgrest/pgrest/server/config"
@@ -133,4 +138,25 @@ CREATE VIEW crew_hand AS SELECT c.id, (SELECT h.name FROM hands h WHERE h.crew_i
 GRANT SELECT ON crew_hand TO web_anon;`)
 	p := StartPgrest(t, db, nil)
 	p.Get("/crew_hand").ExpectError(t, 500, "21000")
+}
+
+// A request target without its leading slash reads the same resource, as
+// PostgREST's server takes it.
+func TestTargetWithoutLeadingSlash(t *testing.T) {
+	db := NewDB(t, limitedFixture)
+	p := StartPgrest(t, db, nil)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "GET crews?select=id&id=eq.2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || string(body) != `[{"id":2}]` {
+		t.Fatalf("%d %s", res.StatusCode, body)
+	}
 }

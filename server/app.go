@@ -227,7 +227,7 @@ func listenTCP(host string, port int, reuse bool) (net.Listener, error) {
 // Serve serves the API on l until Shutdown.
 func (a *App) Serve(l net.Listener) error {
 	a.httpSrv = &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 30 * time.Second}
-	err := a.httpSrv.Serve(l)
+	err := a.httpSrv.Serve(relativeTargets{l})
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
