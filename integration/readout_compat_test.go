@@ -160,3 +160,15 @@ func TestTargetWithoutLeadingSlash(t *testing.T) {
 		t.Fatalf("%d %s", res.StatusCode, body)
 	}
 }
+
+// Preference-Applied lists what was honoured in PostgREST's order; reads
+// and calls name count, tx (when it may be overridden), handling and
+// timezone.
+func TestPreferenceAppliedOnReads(t *testing.T) {
+	db := NewDB(t, limitedFixture)
+	p := StartPgrest(t, db, func(c *config.Config) { c.DBTxEnd = "rollback-allow-override" })
+	r := p.Get("/crews?select=id", "Prefer: timezone=UTC, tx=commit, handling=lenient, count=exact, return=representation").Expect(t, 200)
+	if got := r.Header.Get("Preference-Applied"); got != "count=exact, tx=commit, handling=lenient, timezone=UTC" {
+		t.Fatalf("Preference-Applied = %q", got)
+	}
+}

@@ -124,7 +124,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Action == request.ActRead || req.Action == request.ActInvoke {
-		writeRead(w, req, plan, res)
+		writeRead(w, req, plan, res, cfg.DBTxEnd)
 		return
 	}
 	writeMutation(w, req, plan, res, tc, cfg.DBTxEnd)
@@ -185,15 +185,8 @@ func (a *App) txContext(cfg *config.Config, req *request.Request, role string, c
 		AppSettings:   cfg.AppSettings,
 		PreRequest:    a.preRequest,
 	}
-	if tz := req.Prefs.Timezone; tz != "" {
-		if snap := a.holder.Load(); snap != nil && snap.Timezones != nil && !snap.Timezones[tz] {
-			if req.Prefs.Handling == "strict" {
-				return nil, apierr.New(http.StatusBadRequest, "PGRST122", "Invalid preferences given with handling=strict", "Invalid preferences: timezone="+tz, "")
-			}
-		} else {
-			tc.Timezone = tz
-		}
-	}
+	// v16 hands the timezone to PostgreSQL as it is: an unknown one fails there (22023).
+	tc.Timezone = req.Prefs.Timezone
 	switch cfg.DBTxEnd {
 	case "rollback":
 		tc.Rollback = true

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -80,7 +81,7 @@ func applyResponseSettings(w http.ResponseWriter, status int, res *result) (int,
 }
 
 // writeRead sends a read's result.
-func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result) {
+func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, txEnd string) {
 	if res.Plan != nil {
 		ct := "application/vnd.pgrst.plan+text; charset=utf-8"
 		if p.MediaType != "" {
@@ -107,6 +108,7 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	if p.Warning != "" {
 		h.Set("Warning", "299 PostgRESTv"+Version+" \""+p.Warning+"\"")
 	}
+	setPreferenceApplied(h, req, txEnd)
 	if req.Action == request.ActRead {
 		loc := "/" + req.Resource
 		if req.Canonical != "" {
@@ -147,26 +149,42 @@ func singularError(n int64) *apierr.Error {
 		"The result contains "+strconv.FormatInt(n, 10)+" rows", "")
 }
 
+// setPreferenceApplied names the preferences the answer honoured, in
+// PostgREST's order and per kind of request: resolution (inserts),
+// missing (inserts, updates), return (writes), count, tx (when the
+// transaction end may be overridden), handling, timezone, and max-affected
+// with handling=strict (updates, deletes, calls).
+func setPreferenceApplied(h http.Header, req *request.Request, txEnd string) {
+	p := &req.Prefs
+	act := req.Action
+	write := act == request.ActCreate || act == request.ActUpdate || act == request.ActDelete || act == request.ActUpsert
+	var applied []string
+	add := func(when bool, name, val string, valid ...string) {
+		if when && val != "" && slices.Contains(valid, val) {
+			applied = append(applied, name+"="+val)
+		}
+	}
+	add(act == request.ActCreate, "resolution", p.Resolution, "merge-duplicates", "ignore-duplicates")
+	add(act == request.ActCreate || act == request.ActUpdate, "missing", p.Missing, "default", "null")
+	add(write, "return", p.Return, "minimal", "headers-only", "representation")
+	add(true, "count", p.Count, "exact", "planned", "estimated")
+	add(txEnd == "commit-allow-override" || txEnd == "rollback-allow-override", "tx", p.Tx, "commit", "rollback")
+	add(true, "handling", p.Handling, "strict", "lenient")
+	if p.Timezone != "" {
+		applied = append(applied, "timezone="+p.Timezone)
+	}
+	if p.MaxAffected != nil && p.Handling == "strict" && (act == request.ActUpdate || act == request.ActDelete || act == request.ActInvoke) {
+		applied = append(applied, "max-affected="+strconv.FormatInt(*p.MaxAffected, 10))
+	}
+	if len(applied) > 0 {
+		h.Set("Preference-Applied", strings.Join(applied, ", "))
+	}
+}
+
 // writeMutation sends the result of POST, PATCH or DELETE
 // (references/api/tables_views, references/preferences).
 func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, tc *txContext, txEnd string) {
 	h := w.Header()
-	var applied []string
-	if req.Prefs.Return != "" {
-		applied = append(applied, "return="+req.Prefs.Return)
-	}
-	if req.Prefs.Resolution != "" && req.Action == request.ActCreate {
-		applied = append(applied, "resolution="+req.Prefs.Resolution)
-	}
-	if req.Prefs.Missing != "" && req.Action == request.ActCreate {
-		applied = append(applied, "missing="+req.Prefs.Missing)
-	}
-	if req.Prefs.MaxAffected != nil && req.Prefs.Handling == "strict" {
-		applied = append(applied, "max-affected="+strconv.FormatInt(*req.Prefs.MaxAffected, 10))
-	}
-	if req.Prefs.Tx != "" && (txEnd == "commit-allow-override" || txEnd == "rollback-allow-override") {
-		applied = append(applied, "tx="+req.Prefs.Tx)
-	}
 	if req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(res.Body) > 0 {
 		var pk [][2]*string
 		if json.Unmarshal(res.Body, &pk) == nil {
@@ -179,9 +197,7 @@ func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan,
 			h.Set("Location", "/"+req.Resource+"?"+strings.Join(q, "&"))
 		}
 	}
-	if len(applied) > 0 {
-		h.Set("Preference-Applied", strings.Join(applied, ", "))
-	}
+	setPreferenceApplied(h, req, txEnd)
 	status := http.StatusNoContent
 	if req.Action == request.ActCreate {
 		status = http.StatusCreated
