@@ -172,3 +172,24 @@ func TestPreferenceAppliedOnReads(t *testing.T) {
 		t.Fatalf("Preference-Applied = %q", got)
 	}
 }
+
+// A write's Content-Range: the rows an update changed, "*" for inserts and
+// deletes, their number as total only when counted.
+func TestMutationContentRange(t *testing.T) {
+	db := NewDB(t, limitedFixture+`GRANT INSERT, UPDATE ON crews TO web_anon;`)
+	p := StartPgrest(t, db, nil)
+	json := "Content-Type: application/json"
+	cr := func(r *Resp) string { return r.Header.Get("Content-Range") }
+	if got := cr(p.Do("PATCH", "/crews?id=lt.3", `{"name":"x"}`, json).Expect(t, 204)); got != "0-1/*" {
+		t.Errorf("update: %q", got)
+	}
+	if got := cr(p.Do("PATCH", "/crews?id=eq.9", `{"name":"x"}`, json, "Prefer: count=exact").Expect(t, 204)); got != "*/0" {
+		t.Errorf("update of nothing: %q", got)
+	}
+	if got := cr(p.Do("POST", "/crews", `{"id":7,"name":"west"}`, json, "Prefer: count=exact").Expect(t, 201)); got != "*/1" {
+		t.Errorf("insert: %q", got)
+	}
+	if got := cr(p.Do("DELETE", "/hands?crew_id=eq.2", "").Expect(t, 204)); got != "*/*" {
+		t.Errorf("delete: %q", got)
+	}
+}

@@ -181,6 +181,23 @@ func setPreferenceApplied(h http.Header, req *request.Request, txEnd string) {
 	}
 }
 
+// mutationRange is a write's Content-Range as PostgREST words it: the rows
+// changed by an update, "*" for inserts and deletes, their number as total
+// only with Prefer: count; a PUT has none.
+func mutationRange(req *request.Request, n int64) string {
+	total := "*"
+	if req.Prefs.Count != "" {
+		total = strconv.FormatInt(n, 10)
+	}
+	switch {
+	case req.Action == request.ActUpsert:
+		return ""
+	case req.Action == request.ActUpdate && n > 0:
+		return "0-" + strconv.FormatInt(n-1, 10) + "/" + total
+	}
+	return "*/" + total
+}
+
 // writeMutation sends the result of POST, PATCH or DELETE
 // (references/api/tables_views, references/preferences).
 func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, tc *txContext, txEnd string) {
@@ -204,7 +221,9 @@ func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan,
 	} else if req.Prefs.Return == "representation" {
 		status = http.StatusOK
 	}
-	h.Set("Content-Range", "*/*")
+	if cr := mutationRange(req, res.PageTotal); cr != "" {
+		h.Set("Content-Range", cr)
+	}
 	status, aerr := applyResponseSettings(w, status, res)
 	if aerr != nil {
 		writeError(w, aerr)
