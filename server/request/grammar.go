@@ -249,7 +249,12 @@ func parseLogicBody(s string) (*Logic, *apierr.Error) {
 			t.Children = append(t.Children, LogicNode{Tree: sub})
 			continue
 		}
-		field, rest, ok := strings.Cut(m, ".")
+		dot := indexUnquoted(m, ".")
+		ok := dot >= 0
+		field, rest := m, ""
+		if ok {
+			field, rest = m[:dot], m[dot+1:]
+		}
 		if !ok {
 			return nil, apierr.ParseError("\"failed to parse logic tree ("+s+")\"", "unexpected \""+m+"\" expecting field.operator.value")
 		}

@@ -154,3 +154,13 @@ func TestQuotedNamesAndJSONKeys(t *testing.T) {
 		t.Errorf("quoted filter/order: %+v %+v", req.Filters[0], req.Orders[0])
 	}
 }
+
+func TestQuotedNameInLogicTree(t *testing.T) {
+	req, _, code := parse(t, "GET", `/t?or=("a.b".eq.1,c.eq.2)`)
+	if code != "" {
+		t.Fatal(code)
+	}
+	if f := req.Logic[0].Children[0].Filter; f == nil || f.Field.Name != "a.b" || f.Op.Value != "1" {
+		t.Fatalf("%+v", req.Logic[0].Children[0])
+	}
+}
