@@ -640,6 +640,17 @@ func (s *Snapshot) addViewDeps(rows []viewDep, owned map[QI]bool) {
 			}
 		}
 		d.cols, d.as = cols, as
+		// A view's key is made of the keys of the base tables it shows whole
+		// (a join shows several), in the view's column order, as PostgREST's
+		// view key dependencies. The view's relation was read by this load,
+		// so it is not shared.
+		if v.Kind == KindView || v.Kind == KindMatView {
+			if b := s.Relations[d.base]; b != nil && len(b.PrimaryKey) > 0 {
+				if names, ok := d.viewNames(b.PrimaryKey); ok {
+					addViewKey(v, names)
+				}
+			}
+		}
 		over := s.viewsOver[d.base]
 		if owned != nil && !owned[d.base] {
 			over = slices.Clip(over)
@@ -647,6 +658,23 @@ func (s *Snapshot) addViewDeps(rows []viewDep, owned map[QI]bool) {
 		}
 		s.viewsOver[d.base] = append(over, d)
 	}
+}
+
+// addViewKey adds key columns to a view's, kept in the view's column order.
+func addViewKey(v *Relation, names []string) {
+	for _, n := range names {
+		if !slices.Contains(v.PrimaryKey, n) {
+			v.PrimaryKey = append(v.PrimaryKey, n)
+		}
+	}
+	slices.SortStableFunc(v.PrimaryKey, func(a, b string) int { return colPos(v, a) - colPos(v, b) })
+}
+
+func colPos(v *Relation, name string) int {
+	if c := v.Column(name); c != nil {
+		return c.Position
+	}
+	return 0
 }
 
 // deriver adds relationships to a snapshot being built: to its

@@ -193,3 +193,23 @@ func TestMutationContentRange(t *testing.T) {
 		t.Errorf("delete: %q", got)
 	}
 }
+
+// A view's key is the keys of the tables it shows whole: it locates the
+// rows it creates (is.null for a null part) and allows PUT.
+func TestViewKeysFromTables(t *testing.T) {
+	db := NewDB(t, limitedFixture+`
+CREATE VIEW crew_hands AS SELECT c.id, h.id AS hand_id, c.name FROM crews c LEFT JOIN hands h ON h.crew_id = c.id AND false;
+CREATE RULE crew_hands_ins AS ON INSERT TO crew_hands DO INSTEAD
+  INSERT INTO crews VALUES (new.id, new.name) RETURNING id, NULL::int, name;
+CREATE VIEW crews_v AS SELECT * FROM crews;
+GRANT SELECT, INSERT ON crew_hands TO web_anon;
+GRANT SELECT, INSERT, UPDATE, DELETE ON crews_v, crews TO web_anon;`)
+	p := StartPgrest(t, db, nil)
+	r := p.Do("POST", "/crew_hands", `{"id":8,"name":"east-2"}`, "Content-Type: application/json", "Prefer: return=headers-only").Expect(t, 201)
+	if loc := r.Header.Get("Location"); loc != "/crew_hands?id=eq.8&hand_id=is.null" {
+		t.Fatalf("Location %q", loc)
+	}
+	if allow := p.Do("OPTIONS", "/crews_v", "").Expect(t, 200).Header.Get("Allow"); allow != "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE" {
+		t.Fatalf("Allow %q", allow)
+	}
+}

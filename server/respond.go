@@ -207,7 +207,11 @@ func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan,
 		if json.Unmarshal(res.Body, &pk) == nil {
 			q := make([]string, 0, len(pk))
 			for _, kv := range pk {
-				if kv[0] != nil && kv[1] != nil {
+				switch {
+				case kv[0] == nil:
+				case kv[1] == nil: // PostgREST names a null key part is.null
+					q = append(q, url.QueryEscape(*kv[0])+"=is.null")
+				default:
 					q = append(q, url.QueryEscape(*kv[0])+"=eq."+url.QueryEscape(*kv[1]))
 				}
 			}
