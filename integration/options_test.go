@@ -12,6 +12,7 @@ func TestOptions(t *testing.T) {
 CREATE TABLE items (id int PRIMARY KEY, name text);
 CREATE TABLE nokey (name text);
 CREATE VIEW items_auto AS SELECT id, name FROM items;
+CREATE VIEW items_names AS SELECT name FROM items;
 CREATE VIEW items_ro AS SELECT DISTINCT name FROM items;
 CREATE FUNCTION stable_fn() RETURNS int LANGUAGE sql STABLE AS 'SELECT 1';
 CREATE FUNCTION volatile_fn() RETURNS int LANGUAGE sql AS 'SELECT 1';
@@ -29,9 +30,13 @@ CREATE FUNCTION volatile_fn() RETURNS int LANGUAGE sql AS 'SELECT 1';
 			t.Errorf("OPTIONS %s: Allow = %q, want %q", path, got, want)
 		}
 	}
-	// an auto-updatable view without a primary key: no PUT
-	if got := p.Do("OPTIONS", "/items_auto", "").Expect(t, 200).Header.Get("Allow"); got != "OPTIONS,GET,HEAD,POST,PATCH,DELETE" {
+	// an auto-updatable view takes its table's key when it shows it (PUT),
+	// not otherwise
+	if got := p.Do("OPTIONS", "/items_auto", "").Expect(t, 200).Header.Get("Allow"); got != "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE" {
 		t.Errorf("auto-updatable view: Allow = %q", got)
+	}
+	if got := p.Do("OPTIONS", "/items_names", "").Expect(t, 200).Header.Get("Allow"); got != "OPTIONS,GET,HEAD,POST,PATCH,DELETE" {
+		t.Errorf("auto-updatable view without the key: Allow = %q", got)
 	}
 	p.Do("OPTIONS", "/nothing", "").ExpectError(t, 404, "PGRST205")
 	p.Do("OPTIONS", "/rpc/nothing", "").ExpectError(t, 404, "PGRST202")
