@@ -134,3 +134,16 @@ GRANT EXECUTE ON FUNCTION below(int) TO web_anon;`)
 	p.Get("/rpc/below?n=5&n=not.in.(1,3)&order=n").Expect(t, 200).JSONEq(t, `[{"n":2},{"n":4}]`)
 	p.Get("/rpc/below?n=3&or=(n.eq.1,n.eq.2)&order=n").Expect(t, 200).JSONEq(t, `[{"n":1},{"n":2}]`)
 }
+
+// max-affected with handling=strict needs a call that returns a set.
+func TestMaxAffectedNeedsSetReturningCall(t *testing.T) {
+	db := NewDB(t, `
+CREATE FUNCTION touch() RETURNS void LANGUAGE sql AS 'SELECT';
+GRANT EXECUTE ON FUNCTION touch() TO web_anon;`)
+	p := StartPgrest(t, db, nil)
+	e := p.Do("POST", "/rpc/touch", "{}", "Content-Type: application/json", "Prefer: handling=strict, max-affected=5").ExpectError(t, 400, "PGRST128")
+	if e["message"] != "Function must return SETOF or TABLE when max-affected preference is used with handling=strict" {
+		t.Fatalf("%v", e)
+	}
+	p.Do("POST", "/rpc/touch", "{}", "Content-Type: application/json", "Prefer: handling=lenient, max-affected=5").Expect(t, 204)
+}

@@ -1,12 +1,14 @@
 package planner
 
 import (
+	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/pgrest/pgrest/cache"
+	"github.com/pgrest/pgrest/server/apierr"
 	"github.com/pgrest/pgrest/server/request"
 )
 
@@ -43,6 +45,10 @@ func (m *Memo) Plan(req *request.Request, snap *cache.Snapshot, opts Options) (*
 		var err error
 		if cl, err = resolveCall(req, snap); err != nil {
 			return nil, err
+		}
+		// Checked outside the memo: the preference is not part of a shape.
+		if p := req.Prefs; p.Handling == "strict" && p.MaxAffected != nil && !cl.fn.ReturnsSet {
+			return nil, apierr.New(http.StatusBadRequest, "PGRST128", "Function must return SETOF or TABLE when max-affected preference is used with handling=strict", "", "")
 		}
 	}
 	vals := collectValues(req)
