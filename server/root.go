@@ -100,11 +100,13 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentType)
+	if req.HeadOnly { // no body, and PostgREST sends no Content-Length either
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	if !req.HeadOnly {
-		w.Write(body)
-	}
+	w.Write(body)
 	return nil
 }
 
