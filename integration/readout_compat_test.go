@@ -213,3 +213,14 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON crews_v, crews TO web_anon;`)
 		t.Fatalf("Allow %q", allow)
 	}
 }
+
+// OPTIONS checks the token like any request, and times it.
+func TestOptionsAuthenticates(t *testing.T) {
+	db := NewDB(t, limitedFixture)
+	p := StartPgrest(t, db, func(c *config.Config) { c.ServerTimingEnabled = true })
+	r := p.Do("OPTIONS", "/crews", "").Expect(t, 200)
+	if st := r.Header.Get("Server-Timing"); !strings.Contains(st, "jwt;dur=") {
+		t.Fatalf("Server-Timing %q", st)
+	}
+	p.Do("OPTIONS", "/crews", "", "Authorization: Bearer not-a-token").ExpectError(t, 401, "PGRST301")
+}

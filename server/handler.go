@@ -57,6 +57,15 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if req.SchemaNegotiated || len(cfg.DBSchemas) > 1 {
 		w.Header().Set("Content-Profile", req.Schema)
 	}
+	who, aerr := a.auth.Load().Authenticate(r.Header.Get("Authorization"), time.Now())
+	mark("jwt")
+	if aerr != nil {
+		a.fail(w, cfg, aerr)
+		return
+	}
+	// PostgREST answers 42501 with 403 once a token was presented, 401 before.
+	authenticated := r.Header.Get("Authorization") != ""
+	// OPTIONS comes after authentication: PostgREST checks every request's token.
 	if req.Action == request.ActInfo {
 		methods, aerr := allowed(snap, req)
 		if aerr != nil {
@@ -67,14 +76,6 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	who, aerr := a.auth.Load().Authenticate(r.Header.Get("Authorization"), time.Now())
-	mark("jwt")
-	if aerr != nil {
-		a.fail(w, cfg, aerr)
-		return
-	}
-	// PostgREST answers 42501 with 403 once a token was presented, 401 before.
-	authenticated := r.Header.Get("Authorization") != ""
 	if req.Action == request.ActSchemaRead {
 		if req = a.serveRoot(w, r, cfg, snap, req, who.Role, who.ClaimsJSON, authenticated); req == nil {
 			return
