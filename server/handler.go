@@ -77,7 +77,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Action == request.ActSchemaRead {
-		if req = a.serveRoot(w, r, cfg, snap, req, who.Role, who.ClaimsJSON, authenticated); req == nil {
+		if req = a.serveRoot(w, r, cfg, snap, req, who.Role, who.ClaimsJSON, authenticated, mark); req == nil {
 			return
 		}
 	}

@@ -29,7 +29,7 @@ const docsVersion = "v16"
 // function instead: serveRoot then returns the request rewritten as a call
 // for the caller to plan and run; otherwise it has answered and returns nil.
 func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Config, snap *cache.Snapshot,
-	req *request.Request, role string, claims []byte, authenticated bool) *request.Request {
+	req *request.Request, role string, claims []byte, authenticated bool, mark func(string)) *request.Request {
 	if cfg.DBRootSpec != "" {
 		call, aerr := rootSpecCall(r, cfg, req)
 		if aerr != nil {
@@ -65,12 +65,14 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 	// The catalog facts are read as the request's role, in its own
 	// transaction (pre-request included), so privileges are the role's.
 	plan := &planner.Plan{SQL: openapi.CatalogSQL, Args: openapi.CatalogArgs(snap, req.Schema), ReadOnly: true}
+	mark("plan")
 	tc, aerr := a.txContext(cfg, req, role, claims, authenticated)
 	if aerr != nil {
 		a.fail(w, cfg, aerr)
 		return nil
 	}
 	res, err := a.exec.run(r.Context(), plan, tc)
+	mark("transaction")
 	if err != nil {
 		a.fail(w, cfg, toAPIError(err, authenticated))
 		return nil
