@@ -224,3 +224,13 @@ func TestOptionsAuthenticates(t *testing.T) {
 	}
 	p.Do("OPTIONS", "/crews", "", "Authorization: Bearer not-a-token").ExpectError(t, 401, "PGRST301")
 }
+
+// The root path times its plan and its catalog transaction.
+func TestRootServerTiming(t *testing.T) {
+	db := NewDB(t, limitedFixture)
+	p := StartPgrest(t, db, func(c *config.Config) { c.ServerTimingEnabled = true })
+	st := p.Do("HEAD", "/", "").Expect(t, 200).Header.Get("Server-Timing")
+	if !strings.Contains(st, "plan;dur=") || !strings.Contains(st, "transaction;dur=") {
+		t.Fatalf("Server-Timing %q", st)
+	}
+}
