@@ -234,3 +234,14 @@ func TestRootServerTiming(t *testing.T) {
 		t.Fatalf("Server-Timing %q", st)
 	}
 }
+
+// Without an anonymous role a request without a token is asked for one.
+func TestNoAnonymousRoleAsksForToken(t *testing.T) {
+	db := NewDB(t, limitedFixture)
+	p := StartPgrest(t, db, func(c *config.Config) { c.DBAnonRole = "" })
+	r := p.Get("/crews")
+	r.ExpectError(t, 401, "PGRST302")
+	if h := r.Header.Get("WWW-Authenticate"); h != "Bearer" {
+		t.Fatalf("WWW-Authenticate %q", h)
+	}
+}

@@ -102,7 +102,9 @@ func unauthorized(code, msg string) *apierr.Error {
 func (v *Verifier) Authenticate(header string, now time.Time) (*Result, *apierr.Error) {
 	if header == "" {
 		if v.anon == nil {
-			return nil, apierr.New(http.StatusUnauthorized, "PGRST302", "Anonymous access is disabled", "", "")
+			e := apierr.New(http.StatusUnauthorized, "PGRST302", "Anonymous access is disabled", "", "")
+			e.Headers = map[string]string{"WWW-Authenticate": "Bearer"} // as PostgREST asks for a token
+			return nil, e
 		}
 		return v.anon, nil
 	}
