@@ -48,9 +48,10 @@ func TestCORS(t *testing.T) {
 	p := StartPgrest(t, db, nil)
 	r := p.Do("OPTIONS", "/items", "", "Origin: http://example.com", "Access-Control-Request-Method: POST",
 		"Access-Control-Request-Headers: Content-Type").Expect(t, 200)
+	// without a list every origin is allowed as "*" (no credentials)
 	for k, want := range map[string]string{
-		"Access-Control-Allow-Origin":      "http://example.com",
-		"Access-Control-Allow-Credentials": "true",
+		"Access-Control-Allow-Origin":      "*",
+		"Access-Control-Allow-Credentials": "",
 		"Access-Control-Allow-Methods":     "GET, POST, PATCH, PUT, DELETE, OPTIONS, HEAD",
 		"Access-Control-Allow-Headers":     "Authorization, Content-Type, Accept, Accept-Language, Content-Language",
 		"Access-Control-Max-Age":           "86400",
@@ -60,15 +61,21 @@ func TestCORS(t *testing.T) {
 		}
 	}
 	r = p.Get("/items", "Origin: http://example.com").Expect(t, 200)
-	if r.Header.Get("Access-Control-Allow-Origin") != "http://example.com" || r.Header.Get("Access-Control-Expose-Headers") == "" {
+	if r.Header.Get("Access-Control-Allow-Origin") != "*" || r.Header.Get("Access-Control-Expose-Headers") == "" {
 		t.Errorf("simple request CORS headers: %v", r.Header)
 	}
 	if r := p.Get("/items").Expect(t, 200); r.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Error("CORS headers without an Origin")
 	}
+	// an OPTIONS answer always allows any origin, as PostgREST's info responses
+	if got := p.Do("OPTIONS", "/items", "").Expect(t, 200).Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("OPTIONS without Origin: %q", got)
+	}
 
+	// a listed origin is echoed, with credentials
 	only := StartPgrest(t, db, func(c *config.Config) { c.ServerCORSAllowedOrigins = []string{"http://good.example"} })
-	if got := only.Get("/items", "Origin: http://good.example").Expect(t, 200).Header.Get("Access-Control-Allow-Origin"); got != "http://good.example" {
+	good := only.Get("/items", "Origin: http://good.example").Expect(t, 200)
+	if got := good.Header.Get("Access-Control-Allow-Origin"); got != "http://good.example" || good.Header.Get("Access-Control-Allow-Credentials") != "true" {
 		t.Errorf("allowed origin: %q", got)
 	}
 	if got := only.Get("/items", "Origin: http://evil.example").Expect(t, 200).Header.Get("Access-Control-Allow-Origin"); got != "" {

@@ -10,7 +10,7 @@ const corsExposed = "Content-Encoding, Content-Location, Content-Range, Content-
 
 // cors answers preflight requests and adds CORS headers to requests that
 // carry an Origin (references/api/cors). Without server-cors-allowed-origins
-// every origin is allowed; an origin not in the list gets no CORS headers
+// every origin is allowed ("*"); an origin not in the list gets no CORS headers
 // and the request is served as if it had none.
 func (a *App) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -20,8 +20,14 @@ func (a *App) cors(next http.Handler) http.Handler {
 			return
 		}
 		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", origin)
-		h.Set("Access-Control-Allow-Credentials", "true")
+		// Without a list every origin is allowed as "*"; a listed origin is
+		// echoed with credentials allowed, as PostgREST's CORS policy does.
+		if len(a.cfg.Load().ServerCORSAllowedOrigins) == 0 {
+			h.Set("Access-Control-Allow-Origin", "*")
+		} else {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Allow-Credentials", "true")
+		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			allowed := []string{"Authorization"}
 			for _, rh := range strings.Split(r.Header.Get("Access-Control-Request-Headers"), ",") {

@@ -72,7 +72,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 			a.fail(w, cfg, aerr)
 			return
 		}
-		w.Header().Set("Allow", methods)
+		infoHeaders(w.Header(), methods)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -226,4 +226,13 @@ func (a *App) fail(w http.ResponseWriter, cfg *config.Config, e *apierr.Error) {
 		e = &c
 	}
 	writeError(w, e)
+}
+
+// infoHeaders are an OPTIONS answer's: Allow, and (as PostgREST's info
+// responses always carry it) Access-Control-Allow-Origin.
+func infoHeaders(h http.Header, methods string) {
+	h.Set("Allow", methods)
+	if h.Get("Access-Control-Allow-Origin") == "" {
+		h.Set("Access-Control-Allow-Origin", "*")
+	}
 }

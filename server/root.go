@@ -44,12 +44,12 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 			a.fail(w, cfg, aerr)
 			return nil
 		}
-		w.Header().Set("Allow", methods)
+		infoHeaders(w.Header(), methods)
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
 	if r.Method == http.MethodOptions {
-		w.Header().Set("Allow", "OPTIONS,GET,HEAD")
+		infoHeaders(w.Header(), "OPTIONS,GET,HEAD")
 		w.WriteHeader(http.StatusOK)
 		return nil
 	}
