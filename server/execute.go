@@ -194,8 +194,16 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 	if x.cached && !single {
 		x.prepared.add(conn.Conn(), stmts)
 	}
-	if p.Count == "planned" || (p.Count == "estimated" && planned != nil && res.Total == nil) {
+	switch {
+	case p.Count == "planned":
 		res.Total = planned
+	case p.Count == "estimated" && planned != nil:
+		// The exact count stands unless it passed db-max-rows and the
+		// planner guesses more, as PostgREST decides.
+		over := res.Total == nil || p.EstimateAbove == nil || *res.Total > *p.EstimateAbove
+		if over && (res.Total == nil || *planned > *res.Total) {
+			res.Total = planned
+		}
 	}
 	if !p.ReadOnly {
 		if tc.Check != nil {
