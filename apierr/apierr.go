@@ -28,6 +28,7 @@ type Error struct {
 	Minimal bool `json:"-"`
 }
 
+// Error is "CODE: message", for logs.
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
 // JSON renders the body exactly as PostgREST does: all four keys, nulls
@@ -71,10 +72,12 @@ func New(status int, code, message, details, hint string) *Error {
 // Parse-stage helpers used by the request parser and planner. Each maps to a
 // PGRST code documented at references/errors.
 
+// ParseError is PGRST100: the URL grammar could not be read.
 func ParseError(message, details string) *Error { // PGRST100
 	return New(http.StatusBadRequest, "PGRST100", message, details, "")
 }
 
+// InvalidBody is PGRST102: the body is not what the request needs.
 func InvalidBody(details string) *Error { // PGRST102
 	return New(http.StatusBadRequest, "PGRST102", "Empty or invalid json", details, "")
 }
@@ -105,14 +108,17 @@ func BodyReadError(err error) *Error {
 	return InvalidBody(err.Error())
 }
 
+// NotAcceptable is PGRST107: no offered media type matches Accept.
 func NotAcceptable(accept string) *Error { // PGRST107
 	return New(http.StatusNotAcceptable, "PGRST107", "None of these media types are available: "+accept, "", "")
 }
 
+// InvalidRange is PGRST103: a Range header or limit/offset that cannot be served.
 func InvalidRange(details string) *Error { // PGRST103
 	return New(http.StatusRequestedRangeNotSatisfiable, "PGRST103", "Requested range not satisfiable", details, "")
 }
 
+// Errorf builds an error whose message is formatted.
 func Errorf(status int, code, format string, args ...any) *Error {
 	return New(status, code, fmt.Sprintf(format, args...), "", "")
 }

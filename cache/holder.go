@@ -16,6 +16,7 @@ type Holder struct {
 	changed chan struct{} // closed and replaced on every swap
 }
 
+// NewHolder returns an empty holder; Load is nil until the first Store.
 func NewHolder() *Holder { return &Holder{changed: make(chan struct{})} }
 
 // Load returns the current snapshot, nil before the first load.

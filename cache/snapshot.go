@@ -17,10 +17,13 @@ type QI struct {
 	Name   string `json:"name"`
 }
 
+// String is schema.name, unquoted (for messages and map keys in dumps).
 func (q QI) String() string { return q.Schema + "." + q.Name }
 
+// RelKind is what kind of relation a table-like object is.
 type RelKind string
 
+// The relation kinds PostgREST exposes.
 const (
 	KindTable       RelKind = "table"
 	KindView        RelKind = "view"
@@ -29,6 +32,7 @@ const (
 	KindPartitioned RelKind = "partitioned_table"
 )
 
+// Column is one column of a relation as the API sees it.
 type Column struct {
 	Name     string `json:"name"`
 	Position int    `json:"position"`
@@ -45,6 +49,8 @@ type Column struct {
 	Description *string  `json:"description"`
 }
 
+// Relation is a table, view, materialized view, foreign or partitioned
+// table in an exposed schema.
 type Relation struct {
 	Schema      string    `json:"schema"`
 	Name        string    `json:"name"`
@@ -62,6 +68,7 @@ type Relation struct {
 	byName map[string]*Column
 }
 
+// QI is the relation's qualified name.
 func (r *Relation) QI() QI { return QI{r.Schema, r.Name} }
 
 // Column looks a column up by name; nil when absent.
@@ -77,8 +84,10 @@ func (r *Relation) Column(name string) *Column {
 	return r.byName[name]
 }
 
+// Cardinality is the shape of a relationship seen from its Table side.
 type Cardinality string
 
+// The relationship cardinalities, as PostgREST names them.
 const (
 	ManyToOne  Cardinality = "m2o"
 	OneToMany  Cardinality = "o2m"
@@ -132,6 +141,7 @@ func (r *Relationship) dependsOn(set map[QI]bool) bool {
 	return false
 }
 
+// Param is one input parameter of a function.
 type Param struct {
 	Name       string `json:"name"`
 	Type       string `json:"type"`
@@ -139,22 +149,28 @@ type Param struct {
 	Variadic   bool   `json:"variadic"`
 }
 
+// Volatility is a function's volatility class: stable and immutable
+// functions run in read-only transactions.
 type Volatility string
 
+// The volatility classes.
 const (
 	Immutable Volatility = "immutable"
 	Stable    Volatility = "stable"
 	Volatile  Volatility = "volatile"
 )
 
+// ReturnKind is the shape of what a function returns.
 type ReturnKind string
 
+// The return kinds.
 const (
 	ReturnsScalar    ReturnKind = "scalar"
 	ReturnsComposite ReturnKind = "composite"
 	ReturnsVoid      ReturnKind = "void"
 )
 
+// Function is a function callable under /rpc (one overload).
 type Function struct {
 	Schema      string     `json:"schema"`
 	Name        string     `json:"name"`

@@ -15,7 +15,9 @@ import (
 
 // O4: the admin server's endpoints, Prometheus metrics included.
 func TestAdminServer(t *testing.T) {
-	db := NewDB(t, `CREATE TABLE items (id int); GRANT SELECT ON items TO web_anon;`)
+	db := NewDB(t, `CREATE TABLE items (id int); GRANT SELECT ON items TO web_anon;
+CREATE FUNCTION broken() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'internal' USING ERRCODE = 'XX000'; END $$;
+GRANT EXECUTE ON FUNCTION broken TO web_anon;`)
 	p := StartPgrest(t, db, func(c *config.Config) { c.DBPool = 3 })
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -45,6 +47,7 @@ func TestAdminServer(t *testing.T) {
 	}
 	p.Get("/items").Expect(t, 200)
 	p.Get("/items").Expect(t, 200)
+	p.Get("/rpc/broken").Expect(t, 500) // a failure inside: logged and counted
 	code, body := get("/metrics")
 	if code != 200 {
 		t.Fatalf("/metrics: %d", code)
@@ -59,6 +62,7 @@ func TestAdminServer(t *testing.T) {
 		`pgrst_db_pool_timeouts_total 0`,
 		`pgrest_plan_cache_hits_total [1-9]`,
 		`pgrest_schema_version [0-9]`,
+		`pgrest_internal_errors_total 1`,
 	} {
 		if !regexp.MustCompile(`(?m)^` + want).MatchString(body) {
 			t.Errorf("/metrics lacks %s", want)

@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// Options configure a Manager: where to listen, which schemas to load.
 type Options struct {
 	ConnString     string
 	Schemas        []string
@@ -35,6 +36,7 @@ type Options struct {
 	BackoffBase time.Duration
 }
 
+// Stats describe the loads so far, for /status, /ready and /metrics.
 type Stats struct {
 	Version          int64
 	LastLoadDuration time.Duration
@@ -51,6 +53,9 @@ type Stats struct {
 	Behind bool
 }
 
+// Manager keeps the schema cache current: it listens for DDL events and
+// reload notifications, catches up from the event log, and publishes each
+// new snapshot to the Holder.
 type Manager struct {
 	opts   Options
 	holder *cache.Holder
@@ -116,6 +121,7 @@ func (m *Manager) SetSchemas(schemas []string) {
 	m.KickFull()
 }
 
+// New makes a Manager that publishes to holder; Run starts it.
 func New(opts Options, holder *cache.Holder, pool *pgxpool.Pool) *Manager {
 	if opts.Channel == "" {
 		opts.Channel = "pgrst"
@@ -638,6 +644,7 @@ func (m *Manager) CheckMissing(ctx context.Context, qi cache.QI) bool {
 	return m.ReloadNow(ctx) == nil
 }
 
+// Stats is a copy of the current load statistics.
 func (m *Manager) Stats() Stats {
 	m.statsMu.Lock()
 	st := m.stats

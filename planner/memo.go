@@ -32,7 +32,10 @@ func New(size int) *Memo {
 	return &Memo{lru: c}
 }
 
-func (m *Memo) Hits() int64   { return m.hits.Load() }
+// Hits counts requests answered from the memo.
+func (m *Memo) Hits() int64 { return m.hits.Load() }
+
+// Misses counts requests that were compiled.
 func (m *Memo) Misses() int64 { return m.misses.Load() }
 
 // Plan returns the plan for req against snap, compiling only for a shape
@@ -76,9 +79,8 @@ func (m *Memo) Plan(req *request.Request, snap *cache.Snapshot, opts Options) (*
 // order: select paths, filters, logic trees, orders. The compiler refers
 // to them by the same numbers.
 type values struct {
-	args  []any
-	ids   map[any]int // *request.Filter / *request.JSONOp / *lang → $n
-	shape strings.Builder
+	args []any
+	ids  map[any]int // *request.Filter / *request.JSONOp / *lang → $n
 }
 
 func (v *values) add(key any, val any) {

@@ -66,6 +66,7 @@ type Plan struct {
 	Settings map[string]string
 }
 
+// ResultColumns are the columns every statement returns, in order.
 var ResultColumns = []string{"total", "page_total", "body", "body_bytes", "response_headers", "response_status"}
 
 // Planner compiles and memoizes.

@@ -86,7 +86,7 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 	if !opts.AggregatesEnabled && hasAggregate(req.Select) {
 		return nil, apierr.New(http.StatusBadRequest, "PGRST123", "Use of aggregate functions is not allowed", "", "")
 	}
-	if err := c.checkEmbedFilters(req.Select, nil); err != nil {
+	if err = c.checkEmbedFilters(req.Select, nil); err != nil {
 		return nil, err
 	}
 	l := &level{cols: []string{ident(alias) + ".pgrst_scalar"}, names: []string{"pgrst_scalar"}}

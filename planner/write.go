@@ -215,14 +215,14 @@ func (w *writer) insert() (string, error) {
 		return "", err
 	}
 	if req.Action == request.ActUpsert {
-		if err := putMatchesURL(req, p.rows); err != nil {
+		if err := putMatchesURL(req, p.first); err != nil {
 			return "", err
 		}
 		// PUT writes the row the URL names: the first of the payload.
-		p = p.first()
+		p = p.firstOnly()
 	}
-	c.vals.add(&req.Body, p.json)
-	body := c.param(&req.Body) + "::json"
+	c.vals.add(&req.Body, p.arg)
+	body := p.rowsSQL(c.param(&req.Body))
 	quoted := quoteAll(p.cols)
 	conflict, keys := onConflict(req, w.key, quoted)
 	w.upsert = keys != nil
@@ -242,7 +242,7 @@ func (w *writer) insert() (string, error) {
 		return "INSERT INTO " + w.target + " SELECT FROM json_array_elements(" + body + ")" + conflict + ret, nil
 	}
 	head := "INSERT INTO " + w.target + " (" + strings.Join(quoted, ", ") + ") "
-	if req.Prefs.Missing == "default" {
+	if p.sparse() {
 		return head + w.valuesWithDefaults(p, body) + conflict + ret, nil
 	}
 	exprs, recordset := strings.Join(quoted, ", "), "json_populate_recordset(NULL::"+w.target+", "+body+")"
@@ -271,11 +271,11 @@ func (w *writer) countInserted(keys []string) {
 // every column the row leaves out (Prefer: missing=default), so column,
 // identity and domain defaults all apply as PostgreSQL defines them.
 func (w *writer) valuesWithDefaults(p *rowsPayload, body string) string {
-	rows := make([]string, len(p.rows))
-	for i, r := range p.rows {
+	rows := make([]string, p.n)
+	for i := range rows {
 		exprs := make([]string, len(p.cols))
 		for j, col := range p.cols {
-			if _, ok := r[col]; !ok {
+			if !p.has(i, j) {
 				exprs[j] = "DEFAULT"
 				continue
 			}
@@ -321,15 +321,14 @@ func (w *writer) update() (string, error) {
 	if where, err = c.limitedWhere(rel, w.target, w.alias, where); err != nil {
 		return "", err
 	}
-	p = p.first()
-	c.vals.add(&req.Body, p.json)
-	row := c.param(&req.Body) + "::json->0"
+	c.vals.add(&req.Body, p.arg)
+	row := p.firstSQL(c.param(&req.Body))
 	var set string
 	if req.Prefs.Missing == "default" {
 		sets := make([]string, len(p.cols))
 		for i, col := range p.cols {
 			e := "DEFAULT"
-			if _, ok := p.rows[0][col]; ok {
+			if _, ok := p.first[col]; ok {
 				e = w.columnFrom(col, row)
 			}
 			sets[i] = ident(col) + " = " + e
@@ -418,13 +417,13 @@ func checkPut(req *request.Request, pk []string) error {
 
 // putMatchesURL checks that the PUT payload's first row has the primary
 // key the URL names (PGRST115).
-func putMatchesURL(req *request.Request, rows []map[string]json.RawMessage) error {
+func putMatchesURL(req *request.Request, first map[string]json.RawMessage) error {
 	mismatch := apierr.New(http.StatusBadRequest, "PGRST115", "Payload values do not match URL in primary key column(s)", "", "")
-	if len(rows) == 0 {
+	if first == nil {
 		return mismatch
 	}
 	for _, f := range req.Filters {
-		raw, ok := rows[0][f.Field.Name]
+		raw, ok := first[f.Field.Name]
 		if !ok {
 			return mismatch
 		}
@@ -463,43 +462,79 @@ func (c *compiler) limitedWhere(rel *cache.Relation, target, alias, where string
 	return " WHERE " + ident(alias) + ".ctid = ANY(ARRAY(" + sub + "))", nil
 }
 
-// rowsPayload is a write's body as rows, the JSON array the statement
-// reads, and the columns to write.
+// rowsPayload is a write's body: the statement's json parameter (the
+// body as sent, or CSV and forms re-encoded), what Go knows of its rows,
+// and the columns to write.
 type rowsPayload struct {
-	rows []map[string]json.RawMessage
-	json string
-	cols []string
+	arg    json.RawMessage
+	object bool // arg is one object, not an array of them
+	// onlyFirst: the statement reads only the first row (PUT).
+	onlyFirst bool
+	n         int                        // rows
+	first     map[string]json.RawMessage // the first row; nil without rows
+	cols      []string
+	// present records, row by row, which of cols each row has; nil when
+	// every row has them all.
+	present []bool
 }
 
-// first keeps only the first row (PATCH and PUT write one).
-func (p *rowsPayload) first() *rowsPayload {
-	if len(p.rows) <= 1 {
-		return p
+// firstOnly keeps only the first row (PUT writes one).
+func (p *rowsPayload) firstOnly() *rowsPayload {
+	q := *p
+	q.onlyFirst, q.n = true, min(p.n, 1)
+	if q.present != nil {
+		q.present = q.present[:q.n*len(q.cols)]
 	}
-	q := &rowsPayload{rows: p.rows[:1], cols: p.cols}
-	b, _ := json.Marshal(q.rows)
-	q.json = string(b)
-	return q
+	return &q
 }
 
-// payload reads the body as rows. The columns are columns= when given,
-// else the keys of the rows, which must all have the same keys (PGRST102);
-// each must be a column of the relation (PGRST204).
+func (p *rowsPayload) has(row, col int) bool {
+	return p.present == nil || p.present[row*len(p.cols)+col]
+}
+
+// sparse reports whether some row leaves out a column (missing=default).
+func (p *rowsPayload) sparse() bool {
+	return slices.Contains(p.present, false)
+}
+
+// firstSQL is the payload's first row as SQL, from its parameter param.
+func (p *rowsPayload) firstSQL(param string) string {
+	if p.object {
+		return param + "::json"
+	}
+	return "(" + param + "::json->0)"
+}
+
+// rowsSQL is the payload's rows as a JSON array in SQL.
+func (p *rowsPayload) rowsSQL(param string) string {
+	if p.onlyFirst || p.object {
+		return "json_build_array(" + p.firstSQL(param) + ")"
+	}
+	return param + "::json"
+}
+
+// payload reads the body. The columns are columns= when given, else the
+// keys of the rows, which must all have the same keys (PGRST102); each
+// must be a column of the relation (PGRST204).
 func payload(req *request.Request, rel *cache.Relation) (*rowsPayload, error) {
-	rows, err := decodeRows(req, req.Columns == nil)
-	if err != nil {
-		return nil, err
-	}
-	var cols []string
+	var cols, want []string
 	for _, col := range req.Columns {
 		cols = appendUnique(cols, col)
 	}
-	if cols == nil && len(rows) > 0 {
-		for k := range rows[0] {
+	if req.Prefs.Missing == "default" {
+		want = cols // which rows lack which columns matters only for defaults
+	}
+	p, err := decodeRows(req, req.Columns == nil, want)
+	if err != nil {
+		return nil, err
+	}
+	if cols == nil && p.first != nil {
+		for k := range p.first {
 			cols = append(cols, k)
 		}
 		sort.Strings(cols)
 	}
+	p.cols = cols
 	// PostgREST resolves the columns as a set: the first missing one in
 	// ascending order is reported.
 	sorted := slices.Sorted(slices.Values(cols))
@@ -508,11 +543,7 @@ func payload(req *request.Request, rel *cache.Relation) (*rowsPayload, error) {
 			return nil, apierr.New(http.StatusBadRequest, "PGRST204", "Could not find the '"+col+"' column of '"+rel.Name+"' in the schema cache", "", "")
 		}
 	}
-	if rows == nil {
-		rows = []map[string]json.RawMessage{}
-	}
-	b, _ := json.Marshal(rows)
-	return &rowsPayload{rows: rows, json: string(b), cols: cols}, nil
+	return p, nil
 }
 
 // bodyRepresentations handles columns whose domain has a cast from json
@@ -535,11 +566,11 @@ func (c *compiler) bodyRepresentations(rel *cache.Relation, cols []string) (expr
 	return strings.Join(es, ", "), strings.Join(ds, ", "), ok
 }
 
-// decodeRows reads a write's body as rows: JSON (an object or an array of
+// decodeRows reads a write's body: JSON (an object or an array of
 // objects), CSV with a header line ("NULL" is null), or a urlencoded form
-// (one row). Every value becomes JSON for the statement. uniform asks
-// that every row has the same keys (no columns= to pick them).
-func decodeRows(req *request.Request, uniform bool) ([]map[string]json.RawMessage, error) {
+// (one row). uniform asks that every row has the same keys (no columns=
+// to pick them); want are the columns whose presence each row records.
+func decodeRows(req *request.Request, uniform bool, want []string) (*rowsPayload, error) {
 	ct := req.ContentType.Type + "/" + req.ContentType.Subtype
 	switch ct {
 	case "text/csv":
@@ -551,7 +582,7 @@ func decodeRows(req *request.Request, uniform bool) ([]map[string]json.RawMessag
 			}
 			return nil, apierr.InvalidBody(msg)
 		}
-		var rows []map[string]json.RawMessage
+		rows := []map[string]json.RawMessage{}
 		for _, rec := range recs[1:] {
 			row := map[string]json.RawMessage{}
 			for i, name := range recs[0] {
@@ -563,7 +594,7 @@ func decodeRows(req *request.Request, uniform bool) ([]map[string]json.RawMessag
 			}
 			rows = append(rows, row)
 		}
-		return rows, nil
+		return fromMaps(rows, want), nil
 	case "application/x-www-form-urlencoded":
 		form, err := url.ParseQuery(string(req.Body))
 		if err != nil {
@@ -573,59 +604,28 @@ func decodeRows(req *request.Request, uniform bool) ([]map[string]json.RawMessag
 		for k, vs := range form {
 			row[k], _ = json.Marshal(vs[len(vs)-1])
 		}
-		return []map[string]json.RawMessage{row}, nil
+		return fromMaps([]map[string]json.RawMessage{row}, want), nil
 	case "/", "application/json": // JSON when no Content-Type is given
-		return decodeJSONRows(req.Body, uniform)
+		return scanJSONRows(req.Body, uniform, want)
 	}
 	return nil, apierr.New(http.StatusBadRequest, "PGRST102", "Content-Type not acceptable: "+ct, "", "")
 }
 
-// decodeJSONRows follows PostgREST: invalid or empty JSON is "Empty or
-// invalid json"; an array must hold objects with the same keys ("All
-// object keys must match"); a scalar counts as no rows.
-func decodeJSONRows(body []byte, uniform bool) ([]map[string]json.RawMessage, error) {
-	var v json.RawMessage
-	if err := json.Unmarshal(body, &v); err != nil {
-		return nil, apierr.InvalidBody("")
+// fromMaps makes the payload of rows decoded in Go (CSV, forms).
+func fromMaps(rows []map[string]json.RawMessage, want []string) *rowsPayload {
+	b, _ := json.Marshal(rows)
+	p := &rowsPayload{arg: b, n: len(rows)}
+	if len(rows) > 0 {
+		p.first = rows[0]
 	}
-	v = bytes.TrimSpace(v)
-	mismatch := apierr.New(http.StatusBadRequest, "PGRST102", "All object keys must match", "", "")
-	switch v[0] {
-	case '{':
-		var one map[string]json.RawMessage
-		if err := json.Unmarshal(v, &one); err != nil {
-			return nil, apierr.InvalidBody("")
-		}
-		return []map[string]json.RawMessage{one}, nil
-	case '[':
-		var elems []json.RawMessage
-		if err := json.Unmarshal(v, &elems); err != nil {
-			return nil, apierr.InvalidBody("")
-		}
-		rows := make([]map[string]json.RawMessage, 0, len(elems))
-		for _, e := range elems {
-			var row map[string]json.RawMessage
-			if e = bytes.TrimSpace(e); len(e) == 0 || e[0] != '{' || json.Unmarshal(e, &row) != nil {
-				return nil, mismatch
+	if want != nil {
+		p.present = make([]bool, 0, len(rows)*len(want))
+		for _, r := range rows {
+			for _, col := range want {
+				_, ok := r[col]
+				p.present = append(p.present, ok)
 			}
-			if uniform && len(rows) > 0 && !sameKeys(rows[0], row) {
-				return nil, mismatch
-			}
-			rows = append(rows, row)
-		}
-		return rows, nil
-	}
-	return nil, nil
-}
-
-func sameKeys(a, b map[string]json.RawMessage) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k := range a {
-		if _, ok := b[k]; !ok {
-			return false
 		}
 	}
-	return true
+	return p
 }

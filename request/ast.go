@@ -108,8 +108,10 @@ type LogicNode struct {
 	Tree   *Logic
 }
 
+// NullsOrder is an order term's nullsfirst/nullslast, or neither.
 type NullsOrder int
 
+// The NULLS orders.
 const (
 	NullsDefault NullsOrder = iota
 	NullsFirst
@@ -146,6 +148,7 @@ type MediaType struct {
 	Q       float64
 }
 
+// String is type/subtype without parameters.
 func (m MediaType) String() string { return m.Type + "/" + m.Subtype }
 
 // Preferences are the parsed Prefer header values; empty strings mean absent.

@@ -62,13 +62,28 @@ func Parse(r *http.Request, o Options) (*Request, *apierr.Error) {
 		if o.MaxBodyBytes > 0 {
 			rd = io.LimitReader(r.Body, o.MaxBodyBytes)
 		}
-		b, err := io.ReadAll(rd)
+		b, err := readBody(rd, r.ContentLength)
 		if err != nil {
 			return nil, apierr.BodyReadError(err)
 		}
 		req.Body = b
 	}
 	return req, nil
+}
+
+// presizeMax bounds the buffer allocated on the word of Content-Length
+// alone; pgrest-max-body-size has already refused larger bodies when set.
+const presizeMax = 256 << 20
+
+// readBody reads a body whose length is announced into one buffer of that
+// length: growing it as io.ReadAll does would cost twice a large body.
+func readBody(r io.Reader, n int64) ([]byte, error) {
+	if n <= 0 || n > presizeMax {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, n)
+	m, err := io.ReadFull(r, b) // a body cut short is an error, as in io.ReadAll
+	return b[:m], err
 }
 
 func route(req *Request, r *http.Request) *apierr.Error {

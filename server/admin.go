@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -88,7 +89,7 @@ func (a *App) ServeAdmin(l net.Listener) error {
 	r.Path("/status").HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		st := a.schema.Stats()
 		w.Header().Set("Content-Type", jsonType)
-		json.NewEncoder(w).Encode(map[string]any{
+		_ = json.NewEncoder(w).Encode(map[string]any{ // a failed write: the client left
 			"schema_version":       st.Version,
 			"schema_load_ms":       st.LastLoadDuration.Milliseconds(),
 			"schema_loads":         st.Loads,
@@ -102,7 +103,11 @@ func (a *App) ServeAdmin(l net.Listener) error {
 		})
 	})
 	a.adminSrv = newHTTPServer(serverHeader(r), a.config(), a.requests)
-	go a.adminSrv.Serve(l)
+	go func() {
+		if err := a.adminSrv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			a.internalError("admin server stopped", err)
+		}
+	}()
 	return nil
 }
 
@@ -137,7 +142,7 @@ func (a *App) apiReachable() bool {
 	if err != nil {
 		return false
 	}
-	c.Close()
+	_ = c.Close() // a probe connection: reaching it was the answer
 	return true
 }
 
@@ -172,13 +177,15 @@ func (f *fixedType) Write(b []byte) (int, error) {
 // listenUnix opens a unix socket with the given permissions, replacing a
 // stale socket file.
 func listenUnix(path string, mode uint32) (net.Listener, error) {
-	os.Remove(path)
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
 	l, err := net.Listen("unix", path)
 	if err != nil {
 		return nil, err
 	}
 	if err := os.Chmod(path, os.FileMode(mode)); err != nil {
-		l.Close()
+		_ = l.Close() // the chmod error is the one to report
 		return nil, err
 	}
 	return l, nil

@@ -36,12 +36,14 @@ type App struct {
 	// current is everything derived from the configuration, swapped whole
 	// on a reload; a request reads it once (see derivedFor).
 	current atomic.Pointer[derived]
-	log     zerolog.Logger
-	pool    *pgxpool.Pool
-	holder  *cache.Holder
-	planner *planner.Memo
-	schema  *listener.Manager
-	exec    *executor
+	// internalErrors counts failures inside pgrest (see internalError).
+	internalErrors atomic.Int64
+	log            zerolog.Logger
+	pool           *pgxpool.Pool
+	holder         *cache.Holder
+	planner        *planner.Memo
+	schema         *listener.Manager
+	exec           *executor
 
 	// baseConfig is the file and environment configuration the in-database
 	// one is applied over; configSource re-reads it on a reload.
@@ -264,12 +266,14 @@ func (a *App) Shutdown(ctx context.Context) error {
 		// PostgreSQL a cancel request) and drop the connections.
 		a.log.Error().Err(err).Msg("shutdown grace period over; cancelling in-flight requests")
 		a.endRequests()
-		a.httpSrv.Close()
+		if cerr := a.httpSrv.Close(); cerr != nil {
+			a.log.Error().Err(cerr).Msg("closing the API server")
+		}
 	}
 	a.endRequests()
 	if a.adminSrv != nil {
 		if aerr := a.adminSrv.Shutdown(ctx); aerr != nil {
-			a.adminSrv.Close()
+			_ = a.adminSrv.Close() // past the grace period: drop what is left
 		}
 	}
 	if a.cancel != nil {
@@ -323,4 +327,11 @@ func (a *App) derivedFor(r *http.Request) *derived {
 		return d
 	}
 	return a.current.Load()
+}
+
+// internalError logs and counts a failure inside pgrest (never a client's
+// mistake): every one shows in the log and in pgrest_internal_errors_total.
+func (a *App) internalError(what string, err error) {
+	a.internalErrors.Add(1)
+	a.log.Error().Err(err).Msg(what)
 }

@@ -157,7 +157,9 @@ func (a *App) logRequests(next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r)
 		if a.accessLog != nil {
 			if logsStatus(a.derivedFor(r).cfg.LogLevel, sw.status) {
-				a.accessLog.Write(apacheLine(r, sw, role, start))
+				if _, err := a.accessLog.Write(apacheLine(r, sw, role, start)); err != nil {
+					a.internalError("writing the request log", err)
+				}
 			}
 			return
 		}

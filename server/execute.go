@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/planner"
@@ -37,6 +38,11 @@ type txContext struct {
 	// Check runs on the result before COMMIT; an error rolls back, so a
 	// write never half-happens when its response cannot be given.
 	Check func(*result) error
+	// Deliver, when set, sends a read-only plan's response from inside the
+	// batch, while the body is still in pgx's read buffer: a large body is
+	// then never copied. The COMMIT that follows cannot change the answer
+	// of a read-only transaction.
+	Deliver func(*result)
 }
 
 // result is the single row every plan returns.
@@ -50,6 +56,8 @@ type result struct {
 	RespStatus  *string
 	// Plan holds EXPLAIN output when the client asked for a plan.
 	Plan []byte
+	// Delivered: the response was sent by txContext.Deliver.
+	Delivered bool
 }
 
 type executor struct {
@@ -126,7 +134,7 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 	b.Queue(begin)
 	b.Queue(settingsSQL, settingsArgs...)
 	if !single {
-		if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		if err = conn.SendBatch(ctx, b).Close(); err != nil {
 			rollback(conn)
 			return nil, err
 		}
@@ -140,12 +148,12 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 	if p.CountSQL != "" {
 		b.Queue("EXPLAIN (FORMAT JSON) "+p.CountSQL, p.Args...).QueryRow(func(r pgx.Row) error {
 			var raw []byte
-			if err := r.Scan(&raw); err != nil {
-				return err
+			if serr := r.Scan(&raw); serr != nil {
+				return serr
 			}
-			n, err := planRows(raw)
+			n, perr := planRows(raw)
 			planned = &n
-			return err
+			return perr
 		})
 	}
 	if p.Explain != "" {
@@ -155,8 +163,8 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 			var out []byte
 			for rows.Next() {
 				var line string
-				if err := rows.Scan(&line); err != nil {
-					return err
+				if serr := rows.Scan(&line); serr != nil {
+					return serr
 				}
 				out = append(append(out, line...), '\n')
 			}
@@ -164,15 +172,15 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 			return rows.Err()
 		})
 	} else {
-		b.Queue(p.SQL, p.Args...).QueryRow(func(r pgx.Row) error {
-			var bytes []byte
-			if err := r.Scan(&res.Total, &res.PageTotal, &res.Body, &bytes, &res.RespHeaders, &res.RespStatus); err != nil {
-				return err
+		var deliver func(*result)
+		if p.ReadOnly && tc.Deliver != nil {
+			deliver = func(res *result) {
+				plannedTotal(p, res, planned)
+				tc.Deliver(res)
 			}
-			if bytes != nil {
-				res.Body = bytes
-			}
-			return nil
+		}
+		b.Queue(p.SQL, p.Args...).Query(func(rows pgx.Rows) error {
+			return scanResult(rows, res, deliver)
 		})
 	}
 	if p.ReadOnly {
@@ -184,6 +192,9 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 	if err != nil {
 		rollback(conn)
 		x.prepared.forget(conn.Conn())
+		if res.Delivered {
+			return res, nil // the client has its answer: nothing to retry or report
+		}
 		if single && x.cached && isPermission(err) {
 			// A statement we thought prepared was not (pgx evicted it) and
 			// was parsed before the role switch: plan it the careful way.
@@ -194,17 +205,7 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 	if x.cached && !single {
 		x.prepared.add(conn.Conn(), stmts)
 	}
-	switch {
-	case p.Count == "planned":
-		res.Total = planned
-	case p.Count == "estimated" && planned != nil:
-		// The exact count stands unless it passed db-max-rows and the
-		// planner guesses more, as PostgREST decides.
-		over := res.Total == nil || p.EstimateAbove == nil || *res.Total > *p.EstimateAbove
-		if over && (res.Total == nil || *planned > *res.Total) {
-			res.Total = planned
-		}
-	}
+	plannedTotal(p, res, planned)
 	if !p.ReadOnly {
 		if tc.Check != nil {
 			if err := tc.Check(res); err != nil {
@@ -228,6 +229,59 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 		}
 	}
 	return res, nil
+}
+
+// scanResult reads the single row of a plan. A textual body is read in
+// place and handed to deliver when there is one; else it is copied once
+// out of pgx's buffer, which the next message overwrites.
+func scanResult(rows pgx.Rows, res *result, deliver func(*result)) error {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return pgx.ErrNoRows
+	}
+	var body any = &res.Body
+	direct := deliver != nil && asSent(rows.FieldDescriptions()[2].DataTypeOID)
+	if direct {
+		body = nil
+	}
+	var bin []byte
+	if err := rows.Scan(&res.Total, &res.PageTotal, body, &bin, &res.RespHeaders, &res.RespStatus); err != nil {
+		return err
+	}
+	switch {
+	case bin != nil:
+		res.Body = bin
+	case direct:
+		res.Body = rows.RawValues()[2]
+		deliver(res)
+		res.Body, res.Delivered = nil, true
+	}
+	rows.Close()
+	return rows.Err()
+}
+
+// plannedTotal puts the planner's estimate in place of the total when
+// the count asked for is planned, or estimated and the exact count (taken
+// up to one row past db-max-rows) passed db-max-rows and the planner
+// guesses more, as PostgREST decides.
+func plannedTotal(p *planner.Plan, res *result, planned *int64) {
+	switch {
+	case p.Count == "planned":
+		res.Total = planned
+	case p.Count == "estimated" && planned != nil:
+		over := res.Total == nil || p.EstimateAbove == nil || *res.Total > *p.EstimateAbove
+		if over && (res.Total == nil || *planned > *res.Total) {
+			res.Total = planned
+		}
+	}
+}
+
+// asSent: types whose wire form, text or binary, is their text.
+func asSent(oid uint32) bool {
+	return oid == pgtype.TextOID || oid == pgtype.JSONOID || oid == pgtype.XMLOID
 }
 
 func rollback(conn *pgxpool.Conn) {

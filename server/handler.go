@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -59,9 +60,9 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Profile", req.Schema)
 	}
 	if req.Action == request.ActInfo {
-		methods, aerr := allowed(snap, req)
-		if aerr != nil {
-			a.fail(w, cfg, aerr)
+		methods, merr := allowed(snap, req)
+		if merr != nil {
+			a.fail(w, cfg, merr)
 			return
 		}
 		writeInfo(w, methods)
@@ -111,13 +112,22 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		// v16 writes the query at the configured level, so it shows at any level.
 		a.log.WithLevel(LogLevel(cfg.LogLevel)).Str("query", plan.SQL).Msg("main query")
 	}
+	applied := preferenceApplied(req, plan, cfg.DBTxEnd)
+	if req.Action == request.ActRead && plan.Explain == "" {
+		tc.Deliver = func(res *result) {
+			ew.mark("transaction")
+			writeRead(w, req, plan, res, applied)
+		}
+	}
 	res, err := a.exec.run(r.Context(), plan, tc)
+	if err == nil && res.Delivered {
+		return
+	}
 	ew.mark("transaction")
 	if err != nil {
 		a.fail(w, cfg, toAPIError(err, tc.Authenticated))
 		return
 	}
-	applied := preferenceApplied(req, plan, cfg.DBTxEnd)
 	if req.Action == request.ActRead || req.Action == request.ActInvoke {
 		writeRead(w, req, plan, res, applied)
 		return
@@ -129,6 +139,13 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 // X-Schema-Version-Min (read-your-DDL across instances).
 func (a *App) snapshotFor(r *http.Request, cfg *config.Config) (*cache.Snapshot, *apierr.Error) {
 	snap := a.holder.Load()
+	if snap == nil && a.firstLoadPending() {
+		// Starting up: the first load is under way, so a request waits for
+		// it (as for X-Schema-Version-Min) rather than failing at once.
+		ctx, cancel := context.WithTimeout(r.Context(), cfg.SchemaWaitTimeout)
+		snap, _ = a.holder.WaitVersion(ctx, math.MinInt64)
+		cancel()
+	}
 	if snap == nil {
 		return nil, apierr.New(http.StatusServiceUnavailable, "PGRST002", "Could not query the database for the schema cache. Retrying.", "", "")
 	}
@@ -154,6 +171,16 @@ func (a *App) snapshotFor(r *http.Request, cfg *config.Config) (*cache.Snapshot,
 		return nil, e
 	}
 	return snap, nil
+}
+
+// firstLoadPending is true until the first schema load has either
+// succeeded or failed: a database that is down answers 503 at once.
+func (a *App) firstLoadPending() bool {
+	if a.schema == nil {
+		return false
+	}
+	st := a.schema.Stats()
+	return st.Loads == 0 && st.Failures == 0
 }
 
 // missingObject reports whether err is "not in the schema cache" for an
@@ -219,6 +246,9 @@ func mustJSON(m map[string]string) string {
 // fail writes an error; client-error-verbosity=minimal leaves out details
 // and hints, which can reveal schema internals.
 func (a *App) fail(w http.ResponseWriter, cfg *config.Config, e *apierr.Error) {
+	if e.Status >= 500 {
+		a.internalError("request failed", e)
+	}
 	if cfg.ClientErrorVerbosity == "minimal" && e.Body == nil {
 		c := *e
 		c.Minimal = true

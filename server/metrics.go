@@ -34,6 +34,8 @@ func (a *App) metrics() http.Handler {
 			func() float64 { return float64(a.exec.waiting.Load()) }),
 		gauge("pgrst_db_pool_max", "Max pool connections",
 			func() float64 { return float64(a.pool.Stat().MaxConns()) }),
+		counter("pgrest_internal_errors_total", "Failures inside pgrest: 5xx answers and errors with no client to tell", nil,
+			func() float64 { return float64(a.internalErrors.Load()) }),
 		counter("pgrest_plan_cache_hits_total", "Requests whose SQL came from the plan memo", nil,
 			func() float64 { return float64(a.planner.Hits()) }),
 		counter("pgrest_plan_cache_misses_total", "Requests whose SQL was compiled", nil,

@@ -20,6 +20,7 @@ import (
 	"github.com/pgrest/pgrest/apierr"
 )
 
+// Options are the jwt-* settings a Verifier is built from.
 type Options struct {
 	Secret          string
 	SecretIsBase64  bool
@@ -40,6 +41,8 @@ type Result struct {
 	exp       time.Time
 }
 
+// Verifier checks bearer tokens (keys, algorithms, claims, audience) and
+// picks the role; built once per configuration.
 type Verifier struct {
 	opts     Options
 	hmac     []byte
@@ -52,6 +55,7 @@ type Verifier struct {
 // skew tolerates clocks that disagree a little (PostgREST allows 30 s).
 const skew = 30 * time.Second
 
+// New parses the secret (HMAC, JWK or JWKS) and the role claim path.
 func New(o Options) (*Verifier, error) {
 	v := &Verifier{opts: o}
 	s := strings.TrimSpace(o.Secret)

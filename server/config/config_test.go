@@ -213,8 +213,8 @@ func TestDumpIsV16s(t *testing.T) {
 		}
 	}
 	c.AppSettings["zone"] = "x"
-	if d := c.Dump(); !strings.Contains(d, "admin-server-unix-socket-mode = \"660\"\napp.settings.zone = \"x\"\nclient-error-verbosity") {
-		t.Errorf("app.settings sort among the keys:\n%s", d)
+	if withApp := c.Dump(); !strings.Contains(withApp, "admin-server-unix-socket-mode = \"660\"\napp.settings.zone = \"x\"\nclient-error-verbosity") {
+		t.Errorf("app.settings sort among the keys:\n%s", withApp)
 	}
 	delete(c.AppSettings, "zone")
 	again, err := Parse(d, nil)

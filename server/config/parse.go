@@ -124,6 +124,7 @@ var byName = func() map[string]*key {
 // wording for the problem and is printed as is.
 type Error struct{ Key, Value, Reason, Msg string }
 
+// Error is PostgREST's wording when it has one, else names the key and value.
 func (e *Error) Error() string {
 	if e.Msg != "" && strings.Contains(e.Msg, e.Key) {
 		return e.Msg
@@ -555,7 +556,7 @@ func isURI(s string) bool {
 		return false
 	}
 	for i := 1; i < colon; i++ {
-		if ch := s[i]; !isAlpha(ch) && !(ch >= '0' && ch <= '9') && ch != '+' && ch != '-' && ch != '.' {
+		if ch := s[i]; !isAlpha(ch) && (ch < '0' || ch > '9') && ch != '+' && ch != '-' && ch != '.' {
 			return false
 		}
 	}

@@ -25,6 +25,8 @@ type RelationFacts struct {
 	Columns    map[string]*ColumnFacts `json:"columns"`
 }
 
+// ColumnFacts is what the OpenAPI document says of a column beyond the
+// schema cache (privileges).
 type ColumnFacts struct {
 	// Type is the name PostgREST's schema cache gives the column's type:
 	// built-in types without their modifiers, domains over built-in types
@@ -33,12 +35,14 @@ type ColumnFacts struct {
 	MaxLength *int   `json:"max_length"`
 }
 
+// FunctionFacts is a function's description and arguments for OpenAPI.
 type FunctionFacts struct {
 	Name       string      `json:"name"`
 	Executable bool        `json:"executable"`
 	Args       []*ArgFacts `json:"args"` // input arguments, in order
 }
 
+// ArgFacts is one function argument in the OpenAPI document.
 type ArgFacts struct {
 	Name string `json:"name"`
 	// Type is rendered with the request's search_path (what PostgREST
@@ -49,6 +53,7 @@ type ArgFacts struct {
 	QualifiedType string `json:"qualified_type"`
 }
 
+// ForeignKey is a foreign key, noted on the columns it references.
 type ForeignKey struct {
 	Constraint     string   `json:"constraint"`
 	Table          cache.QI `json:"table"`
