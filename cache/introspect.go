@@ -38,7 +38,8 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') AND NOT c.relispartition /*scope*/`
 
 // viewKeySQL is a view's primary key as PostgREST infers it: the primary
-// key columns of the tables it reads, through other views if need be, in
+// key columns of the tables it reads, through other views if need be: a
+// join's tables in the order the view first shows them, each table's in
 // key order, under the name of the first view column that shows each (a
 // view may show one twice). The tables and the views between may be in
 // any schema, exposed or not.
@@ -53,10 +54,11 @@ const viewKeySQL = `coalesce((
     JOIN pg_rewrite rw ON rw.ev_class = v.oid AND rw.rulename = '_RETURN'` + viewColumnsSQL + `
     WHERE va.attnum = ch.bnum
   )
-  SELECT array_agg(k.viewcol ORDER BY k.base, k.pos) FROM (
-    SELECT DISTINCT ON (ch.base, ch.bnum) ch.viewcol, ch.base, array_position(i.indkey, ch.bnum) AS pos
-    FROM chain ch JOIN pg_index i ON i.indrelid = ch.base AND i.indisprimary AND ch.bnum = ANY(i.indkey)
-    ORDER BY ch.base, ch.bnum, ch.vnum) k), '{}')`
+  SELECT array_agg(k.viewcol ORDER BY k.first, k.pos) FROM (
+    SELECT d.*, min(d.vnum) OVER (PARTITION BY d.base) AS first FROM (
+      SELECT DISTINCT ON (ch.base, ch.bnum) ch.viewcol, ch.vnum, ch.base, array_position(i.indkey, ch.bnum) AS pos
+      FROM chain ch JOIN pg_index i ON i.indrelid = ch.base AND i.indisprimary AND ch.bnum = ANY(i.indkey)
+      ORDER BY ch.base, ch.bnum, ch.vnum) d) k), '{}')`
 
 const columnsSQL = `
 SELECT n.nspname, c.relname, a.attname, a.attnum,
@@ -72,7 +74,15 @@ FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_type t ON t.oid = a.atttypid
-LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+LEFT JOIN LATERAL (
+  -- the base type under domains over domains
+  WITH RECURSIVE chain AS (
+    SELECT t.typbasetype AS oid, 1 AS depth WHERE t.typtype = 'd'
+    UNION ALL
+    SELECT d.typbasetype, chain.depth + 1 FROM chain JOIN pg_type d ON d.oid = chain.oid WHERE d.typtype = 'd'
+  )
+  SELECT b.oid, b.typname FROM chain JOIN pg_type b ON b.oid = chain.oid ORDER BY chain.depth DESC LIMIT 1
+) bt ON true
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE n.nspname = ANY($1) AND c.relkind IN ('r','v','m','f','p') AND NOT c.relispartition AND a.attnum > 0 AND NOT a.attisdropped /*scope*/
 ORDER BY n.nspname, c.relname, a.attnum`

@@ -173,6 +173,9 @@ func TestOpenAPIRootNegotiation(t *testing.T) {
 	}
 	p.Get("/", "Accept: text/csv").ExpectError(t, 406, "PGRST107")
 	r := p.Do("HEAD", "/", "").Expect(t, 200)
+	if cl := r.Header.Get("Content-Length"); cl != "" {
+		t.Errorf("HEAD Content-Length %q", cl)
+	}
 	if len(r.Body) != 0 || r.Header.Get("Content-Type") != "application/openapi+json; charset=utf-8" {
 		t.Errorf("HEAD: %q %q", r.Header.Get("Content-Type"), r.Body)
 	}

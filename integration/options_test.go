@@ -12,6 +12,7 @@ func TestOptions(t *testing.T) {
 CREATE TABLE items (id int PRIMARY KEY, name text);
 CREATE TABLE nokey (name text);
 CREATE VIEW items_auto AS SELECT id, name FROM items;
+CREATE VIEW items_names AS SELECT name FROM items;
 CREATE VIEW items_ro AS SELECT DISTINCT name FROM items;
 CREATE FUNCTION stable_fn() RETURNS int LANGUAGE sql STABLE AS 'SELECT 1';
 CREATE FUNCTION volatile_fn() RETURNS int LANGUAGE sql AS 'SELECT 1';
@@ -29,9 +30,13 @@ CREATE FUNCTION volatile_fn() RETURNS int LANGUAGE sql AS 'SELECT 1';
 			t.Errorf("OPTIONS %s: Allow = %q, want %q", path, got, want)
 		}
 	}
-	// an auto-updatable view has its table's primary key: PUT
+	// an auto-updatable view takes its table's key when it shows it (PUT),
+	// not otherwise
 	if got := p.Do("OPTIONS", "/items_auto", "").Expect(t, 200).Header.Get("Allow"); got != "OPTIONS,GET,HEAD,POST,PUT,PATCH,DELETE" {
 		t.Errorf("auto-updatable view: Allow = %q", got)
+	}
+	if got := p.Do("OPTIONS", "/items_names", "").Expect(t, 200).Header.Get("Allow"); got != "OPTIONS,GET,HEAD,POST,PATCH,DELETE" {
+		t.Errorf("auto-updatable view without the key: Allow = %q", got)
 	}
 	p.Do("OPTIONS", "/nothing", "").ExpectError(t, 404, "PGRST205")
 	p.Do("OPTIONS", "/rpc/nothing", "").ExpectError(t, 404, "PGRST202")
@@ -43,6 +48,7 @@ func TestCORS(t *testing.T) {
 	p := StartPgrest(t, db, nil)
 	r := p.Do("OPTIONS", "/items", "", "Origin: http://example.com", "Access-Control-Request-Method: POST",
 		"Access-Control-Request-Headers: Content-Type").Expect(t, 200)
+	// without a list every origin is allowed as "*" (no credentials)
 	for k, want := range map[string]string{
 		"Access-Control-Allow-Origin":      "*",
 		"Access-Control-Allow-Credentials": "",
@@ -61,9 +67,15 @@ func TestCORS(t *testing.T) {
 	if r := p.Get("/items").Expect(t, 200); r.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Error("CORS headers without an Origin")
 	}
+	// an OPTIONS answer always allows any origin, as PostgREST's info responses
+	if got := p.Do("OPTIONS", "/items", "").Expect(t, 200).Header.Get("Access-Control-Allow-Origin"); got != "*" {
+		t.Errorf("OPTIONS without Origin: %q", got)
+	}
 
+	// a listed origin is echoed, with credentials
 	only := StartPgrest(t, db, func(c *config.Config) { c.ServerCORSAllowedOrigins = []string{"http://good.example"} })
-	if got := only.Get("/items", "Origin: http://good.example").Expect(t, 200).Header.Get("Access-Control-Allow-Origin"); got != "http://good.example" {
+	good := only.Get("/items", "Origin: http://good.example").Expect(t, 200)
+	if got := good.Header.Get("Access-Control-Allow-Origin"); got != "http://good.example" || good.Header.Get("Access-Control-Allow-Credentials") != "true" {
 		t.Errorf("allowed origin: %q", got)
 	}
 	if got := only.Get("/items", "Origin: http://evil.example").Expect(t, 200).Header.Get("Access-Control-Allow-Origin"); got != "" {

@@ -184,7 +184,7 @@ func TestPaginationAndCount(t *testing.T) {
 	if cr := r.Header.Get("Content-Range"); !strings.HasPrefix(cr, "0-3/") || cr == "0-3/*" {
 		t.Fatalf("planned Content-Range %q", cr)
 	}
-	p.Get("/items?limit=-1").ExpectError(t, 400, "PGRST100")
+	p.Get("/items?limit=-1").ExpectError(t, 416, "PGRST103") // as PostgREST
 
 	capped := StartPgrest(t, db, func(c *config.Config) { m := int64(2); c.DBMaxRows = &m })
 	if got := ids(t, capped.Get("/items?select=id&order=id").Expect(t, 200)); got != "1,2" {
@@ -253,7 +253,11 @@ func TestReadErrors(t *testing.T) {
 func TestTimezone(t *testing.T) {
 	db := NewDB(t, `CREATE VIEW tz AS SELECT current_setting('timezone') AS tz; GRANT SELECT ON tz TO web_anon;`)
 	p := StartPgrest(t, db, nil)
-	p.Get("/tz", "Prefer: timezone=America/Los_Angeles").Expect(t, 200).JSONEq(t, `[{"tz":"America/Los_Angeles"}]`)
+	r := p.Get("/tz", "Prefer: timezone=America/Los_Angeles").Expect(t, 200)
+	r.JSONEq(t, `[{"tz":"America/Los_Angeles"}]`)
+	if got := r.Header.Get("Preference-Applied"); got != "timezone=America/Los_Angeles" {
+		t.Errorf("Preference-Applied = %q", got)
+	}
 	// v16 leaves the zone to PostgreSQL: an unknown one is its 22023, with or without handling=strict
 	p.Get("/tz", "Prefer: handling=strict, timezone=Mars/Base").ExpectError(t, 400, "22023")
 	p.Get("/tz", "Prefer: timezone=Mars/Base").ExpectError(t, 400, "22023")

@@ -147,6 +147,7 @@ func TestCallArgumentsAndFilters(t *testing.T) {
 	p := StartPgrest(t, NewDB(t, argsFixture), nil)
 	p.Get("/rpc/items_upto?id=3&id=gt.1&select=id").Expect(t, 200).JSONEq(t, `[{"id":2},{"id":3}]`)
 	p.Get("/rpc/items_upto?id=4&id=not.in.(1,3)&select=id").Expect(t, 200).JSONEq(t, `[{"id":2},{"id":4}]`)
+	p.Get("/rpc/items_upto?id=3&or=(id.eq.1,id.eq.2)&select=id").Expect(t, 200).JSONEq(t, `[{"id":1},{"id":2}]`)
 	// A value without operator names no argument: no such function.
 	p.Get("/rpc/items_upto?id=4&tag=a").ExpectError(t, 404, "PGRST202")
 	// On POST the query string holds only filters.

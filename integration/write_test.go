@@ -122,7 +122,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON pairs TO web_anon;
 	r = p.Do("POST", "/authors?select=id,name&order=id", `[{"id": 1, "name": "Ursula"}, {"id": 4, "name": "Jemisin"}]`, json,
 		"Prefer: return=representation, resolution=merge-duplicates").Expect(t, 201)
 	r.JSONEq(t, `[{"id":1,"name":"Ursula"},{"id":4,"name":"Jemisin"}]`)
-	if got := r.Header.Get("Preference-Applied"); got != "resolution=merge-duplicates, return=representation" {
+	if got := r.Header.Get("Preference-Applied"); got != "resolution=merge-duplicates, return=representation" { // PostgREST's order
 		t.Errorf("Preference-Applied = %q", got)
 	}
 	p.Do("POST", "/authors", `[{"id": 2, "name": "ignored"}, {"id": 5, "name": "Okorafor"}]`, json, "Prefer: resolution=ignore-duplicates").Expect(t, 201)

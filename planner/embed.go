@@ -2,6 +2,7 @@ package planner
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 
@@ -26,17 +27,6 @@ func findEmbed(items []request.SelectItem, key string) *request.Embed {
 		}
 	}
 	return nil
-}
-
-// aliasedName is the alias of an embed of items whose name is name, "" when
-// none.
-func aliasedName(items []request.SelectItem, name string) string {
-	for i := range items {
-		if e := items[i].Embed; e != nil && e.Alias != "" && e.Name == name {
-			return e.Alias
-		}
-	}
-	return ""
 }
 
 // emptyEmbed reports an embed that selects nothing: rel() or an embed of
@@ -88,18 +78,17 @@ func (c *compiler) checkEmbedFilters(items []request.SelectItem, _ []string) err
 	}
 	for _, path := range paths {
 		level := items
-		for _, k := range path {
+		for i, k := range path {
 			e := findEmbed(level, k)
-			if e == nil && aliasedName(level, k) != "" {
-				return apierr.New(http.StatusBadRequest, "PGRST108",
-					"'"+k+"' is not an embedded resource in this request",
-					"Target names are not allowed in filters if they have an alias",
-					"Change '"+k+"' to '"+aliasedName(level, k)+"' in filters, orders or limits.")
-			}
 			if e == nil {
-				return apierr.New(http.StatusBadRequest, "PGRST108",
-					"'"+k+"' is not an embedded resource in this request",
-					"", "Verify that '"+k+"' is included in the 'select' query parameter.")
+				aliased := findAliasedTarget(level, k)
+				if aliased == nil || !c.opts.LegacyTargetNames {
+					return notEmbedded(k, aliased)
+				}
+				// The request's own path is rewritten: the compiled SQL is
+				// keyed by the path as written, which always resolves alike.
+				e, path[i] = aliased, aliased.Alias
+				c.legacyNamed = append(c.legacyNamed, aliased)
 			}
 			level = e.Select
 		}
@@ -238,7 +227,8 @@ func (c *compiler) noRelationship(rel *cache.Relation, e *request.Embed) error {
 }
 
 // noRelationshipHint suggests the nearest foreign table of the parent's
-// relationships when the child is none of them.
+// relationships when the child is none of them, as PostgREST's fuzzy set
+// ranks them (at its default 0.33, lower than table names' bar).
 func (c *compiler) noRelationshipHint(rel *cache.Relation, child string) string {
 	var names []string
 	for _, r := range c.snap.RelationshipsFrom(rel.QI()) {
@@ -248,7 +238,7 @@ func (c *compiler) noRelationshipHint(rel *cache.Relation, child string) string 
 		names = append(names, r.ForeignTable.Name)
 	}
 	sort.Strings(names)
-	if best := closest(names, child); best != "" {
+	if best := fuzzyBest(names, child); best != "" {
 		return "Perhaps you meant '" + best + "' instead of '" + child + "'."
 	}
 	return ""
@@ -504,4 +494,49 @@ func andWhere(where, cond string) string {
 		return " WHERE " + cond
 	}
 	return where + " AND " + cond
+}
+
+// legacyWarning is PostgREST's Warning text for aliased embeds named by
+// their relation, one "`name` to `alias`" per embed in select order; ""
+// when there are none.
+func (c *compiler) legacyWarning(items []request.SelectItem) string {
+	if len(c.legacyNamed) == 0 {
+		return ""
+	}
+	var pairs []string
+	var walk func(items []request.SelectItem)
+	walk = func(items []request.SelectItem) {
+		for _, it := range items {
+			if e := it.Embed; e != nil {
+				if slices.Contains(c.legacyNamed, e) {
+					pairs = append(pairs, "`"+e.Name+"` to `"+e.Alias+"`")
+				}
+				walk(e.Select)
+			}
+		}
+	}
+	walk(items)
+	return "Embedded resource was referenced by relation name even though it has an alias. This is deprecated and will stop working in a future release. Update " +
+		strings.Join(pairs, ", ") + " in query string filters, orders or limits."
+}
+
+// findAliasedTarget is the embed of relation name that an alias renames.
+func findAliasedTarget(items []request.SelectItem, name string) *request.Embed {
+	for i := range items {
+		if e := items[i].Embed; e != nil && e.Alias != "" && e.Name == name {
+			return e
+		}
+	}
+	return nil
+}
+
+// notEmbedded is PGRST108; naming an aliased embed by its relation gets
+// the alias to use instead.
+func notEmbedded(k string, aliased *request.Embed) error {
+	msg := "'" + k + "' is not an embedded resource in this request"
+	if aliased != nil {
+		return apierr.New(http.StatusBadRequest, "PGRST108", msg, "Target names are not allowed in filters if they have an alias",
+			"Change '"+k+"' to '"+aliased.Alias+"' in filters, orders or limits.")
+	}
+	return apierr.New(http.StatusBadRequest, "PGRST108", msg, "", "Verify that '"+k+"' is included in the 'select' query parameter.")
 }

@@ -1,13 +1,11 @@
 package planner
 
 import (
-	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
 
 	lru "github.com/hashicorp/golang-lru/v2"
-	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/cache"
 	"github.com/pgrest/pgrest/request"
 )
@@ -48,10 +46,6 @@ func (m *Memo) Plan(req *request.Request, snap *cache.Snapshot, opts Options) (*
 		var err error
 		if cl, err = resolveCall(req, snap); err != nil {
 			return nil, err
-		}
-		if req.Prefs.MaxAffected != nil && req.Prefs.Handling == "strict" && !cl.fn.ReturnsSet {
-			// Only a set can be counted against max-affected.
-			return nil, apierr.New(http.StatusBadRequest, "PGRST128", "Function must return SETOF or TABLE when max-affected preference is used with handling=strict", "", "")
 		}
 	}
 	vals := collectValues(req)
@@ -173,7 +167,8 @@ func shapeKey(req *request.Request, snap *cache.Snapshot, opts Options, v *value
 		}
 	}
 	w(strconv.FormatInt(snap.Version, 10), strconv.Itoa(int(req.Action)), strconv.FormatBool(req.HeadOnly),
-		req.Schema, req.Resource, req.Prefs.Count, strconv.FormatBool(opts.AggregatesEnabled), strconv.FormatBool(opts.PlanEnabled))
+		req.Schema, req.Resource, req.Prefs.Count, strconv.FormatBool(opts.AggregatesEnabled), strconv.FormatBool(opts.PlanEnabled),
+		strconv.FormatBool(opts.LegacyTargetNames))
 	if opts.MaxRows != nil {
 		w(strconv.FormatInt(*opts.MaxRows, 10))
 	}
@@ -195,7 +190,7 @@ func shapeKey(req *request.Request, snap *cache.Snapshot, opts Options, v *value
 		for _, t := range o.Terms {
 			w(t.Relation, t.Field.Name, strconv.Itoa(len(t.Field.Path)), strconv.FormatBool(t.Desc), strconv.Itoa(int(t.Nulls)))
 			for _, op := range t.Field.Path {
-				w(strconv.FormatBool(op.Text), numKind(op.Key))
+				w(strconv.FormatBool(op.Text), numKind(op))
 			}
 		}
 	}
@@ -216,8 +211,8 @@ func shapeKey(req *request.Request, snap *cache.Snapshot, opts Options, v *value
 
 // numKind distinguishes array indexes from keys in JSON paths: the
 // compiler casts the parameter accordingly.
-func numKind(k string) string {
-	if _, err := strconv.Atoi(k); err == nil {
+func numKind(op request.JSONOp) string {
+	if op.IsIndex() {
 		return "i"
 	}
 	return "k"
@@ -229,7 +224,7 @@ func writeSelect(b *strings.Builder, w func(...string), items []request.SelectIt
 		// without an alias are part of the shape.
 		w(it.Field.Name, it.Alias, it.Cast, it.Aggregate, it.AggregateCast, strconv.Itoa(len(it.Field.Path)))
 		for _, op := range it.Field.Path {
-			w(strconv.FormatBool(op.Text), numKind(op.Key))
+			w(strconv.FormatBool(op.Text), numKind(op))
 			if it.Alias == "" {
 				w(op.Key)
 			}
@@ -246,7 +241,7 @@ func writeFilterShape(w func(...string), f *request.Filter) {
 	o := &f.Op
 	w(f.Field.Name, strconv.Itoa(len(f.Field.Path)), strconv.FormatBool(o.Negated), o.Op, o.Quant, strconv.FormatBool(o.Language != ""))
 	for _, op := range f.Field.Path {
-		w(strconv.FormatBool(op.Text), numKind(op.Key))
+		w(strconv.FormatBool(op.Text), numKind(op))
 	}
 	if o.Op == "is" {
 		w(o.Value)

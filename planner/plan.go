@@ -12,6 +12,9 @@ type Options struct {
 	MaxRows           *int64 // db-max-rows
 	AggregatesEnabled bool   // db-aggregates-enabled
 	PlanEnabled       bool   // db-plan-enabled
+	// LegacyTargetNames lets a scoped parameter name an aliased embed by its
+	// relation (url-use-legacy-target-names).
+	LegacyTargetNames bool
 	// HoistedSettings are the function settings applied to the transaction
 	// (db-hoisted-tx-settings).
 	HoistedSettings []string
@@ -48,10 +51,16 @@ type Plan struct {
 	// CountSQL, when set, is a statement (same Args) whose EXPLAIN row
 	// estimate answers Prefer: count=planned (and estimated above db-max-rows).
 	CountSQL string
+	// EstimateAbove: for count=estimated, the exact count (counted up to one
+	// row past it) gives way to a larger plan estimate only above this
+	// db-max-rows; nil means always (PostgREST's comparison with no limit).
+	EstimateAbove *int64
 	// Explain holds the EXPLAIN options (e.g. "FORMAT JSON, ANALYZE") when the
 	// client asked for application/vnd.pgrst.plan; the executor then runs
 	// EXPLAIN (Explain) SQL instead and returns the plan.
 	Explain string
+	// Warning is the text of a 299 Warning header (deprecated usage), "" if none.
+	Warning string
 	// Settings are transaction-local settings the statement needs before it
 	// runs (function proconfig hoisting); name -> value.
 	Settings map[string]string

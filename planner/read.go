@@ -28,6 +28,10 @@ type compiler struct {
 	jsonOut bool
 	// with is a WITH clause the statement starts with ("" for none).
 	with string
+	// maxRows caps every level of a read (db-max-rows); writes leave it nil.
+	maxRows *int64
+	// legacyNamed are the aliased embeds scoped parameters named by relation.
+	legacyNamed []*request.Embed
 }
 
 func (c *compiler) param(key any) string { return "$" + strconv.Itoa(c.vals.ids[key]) }
@@ -38,7 +42,7 @@ func (c *compiler) nextAlias(name string) string {
 }
 
 func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *values, cl *call) (*Plan, error) {
-	c := &compiler{req: req, snap: snap, opts: opts, vals: vals}
+	c := &compiler{req: req, snap: snap, opts: opts, vals: vals, maxRows: opts.MaxRows}
 	alias := req.Resource
 	switch {
 	case req.Action == request.ActRead:
@@ -106,9 +110,6 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 		return nil, err
 	}
 	offset, limit := c.rangeFor(nil)
-	if opts.MaxRows != nil && (limit == nil || *limit > *opts.MaxRows) {
-		limit = opts.MaxRows
-	}
 	var q strings.Builder
 	q.WriteString("SELECT ")
 	q.WriteString(cols)
@@ -123,13 +124,22 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 		q.WriteString(" OFFSET " + strconv.FormatInt(offset, 10))
 	}
 
-	p := &Plan{ReadOnly: true, MediaType: media.contentType, Offset: offset, Singular: media.singular, Args: vals.args, Count: req.Prefs.Count}
+	p := &Plan{ReadOnly: true, MediaType: media.contentType, Offset: offset, Singular: media.singular, Args: vals.args, Count: req.Prefs.Count,
+		Warning: c.legacyWarning(req.Select)}
 	total := "NULL::bigint"
 	switch req.Prefs.Count {
 	case "exact":
 		total = "(SELECT pg_catalog.count(*) FROM " + from + where + ")"
-	case "planned", "estimated":
+	case "planned":
 		p.CountSQL = "SELECT 1 FROM " + from + where
+	case "estimated":
+		p.CountSQL = "SELECT 1 FROM " + from + where
+		p.EstimateAbove = opts.MaxRows
+		if opts.MaxRows != nil {
+			total = "(SELECT pg_catalog.count(*) FROM (" + p.CountSQL + " LIMIT " + strconv.FormatInt(*opts.MaxRows+1, 10) + ") _pgrest_c)"
+		} else {
+			total = "(SELECT pg_catalog.count(*) FROM " + from + where + ")"
+		}
 	}
 	var sql strings.Builder
 	sql.WriteString(c.with)
@@ -159,14 +169,21 @@ func bodyColumns(m *media, names []string) string {
 // response.status as SQL left them.
 const responseSettings = "nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status"
 
-// rangeFor returns the offset and limit for the embed at path.
+// rangeFor returns the offset and limit for the embed at path, within
+// db-max-rows on reads.
 func (c *compiler) rangeFor(path []string) (int64, *int64) {
+	var offset int64
+	var limit *int64
 	for _, r := range c.req.Ranges {
 		if request.SamePath(r.Path, path) {
-			return r.Offset, r.Limit
+			offset, limit = r.Offset, r.Limit
+			break
 		}
 	}
-	return 0, nil
+	if c.maxRows != nil && (limit == nil || *limit > *c.maxRows) {
+		limit = c.maxRows
+	}
+	return offset, limit
 }
 
 // field renders a column with its JSON path, every key a parameter.
@@ -192,7 +209,7 @@ func (c *compiler) field(rel *cache.Relation, alias string, f *request.Field) st
 		// takes it as text, and the error of a wrong operator names it
 		// unknown
 		cast := ""
-		if isIndex(op.Key) {
+		if op.IsIndex() {
 			cast = "::int"
 		}
 		s += arrow + c.param(op) + cast
@@ -376,7 +393,7 @@ func (c *compiler) representation(rel *cache.Relation, f *request.Field, pick fu
 }
 
 // outputName is a column's key in the response: its alias, else the last
-// JSON key of its path, else its name.
+// object key of its path (indexes name nothing), else its name.
 func outputName(it *request.SelectItem) string {
 	if it.Alias != "" {
 		return it.Alias
@@ -384,16 +401,11 @@ func outputName(it *request.SelectItem) string {
 	// the last key of a path; for an array index the last key before it,
 	// else the column's name
 	for i := len(it.Field.Path) - 1; i >= 0; i-- {
-		if k := it.Field.Path[i].Key; !isIndex(k) {
-			return k
+		if op := it.Field.Path[i]; !op.IsIndex() {
+			return op.Key
 		}
 	}
 	return it.Field.Name
-}
-
-func isIndex(k string) bool {
-	_, err := strconv.Atoi(k)
-	return err == nil
 }
 
 var typeName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*( [A-Za-z_][A-Za-z0-9_]*)?(\[\])?$`)
@@ -479,12 +491,10 @@ func (c *compiler) embedNullFilter(rel *cache.Relation, alias string, items []re
 	if e == nil || len(f.Field.Path) > 0 {
 		return "", false, nil
 	}
-	isNull := f.Op.Op == "is" && (f.Op.Value == "null" || f.Op.Value == "not_null")
-	if !isNull {
-		if rel.Column(f.Field.Name) != nil {
-			return "", false, nil
-		}
-		return "", true, apierr.New(http.StatusBadRequest, "PGRST120", "Only is null or not is null filters are allowed on embedded resources", "", "")
+	// Any other operator filters a column of that name, as in PostgREST
+	// (which no longer refuses it with PGRST120).
+	if f.Op.Op != "is" || (f.Op.Value != "null" && f.Op.Value != "not_null") {
+		return "", false, nil
 	}
 	exists, err := c.existsEmbed(rel, alias, e, append(append([]string{}, path...), embedKey(e)))
 	if err != nil {
@@ -559,11 +569,16 @@ func (c *compiler) filter(rel *cache.Relation, alias string, f *request.Filter) 
 	case o.Op == "in":
 		s = col + " = ANY(" + c.param(f) + ")"
 	case ftsFuncs[o.Op] != "":
-		arg := c.param(f)
+		lang := ""
 		if o.Language != "" {
-			arg = c.param(&o.Language) + "::regconfig, " + arg
+			lang = c.param(&o.Language) + "::regconfig, "
 		}
-		s = col + " @@ " + ftsFuncs[o.Op] + "(" + arg + ")"
+		// Text and json columns are searched through to_tsvector in the
+		// same configuration, as PostgREST does.
+		if !columnIs(rel, f.Field.Name, "tsvector") {
+			col = "to_tsvector(" + lang + col + ")"
+		}
+		s = col + " @@ " + ftsFuncs[o.Op] + "(" + lang + c.param(f) + ")"
 	case o.Quant != "":
 		op := binaryOps[o.Op]
 		if op == "" || o.Op == "isdistinct" {
@@ -650,21 +665,41 @@ func closest(candidates []string, name string) string {
 }
 
 func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
 	for j := range prev {
 		prev[j] = j
 	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
+	for i := 1; i <= len(ra); i++ {
+		cur := make([]int, len(rb)+1)
 		cur[0] = i
-		for j := 1; j <= len(b); j++ {
+		for j := 1; j <= len(rb); j++ {
 			cost := 1
-			if a[i-1] == b[j-1] {
+			if ra[i-1] == rb[j-1] {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
 		}
 		prev = cur
 	}
-	return prev[len(b)]
+	return prev[len(rb)]
+}
+
+// columnIs reports whether rel's column name has one of the types, by its
+// own type name or, for a domain, its base type's. Function result
+// columns carry only their formatted type.
+func columnIs(rel *cache.Relation, name string, types ...string) bool {
+	if rel == nil {
+		return false
+	}
+	col := rel.Column(name)
+	if col == nil {
+		return false
+	}
+	for _, t := range types {
+		if col.NominalType == t || col.BaseType == t || (col.NominalType == "" && col.Type == t) {
+			return true
+		}
+	}
+	return false
 }

@@ -3,6 +3,8 @@
 // Nothing here looks at the schema cache: names are checked by the planner.
 package request
 
+import "strings"
+
 // Action is what the request asks for.
 type Action int
 
@@ -23,6 +25,21 @@ const (
 type JSONOp struct {
 	Text bool   // ->> when true, -> otherwise
 	Key  string // field name or array index
+}
+
+// IsIndex reports whether the key is an array index: an optional minus
+// and digits only (PostgREST reads "+1" or "1a" as object keys).
+func (o JSONOp) IsIndex() bool {
+	k := strings.TrimPrefix(o.Key, "-")
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < '0' || k[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Field is a column with an optional path: col->a->>b.
@@ -181,6 +198,9 @@ type Request struct {
 	Accept      []MediaType // sorted by preference, never empty (*/* default)
 	ContentType MediaType
 	Body        []byte
+
+	// Canonical is the query string as Content-Location repeats it.
+	Canonical string
 
 	// Raw request facts the executor exposes as request.* settings.
 	Path    string

@@ -3,6 +3,7 @@ package request
 import (
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 
 // parseQuery walks the query string in order (url.ParseQuery would lose it).
 func parseQuery(req *Request, raw string) *apierr.Error {
+	var pairs [][2]string
 	for _, part := range strings.Split(raw, "&") {
 		if part == "" {
 			continue
@@ -21,16 +23,59 @@ func parseQuery(req *Request, raw string) *apierr.Error {
 		if err1 != nil || err2 != nil {
 			return apierr.ParseError("Invalid percent-encoding in the query string", part)
 		}
+		pairs = append(pairs, [2]string{key, val})
 		if err := parseParam(req, key, val); err != nil {
 			return err
 		}
 	}
+	req.Canonical = canonicalQuery(pairs)
 	return nil
+}
+
+// canonicalQuery writes the parameters as PostgREST's Content-Location
+// does: sorted by name (stably), the values of a repeated name joined by
+// commas, everything but letters, digits and -_.~ percent-encoded.
+func canonicalQuery(pairs [][2]string) string {
+	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i][0] < pairs[j][0] })
+	var b strings.Builder
+	done := make([]bool, len(pairs))
+	for i, p := range pairs {
+		if done[i] {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(encodeQueryPart(p[0]) + "=" + encodeQueryPart(p[1]))
+		for j := i + 1; j < len(pairs); j++ {
+			if !done[j] && pairs[j][0] == p[0] {
+				done[j] = true
+				b.WriteString("," + encodeQueryPart(pairs[j][1]))
+			}
+		}
+	}
+	return b.String()
+}
+
+func encodeQueryPart(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
 }
 
 func parseParam(req *Request, key, val string) *apierr.Error {
 	// Embed-scoped parameters are written "rel.sub.key".
-	segs := strings.Split(key, ".")
+	segs := splitTop(key, '.')
 	last := segs[len(segs)-1]
 	path := segs[:len(segs)-1]
 	if len(path) == 0 {
@@ -51,13 +96,13 @@ func parseParam(req *Request, key, val string) *apierr.Error {
 		req.Select = items
 		return nil
 	case key == "columns":
-		if req.Columns = splitList(val); req.Columns == nil {
-			return apierr.ParseError("\"failed to parse columns parameter ("+val+")\" (line 1, column 1)", "unexpected end of input expecting field name (* or [a..z0..9_$])")
-		}
-		return nil
+		cols, err := columnList("columns", val)
+		req.Columns = cols
+		return err
 	case key == "on_conflict":
-		req.OnConflict = splitList(val)
-		return nil
+		cols, err := columnList("on_conflict", val)
+		req.OnConflict = cols
+		return err
 	case last == "order":
 		terms, err := parseOrder(val)
 		if err != nil {
@@ -66,15 +111,20 @@ func parseParam(req *Request, key, val string) *apierr.Error {
 		req.Orders = append(req.Orders, Order{Path: path, Terms: terms})
 		return nil
 	case last == "limit" || last == "offset":
+		// Like PostgREST: a value that is not an integer is ignored, a
+		// negative offset reads from the start, a negative limit is 416.
 		n, err := strconv.ParseInt(val, 10, 64)
-		if err != nil || n < 0 {
-			return apierr.ParseError("\""+val+"\" is not a valid "+last, "")
+		if err != nil {
+			return nil
 		}
 		rg := pathRange(req, path)
-		if last == "limit" {
+		switch {
+		case last == "offset":
+			rg.Offset = max(n, 0)
+		case n < 0:
+			return apierr.New(http.StatusRequestedRangeNotSatisfiable, "PGRST103", "Requested range not satisfiable", "Limit should be greater than or equal to zero.", "")
+		default:
 			rg.Limit = &n
-		} else {
-			rg.Offset = n
 		}
 		return nil
 	case last == "or" || last == "and":
@@ -115,6 +165,22 @@ func (req *Request) addRPCArg(k, v string) {
 	req.RPCArgs[k] = append(req.RPCArgs[k], v)
 }
 
+// columnList reads columns= and on_conflict=: names separated by commas,
+// none of them empty (PostgREST's parser refuses "" and "a,,b").
+func columnList(param, v string) ([]string, *apierr.Error) {
+	off := 0
+	for _, raw := range splitTop(v, ',') {
+		if strings.TrimSpace(raw) == "" {
+			at := off + len(raw)
+			unexpected := unexpectedAt(v, at)
+			return nil, apierr.ParseError("\"failed to parse "+param+" parameter ("+v+")\" (line 1, column "+strconv.Itoa(len([]rune(v[:at]))+1)+")",
+				"unexpected "+unexpected+" expecting field name (* or [a..z0..9_$])")
+		}
+		off += len(raw) + 1
+	}
+	return splitList(v), nil
+}
+
 func splitList(v string) []string {
 	var out []string
 	for _, s := range strings.Split(v, ",") {
@@ -128,6 +194,9 @@ func splitList(v string) []string {
 func addLogic(req *Request, path []string, or, negated bool, val string) *apierr.Error {
 	if !strings.HasPrefix(val, "(") || !strings.HasSuffix(val, ")") {
 		return apierr.ParseError("\"failed to parse logic tree ("+val+")\"", "expecting \"(\"")
+	}
+	if strings.TrimSpace(val[1:len(val)-1]) == "" {
+		return emptyLogic(val, or)
 	}
 	t, err := parseLogicBody(val[1 : len(val)-1])
 	if err != nil {
@@ -148,10 +217,12 @@ func parseLogicBody(s string) (*Logic, *apierr.Error) {
 		if strings.HasPrefix(inner, "not.") {
 			neg, inner = true, inner[4:]
 		}
-		if (strings.HasPrefix(inner, "or(") || strings.HasPrefix(inner, "and(")) && strings.HasSuffix(inner, ")") {
-			isOr := strings.HasPrefix(inner, "or(")
-			open := strings.IndexByte(inner, '(')
-			sub, err := parseLogicBody(inner[open+1 : len(inner)-1])
+		if op, body, ok := nestedLogic(inner); ok {
+			isOr := op == "or"
+			if strings.TrimSpace(body) == "" {
+				return nil, emptyLogic("("+s+")", isOr)
+			}
+			sub, err := parseLogicBody(body)
 			if err != nil {
 				return nil, err
 			}
@@ -159,7 +230,12 @@ func parseLogicBody(s string) (*Logic, *apierr.Error) {
 			t.Children = append(t.Children, LogicNode{Tree: sub})
 			continue
 		}
-		field, rest, ok := strings.Cut(m, ".")
+		dot := indexOutside(m, ".")
+		ok := dot >= 0
+		field, rest := m, ""
+		if ok {
+			field, rest = m[:dot], m[dot+1:]
+		}
 		if !ok {
 			return nil, apierr.ParseError("\"failed to parse logic tree ("+s+")\"", "unexpected \""+m+"\" expecting field.operator.value")
 		}
@@ -173,6 +249,31 @@ func parseLogicBody(s string) (*Logic, *apierr.Error) {
 		return nil, apierr.ParseError("\"failed to parse logic tree ()\"", "empty logic tree")
 	}
 	return t, nil
+}
+
+// nestedLogic recognises and(...) / or(...), blanks allowed before "(".
+func nestedLogic(m string) (op, body string, ok bool) {
+	for _, op := range []string{"and", "or"} {
+		if rest, found := strings.CutPrefix(m, op); found {
+			rest = strings.TrimLeft(rest, " \t")
+			if strings.HasPrefix(rest, "(") && strings.HasSuffix(rest, ")") {
+				return op, rest[1 : len(rest)-1], true
+			}
+		}
+	}
+	return "", "", false
+}
+
+// emptyLogic is PostgREST's error for and()/or() without conditions: its
+// parser reads the operator and the value as one text.
+func emptyLogic(val string, or bool) *apierr.Error {
+	op := "and"
+	if or {
+		op = "or"
+	}
+	col := strconv.Itoa(len(op) + strings.LastIndexByte(val, ')') + 1)
+	return apierr.ParseError("\"failed to parse logic tree ("+val+")\" (line 1, column "+col+")",
+		"unexpected \")\" expecting field name (* or [a..z0..9_$]), negation operator (not) or logic operator (and, or)")
 }
 
 // unquoteLogicValue removes the double quotes that protect reserved
@@ -223,6 +324,9 @@ func splitTop(s string, sep byte) []string {
 func parseField(s string) (Field, *apierr.Error) {
 	s = strings.TrimSpace(s)
 	var f Field
+	if strings.Count(s, `"`)%2 == 1 { // a quoted name or key left open
+		return f, apierr.ParseError("\"failed to parse field ("+s+")\"", "unexpected end of input expecting \"\\\"\"")
+	}
 	i := indexOutside(s, "->")
 	if i < 0 {
 		f.Name = strings.Trim(s, `"`)
@@ -287,7 +391,11 @@ func parseOperation(val string) (Operation, *apierr.Error) {
 		if operators[opPart] {
 			value = ""
 		} else {
-			return fail("unexpected \"" + rest + "\" expecting operator (eq, gt, ...)")
+			expecting := "operator (eq, gt, ...)"
+			if !o.Negated {
+				expecting = "\"not\" or " + expecting
+			}
+			return fail("unexpected " + unexpectedAt(rest, 0) + " expecting " + expecting)
 		}
 	}
 	name := opPart
@@ -364,7 +472,7 @@ func parseOrder(v string) ([]OrderTerm, *apierr.Error) {
 			t.Relation = part[:i]
 			part = part[i+1:j] + part[j+1:]
 		}
-		segs := strings.Split(part, ".")
+		segs := splitTop(part, '.')
 		f, err := parseField(segs[0])
 		if err != nil {
 			return nil, err
@@ -562,4 +670,13 @@ func lastIndexOutside(s, sub string) int {
 		}
 	}
 	return last
+}
+
+// unexpectedAt names what stands at s[i] the way PostgREST's parser does.
+func unexpectedAt(s string, i int) string {
+	if i >= len(s) {
+		return "end of input"
+	}
+	r := []rune(s[i:])[0]
+	return strconv.Quote(string(r))
 }

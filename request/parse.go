@@ -156,7 +156,7 @@ func profile(req *Request, r *http.Request, schemas []string) *apierr.Error {
 			return nil
 		}
 	}
-	return apierr.New(http.StatusNotAcceptable, "PGRST106", "The schema must be one of the following: "+strings.Join(schemas, ", "), "", "")
+	return apierr.New(http.StatusNotAcceptable, "PGRST106", "Invalid schema: "+p, "", "Only the following schemas are exposed: "+strings.Join(schemas, ", "))
 }
 
 // parsePrefer reads every Prefer header; as in PostgREST, the first value

@@ -106,7 +106,10 @@ func TestParseErrors(t *testing.T) {
 		{"/t?or=(a.eq.1", 400, "PGRST100"},
 		{"/t?select=a,(", 400, "PGRST100"},
 		{"/t?order=a.up", 400, "PGRST100"},
-		{"/t?limit=x", 400, "PGRST100"},
+		{"/t?limit=x", 0, ""}, // PostgREST ignores a limit that is not an integer
+		{"/t?limit=-1", 416, "PGRST103"},
+		{"/t?select=data->(x", 400, "PGRST100"},
+		{`/t?select="unclosed`, 400, "PGRST100"},
 		{"/t?a=in.1,2", 400, "PGRST100"},
 		{"/a/b", 404, "PGRST125"},
 	} {
@@ -129,5 +132,35 @@ func TestParseErrors(t *testing.T) {
 	req, _, _ := parse(t, "GET", "/t", "Accept-Profile", "other", "Prefer", "count=exact, return=minimal, tx=rollback, max-affected=5")
 	if req.Schema != "other" || !req.SchemaNegotiated || req.Prefs.Count != "exact" || req.Prefs.Tx != "rollback" || *req.Prefs.MaxAffected != 5 {
 		t.Errorf("profile/prefer: %+v %+v", req.Schema, req.Prefs)
+	}
+}
+
+func TestQuotedNamesAndJSONKeys(t *testing.T) {
+	req, _, code := parse(t, "GET", `/t?select="a:b->c::d",x:"(p,q)",data->"k.1"->>-2,data->a-b->>c&"*id*"=eq.1&order="a.b".desc`)
+	if code != "" {
+		t.Fatal(code)
+	}
+	s := req.Select
+	if len(s) != 4 || s[0].Field.Name != "a:b->c::d" || s[0].Cast != "" || s[1].Alias != "x" || s[1].Field.Name != "(p,q)" {
+		t.Fatalf("quoted names: %+v", s)
+	}
+	if !reflect.DeepEqual(s[2].Field.Path, []JSONOp{{Key: "k.1"}, {Text: true, Key: "-2"}}) || !s[2].Field.Path[1].IsIndex() {
+		t.Errorf("quoted key, negative index: %+v", s[2].Field.Path)
+	}
+	if !reflect.DeepEqual(s[3].Field.Path, []JSONOp{{Key: "a-b"}, {Text: true, Key: "c"}}) {
+		t.Errorf("dashed key: %+v", s[3].Field.Path)
+	}
+	if req.Filters[0].Field.Name != "*id*" || req.Orders[0].Terms[0].Field.Name != "a.b" || !req.Orders[0].Terms[0].Desc {
+		t.Errorf("quoted filter/order: %+v %+v", req.Filters[0], req.Orders[0])
+	}
+}
+
+func TestQuotedNameInLogicTree(t *testing.T) {
+	req, _, code := parse(t, "GET", `/t?or=("a.b".eq.1,c.eq.2)`)
+	if code != "" {
+		t.Fatal(code)
+	}
+	if f := req.Logic[0].Children[0].Filter; f == nil || f.Field.Name != "a.b" || f.Op.Value != "1" {
+		t.Fatalf("%+v", req.Logic[0].Children[0])
 	}
 }

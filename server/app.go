@@ -250,7 +250,7 @@ func listenTCP(host string, port int, reuse bool) (net.Listener, error) {
 func (a *App) Serve(l net.Listener) error {
 	addr := l.Addr()
 	a.apiAddr.Store(&addr)
-	err := a.httpSrv.Serve(l)
+	err := a.httpSrv.Serve(relativeTargets{l})
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

@@ -264,10 +264,18 @@ func scanResult(rows pgx.Rows, res *result, deliver func(*result)) error {
 }
 
 // plannedTotal puts the planner's estimate in place of the total when
-// the count asked for is planned, or estimated and not counted exactly.
+// the count asked for is planned, or estimated and the exact count (taken
+// up to one row past db-max-rows) passed db-max-rows and the planner
+// guesses more, as PostgREST decides.
 func plannedTotal(p *planner.Plan, res *result, planned *int64) {
-	if p.Count == "planned" || (p.Count == "estimated" && planned != nil && res.Total == nil) {
+	switch {
+	case p.Count == "planned":
 		res.Total = planned
+	case p.Count == "estimated" && planned != nil:
+		over := res.Total == nil || p.EstimateAbove == nil || *res.Total > *p.EstimateAbove
+		if over && (res.Total == nil || *planned > *res.Total) {
+			res.Total = planned
+		}
 	}
 }
 

@@ -76,7 +76,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	opts := planner.Options{MaxRows: cfg.DBMaxRows, AggregatesEnabled: cfg.DBAggregatesEnabled, PlanEnabled: cfg.DBPlanEnabled,
-		HoistedSettings: cfg.DBHoistedTxSettings}
+		HoistedSettings: cfg.DBHoistedTxSettings, LegacyTargetNames: cfg.URLUseLegacyTargetNames}
 	plan, err := a.planner.Plan(req, snap, opts)
 	if err != nil && a.missingObject(r.Context(), err, req) {
 		// The object exists in the catalog but not in our snapshot (a

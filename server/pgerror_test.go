@@ -36,6 +36,7 @@ func TestPgStatusByMessage(t *testing.T) {
 	}{
 		{"21000", "more than one row returned by a subquery used as an expression", 500},
 		{"21000", "DELETE requires a WHERE clause", 400},
+		{"21000", "UPDATE requires a WHERE clause", 400},
 		{"22023", `role "nobody" does not exist`, 401},
 		{"22023", "invalid value for parameter", 400},
 		{"42883", "function xmlagg(integer) does not exist", 406},

@@ -98,14 +98,21 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 		return
 	}
 	h := w.Header()
-	if applied != "" {
-		h.Set("Preference-Applied", applied)
-	}
 	if !p.Singular {
 		h.Set("Content-Range", contentRange(p.Offset, res.PageTotal, res.Total))
 	}
+	if p.Warning != "" {
+		h.Set("Warning", "299 PostgRESTv"+Version+" \""+p.Warning+"\"")
+	}
 	if applied != "" {
 		h.Set("Preference-Applied", applied)
+	}
+	if req.Action == request.ActRead {
+		loc := "/" + req.Resource
+		if req.Canonical != "" {
+			loc += "?" + req.Canonical
+		}
+		h.Set("Content-Location", loc)
 	}
 	if p.NoContent {
 		status = http.StatusNoContent

@@ -63,7 +63,7 @@ type Config struct {
 	ServerUnixSocket         string
 	ServerUnixSocketMode     uint32 // octal permission bits
 
-	URLUseLegacyTargetNames bool // kept for compatibility; parsed and ignored
+	URLUseLegacyTargetNames bool // embeds addressed by name despite an alias (default true)
 
 	// pgrest extensions (not in PostgREST; prefixed so they never clash).
 	SchemaPollInterval time.Duration // pgrest-schema-poll-interval: catalog fingerprint polling; 0 = off

@@ -98,7 +98,7 @@ var keys = []key{
 	{"server-trace-header", kString, nil, func(c *Config) any { return &c.ServerTraceHeader }, "request header echoed in the response"},
 	{"server-unix-socket", kString, nil, func(c *Config) any { return &c.ServerUnixSocket }, "serve on a unix socket instead"},
 	{"server-unix-socket-mode", kOctal, nil, func(c *Config) any { return &c.ServerUnixSocketMode }, "permissions of the unix socket"},
-	{"url-use-legacy-target-names", kBool, nil, func(c *Config) any { return &c.URLUseLegacyTargetNames }, "accepted for compatibility"},
+	{"url-use-legacy-target-names", kBool, nil, func(c *Config) any { return &c.URLUseLegacyTargetNames }, "filters, orders and limits may name an aliased embed by its relation"},
 }
 
 // aliases are PostgREST's older key names.
