@@ -318,7 +318,8 @@ func runDemo(stdout, stderr io.Writer) int {
 		}
 		url := "http://localhost:" + port
 		fmt.Fprintf(stdout, `
-pgrest demo is serving %[1]s (PostgreSQL on 127.0.0.1:%[2]d, database %[3]s, removed on exit)
+pgrest demo is serving %[1]s (PostgreSQL on 127.0.0.1:%[2]d, database %[3]s,
+in %[4]s, removed on exit)
 
 Try:
   curl '%[1]s/books?select=title,year&order=year.desc&limit=3'
@@ -328,7 +329,7 @@ Try:
   curl '%[1]s/'                      # the OpenAPI document
 
 Press Ctrl-C to stop.
-`, url, pg.Port, embedpg.DemoDB)
+`, url, pg.Port, embedpg.DemoDB, pg.Dir)
 	}
 	return serve(cfg, "", ready, stdout, stderr)
 }

@@ -27,7 +27,7 @@ func TestRestartUnderWriteLoseNoAcknowledgedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer own.Remove()
-	if err := own.Exec(ctx, "postgres", `CREATE ROLE authenticator LOGIN NOINHERIT; CREATE ROLE web_anon NOLOGIN; GRANT web_anon TO authenticator;
+	if err = own.Exec(ctx, "postgres", `CREATE ROLE authenticator LOGIN NOINHERIT; CREATE ROLE web_anon NOLOGIN; GRANT web_anon TO authenticator;
 		CREATE TABLE ledger (id int PRIMARY KEY); GRANT SELECT, INSERT ON ledger TO web_anon;`); err != nil {
 		t.Fatal(err)
 	}
@@ -52,8 +52,8 @@ func TestRestartUnderWriteLoseNoAcknowledgedWrite(t *testing.T) {
 			defer wg.Done()
 			for !stop.Load() {
 				id := next.Add(1)
-				res, err := client.Post(p.URL+"/ledger", "application/json", strings.NewReader(`{"id":`+strconv.FormatInt(id, 10)+`}`))
-				if err != nil {
+				res, perr := client.Post(p.URL+"/ledger", "application/json", strings.NewReader(`{"id":`+strconv.FormatInt(id, 10)+`}`))
+				if perr != nil {
 					continue
 				}
 				res.Body.Close()
@@ -69,7 +69,7 @@ func TestRestartUnderWriteLoseNoAcknowledgedWrite(t *testing.T) {
 		}()
 	}
 	time.Sleep(500 * time.Millisecond)
-	if err := own.StopServer(ctx); err != nil {
+	if err = own.StopServer(ctx); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
