@@ -73,7 +73,7 @@ func TestRestartUnderWriteLoseNoAcknowledgedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if err := own.StartServer(ctx); err != nil {
+	if err = own.StartServer(ctx); err != nil {
 		t.Fatal(err)
 	}
 	waitStatus(t, p, "/ledger?limit=1", 200, 60*time.Second)
