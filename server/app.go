@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pgrest/pgrest/executor"
 	"io"
 	"net"
 	"net/http"
@@ -43,7 +44,7 @@ type App struct {
 	holder         *cache.Holder
 	planner        *planner.Memo
 	schema         *listener.Manager
-	exec           *executor
+	exec           *executor.Executor
 
 	// baseConfig is the file and environment configuration the in-database
 	// one is applied over; configSource re-reads it on a reload.
@@ -84,13 +85,13 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 	if !cfg.DBPreparedStatements {
 		pcfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
 	}
-	exec := &executor{acquireTimeout: cfg.DBPoolAcquisitionTimeout, cached: cfg.DBPreparedStatements}
-	pcfg.BeforeClose = exec.prepared.forget
+	exec := executor.New(cfg.DBPoolAcquisitionTimeout, cfg.DBPreparedStatements)
+	pcfg.BeforeClose = exec.Forget
 	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("creating pool: %w", err)
 	}
-	exec.pool = pool
+	exec.SetPool(pool)
 	a := &App{
 		log:     log,
 		pool:    pool,

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"github.com/pgrest/pgrest/executor"
 	"math"
 	"net/http"
 	"strconv"
@@ -88,7 +89,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	ew.mark("plan")
 	if err != nil {
-		a.fail(w, cfg, toAPIError(err, authenticated))
+		a.fail(w, cfg, executor.ToAPIError(err, authenticated))
 		return
 	}
 	tc, aerr := a.txContext(cfg, req, who.Role, who.ClaimsJSON, authenticated)
@@ -97,7 +98,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if req.Action != request.ActRead && plan.Explain == "" {
-		tc.Check = func(res *result) error {
+		tc.Check = func(res *executor.Result) error {
 			if plan.Singular && res.PageTotal != 1 {
 				return singularError(res.PageTotal)
 			}
@@ -114,18 +115,18 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	applied := preferenceApplied(req, plan, cfg.DBTxEnd)
 	if req.Action == request.ActRead && plan.Explain == "" {
-		tc.Deliver = func(res *result) {
+		tc.Deliver = func(res *executor.Result) {
 			ew.mark("transaction")
 			writeRead(w, req, plan, res, applied)
 		}
 	}
-	res, err := a.exec.run(r.Context(), plan, tc)
+	res, err := a.exec.Run(r.Context(), plan, tc)
 	if err == nil && res.Delivered {
 		return
 	}
 	ew.mark("transaction")
 	if err != nil {
-		a.fail(w, cfg, toAPIError(err, tc.Authenticated))
+		a.fail(w, cfg, executor.ToAPIError(err, tc.Authenticated))
 		return
 	}
 	if req.Action == request.ActRead || req.Action == request.ActInvoke {
@@ -194,8 +195,8 @@ func (a *App) missingObject(ctx context.Context, err error, req *request.Request
 }
 
 // txContext gathers the per-request settings (references/transactions).
-func (a *App) txContext(cfg *config.Config, req *request.Request, role string, claims []byte, authenticated bool) (*txContext, *apierr.Error) {
-	tc := &txContext{
+func (a *App) txContext(cfg *config.Config, req *request.Request, role string, claims []byte, authenticated bool) (*executor.TxContext, *apierr.Error) {
+	tc := &executor.TxContext{
 		Role:          role,
 		Authenticated: authenticated,
 		ClaimsJSON:    string(claims),

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"github.com/pgrest/pgrest/executor"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -60,7 +61,7 @@ func readStatus(offset, pageTotal int64, total *int64) (int, *apierr.Error) {
 
 // applyResponseSettings honours response.headers and response.status set by
 // SQL during the request (references/transactions "Response Headers").
-func applyResponseSettings(w http.ResponseWriter, status int, res *result) (int, *apierr.Error) {
+func applyResponseSettings(w http.ResponseWriter, status int, res *executor.Result) (int, *apierr.Error) {
 	if res.RespHeaders != nil && *res.RespHeaders != "" {
 		var hs []map[string]string
 		if err := json.Unmarshal([]byte(*res.RespHeaders), &hs); err != nil {
@@ -83,7 +84,7 @@ func applyResponseSettings(w http.ResponseWriter, status int, res *result) (int,
 }
 
 // writeRead sends a read's result.
-func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, applied string) {
+func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *executor.Result, applied string) {
 	if res.Plan != nil {
 		writePlan(w, req, p, res)
 		return
@@ -144,7 +145,7 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 
 // writePlan sends the EXPLAIN output asked for with
 // application/vnd.pgrst.plan, for any method.
-func writePlan(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result) {
+func writePlan(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *executor.Result) {
 	w.Header().Set("Content-Type", p.MediaType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(res.Plan)))
 	w.WriteHeader(http.StatusOK)
@@ -186,7 +187,7 @@ func preferenceApplied(req *request.Request, p *planner.Plan, txEnd string) stri
 
 // mutationStatus is 201 for an insert (200 for an upsert that inserted
 // nothing), and for the others 200 with a body, else 204.
-func mutationStatus(req *request.Request, p *planner.Plan, res *result) int {
+func mutationStatus(req *request.Request, p *planner.Plan, res *executor.Result) int {
 	inserted := !p.Inserted || res.Total == nil || *res.Total > 0
 	switch {
 	case req.Action == request.ActCreate && !inserted && req.Prefs.Resolution == "merge-duplicates":
@@ -203,7 +204,7 @@ func mutationStatus(req *request.Request, p *planner.Plan, res *result) int {
 
 // mutationRange is the Content-Range of a write: the rows changed, their
 // count when Prefer: count=exact/estimated asked for it; PUT has none.
-func mutationRange(req *request.Request, res *result) string {
+func mutationRange(req *request.Request, res *executor.Result) string {
 	var total *int64
 	if req.Prefs.Count == "exact" || req.Prefs.Count == "estimated" {
 		total = &res.PageTotal
@@ -239,7 +240,7 @@ func location(resource string, body []byte) (string, bool) {
 
 // writeMutation sends the result of POST, PUT, PATCH or DELETE
 // (references/api/tables_views, references/preferences).
-func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *result, applied string) {
+func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan, res *executor.Result, applied string) {
 	if res.Plan != nil {
 		writePlan(w, req, p, res)
 		return

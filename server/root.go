@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"github.com/pgrest/pgrest/executor"
 	"net/http"
 	"strconv"
 	"strings"
@@ -69,10 +70,10 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 		return nil
 	}
 	markPhase(w, "plan")
-	res, err := a.exec.run(r.Context(), plan, tc)
+	res, err := a.exec.Run(r.Context(), plan, tc)
 	markPhase(w, "transaction")
 	if err != nil {
-		a.fail(w, cfg, toAPIError(err, authenticated))
+		a.fail(w, cfg, executor.ToAPIError(err, authenticated))
 		return nil
 	}
 	var cat openapi.Catalog

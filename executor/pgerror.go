@@ -1,4 +1,4 @@
-package server
+package executor
 
 import (
 	"encoding/json"
@@ -138,8 +138,8 @@ func errConnection(err error) *apierr.Error {
 	return apierr.New(http.StatusServiceUnavailable, "PGRST001", "Database client error. Retrying the connection.", err.Error(), "")
 }
 
-// toAPIError classifies any execution error.
-func toAPIError(err error, authenticated bool) *apierr.Error {
+// ToAPIError classifies any execution error.
+func ToAPIError(err error, authenticated bool) *apierr.Error {
 	var ae *apierr.Error
 	if errors.As(err, &ae) {
 		return ae

@@ -1,4 +1,8 @@
-package server
+// Package executor runs a plan in one PostgreSQL transaction: role and
+// request settings, pre-request, the statement, checks before COMMIT, and
+// maps SQLSTATEs to PostgREST's HTTP errors. It knows plans, not HTTP
+// requests.
+package executor
 
 import (
 	"context"
@@ -20,9 +24,9 @@ import (
 	"github.com/pgrest/pgrest/planner"
 )
 
-// txContext is what a request's transaction must know about the request
+// TxContext is what a request's transaction must know about the request
 // itself: who it runs as and the request.* settings it exposes to SQL.
-type txContext struct {
+type TxContext struct {
 	Role          string
 	Authenticated bool
 	ClaimsJSON    string
@@ -35,18 +39,18 @@ type txContext struct {
 	AppSettings   map[string]string
 	PreRequest    string // already quoted, "" when none
 	Rollback      bool   // end the transaction with ROLLBACK (db-tx-end / Prefer: tx)
-	// Check runs on the result before COMMIT; an error rolls back, so a
+	// Check runs on the Result before COMMIT; an error rolls back, so a
 	// write never half-happens when its response cannot be given.
-	Check func(*result) error
+	Check func(*Result) error
 	// Deliver, when set, sends a read-only plan's response from inside the
 	// batch, while the body is still in pgx's read buffer: a large body is
 	// then never copied. The COMMIT that follows cannot change the answer
 	// of a read-only transaction.
-	Deliver func(*result)
+	Deliver func(*Result)
 }
 
-// result is the single row every plan returns.
-type result struct {
+// Result is the single row every plan returns.
+type Result struct {
 	Total     *int64
 	PageTotal int64
 	// Body is the response body: the body column, or body_bytes for a
@@ -56,11 +60,12 @@ type result struct {
 	RespStatus  *string
 	// Plan holds EXPLAIN output when the client asked for a plan.
 	Plan []byte
-	// Delivered: the response was sent by txContext.Deliver.
+	// Delivered: the response was sent by TxContext.Deliver.
 	Delivered bool
 }
 
-type executor struct {
+// Executor runs plans, each in one transaction on a pooled connection.
+type Executor struct {
 	pool           *pgxpool.Pool
 	acquireTimeout time.Duration
 	// waiting and timeouts feed pgrst_db_pool_waiting and _timeouts_total.
@@ -71,10 +76,30 @@ type executor struct {
 	prepared preparedSet
 }
 
-// run executes a plan in one transaction. The transaction start, the
+// New makes an executor: acquireTimeout bounds the wait for a pooled
+// connection (then PGRST003), cached says statements are prepared per
+// connection (db-prepared-statements). SetPool must be called before Run.
+func New(acquireTimeout time.Duration, cached bool) *Executor {
+	return &Executor{acquireTimeout: acquireTimeout, cached: cached}
+}
+
+// SetPool gives the executor its pool (created after the executor, since
+// the pool's BeforeClose hook is the executor's Forget).
+func (x *Executor) SetPool(pool *pgxpool.Pool) { x.pool = pool }
+
+// Forget drops what the executor knows of a connection about to close.
+func (x *Executor) Forget(c *pgx.Conn) { x.prepared.forget(c) }
+
+// Waiting is how many requests wait for a pooled connection now.
+func (x *Executor) Waiting() int64 { return x.waiting.Load() }
+
+// Timeouts counts requests that gave up waiting for a connection.
+func (x *Executor) Timeouts() int64 { return x.timeouts.Load() }
+
+// Run executes a plan in one transaction. The transaction start, the
 // settings, the pre-request call and the statement are pipelined in one
 // batch so a read costs one round trip plus the commit.
-func (x *executor) run(ctx context.Context, p *planner.Plan, tc *txContext) (*result, error) {
+func (x *Executor) Run(ctx context.Context, p *planner.Plan, tc *TxContext) (*Result, error) {
 	res, err := x.runOnce(ctx, p, tc)
 	// A statement cached before a DDL change may now return another row type;
 	// pgx drops the stale statement on this error, so one retry heals it.
@@ -90,7 +115,7 @@ func (x *executor) run(ctx context.Context, p *planner.Plan, tc *txContext) (*re
 	return res, err
 }
 
-func (x *executor) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+func (x *Executor) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	actx := ctx
 	if x.acquireTimeout > 0 {
 		var cancel context.CancelFunc
@@ -110,7 +135,7 @@ func (x *executor) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	return conn, nil
 }
 
-func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) (*result, error) {
+func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) (*Result, error) {
 	conn, err := x.acquire(ctx)
 	if err != nil {
 		return nil, err
@@ -143,7 +168,7 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 	if tc.PreRequest != "" {
 		b.Queue(stmts[0])
 	}
-	res := &result{}
+	res := &Result{}
 	var planned *int64
 	if p.CountSQL != "" {
 		b.Queue("EXPLAIN (FORMAT JSON) "+p.CountSQL, p.Args...).QueryRow(func(r pgx.Row) error {
@@ -172,9 +197,9 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 			return rows.Err()
 		})
 	} else {
-		var deliver func(*result)
+		var deliver func(*Result)
 		if p.ReadOnly && tc.Deliver != nil {
-			deliver = func(res *result) {
+			deliver = func(res *Result) {
 				plannedTotal(p, res, planned)
 				tc.Deliver(res)
 			}
@@ -234,7 +259,7 @@ func (x *executor) runOnce(ctx context.Context, p *planner.Plan, tc *txContext) 
 // scanResult reads the single row of a plan. A textual body is read in
 // place and handed to deliver when there is one; else it is copied once
 // out of pgx's buffer, which the next message overwrites.
-func scanResult(rows pgx.Rows, res *result, deliver func(*result)) error {
+func scanResult(rows pgx.Rows, res *Result, deliver func(*Result)) error {
 	defer rows.Close()
 	if !rows.Next() {
 		if err := rows.Err(); err != nil {
@@ -267,7 +292,7 @@ func scanResult(rows pgx.Rows, res *result, deliver func(*result)) error {
 // the count asked for is planned, or estimated and the exact count (taken
 // up to one row past db-max-rows) passed db-max-rows and the planner
 // guesses more, as PostgREST decides.
-func plannedTotal(p *planner.Plan, res *result, planned *int64) {
+func plannedTotal(p *planner.Plan, res *Result, planned *int64) {
 	switch {
 	case p.Count == "planned":
 		res.Total = planned
@@ -296,7 +321,7 @@ func rollback(conn *pgxpool.Conn) {
 
 // settingsStatement sets every transaction-local setting in one SELECT.
 // Names are fixed or come from configuration; every value is a parameter.
-func settingsStatement(tc *txContext, extra map[string]string) (string, []any) {
+func settingsStatement(tc *TxContext, extra map[string]string) (string, []any) {
 	var sb strings.Builder
 	args := make([]any, 0, 16)
 	add := func(name, value string) {
@@ -380,7 +405,7 @@ func isolation(setting string) string {
 
 // requestStatements lists the statements a request runs after its
 // settings, in order: pre-request, planned count, the statement or its plan.
-func requestStatements(p *planner.Plan, tc *txContext) []string {
+func requestStatements(p *planner.Plan, tc *TxContext) []string {
 	var out []string
 	if tc.PreRequest != "" {
 		out = append(out, "SELECT "+tc.PreRequest+"()")
