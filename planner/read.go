@@ -28,8 +28,6 @@ type compiler struct {
 	jsonOut bool
 	// with is a WITH clause the statement starts with ("" for none).
 	with string
-	// maxRows caps every level of a read (db-max-rows); writes leave it nil.
-	maxRows *int64
 	// legacyNamed are the aliased embeds scoped parameters named by relation.
 	legacyNamed []*request.Embed
 }
@@ -42,7 +40,7 @@ func (c *compiler) nextAlias(name string) string {
 }
 
 func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *values, cl *call) (*Plan, error) {
-	c := &compiler{req: req, snap: snap, opts: opts, vals: vals, maxRows: opts.MaxRows}
+	c := &compiler{req: req, snap: snap, opts: opts, vals: vals}
 	alias := req.Resource
 	switch {
 	case req.Action == request.ActRead:
@@ -110,6 +108,9 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 		return nil, err
 	}
 	offset, limit := c.rangeFor(nil)
+	if opts.MaxRows != nil && (limit == nil || *limit > *opts.MaxRows) {
+		limit = opts.MaxRows
+	}
 	var q strings.Builder
 	q.WriteString("SELECT ")
 	q.WriteString(cols)
@@ -169,21 +170,14 @@ func bodyColumns(m *media, names []string) string {
 // response.status as SQL left them.
 const responseSettings = "nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status"
 
-// rangeFor returns the offset and limit for the embed at path, within
-// db-max-rows on reads.
+// rangeFor returns the offset and limit for the embed at path.
 func (c *compiler) rangeFor(path []string) (int64, *int64) {
-	var offset int64
-	var limit *int64
 	for _, r := range c.req.Ranges {
 		if request.SamePath(r.Path, path) {
-			offset, limit = r.Offset, r.Limit
-			break
+			return r.Offset, r.Limit
 		}
 	}
-	if c.maxRows != nil && (limit == nil || *limit > *c.maxRows) {
-		limit = c.maxRows
-	}
-	return offset, limit
+	return 0, nil
 }
 
 // field renders a column with its JSON path, every key a parameter.
