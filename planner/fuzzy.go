@@ -93,3 +93,48 @@ func grams(s string, size int) map[string]int {
 	}
 	return out
 }
+
+// closest is the candidate nearest to name by edit distance (the first of
+// equals, so sort the candidates), or "" when none is similar enough to be
+// a likely typo: PostgREST hints only at a similarity of 0.75 or more
+// (1 - distance / length of the longer name), so that a hint does not
+// reveal the names of unrelated objects.
+func closest(candidates []string, name string) string {
+	best, bestScore := "", 0.0
+	for _, n := range candidates {
+		a, b := strings.ToLower(n), strings.ToLower(name)
+		longer := max(len([]rune(a)), len([]rune(b))) // levenshtein counts characters
+		if longer == 0 {
+			continue
+		}
+		score := 1 - float64(levenshtein(a, b))/float64(longer)
+		if score > bestScore {
+			best, bestScore = n, score
+		}
+	}
+	if bestScore >= 0.75 {
+		return best
+	}
+	return ""
+}
+
+func levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur := make([]int, len(rb)+1)
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(rb)]
+}

@@ -28,8 +28,6 @@ type compiler struct {
 	jsonOut bool
 	// with is a WITH clause the statement starts with ("" for none).
 	with string
-	// maxRows caps every level of a read (db-max-rows); writes leave it nil.
-	maxRows *int64
 	// legacyNamed are the aliased embeds scoped parameters named by relation.
 	legacyNamed []*request.Embed
 }
@@ -42,7 +40,7 @@ func (c *compiler) nextAlias(name string) string {
 }
 
 func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *values, cl *call) (*Plan, error) {
-	c := &compiler{req: req, snap: snap, opts: opts, vals: vals, maxRows: opts.MaxRows}
+	c := &compiler{req: req, snap: snap, opts: opts, vals: vals}
 	alias := req.Resource
 	switch {
 	case req.Action == request.ActRead:
@@ -110,6 +108,9 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 		return nil, err
 	}
 	offset, limit := c.rangeFor(nil)
+	if opts.MaxRows != nil && (limit == nil || *limit > *opts.MaxRows) {
+		limit = opts.MaxRows
+	}
 	var q strings.Builder
 	q.WriteString("SELECT ")
 	q.WriteString(cols)
@@ -169,21 +170,14 @@ func bodyColumns(m *media, names []string) string {
 // response.status as SQL left them.
 const responseSettings = "nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status"
 
-// rangeFor returns the offset and limit for the embed at path, within
-// db-max-rows on reads.
+// rangeFor returns the offset and limit for the embed at path.
 func (c *compiler) rangeFor(path []string) (int64, *int64) {
-	var offset int64
-	var limit *int64
 	for _, r := range c.req.Ranges {
 		if request.SamePath(r.Path, path) {
-			offset, limit = r.Offset, r.Limit
-			break
+			return r.Offset, r.Limit
 		}
 	}
-	if c.maxRows != nil && (limit == nil || *limit > *c.maxRows) {
-		limit = c.maxRows
-	}
-	return offset, limit
+	return 0, nil
 }
 
 // field renders a column with its JSON path, every key a parameter.
@@ -638,51 +632,6 @@ func notFound(snap *cache.Snapshot, schema, name string) error {
 		e.Hint = "Perhaps you meant the table '" + schema + "." + best + "'"
 	}
 	return e
-}
-
-// closest is the candidate nearest to name by edit distance (the first of
-// equals, so sort the candidates), or "" when none is similar enough to be
-// a likely typo: PostgREST hints only at a similarity of 0.75 or more
-// (1 - distance / length of the longer name), so that a hint does not
-// reveal the names of unrelated objects.
-func closest(candidates []string, name string) string {
-	best, bestScore := "", 0.0
-	for _, n := range candidates {
-		a, b := strings.ToLower(n), strings.ToLower(name)
-		longer := max(len(a), len(b))
-		if longer == 0 {
-			continue
-		}
-		score := 1 - float64(levenshtein(a, b))/float64(longer)
-		if score > bestScore {
-			best, bestScore = n, score
-		}
-	}
-	if bestScore >= 0.75 {
-		return best
-	}
-	return ""
-}
-
-func levenshtein(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur := make([]int, len(rb)+1)
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(rb)]
 }
 
 // columnIs reports whether rel's column name has one of the types, by its
