@@ -199,8 +199,8 @@ type Request struct {
 	ContentType MediaType
 	Body        []byte
 
-	// Canonical is the query string as Content-Location repeats it.
-	Canonical string
+	// params are the query parameters as written, for CanonicalQuery.
+	params [][2]string
 
 	// Raw request facts the executor exposes as request.* settings.
 	Path    string

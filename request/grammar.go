@@ -28,38 +28,49 @@ func parseQuery(req *Request, raw string) *apierr.Error {
 			return err
 		}
 	}
-	req.Canonical = canonicalQuery(pairs)
+	req.params = pairs
 	return nil
 }
+
+// CanonicalQuery is the query string as PostgREST writes it in
+// Content-Location. It is built on demand: only read responses carry it.
+func (r *Request) CanonicalQuery() string { return canonicalQuery(r.params) }
 
 // canonicalQuery writes the parameters as PostgREST's Content-Location
 // does: sorted by name (stably), the values of a repeated name joined by
 // commas, everything but letters, digits and -_.~ percent-encoded.
 func canonicalQuery(pairs [][2]string) string {
-	sort.SliceStable(pairs, func(i, j int) bool { return pairs[i][0] < pairs[j][0] })
+	if len(pairs) == 0 {
+		return ""
+	}
+	sorted := make([][2]string, len(pairs))
+	copy(sorted, pairs) // the request keeps the order it was written in
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i][0] < sorted[j][0] })
 	var b strings.Builder
-	done := make([]bool, len(pairs))
-	for i, p := range pairs {
-		if done[i] {
+	size := 0
+	for _, p := range sorted {
+		size += len(p[0]) + len(p[1]) + 2
+	}
+	b.Grow(size + size/4)
+	for i, p := range sorted {
+		switch {
+		case i == 0:
+		case p[0] == sorted[i-1][0]: // stable sort: repeats follow each other
+			b.WriteByte(',')
+			encodeQueryPart(&b, p[1])
 			continue
-		}
-		if b.Len() > 0 {
+		default:
 			b.WriteByte('&')
 		}
-		b.WriteString(encodeQueryPart(p[0]) + "=" + encodeQueryPart(p[1]))
-		for j := i + 1; j < len(pairs); j++ {
-			if !done[j] && pairs[j][0] == p[0] {
-				done[j] = true
-				b.WriteString("," + encodeQueryPart(pairs[j][1]))
-			}
-		}
+		encodeQueryPart(&b, p[0])
+		b.WriteByte('=')
+		encodeQueryPart(&b, p[1])
 	}
 	return b.String()
 }
 
-func encodeQueryPart(s string) string {
+func encodeQueryPart(b *strings.Builder, s string) {
 	const hex = "0123456789ABCDEF"
-	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.~", c) >= 0 {
@@ -70,7 +81,6 @@ func encodeQueryPart(s string) string {
 			b.WriteByte(hex[c&15])
 		}
 	}
-	return b.String()
 }
 
 func parseParam(req *Request, key, val string) *apierr.Error {
@@ -299,7 +309,8 @@ func unescapeQuoted(s string) string {
 
 // splitTop splits on sep outside parentheses, braces and double quotes.
 func splitTop(s string, sep byte) []string {
-	var out []string
+	// One allocation, sized by the separators (nested ones included).
+	out := make([]string, 0, strings.Count(s, string(sep))+1)
 	depth, quoted, start := 0, false, 0
 	for i := 0; i < len(s); i++ {
 		switch c := s[i]; {

@@ -110,8 +110,8 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	}
 	if req.Action == request.ActRead {
 		loc := "/" + req.Resource
-		if req.Canonical != "" {
-			loc += "?" + req.Canonical
+		if q := req.CanonicalQuery(); q != "" {
+			loc += "?" + q
 		}
 		h.Set("Content-Location", loc)
 	}
