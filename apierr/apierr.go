@@ -108,6 +108,11 @@ func BodyReadError(err error) *Error {
 	return InvalidBody(err.Error())
 }
 
+// NotImplemented is PGRST127, PostgREST's "Feature not implemented".
+func NotImplemented(details string) *Error { // PGRST127
+	return New(http.StatusBadRequest, "PGRST127", "Feature not implemented", details, "")
+}
+
 // NotAcceptable is PGRST107: no offered media type matches Accept.
 func NotAcceptable(accept string) *Error { // PGRST107
 	return New(http.StatusNotAcceptable, "PGRST107", "None of these media types are available: "+accept, "", "")

@@ -67,7 +67,7 @@ func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *val
 		p.Settings = hoisted(cl.fn, opts.HoistedSettings)
 		return p, nil
 	}
-	return nil, apierr.New(http.StatusNotImplemented, "PGREST501", "This kind of request is not supported by pgrest yet", "", "")
+	return nil, apierr.NotImplemented("this kind of request")
 }
 
 // query compiles a read of rel's rows from the FROM item from: a table or

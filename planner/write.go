@@ -39,7 +39,7 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 	case request.ActDelete:
 		mutation, err = w.delete()
 	default:
-		return nil, apierr.New(http.StatusNotImplemented, "PGREST501", "This kind of request is not supported by pgrest yet", "", "")
+		return nil, apierr.NotImplemented("this kind of write")
 	}
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"github.com/pgrest/pgrest/executor"
 	"math"
 	"net/http"
@@ -187,8 +188,8 @@ func (a *App) firstLoadPending() bool {
 // missingObject reports whether err is "not in the schema cache" for an
 // object that the listener found in the catalog and loaded just now.
 func (a *App) missingObject(ctx context.Context, err error, req *request.Request) bool {
-	ae, ok := err.(*apierr.Error)
-	if !ok || (ae.Code != "PGRST205" && ae.Code != "PGRST202") || a.schema == nil {
+	var ae *apierr.Error
+	if !errors.As(err, &ae) || (ae.Code != "PGRST205" && ae.Code != "PGRST202") || a.schema == nil {
 		return false
 	}
 	return a.schema.CheckMissing(ctx, cache.QI{Schema: req.Schema, Name: req.Resource})
