@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -106,8 +107,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return serve(cfg, path, nil, stdout, stderr)
 }
 
+// sigs receives the signals pgrest handles, from catchSignals on: a signal
+// that arrives while pgrest is still starting waits there instead of
+// killing the process before it can clean up.
+var (
+	sigs     = make(chan os.Signal, 4)
+	sigsOnce sync.Once
+)
+
+func catchSignals() {
+	sigsOnce.Do(func() {
+		signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2)
+	})
+}
+
 // serve runs until SIGTERM/SIGINT. ready, when set, is called once listening.
 func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, stderr io.Writer) int {
+	catchSignals()
 	log, setLevel := server.NewLogger(cfg, stderr)
 	log.Log().Msg("Starting pgrest " + server.Version + " (PostgREST 16 compatible)...")
 	if config.LegacyRoleClaimKey(cfg.JWTRoleClaimKey) {
@@ -141,8 +157,6 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, s
 		ready(l.Addr())
 	}
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
 	served := make(chan error, 1)
 	go func() { served <- app.Serve(l) }()
@@ -280,6 +294,7 @@ func retryableConnectError(err error) bool {
 // runDemo serves the demo schema from a throwaway cluster (the README's
 // first command). PGRST_* variables still apply, e.g. PGRST_SERVER_PORT.
 func runDemo(stdout, stderr io.Writer) int {
+	catchSignals() // before the cluster exists, so a stop always removes it
 	dieWithParent()
 	ctx := context.Background()
 	fmt.Fprintln(stdout, "pgrest demo: starting a throwaway PostgreSQL…")
