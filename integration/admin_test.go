@@ -129,3 +129,29 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// Go profiles are served on the admin server only when asked for.
+func TestAdminPprofOptIn(t *testing.T) {
+	db := NewDB(t, `CREATE TABLE items (id int); GRANT SELECT ON items TO web_anon;`)
+	for _, on := range []bool{false, true} {
+		p := StartPgrest(t, db, func(c *config.Config) { c.AdminPprof = on })
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.App.ServeAdmin(l); err != nil {
+			t.Fatal(err)
+		}
+		res, err := http.Get("http://" + l.Addr().String() + "/debug/pprof/heap?debug=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if want := map[bool]int{false: 404, true: 200}[on]; res.StatusCode != want {
+			t.Errorf("pgrest-admin-pprof = %v: /debug/pprof/heap answered %d, want %d", on, res.StatusCode, want)
+		}
+		if p.Get("/debug/pprof/heap").Status == 200 {
+			t.Error("profiles must never be served on the API port")
+		}
+	}
+}

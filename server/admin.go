@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"strconv"
 	"time"
@@ -83,6 +84,14 @@ func (a *App) ServeAdmin(l net.Listener) error {
 		w.Write(b)
 	})
 	r.Path("/metrics").Handler(metricsContentType(a.metrics()))
+	if a.config().AdminPprof {
+		// Opt-in: profiles of a running instance, on the admin port only.
+		r.PathPrefix("/debug/pprof/profile").HandlerFunc(pprof.Profile)
+		r.PathPrefix("/debug/pprof/trace").HandlerFunc(pprof.Trace)
+		r.PathPrefix("/debug/pprof/symbol").HandlerFunc(pprof.Symbol)
+		r.PathPrefix("/debug/pprof/cmdline").HandlerFunc(pprof.Cmdline)
+		r.PathPrefix("/debug/pprof/").HandlerFunc(pprof.Index)
+	}
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusNotFound) // PostgREST's admin 404 has no body
 	})

@@ -68,6 +68,7 @@ type Config struct {
 	// pgrest extensions (not in PostgREST; prefixed so they never clash).
 	SchemaPollInterval time.Duration // pgrest-schema-poll-interval: catalog fingerprint polling; 0 = off
 	SchemaWaitTimeout  time.Duration // pgrest-schema-wait-timeout: max wait for X-Schema-Version-Min
+	AdminPprof         bool          // pgrest-admin-pprof: /debug/pprof/ on the admin server (off by default)
 	PlanCacheSize      int           // pgrest-plan-cache-size: LRU entries of compiled SQL
 	LogFormat          string        // pgrest-log-format: text (PostgREST's lines) | json
 

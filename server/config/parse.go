@@ -85,6 +85,7 @@ var keys = []key{
 	{"pgrest-idle-timeout", kSeconds, nil, func(c *Config) any { return &c.IdleTimeout }, "pgrest: seconds an idle keep-alive connection stays open"},
 	{"pgrest-max-body-size", kInt64, nil, func(c *Config) any { return &c.MaxBodySize }, "pgrest: largest request body in bytes (413 above; 0 = no limit)"},
 	{"pgrest-log-format", kString, []string{"text", "json"}, func(c *Config) any { return &c.LogFormat }, "pgrest: text (PostgREST's log lines) or json (one JSON object per line)"},
+	{"pgrest-admin-pprof", kBool, nil, func(c *Config) any { return &c.AdminPprof }, "pgrest: serve Go profiles at /debug/pprof/ on the admin server"},
 	{"pgrest-plan-cache-size", kInt, nil, func(c *Config) any { return &c.PlanCacheSize }, "pgrest: compiled-SQL memo entries"},
 	{"pgrest-schema-poll-interval", kSeconds, nil, func(c *Config) any { return &c.SchemaPollInterval }, "pgrest: seconds between catalog fingerprint checks (0 = off)"},
 	{"pgrest-schema-wait-timeout", kSeconds, nil, func(c *Config) any { return &c.SchemaWaitTimeout }, "pgrest: longest wait for X-Schema-Version-Min"},
