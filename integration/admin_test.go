@@ -139,7 +139,7 @@ func TestAdminPprofOptIn(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := p.App.ServeAdmin(l); err != nil {
+		if err = p.App.ServeAdmin(l); err != nil {
 			t.Fatal(err)
 		}
 		res, err := http.Get("http://" + l.Addr().String() + "/debug/pprof/heap?debug=1")
