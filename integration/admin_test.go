@@ -2,9 +2,6 @@ package integration
 
 import (
 	"bytes"
-	"io"
-	"net"
-	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -19,23 +16,10 @@ func TestAdminServer(t *testing.T) {
 CREATE FUNCTION broken() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'internal' USING ERRCODE = 'XX000'; END $$;
 GRANT EXECUTE ON FUNCTION broken TO web_anon;`)
 	p := StartPgrest(t, db, func(c *config.Config) { c.DBPool = 3 })
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := p.App.ServeAdmin(l); err != nil {
-		t.Fatal(err)
-	}
-	admin := "http://" + l.Addr().String()
+	admin := adminURL(t, p)
 	get := func(path string) (int, string) {
 		t.Helper()
-		res, err := http.Get(admin + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res.StatusCode, string(b)
+		return adminGet(t, admin, path)
 	}
 	for _, path := range []string{"/live", "/ready"} {
 		if code, _ := get(path); code != 200 {
@@ -135,20 +119,9 @@ func TestAdminPprofOptIn(t *testing.T) {
 	db := NewDB(t, `CREATE TABLE items (id int); GRANT SELECT ON items TO web_anon;`)
 	for _, on := range []bool{false, true} {
 		p := StartPgrest(t, db, func(c *config.Config) { c.AdminPprof = on })
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err = p.App.ServeAdmin(l); err != nil {
-			t.Fatal(err)
-		}
-		res, err := http.Get("http://" + l.Addr().String() + "/debug/pprof/heap?debug=1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		if want := map[bool]int{false: 404, true: 200}[on]; res.StatusCode != want {
-			t.Errorf("pgrest-admin-pprof = %v: /debug/pprof/heap answered %d, want %d", on, res.StatusCode, want)
+		code, _ := adminGet(t, adminURL(t, p), "/debug/pprof/heap?debug=1")
+		if want := map[bool]int{false: 404, true: 200}[on]; code != want {
+			t.Errorf("pgrest-admin-pprof = %v: /debug/pprof/heap answered %d, want %d", on, code, want)
 		}
 		if p.Get("/debug/pprof/heap").Status == 200 {
 			t.Error("profiles must never be served on the API port")
