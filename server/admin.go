@@ -66,9 +66,6 @@ func (a *App) ServeAdmin(l net.Listener) error {
 	r.Path("/ready").HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(a.readiness(req.Context()))
 	})
-	r.Path("/config").HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Write([]byte(a.config().Dump()))
-	})
 	r.Path("/schema_cache").HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		snap := a.holder.Load()
 		if snap == nil {
