@@ -127,3 +127,13 @@ func InvalidRange(details string) *Error { // PGRST103
 func Errorf(status int, code, format string, args ...any) *Error {
 	return New(status, code, fmt.Sprintf(format, args...), "", "")
 }
+
+// As returns the catalogue error inside err, or nil when err is nil or not
+// one: layers return plain `error`, and the edge (and tests) look inside.
+func As(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return nil
+}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -128,7 +127,7 @@ func (x *Executor) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	if err != nil {
 		if actx.Err() != nil && ctx.Err() == nil {
 			x.timeouts.Add(1)
-			return nil, apierr.New(http.StatusGatewayTimeout, "PGRST003", "Timed out acquiring connection from connection pool.", "", "")
+			return nil, apierr.PoolTimeout()
 		}
 		return nil, errConnection(err)
 	}

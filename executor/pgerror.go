@@ -108,20 +108,17 @@ func customRaise(pe *pgconn.PgError) *apierr.Error {
 		Hint    any     `json:"hint"`
 	}
 	if err := json.Unmarshal([]byte(pe.Message), &msg); err != nil {
-		return apierr.New(http.StatusInternalServerError, "PGRST121",
-			"Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error", "Invalid JSON value for MESSAGE: '"+pe.Message+"'", "MESSAGE must be a JSON object with obligatory keys: 'code', 'message' and optional keys: 'details', 'hint'.")
+		return apierr.RaiseJSONError("Invalid JSON value for MESSAGE: '"+pe.Message+"'", "MESSAGE must be a JSON object with obligatory keys: 'code', 'message' and optional keys: 'details', 'hint'.")
 	}
 	var det struct {
 		Status  *int              `json:"status"`
 		Headers map[string]string `json:"headers"`
 	}
 	if pe.Detail == "" {
-		return apierr.New(http.StatusInternalServerError, "PGRST121",
-			"Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error", "DETAIL is missing in the RAISE statement", "DETAIL must be a JSON object with obligatory keys: 'status', 'headers' and optional key: 'status_text'.")
+		return apierr.RaiseJSONError("DETAIL is missing in the RAISE statement", "DETAIL must be a JSON object with obligatory keys: 'status', 'headers' and optional key: 'status_text'.")
 	}
 	if err := json.Unmarshal([]byte(pe.Detail), &det); err != nil || det.Status == nil {
-		return apierr.New(http.StatusInternalServerError, "PGRST121",
-			"Could not parse JSON in the \"RAISE SQLSTATE 'PGRST'\" error", "Invalid JSON value for DETAIL: '"+pe.Detail+"'", "DETAIL must be a JSON object with obligatory keys: 'status', 'headers' and optional key: 'status_text'.")
+		return apierr.RaiseJSONError("Invalid JSON value for DETAIL: '"+pe.Detail+"'", "DETAIL must be a JSON object with obligatory keys: 'status', 'headers' and optional key: 'status_text'.")
 	}
 	e := &apierr.Error{Status: *det.Status, Details: msg.Details, Hint: msg.Hint, Headers: det.Headers}
 	if msg.Code != nil {
@@ -135,7 +132,7 @@ func customRaise(pe *pgconn.PgError) *apierr.Error {
 
 // errConnection is PGRST001: the database is unreachable or the connection broke.
 func errConnection(err error) *apierr.Error {
-	return apierr.New(http.StatusServiceUnavailable, "PGRST001", "Database client error. Retrying the connection.", err.Error(), "")
+	return apierr.ConnectionRetrying(err.Error())
 }
 
 // ToAPIError classifies any execution error.

@@ -57,8 +57,8 @@ func FuzzPlan(f *testing.F) {
 		r.URL.RawQuery = q
 		req, aerr := request.Parse(r, request.Options{Schemas: []string{"public"}})
 		if aerr != nil {
-			if aerr.Status < 400 || aerr.Status >= 500 {
-				t.Fatalf("parse error with status %d: %v", aerr.Status, aerr)
+			if s := apierr.As(aerr).Status; s < 400 || s >= 500 {
+				t.Fatalf("parse error with status %d: %v", s, aerr)
 			}
 			return
 		}
@@ -120,8 +120,8 @@ func FuzzCall(f *testing.F) {
 			}
 			req, aerr := request.Parse(r, request.Options{Schemas: []string{"public"}})
 			if aerr != nil {
-				if aerr.Status < 400 || aerr.Status >= 500 {
-					t.Fatalf("parse error with status %d: %v", aerr.Status, aerr)
+				if s := apierr.As(aerr).Status; s < 400 || s >= 500 {
+					t.Fatalf("parse error with status %d: %v", s, aerr)
 				}
 				continue
 			}

@@ -132,7 +132,7 @@ func parseParam(req *Request, key, val string) *apierr.Error {
 		case last == "offset":
 			rg.Offset = max(n, 0)
 		case n < 0:
-			return apierr.New(http.StatusRequestedRangeNotSatisfiable, "PGRST103", "Requested range not satisfiable", "Limit should be greater than or equal to zero.", "")
+			return apierr.InvalidRange("Limit should be greater than or equal to zero.")
 		default:
 			rg.Limit = &n
 		}

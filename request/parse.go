@@ -25,7 +25,7 @@ var operators = map[string]bool{
 }
 
 // Parse turns an HTTP request into an API request.
-func Parse(r *http.Request, o Options) (*Request, *apierr.Error) {
+func Parse(r *http.Request, o Options) (*Request, error) {
 	req := &Request{Method: r.Method, Path: r.URL.Path, Headers: map[string]string{}, Cookies: map[string]string{}}
 	for k, vs := range r.Header {
 		req.Headers[strings.ToLower(k)] = strings.Join(vs, ", ")
@@ -91,7 +91,7 @@ func route(req *Request, r *http.Request) *apierr.Error {
 	for i, s := range segs {
 		u, err := url.PathUnescape(s)
 		if err != nil {
-			return apierr.New(http.StatusNotFound, "PGRST125", "Invalid path specified in request URL", "", "")
+			return apierr.InvalidPath()
 		}
 		segs[i] = u
 	}
@@ -99,7 +99,7 @@ func route(req *Request, r *http.Request) *apierr.Error {
 	switch {
 	case len(segs) == 1 && segs[0] == "":
 		if m != http.MethodGet && m != http.MethodHead && m != http.MethodOptions {
-			return apierr.New(http.StatusMethodNotAllowed, "PGRST117", "Unsupported HTTP method: "+m, "", "")
+			return apierr.UnsupportedMethod(m)
 		}
 		req.Action = ActSchemaRead
 	case len(segs) == 2 && segs[0] == "rpc" && segs[1] != "":
@@ -110,7 +110,7 @@ func route(req *Request, r *http.Request) *apierr.Error {
 		case http.MethodOptions:
 			req.Action = ActInfo
 		default:
-			return apierr.New(http.StatusMethodNotAllowed, "PGRST101", "Only GET, HEAD and POST are allowed for RPC", "", "")
+			return apierr.RPCMethodNotAllowed()
 		}
 	case len(segs) == 1:
 		req.Resource = segs[0]
@@ -128,10 +128,10 @@ func route(req *Request, r *http.Request) *apierr.Error {
 		case http.MethodOptions:
 			req.Action = ActInfo
 		default:
-			return apierr.New(http.StatusMethodNotAllowed, "PGRST117", "Unsupported HTTP method: "+m, "", "")
+			return apierr.UnsupportedMethod(m)
 		}
 	default:
-		return apierr.New(http.StatusNotFound, "PGRST125", "Invalid path specified in request URL", "", "")
+		return apierr.InvalidPath()
 	}
 	req.HeadOnly = m == http.MethodHead
 	return nil
@@ -156,7 +156,7 @@ func profile(req *Request, r *http.Request, schemas []string) *apierr.Error {
 			return nil
 		}
 	}
-	return apierr.New(http.StatusNotAcceptable, "PGRST106", "Invalid schema: "+p, "", "Only the following schemas are exposed: "+strings.Join(schemas, ", "))
+	return apierr.UnacceptableSchema(p, schemas)
 }
 
 // parsePrefer reads every Prefer header; as in PostgREST, the first value
@@ -206,7 +206,7 @@ func parsePrefer(req *Request, values []string) *apierr.Error {
 		}
 	}
 	if p.Handling == "strict" && len(p.Invalid) > 0 {
-		return apierr.New(http.StatusBadRequest, "PGRST122", "Invalid preferences given with handling=strict", "Invalid preferences: "+strings.Join(p.Invalid, ", "), "")
+		return apierr.InvalidPreferences(p.Invalid)
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"testing"
+
+	"github.com/pgrest/pgrest/apierr"
 )
 
 func parse(t *testing.T, method, target string, headers ...string) (*Request, int, string) {
@@ -14,7 +16,8 @@ func parse(t *testing.T, method, target string, headers ...string) (*Request, in
 	}
 	req, err := Parse(r, Options{Schemas: []string{"api", "other"}})
 	if err != nil {
-		return nil, err.Status, err.Code
+		e := apierr.As(err)
+		return nil, e.Status, e.Code
 	}
 	return req, 0, ""
 }

@@ -195,7 +195,7 @@ func (a *App) Handler() http.Handler {
 	r.Path("/rpc/{function}").Handler(api)
 	r.Path("/{resource}").Handler(api)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, apierr.New(http.StatusNotFound, "PGRST125", "Invalid path specified in request URL", "", ""))
+		writeError(w, apierr.InvalidPath())
 	})
 	// limitRequests is outermost: http.MaxBytesReader must see the server's
 	// own ResponseWriter to close the connection of an oversized body.

@@ -2,13 +2,13 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pgrest/pgrest/apierr"
 )
 
 // Fatal delivers an error pgrest cannot serve past: the database refused
@@ -104,10 +104,7 @@ func fatalConnError(err error) bool {
 
 // connErrorJSON is PostgREST's PGRST000 body for a connection error.
 func connErrorJSON(err error) string {
-	b, _ := json.Marshal(map[string]any{
-		"code": "PGRST000", "message": "Database connection error.", "details": err.Error(), "hint": nil,
-	})
-	return string(b)
+	return string(apierr.ConnectionFailed(err.Error()).JSON())
 }
 
 // watchConnection ends pgrest when the database connection is lost and

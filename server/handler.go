@@ -101,11 +101,10 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if req.Action != request.ActRead && plan.Explain == "" {
 		tc.Check = func(res *executor.Result) error {
 			if plan.Singular && res.PageTotal != 1 {
-				return singularError(res.PageTotal)
+				return apierr.SingularityError(res.PageTotal)
 			}
 			if max := req.Prefs.MaxAffected; max != nil && req.Prefs.Handling == "strict" && res.PageTotal > *max {
-				return apierr.New(http.StatusBadRequest, "PGRST124", "Query result exceeds max-affected preference constraint",
-					"The query affects "+strconv.FormatInt(res.PageTotal, 10)+" rows", "")
+				return apierr.MaxAffectedViolation(res.PageTotal)
 			}
 			return nil
 		}
@@ -139,7 +138,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 // snapshotFor returns the snapshot a request is served from, honouring
 // X-Schema-Version-Min (read-your-DDL across instances).
-func (a *App) snapshotFor(r *http.Request, cfg *config.Config) (*cache.Snapshot, *apierr.Error) {
+func (a *App) snapshotFor(r *http.Request, cfg *config.Config) (*cache.Snapshot, error) {
 	snap := a.holder.Load()
 	if snap == nil && a.firstLoadPending() {
 		// Starting up: the first load is under way, so a request waits for
@@ -149,7 +148,7 @@ func (a *App) snapshotFor(r *http.Request, cfg *config.Config) (*cache.Snapshot,
 		cancel()
 	}
 	if snap == nil {
-		return nil, apierr.New(http.StatusServiceUnavailable, "PGRST002", "Could not query the database for the schema cache. Retrying.", "", "")
+		return nil, apierr.SchemaCacheNotLoaded()
 	}
 	minHdr := r.Header.Get(HeaderSchemaVersionMin)
 	if minHdr == "" {
@@ -157,7 +156,7 @@ func (a *App) snapshotFor(r *http.Request, cfg *config.Config) (*cache.Snapshot,
 	}
 	min, err := strconv.ParseInt(strings.TrimSpace(minHdr), 10, 64)
 	if err != nil {
-		return nil, apierr.New(http.StatusBadRequest, "PGRST100", "Invalid "+HeaderSchemaVersionMin+" header", "expected an integer, got '"+minHdr+"'", "")
+		return nil, apierr.InvalidHeader(HeaderSchemaVersionMin, "expected an integer, got '"+minHdr+"'")
 	}
 	if snap.Version >= min {
 		return snap, nil
@@ -166,11 +165,7 @@ func (a *App) snapshotFor(r *http.Request, cfg *config.Config) (*cache.Snapshot,
 	defer cancel()
 	snap, ok := a.holder.WaitVersion(ctx, min)
 	if !ok {
-		e := apierr.New(http.StatusServiceUnavailable, "PGRST002",
-			"Schema cache version "+minHdr+" is not available yet",
-			"serving version "+strconv.FormatInt(snap.Version, 10), "Retry the request shortly.")
-		e.Headers = map[string]string{"Retry-After": "1"}
-		return nil, e
+		return nil, apierr.SchemaVersionUnavailable(minHdr, snap.Version)
 	}
 	return snap, nil
 }
@@ -196,7 +191,7 @@ func (a *App) missingObject(ctx context.Context, err error, req *request.Request
 }
 
 // txContext gathers the per-request settings (references/transactions).
-func (a *App) txContext(cfg *config.Config, req *request.Request, role string, claims []byte, authenticated bool) (*executor.TxContext, *apierr.Error) {
+func (a *App) txContext(cfg *config.Config, req *request.Request, role string, claims []byte, authenticated bool) (*executor.TxContext, error) {
 	tc := &executor.TxContext{
 		Role:          role,
 		Authenticated: authenticated,
@@ -247,7 +242,13 @@ func mustJSON(m map[string]string) string {
 
 // fail writes an error; client-error-verbosity=minimal leaves out details
 // and hints, which can reveal schema internals.
-func (a *App) fail(w http.ResponseWriter, cfg *config.Config, e *apierr.Error) {
+func (a *App) fail(w http.ResponseWriter, cfg *config.Config, err error) {
+	var e *apierr.Error
+	if !errors.As(err, &e) {
+		// Every layer returns catalogue errors; anything else is pgrest's own
+		// failure, answered as one and counted below.
+		e = apierr.Internal("Internal server error", err.Error())
+	}
 	if e.Status >= 500 {
 		a.internalError("request failed", e)
 	}

@@ -12,12 +12,12 @@ import (
 // allowed answers OPTIONS on a table, view or function with the methods
 // it supports, from what the object can do, not from the role's grants
 // (references/api/options).
-func allowed(snap *cache.Snapshot, req *request.Request) (string, *apierr.Error) {
+func allowed(snap *cache.Snapshot, req *request.Request) (string, error) {
 	qi := cache.QI{Schema: req.Schema, Name: req.Resource}
 	if req.RPC {
 		fns := snap.Functions[qi]
 		if len(fns) == 0 {
-			return "", apierr.New(http.StatusNotFound, "PGRST202", "Could not find the function "+qi.String()+" in the schema cache", "", "")
+			return "", apierr.FunctionNotFound(qi.String())
 		}
 		for _, f := range fns {
 			if f.Volatility != cache.Volatile {
@@ -28,7 +28,7 @@ func allowed(snap *cache.Snapshot, req *request.Request) (string, *apierr.Error)
 	}
 	rel := snap.Relations[qi]
 	if rel == nil {
-		return "", apierr.New(http.StatusNotFound, "PGRST205", "Could not find the table '"+qi.String()+"' in the schema cache", "", "")
+		return "", apierr.TableNotFound(qi.String())
 	}
 	methods := []string{"OPTIONS", "GET", "HEAD"}
 	if rel.Insertable {

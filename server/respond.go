@@ -17,7 +17,11 @@ const jsonType = "application/json; charset=utf-8"
 
 // writeError sends an error as PostgREST does: JSON body, its length, and
 // Proxy-Status naming the error code (RFC 9209) for proxies and logs.
-func writeError(w http.ResponseWriter, e *apierr.Error) {
+func writeError(w http.ResponseWriter, err error) {
+	e := apierr.As(err)
+	if e == nil {
+		e = apierr.Internal("Internal server error", err.Error())
+	}
 	h := w.Header()
 	for k, v := range e.Headers {
 		h.Set(k, v)
@@ -44,7 +48,7 @@ func contentRange(offset, pageTotal int64, total *int64) string {
 }
 
 // readStatus decides 200, 206 or 416 for a read (references/api/pagination_count).
-func readStatus(offset, pageTotal int64, total *int64) (int, *apierr.Error) {
+func readStatus(offset, pageTotal int64, total *int64) (int, error) {
 	if total == nil {
 		return http.StatusOK, nil
 	}
@@ -61,11 +65,11 @@ func readStatus(offset, pageTotal int64, total *int64) (int, *apierr.Error) {
 
 // applyResponseSettings honours response.headers and response.status set by
 // SQL during the request (references/transactions "Response Headers").
-func applyResponseSettings(w http.ResponseWriter, status int, res *executor.Result) (int, *apierr.Error) {
+func applyResponseSettings(w http.ResponseWriter, status int, res *executor.Result) (int, error) {
 	if res.RespHeaders != nil && *res.RespHeaders != "" {
 		var hs []map[string]string
 		if err := json.Unmarshal([]byte(*res.RespHeaders), &hs); err != nil {
-			return 0, apierr.New(http.StatusInternalServerError, "PGRST111", "Response headers must be a JSON array of objects", "", "")
+			return 0, apierr.GucHeadersError()
 		}
 		for _, o := range hs {
 			for k, v := range o {
@@ -76,7 +80,7 @@ func applyResponseSettings(w http.ResponseWriter, status int, res *executor.Resu
 	if res.RespStatus != nil && *res.RespStatus != "" {
 		s, err := strconv.Atoi(*res.RespStatus)
 		if err != nil || s < 100 || s > 599 {
-			return 0, apierr.New(http.StatusInternalServerError, "PGRST112", "Response status must be a valid HTTP status code", "Invalid response status: "+*res.RespStatus, "")
+			return 0, apierr.GucStatusError(*res.RespStatus)
 		}
 		status = s
 	}
@@ -90,7 +94,7 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 		return
 	}
 	if p.Singular && res.PageTotal != 1 {
-		writeError(w, singularError(res.PageTotal))
+		writeError(w, apierr.SingularityError(res.PageTotal))
 		return
 	}
 	status, aerr := readStatus(p.Offset, res.PageTotal, res.Total)
@@ -152,11 +156,6 @@ func writePlan(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	if !req.HeadOnly {
 		w.Write(res.Plan)
 	}
-}
-
-func singularError(n int64) *apierr.Error {
-	return apierr.New(http.StatusNotAcceptable, "PGRST116", "Cannot coerce the result to a single JSON object",
-		"The result contains "+strconv.FormatInt(n, 10)+" rows", "")
 }
 
 // preferenceApplied renders Preference-Applied: the preferences the

@@ -53,7 +53,7 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 		return nil
 	}
 	if cfg.OpenAPIMode == "disabled" {
-		a.fail(w, cfg, apierr.New(http.StatusNotFound, "PGRST126", "Root endpoint metadata is disabled", "", ""))
+		a.fail(w, cfg, apierr.RootDisabled())
 		return nil
 	}
 	v31, ok := openAPIVersion(req.Accept)
@@ -78,7 +78,7 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 	}
 	var cat openapi.Catalog
 	if err = json.Unmarshal(res.Body, &cat); err != nil {
-		a.fail(w, cfg, apierr.New(http.StatusInternalServerError, "PGRST000", "Could not read the catalog for the OpenAPI document", err.Error(), ""))
+		a.fail(w, cfg, apierr.Internal("Could not read the catalog for the OpenAPI document", err.Error()))
 		return nil
 	}
 	build, contentType := openapi.Build, openAPIType
@@ -103,7 +103,7 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 		ServerPort:       cfg.ServerPort,
 	}, &cat)
 	if err != nil {
-		a.fail(w, cfg, apierr.New(http.StatusInternalServerError, "PGRST000", "Could not render the OpenAPI document", err.Error(), ""))
+		a.fail(w, cfg, apierr.Internal("Could not render the OpenAPI document", err.Error()))
 		return nil
 	}
 	h := w.Header()
@@ -162,7 +162,7 @@ func acceptsSwagger(mt request.MediaType) bool {
 // rootSpecCall turns a request on / into the call of the db-root-spec
 // function, parsed as GET /rpc/<fn> would be (query parameters are its
 // arguments), in the function's schema when the setting names one.
-func rootSpecCall(r *http.Request, cfg *config.Config, root *request.Request) (*request.Request, *apierr.Error) {
+func rootSpecCall(r *http.Request, cfg *config.Config, root *request.Request) (*request.Request, error) {
 	schema, fn := "", cfg.DBRootSpec
 	if i := strings.IndexByte(fn, '.'); i > 0 {
 		schema, fn = fn[:i], fn[i+1:]

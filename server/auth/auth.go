@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -101,21 +100,6 @@ func New(o Options) (*Verifier, error) {
 
 func mustJSON(v any) []byte { b, _ := json.Marshal(v); return b }
 
-// unauthorized is a 401 whose WWW-Authenticate names the token problem
-// (RFC 6750); the description is quoted the way PostgREST shows a string.
-func unauthorized(code, msg, details string) *apierr.Error {
-	e := apierr.New(http.StatusUnauthorized, code, msg, details, "")
-	e.Headers = map[string]string{"WWW-Authenticate": `Bearer error="invalid_token", error_description=` + strconv.Quote(msg)}
-	return e
-}
-
-// tokenRequired is PGRST302: no token and no anonymous role to fall back on.
-func tokenRequired() *apierr.Error {
-	e := apierr.New(http.StatusUnauthorized, "PGRST302", "Anonymous access is disabled", "", "")
-	e.Headers = map[string]string{"WWW-Authenticate": "Bearer"}
-	return e
-}
-
 // bearerToken extracts the credentials of a Bearer Authorization header.
 // Another scheme is not a token at all (the request runs as anonymous);
 // "Bearer" with nothing after it is an empty token.
@@ -138,16 +122,16 @@ var (
 )
 
 // Authenticate checks the Authorization header value.
-func (v *Verifier) Authenticate(header string, now time.Time) (*Result, *apierr.Error) {
+func (v *Verifier) Authenticate(header string, now time.Time) (*Result, error) {
 	tok, ok := bearerToken(header)
 	if !ok {
 		if v.anon == nil {
-			return nil, tokenRequired()
+			return nil, apierr.AnonymousDisabled()
 		}
 		return v.anon, nil
 	}
 	if tok == "" {
-		return nil, unauthorized("PGRST301", "Empty JWT is sent in Authorization header", "")
+		return nil, apierr.JWTDecodeError("Empty JWT is sent in Authorization header", "")
 	}
 	if v.cache != nil {
 		if r, ok := v.cache.Get(tok); ok && (r.exp.IsZero() || now.Before(r.exp.Add(skew))) {
@@ -155,7 +139,7 @@ func (v *Verifier) Authenticate(header string, now time.Time) (*Result, *apierr.
 		}
 	}
 	if v.hmac == nil && v.keys == nil {
-		return nil, apierr.New(http.StatusInternalServerError, "PGRST300", "Server lacks JWT secret", "", "")
+		return nil, apierr.JWTSecretMissing()
 	}
 	claims, aerr := v.verify(tok)
 	if aerr != nil {
@@ -169,7 +153,7 @@ func (v *Verifier) Authenticate(header string, now time.Time) (*Result, *apierr.
 		role = r
 	}
 	if role == "" {
-		return nil, tokenRequired()
+		return nil, apierr.AnonymousDisabled()
 	}
 	res := &Result{Role: role, Claims: claims, ClaimsJSON: mustJSON(claims), Anonymous: role == v.opts.AnonRole}
 	if exp, err := claims.GetExpirationTime(); err == nil && exp != nil {
@@ -185,10 +169,10 @@ func (v *Verifier) Authenticate(header string, now time.Time) (*Result, *apierr.
 // after, in PostgREST's order and with its messages.
 func (v *Verifier) verify(tok string) (jwt.MapClaims, *apierr.Error) {
 	if n := strings.Count(tok, ".") + 1; n != 3 {
-		return nil, unauthorized("PGRST301", "Expected 3 parts in JWT; got "+strconv.Itoa(n), "")
+		return nil, apierr.JWTDecodeError("Expected 3 parts in JWT; got "+strconv.Itoa(n), "")
 	}
 	if len(tok) > 64*1024 {
-		return nil, unauthorized("PGRST301", "JWT is too large", "")
+		return nil, apierr.JWTDecodeError("JWT is too large", "")
 	}
 	claims := jwt.MapClaims{}
 	parser := jwt.NewParser(jwt.WithoutClaimsValidation())
@@ -197,17 +181,17 @@ func (v *Verifier) verify(tok string) (jwt.MapClaims, *apierr.Error) {
 	case err == nil:
 		return claims, nil
 	case errors.Is(err, errBadAlgorithm):
-		return nil, unauthorized("PGRST301", "Wrong or unsupported encoding algorithm", "")
+		return nil, apierr.JWTDecodeError("Wrong or unsupported encoding algorithm", "")
 	case errors.Is(err, errNoSuitableKey):
-		return nil, unauthorized("PGRST301", "No suitable key or wrong key type", "No suitable key was found to decode the JWT")
+		return nil, apierr.JWTDecodeError("No suitable key or wrong key type", "No suitable key was found to decode the JWT")
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return nil, unauthorized("PGRST301", "No suitable key or wrong key type", "None of the keys was able to decode the JWT")
+		return nil, apierr.JWTDecodeError("No suitable key or wrong key type", "None of the keys was able to decode the JWT")
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		if strings.Contains(err.Error(), "claims") {
-			return nil, unauthorized("PGRST303", "Parsing claims failed", "")
+			return nil, apierr.JWTClaimsError("Parsing claims failed")
 		}
 	}
-	return nil, unauthorized("PGRST301", "JWT cryptographic operation failed", "")
+	return nil, apierr.JWTDecodeError("JWT cryptographic operation failed", "")
 }
 
 // checkClaims validates exp, nbf, iat and aud with a 30 s skew. A claim of
@@ -229,18 +213,18 @@ func (v *Verifier) checkClaims(c jwt.MapClaims, now time.Time) *apierr.Error {
 		}
 		f, isNum := val.(float64)
 		if !isNum {
-			return unauthorized("PGRST303", "The JWT '"+t.name+"' claim must be a number", "")
+			return apierr.JWTClaimsError("The JWT '" + t.name + "' claim must be a number")
 		}
 		if !t.ok(int64(f)) {
-			return unauthorized("PGRST303", t.msg, "")
+			return apierr.JWTClaimsError(t.msg)
 		}
 	}
 	ok, valid := audienceOK(c["aud"], v.opts.Audience)
 	if !valid {
-		return unauthorized("PGRST303", "The JWT 'aud' claim must be a string or an array of strings", "")
+		return apierr.JWTClaimsError("The JWT 'aud' claim must be a string or an array of strings")
 	}
 	if !ok {
-		return unauthorized("PGRST303", "JWT not in audience", "")
+		return apierr.JWTClaimsError("JWT not in audience")
 	}
 	return nil
 }

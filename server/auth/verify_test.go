@@ -15,6 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/lestrrat-go/jwx/v2/jwk"
+	"github.com/pgrest/pgrest/apierr"
 )
 
 const secret = "reallyreallyreallyreallyverysafe"
@@ -84,7 +85,8 @@ func expectOK(t *testing.T, v *Verifier, tok, role string) {
 
 func expectErr(t *testing.T, v *Verifier, tok, code string) {
 	t.Helper()
-	_, err := v.Authenticate("Bearer "+tok, now)
+	_, aerr := v.Authenticate("Bearer "+tok, now)
+	err := apierr.As(aerr)
 	if err == nil {
 		t.Fatalf("accepted a token that should fail with %s", code)
 	}
@@ -168,7 +170,7 @@ func TestVerifyClaims(t *testing.T) {
 
 	// No anonymous role and no token.
 	strict, _ := New(Options{Secret: secret})
-	if _, err := strict.Authenticate("", now); err == nil || err.Code != "PGRST302" {
+	if _, err := strict.Authenticate("", now); err == nil || apierr.As(err).Code != "PGRST302" {
 		t.Fatalf("anonymous without anon role: %v", err)
 	}
 	if r, err := v.Authenticate("", now); err != nil || r.Role != "web_anon" {
