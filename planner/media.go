@@ -257,15 +257,17 @@ func (m *media) body(names []string) (text, bytes string) {
 	case m.unwrap && !m.csv:
 		expr = "coalesce((json_agg(" + row + ")->0)::text, 'null')"
 	case m.csv:
-		// Header row, then one line per row with PostgREST's quoting:
-		// values holding a comma, quote or newline are double-quoted.
-		var header, fields []string
+		// Header row, then each row as PostgreSQL's record output without
+		// its parentheses, as PostgREST sends it: a field is double-quoted
+		// when it holds a comma, quote, backslash, parenthesis or
+		// whitespace, or is empty; arrays and composites keep their
+		// text form.
+		var header []string
 		for _, n := range names {
 			header = append(header, csvQuoteIdent(n))
-			v := "(row_to_json(_pgrest_t)->>" + quoteLit(n) + ")"
-			fields = append(fields, "coalesce(CASE WHEN "+v+" ~ '[,\"\\n\\r]' THEN '\"' || replace("+v+", '\"', '\"\"') || '\"' ELSE "+v+" END, '')")
 		}
-		expr = quoteLit(strings.Join(header, ",")) + " || coalesce(string_agg(E'\\n' || " + strings.Join(fields, " || ',' || ") + ", ''), '')"
+		expr = quoteLit(strings.Join(header, ",")) +
+			" || coalesce(string_agg(E'\\n' || substring(_pgrest_t::text, 2, length(_pgrest_t::text) - 2), ''), '')"
 	case m.singular:
 		expr, typed = "coalesce(json_agg("+row+")->0, 'null')", true
 	default:
