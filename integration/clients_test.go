@@ -5,14 +5,20 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pgrest/pgrest/server"
 	"github.com/pgrest/pgrest/server/config"
+	"github.com/rs/zerolog"
 )
 
 // The client tests run real clients (postgrest-js, Swagger UI in Chromium)
@@ -77,12 +83,7 @@ func npmInstall(t *testing.T) {
 // startClientFixture serves the client fixture (schemas api and archive).
 func startClientFixture(t *testing.T, mod func(*config.Config)) *Pgrest {
 	t.Helper()
-	fixture, err := os.ReadFile(filepath.Join(clientsDir, "fixture.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := NewDB(t, string(fixture))
-	return StartPgrest(t, db, func(c *config.Config) {
+	return StartPgrest(t, clientFixtureDB(t), func(c *config.Config) {
 		c.DBSchemas = []string{"api", "archive"}
 		c.DBPlanEnabled = true
 		c.DBAggregatesEnabled = true
@@ -90,6 +91,16 @@ func startClientFixture(t *testing.T, mod func(*config.Config)) *Pgrest {
 			mod(c)
 		}
 	})
+}
+
+// clientFixtureDB creates a database loaded with the client fixture.
+func clientFixtureDB(t *testing.T) string {
+	t.Helper()
+	fixture, err := os.ReadFile(filepath.Join(clientsDir, "fixture.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewDB(t, string(fixture))
 }
 
 // runNode runs a node test script of the client directory with env added.
@@ -116,4 +127,46 @@ func TestClientPostgrestJS(t *testing.T) {
 	p := startClientFixture(t, nil)
 	jwt := token(t, map[string]any{"role": "test_user", "sub": "alice", "exp": time.Now().Add(time.Hour).Unix()})
 	runNode(t, "postgrest.test.mjs", "PGREST_URL="+p.URL, "PGREST_JWT="+jwt)
+}
+
+// Swagger UI in headless Chromium: it renders pgrest's OpenAPI document
+// (2.0, and 3.1 by PostgREST's Accept) without errors, lists every table,
+// view and function the anonymous role may use, and "Try it out" runs a GET.
+func TestClientSwaggerUI(t *testing.T) {
+	npmInstall(t)
+	browser := needTool(t, "chromium", "/usr/bin/chromium", "chromium-browser")
+	p := startClientFixtureOpenAPI(t)
+	paths := []string{"/authors", "/author_profiles", "/books", "/reviews", "/shelves", "/book_shelves", "/staff",
+		"/book_ratings", "/rpc/search_books", "/rpc/add_numbers", "/rpc/whoami"}
+	runNode(t, "swagger.test.mjs", "PGREST_URL="+p.URL, "CHROMIUM="+browser, "EXPECT_PATHS="+strings.Join(paths, ","))
+}
+
+// startClientFixtureOpenAPI serves the client fixture on a listener
+// opened first, so openapi-server-proxy-uri can name it and the requests
+// Swagger UI builds from the document reach this server.
+func startClientFixtureOpenAPI(t *testing.T) *Pgrest {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String()
+	cfg := BaseConfig(clientFixtureDB(t))
+	cfg.DBSchemas = []string{"api", "archive"}
+	cfg.OpenAPIServerProxyURI = url
+	app, err := server.New(cfg, zerolog.New(io.Discard))
+	if err != nil {
+		l.Close()
+		t.Fatalf("server.New: %v", err)
+	}
+	app.Start()
+	go app.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		app.Shutdown(ctx)
+	})
+	p := &Pgrest{URL: url, App: app, Config: cfg, t: t, Client: &http.Client{Timeout: time.Minute}}
+	p.WaitReady()
+	return p
 }
