@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -53,8 +54,12 @@ var (
 // already holds this package-lock.json's install.
 func npmInstall(t *testing.T) {
 	t.Helper()
-	needTool(t, "node")
+	node := needTool(t, "node")
 	npm := needTool(t, "npm")
+	out, err := exec.Command(node, "-p", "process.versions.node.split('.')[0]").Output()
+	if major, _ := strconv.Atoi(string(bytes.TrimSpace(out))); err != nil || major < 18 {
+		t.Fatalf("node 18 or later is needed (node:test, fetch): %q %v", out, err)
+	}
 	npmOnce.Do(func() {
 		lock, err := os.ReadFile(filepath.Join(clientsDir, "package-lock.json"))
 		if err != nil {
@@ -87,6 +92,7 @@ func startClientFixture(t *testing.T, mod func(*config.Config)) *Pgrest {
 		c.DBSchemas = []string{"api", "archive"}
 		c.DBPlanEnabled = true
 		c.DBAggregatesEnabled = true
+		c.DBTxEnd = "commit-allow-override" // lets rollback() ask for tx=rollback
 		if mod != nil {
 			mod(c)
 		}

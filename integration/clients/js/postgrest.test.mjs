@@ -42,6 +42,22 @@ test('select with comparison filters', async () => {
   assert.deepEqual(ok(await db.from('books').select('id').containedBy('tags', ['fantasy', 'classic', 'x']).order('id')).data, [{ id: 1 }, { id: 6 }, { id: 7 }]);
 });
 
+test('pattern, regex, distinct and range filters; rollback; stripped nulls', async () => {
+  assert.deepEqual(ok(await db.from('books').select('id').likeAnyOf('title', ['%Sower', 'Kin%']).order('id')).data, [{ id: 4 }, { id: 5 }]);
+  assert.deepEqual(ok(await db.from('books').select('id').ilikeAllOf('title', ['%the%', '%dis%'])).data, [{ id: 3 }]);
+  assert.deepEqual(ok(await db.from('books').select('id').regexMatch('title', '^[AK]').order('id')).data, [{ id: 1 }, { id: 4 }]);
+  assert.deepEqual(ok(await db.from('books').select('id').regexIMatch('title', '^invisible')).data, [{ id: 6 }]);
+  assert.deepEqual(ok(await db.from('authors').select('id').isDistinct('born', 1929).order('id')).data, [{ id: 2 }, { id: 3 }, { id: 4 }]);
+  assert.deepEqual(ok(await db.from('books').select('id').notIn('author_id', [1, 3]).order('id')).data, [{ id: 4 }, { id: 5 }]);
+  let res = ok(await db.from('shelves').insert({ id: 99, name: 'never' }).select().rollback(), 201);
+  assert.deepEqual(res.data, [{ id: 99, name: 'never' }]);
+  assert.equal(ok(await db.from('shelves').select('id').eq('id', 99)).data.length, 0);
+  res = ok(await db.from('authors').select('id,born').eq('id', 4).stripNulls());
+  assert.deepEqual(res.data, [{ id: 4 }]);
+  res = ok(await db.from('books').select('id').lte('id', 2).order('id').abortSignal(new AbortController().signal));
+  assert.deepEqual(res.data, [{ id: 1 }, { id: 2 }]);
+});
+
 test('or, not and text search', async () => {
   let { data } = ok(await db.from('books').select('id').or('year.lt.1969,pages.gt.380').order('id'));
   assert.deepEqual(data, [{ id: 1 }, { id: 3 }]);
