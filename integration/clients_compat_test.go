@@ -25,7 +25,7 @@ INSERT INTO pets VALUES (1, 1, 'cat'), (2, 2, 'dog');
 GRANT SELECT, INSERT, UPDATE, DELETE ON people, pets TO web_anon;
 `
 
-// CSV rows are PostgreSQL's record text without its parentheses, as
+// The header is the first row's keys; CSV rows are PostgreSQL's record text without its parentheses, as
 // PostgREST sends them: fields with spaces, commas, quotes, backslashes or
 // parentheses are double-quoted (quotes doubled, backslashes doubled), an
 // empty string is "", NULL is nothing, arrays keep their text form.
@@ -39,6 +39,13 @@ func TestClientsCSVQuoting(t *testing.T) {
 		`4,"back\\slash","{""y z""}","(paren)"`
 	if string(r.Body) != want {
 		t.Fatalf("csv body:\n%s\nwant:\n%s", r.Body, want)
+	}
+	// no row: no header either, a lone newline; a row of NULLs has one
+	if r = p.Get("/people?select=id,name&id=eq.99", "Accept: text/csv").Expect(t, 200); string(r.Body) != "\n" {
+		t.Fatalf("empty csv: %q", r.Body)
+	}
+	if r = p.Get("/people?select=note&id=eq.3", "Accept: text/csv").Expect(t, 200); string(r.Body) != "note\n" {
+		t.Fatalf("csv of a NULL: %q", r.Body)
 	}
 	// an embedded resource is a json field, quoted like any other
 	r = p.Get("/pets?select=kind,people(name)&id=eq.1", "Accept: text/csv").Expect(t, 200)

@@ -132,7 +132,8 @@ func TestClientPostgrestJS(t *testing.T) {
 	npmInstall(t)
 	p := startClientFixture(t, nil)
 	jwt := token(t, map[string]any{"role": "test_user", "sub": "alice", "exp": time.Now().Add(time.Hour).Unix()})
-	runNode(t, "postgrest.test.mjs", "PGREST_URL="+p.URL, "PGREST_JWT="+jwt)
+	expired := token(t, map[string]any{"role": "test_user", "exp": time.Now().Add(-time.Hour).Unix()})
+	runNode(t, "postgrest.test.mjs", "PGREST_URL="+p.URL, "PGREST_JWT="+jwt, "PGREST_EXPIRED_JWT="+expired)
 }
 
 // Swagger UI in headless Chromium: it renders pgrest's OpenAPI document

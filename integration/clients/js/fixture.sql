@@ -71,6 +71,9 @@ CREATE FUNCTION api.checkout(book int, note text DEFAULT NULL) RETURNS api.loans
 CREATE FUNCTION api.whoami() RETURNS text
   LANGUAGE sql STABLE AS $$ SELECT current_user::text $$;
 
+CREATE FUNCTION api.count_tags(tags text[], extra json DEFAULT NULL) RETURNS int
+  LANGUAGE sql IMMUTABLE AS $$ SELECT cardinality(tags) $$;
+
 CREATE TABLE archive.old_books (
   id    int PRIMARY KEY,
   title text NOT NULL
@@ -94,11 +97,13 @@ INSERT INTO api.book_shelves VALUES (1, 1), (2, 1), (4, 1), (5, 2), (7, 2);
 INSERT INTO api.staff VALUES (1, 'Dana', NULL), (2, 'Eli', 1), (3, 'Fay', 1), (4, 'Gus', 2);
 INSERT INTO api.loans (book_id, member, note) VALUES (1, 'alice', 'first'), (2, 'bob', 'second'), (3, 'alice', NULL);
 INSERT INTO archive.old_books VALUES (1, 'Codex Seraphinianus'), (2, 'Voynich');
+CREATE FUNCTION archive.count_old() RETURNS bigint
+  LANGUAGE sql STABLE AS $$ SELECT count(*) FROM archive.old_books $$;
 
 GRANT SELECT ON ALL TABLES IN SCHEMA api, archive TO web_anon, test_user;
 GRANT INSERT, UPDATE, DELETE ON api.books, api.reviews, api.authors, api.author_profiles, api.shelves, api.book_shelves TO web_anon, test_user;
 GRANT INSERT, UPDATE, DELETE ON api.loans TO test_user;
 REVOKE SELECT ON api.loans FROM web_anon;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA api TO web_anon, test_user;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA api TO web_anon, test_user;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA api, archive TO web_anon, test_user;
 REVOKE EXECUTE ON FUNCTION api.checkout(int, text) FROM PUBLIC, web_anon;

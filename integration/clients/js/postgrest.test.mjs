@@ -118,6 +118,8 @@ test('csv quotes like PostgREST', async () => {
   assert.equal(shelves, 'name,born\n"Nobody Yet",');
   const quoted = ok(await db.from('reviews').select('reviewer').eq('id', 1).csv()).data;
   assert.equal(quoted, 'reviewer\nana');
+  // no rows: PostgREST's header comes from the first row, so only a newline is left
+  assert.equal(ok(await db.from('reviews').select('reviewer').eq('id', -1).csv()).data, '\n');
 });
 
 test('count options and head on reads', async () => {
@@ -266,6 +268,30 @@ test('rpc: POST, GET, head, filters on the result', async () => {
   assert.equal(res.count, 10); // seven in the fixture, three inserted above
   failed(await db.rpc('no_such_function'), 404, 'PGRST202');
   failed(await db.rpc('checkout', { book: 1 }), 401, '42501');
+});
+
+test('more client paths: rpc with arrays and object args, csv writes, ranges out of bounds, expired tokens', async () => {
+  let res = ok(await db.rpc('count_tags', { tags: ['a', 'b', 'c'] }, { get: true }));
+  assert.equal(res.data, 3);
+  res = ok(await db.rpc('count_tags', { tags: ['a', 'b'] }));
+  assert.equal(res.data, 2);
+  // head with an object argument: postgrest-js POSTs with return=minimal
+  res = ok(await db.rpc('count_tags', { tags: ['a'], extra: { x: 1 } }, { head: true }).then((r) => r), 200);
+  res = ok(await db.from('shelves').insert({ id: 30, name: 'csv, "quoted"' }).select('id,name').csv(), 201);
+  assert.equal(res.data, 'id,name\n30,"csv, ""quoted"""');
+  res = ok(await db.from('shelves').upsert([{ id: 30, name: 'x' }, { id: 31, name: 'y' }], { ignoreDuplicates: true, count: 'exact' }).select('id'), 201);
+  assert.deepEqual(res.data, [{ id: 31 }]);
+  assert.equal(res.count, 1);
+  res = await db.from('books').select('id', { count: 'exact' }).range(50, 60);
+  failed(res, 416, 'PGRST103');
+  failed(await db.from('books').select('id').filter('id', 'nope', 1), 400, 'PGRST100');
+  const expired = new PostgrestClient(url, { headers: { Authorization: `Bearer ${process.env.PGREST_EXPIRED_JWT}` } });
+  const e = failed(await expired.from('books').select('id'), 401, 'PGRST303');
+  assert.match(e.message, /expired/);
+  res = ok(await db.schema('archive').rpc('count_old', {}));
+  assert.equal(res.data, 2);
+  res = ok(await db.from('books').update({ pages: 101 }).eq('author_id', 3).order('id').limit(1).select('id,pages'));
+  assert.deepEqual(res.data, [{ id: 6, pages: 101 }]);
 });
 
 test('schema switching', async () => {
