@@ -23,6 +23,8 @@ INSERT INTO people VALUES (1, 'Ann', NULL, 1, '{a,b}', 'say "hi"'), (2, 'Bo Li',
   (3, 'C,D', 1, 3, '{x}', NULL), (4, 'back\slash', 2, 4, '{"y z"}', '(paren)');
 INSERT INTO pets VALUES (1, 1, 'cat'), (2, 2, 'dog');
 GRANT SELECT, INSERT, UPDATE, DELETE ON people, pets TO web_anon;
+-- inlined into the statement, so its plan shows the scan
+CREATE FUNCTION top_people() RETURNS SETOF people LANGUAGE sql STABLE AS $$ SELECT * FROM people ORDER BY score DESC $$;
 `
 
 // The header is the first row's keys; CSV rows are PostgreSQL's record text without its parentheses, as
@@ -96,7 +98,11 @@ func TestClientsExplainWholeStatement(t *testing.T) {
 	}
 	r = p.Do("PATCH", "/people?id=eq.1", `{"score":9}`, "Content-Type: application/json",
 		`Accept: application/vnd.pgrst.plan+json; for="application/json"; options=analyze;`).Expect(t, 200)
-	if !strings.Contains(string(r.Body), `"Operation": "Update"`) {
+	if !strings.Contains(string(r.Body), `"Operation": "Update"`) || !strings.Contains(string(r.Body), `"Node Type": "Aggregate"`) {
 		t.Fatalf("plan of an update: %s", r.Body)
+	}
+	r = p.Get("/rpc/top_people?select=name", `Accept: application/vnd.pgrst.plan+text; for="application/json"`).Expect(t, 200)
+	if body := string(r.Body); !strings.HasPrefix(body, "Aggregate") || !strings.Contains(body, "on people") {
+		t.Fatalf("plan of a call: %s", body)
 	}
 }
