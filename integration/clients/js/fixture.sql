@@ -57,6 +57,13 @@ ALTER TABLE api.loans ENABLE ROW LEVEL SECURITY;
 CREATE POLICY own_loans ON api.loans TO test_user
   USING (member = current_setting('request.jwt.claims', true)::json->>'sub');
 
+CREATE TABLE api.exhibitions (
+  id     int PRIMARY KEY,
+  name   text NOT NULL,
+  during daterange NOT NULL,
+  meta   jsonb NOT NULL DEFAULT '{}'
+);
+
 CREATE VIEW api.book_ratings AS
   SELECT b.id, b.title, avg(r.stars)::numeric(3,2) AS rating, count(r.*) AS reviews
   FROM api.books b LEFT JOIN api.reviews r ON r.book_id = b.id
@@ -96,6 +103,10 @@ INSERT INTO api.shelves VALUES (1, 'Favourites'), (2, 'To read');
 INSERT INTO api.book_shelves VALUES (1, 1), (2, 1), (4, 1), (5, 2), (7, 2);
 INSERT INTO api.staff VALUES (1, 'Dana', NULL), (2, 'Eli', 1), (3, 'Fay', 1), (4, 'Gus', 2);
 INSERT INTO api.loans (book_id, member, note) VALUES (1, 'alice', 'first'), (2, 'bob', 'second'), (3, 'alice', NULL);
+INSERT INTO api.exhibitions VALUES
+  (1, 'Winter', '[2024-01-01,2024-03-01)', '{"lang":"en","tags":["cold"],"rooms":{"main":2}}'),
+  (2, 'Spring', '[2024-03-01,2024-06-01)', '{"lang":"fr","rooms":{"main":1}}'),
+  (3, 'Summer', '[2024-06-01,2024-09-01)', '{"lang":"en"}');
 INSERT INTO archive.old_books VALUES (1, 'Codex Seraphinianus'), (2, 'Voynich');
 CREATE FUNCTION archive.count_old() RETURNS bigint
   LANGUAGE sql STABLE AS $$ SELECT count(*) FROM archive.old_books $$;

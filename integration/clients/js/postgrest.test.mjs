@@ -294,6 +294,34 @@ test('more client paths: rpc with arrays and object args, csv writes, ranges out
   assert.deepEqual(res.data, [{ id: 6, pages: 101 }]);
 });
 
+test('range operators, JSON paths, filters on embeds', async () => {
+  const ids = (res) => ok(res).data.map((r) => r.id);
+  assert.deepEqual(ids(await db.from('exhibitions').select('id').rangeGt('during', '[2024-02-01,2024-02-02)').order('id')), [2, 3]);
+  assert.deepEqual(ids(await db.from('exhibitions').select('id').rangeGte('during', '[2024-03-01,2024-03-02)').order('id')), [2, 3]);
+  assert.deepEqual(ids(await db.from('exhibitions').select('id').rangeLt('during', '[2024-06-01,2024-06-02)').order('id')), [1, 2]);
+  assert.deepEqual(ids(await db.from('exhibitions').select('id').rangeLte('during', '[2024-02-01,2024-03-01)')), [1]);
+  assert.deepEqual(ids(await db.from('exhibitions').select('id').rangeAdjacent('during', '[2024-09-01,2024-10-01)')), [3]);
+  assert.deepEqual(ids(await db.from('exhibitions').select('id').overlaps('during', '[2024-02-15,2024-03-15)').order('id')), [1, 2]);
+  assert.deepEqual(ids(await db.from('exhibitions').select('id').contains('during', '[2024-07-04,2024-07-05)')), [3]);
+  assert.deepEqual(ids(await db.from('exhibitions').select('id').eq('meta->>lang', 'en').order('id')), [1, 3]);
+  assert.deepEqual(ids(await db.from('exhibitions').select('id').contains('meta', { rooms: { main: 1 } })), [2]);
+  let { data } = ok(await db.from('exhibitions').select('name,lang:meta->>lang,main:meta->rooms->main').eq('id', 1));
+  assert.deepEqual(data, [{ name: 'Winter', lang: 'en', main: 2 }]);
+  ({ data } = ok(await db.from('exhibitions').select('id,meta->tags->0').eq('id', 1)));
+  assert.deepEqual(data, [{ id: 1, tags: 'cold' }]); // an index takes the last key's name
+  // filters, or and order on an embedded resource
+  ({ data } = ok(await db.from('authors').select('id,books(title)').eq('id', 1).or('year.lt.1969,year.gt.1970', { referencedTable: 'books' }).order('year', { referencedTable: 'books' })));
+  assert.deepEqual(data, [{ id: 1, books: [{ title: 'A Wizard of Earthsea' }, { title: 'The Dispossessed' }] }]);
+  ({ data } = ok(await db.from('authors').select('name,books!inner(id)', { count: 'exact' }).eq('books.year', 1993)));
+  assert.deepEqual(data, [{ name: 'Octavia E. Butler', books: [{ id: 5 }] }]);
+  ({ data } = ok(await db.from('authors').select('id,books(id)').eq('id', 3).order('id', { foreignTable: 'books', ascending: false })));
+  assert.deepEqual(data, [{ id: 3, books: [{ id: 7 }, { id: 6 }] }]);
+  ({ data } = ok(await db.from('books').select('id').contains('tags', '{historical}')));
+  assert.deepEqual(data, [{ id: 4 }]);
+  const res = ok(await db.from('books').update({ year: 1980 }).eq('id', 7).select('id,year').single());
+  assert.deepEqual(res.data, { id: 7, year: 1980 });
+});
+
 test('schema switching', async () => {
   let res = ok(await db.schema('archive').from('old_books').select('title').order('id'));
   assert.deepEqual(titles(res.data), ['Codex Seraphinianus', 'Voynich']);
