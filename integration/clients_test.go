@@ -144,7 +144,7 @@ func TestClientSwaggerUI(t *testing.T) {
 	browser := needTool(t, "chromium", "/usr/bin/chromium", "chromium-browser")
 	p := startClientFixtureOpenAPI(t)
 	paths := []string{"/authors", "/author_profiles", "/books", "/reviews", "/shelves", "/book_shelves", "/staff",
-		"/book_ratings", "/rpc/search_books", "/rpc/add_numbers", "/rpc/whoami"}
+		"/exhibitions", "/book_ratings", "/rpc/search_books", "/rpc/add_numbers", "/rpc/whoami", "/rpc/count_tags"}
 	runNode(t, "swagger.test.mjs", "PGREST_URL="+p.URL, "CHROMIUM="+browser, "EXPECT_PATHS="+strings.Join(paths, ","))
 }
 
