@@ -98,7 +98,7 @@ INSERT INTO stock SELECT i, 'label ' || i, i FROM generate_series(1, 20000) i;`)
 		t.Fatalf("Content-Length %s for %d bytes", cl, len(r.Body))
 	}
 	csv := p.Get("/stock?select=sku,label&sku=lte.2&order=sku", "Accept: text/csv").Expect(t, 200)
-	if string(csv.Body) != "sku,label\n1,label 1\n2,label 2" {
+	if string(csv.Body) != "sku,label\n1,\"label 1\"\n2,\"label 2\"" {
 		t.Fatalf("csv %q", csv.Body)
 	}
 	p.Get("/stock?sku=lte.2", "Accept: application/vnd.pgrst.object+json").ExpectError(t, 406, "PGRST116")

@@ -257,15 +257,14 @@ func (m *media) body(names []string) (text, bytes string) {
 	case m.unwrap && !m.csv:
 		expr = "coalesce((json_agg(" + row + ")->0)::text, 'null')"
 	case m.csv:
-		// Header row, then one line per row with PostgREST's quoting:
-		// values holding a comma, quote or newline are double-quoted.
-		var header, fields []string
-		for _, n := range names {
-			header = append(header, csvQuoteIdent(n))
-			v := "(row_to_json(_pgrest_t)->>" + quoteLit(n) + ")"
-			fields = append(fields, "coalesce(CASE WHEN "+v+" ~ '[,\"\\n\\r]' THEN '\"' || replace("+v+", '\"', '\"\"') || '\"' ELSE "+v+" END, '')")
-		}
-		expr = quoteLit(strings.Join(header, ",")) + " || coalesce(string_agg(E'\\n' || " + strings.Join(fields, " || ',' || ") + ", ''), '')"
+		// PostgREST's text/csv: a header line of the first row's keys as
+		// they are (none when there is no row, leaving a lone newline),
+		// then each row as PostgreSQL's record output without its
+		// parentheses: a field is double-quoted when it holds a comma,
+		// quote, backslash, parenthesis or whitespace, or is empty; arrays
+		// and composites keep their text form.
+		expr = "CASE WHEN pg_catalog.count(*) = 0 THEN '' ELSE " + quoteLit(strings.Join(names, ",")) + " END" +
+			" || E'\\n' || coalesce(string_agg(substring(_pgrest_t::text, 2, length(_pgrest_t::text) - 2), E'\\n'), '')"
 	case m.singular:
 		expr, typed = "coalesce(json_agg("+row+")->0, 'null')", true
 	default:
@@ -283,10 +282,3 @@ func (m *media) body(names []string) (text, bytes string) {
 // quoteLit quotes a column name (from the schema cache, not the client)
 // as a string literal.
 func quoteLit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
-
-func csvQuoteIdent(s string) string {
-	if strings.ContainsAny(s, ",\"\n\r") {
-		return "\"" + strings.ReplaceAll(s, "\"", "\"\"") + "\""
-	}
-	return s
-}
