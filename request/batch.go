@@ -346,7 +346,7 @@ var (
 // placeholders finds ${pointer} in a path; the pointer may be percent-encoded.
 func placeholders(k int, path string) ([]mark, *apierr.Error) {
 	var out []mark
-	lower := strings.ToLower(path)
+	lower := asciiLower(path) // same length as path, so indexes agree
 	for i := 0; i < len(path); i++ {
 		open := prefixAt(lower, i, openers)
 		if open == 0 {
@@ -374,6 +374,16 @@ func placeholders(k int, path string) ([]mark, *apierr.Error) {
 		i = end + width - 1
 	}
 	return out, nil
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 func prefixAt(s string, i int, prefixes []string) int {
