@@ -32,7 +32,10 @@ CREATE FUNCTION order_qty(oid int) RETURNS bigint LANGUAGE sql STABLE
 CREATE FUNCTION calls() RETURNS text LANGUAGE sql STABLE
   AS $$ SELECT current_setting('app.calls', true) $$;
 CREATE FUNCTION count_calls() RETURNS void LANGUAGE sql
-  AS $$ SELECT set_config('app.calls', (coalesce(nullif(current_setting('app.calls', true), ''), '0')::int + 1)::text, true) $$;
+  AS $$ SELECT set_config('app.calls', (coalesce(nullif(current_setting('app.calls', true), ''), '0')::int + 1)::text, true);
+        SELECT set_config('response.headers', '[{"X-Pre": "yes"}]', true) $$;
+CREATE FUNCTION accepted() RETURNS text LANGUAGE sql
+  AS $$ SELECT set_config('response.status', '202', true); SELECT 'queued' $$;
 GRANT SELECT, INSERT, UPDATE, DELETE ON orders, lines TO test_user;
 GRANT SELECT, INSERT, UPDATE ON orders TO other_user;
 GRANT SELECT ON orders TO web_anon;
@@ -276,6 +279,12 @@ func TestBatchRollbackAndPreRequest(t *testing.T) {
 	res = batchResults(t, p.batch(t, `[{"method": "GET", "path": "/rpc/calls"}, {"method": "GET", "path": "/rpc/calls"}]`, user))
 	jsonEq(t, res[0].Body, `"1"`)
 	jsonEq(t, res[1].Body, `"1"`)
+	// What pre-request sets answers every operation; what an operation
+	// sets answers that operation only.
+	res = batchResults(t, p.batch(t, `[{"method": "POST", "path": "/rpc/accepted"}, {"method": "GET", "path": "/rpc/calls"}]`, user))
+	if res[0].Status != 202 || res[1].Status != 200 || res[0].Headers["X-Pre"] != "yes" || res[1].Headers["X-Pre"] != "yes" {
+		t.Fatalf("response settings: %+v", res)
+	}
 }
 
 // Limits and malformed batches are refused before anything runs.

@@ -42,6 +42,25 @@ type batch struct {
 	out     []opResponse
 }
 
+// encode writes the responses; bodies are JSON already, and are not
+// decoded and encoded again.
+func (b *batch) encode() []byte {
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i, o := range b.out {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(`{"status":` + strconv.Itoa(o.Status) + `,"headers":`)
+		buf.Write(encodeJSON(o.Headers))
+		buf.WriteString(`,"body":`)
+		buf.Write(o.Body)
+		buf.WriteByte('}')
+	}
+	buf.WriteByte(']')
+	return buf.Bytes()
+}
+
 // opResponse is one operation's answer in the batch's response.
 type opResponse struct {
 	Status  int               `json:"status"`
@@ -89,7 +108,7 @@ func (a *App) serveBatch(w http.ResponseWriter, r *http.Request, cfg *config.Con
 	if applied := preferenceApplied(env, &planner.Plan{}, cfg.DBTxEnd); applied != "" {
 		w.Header().Set("Preference-Applied", applied)
 	}
-	out := encodeJSON(b.out)
+	out := b.encode()
 	w.Header().Set("Content-Type", jsonType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(http.StatusOK)
@@ -171,7 +190,7 @@ func (b *batch) runGroup(tx *executor.Tx, k, j int) *opFailure {
 		}
 	}
 	if err != nil {
-		op := -1
+		op := -1 // the transaction's start
 		if failed >= 0 {
 			op = k + failed
 		}
@@ -201,15 +220,10 @@ func (b *batch) prepare(k int, op *request.BatchOp) *opFailure {
 	return nil
 }
 
-// stepSettings: the operation's own schema on the search path, response.*
-// cleared so one operation's headers and status do not leak into the
-// next, and its function's hoisted settings.
+// stepSettings: the operation's own schema on the search path and its
+// function's hoisted settings.
 func (b *batch) stepSettings(k int) map[string]string {
-	m := map[string]string{
-		"search_path":      searchPath(b.reqs[k].Schema, b.cfg.DBExtraSearchPath),
-		"response.headers": "",
-		"response.status":  "",
-	}
+	m := map[string]string{"search_path": searchPath(b.reqs[k].Schema, b.cfg.DBExtraSearchPath)}
 	for n, v := range b.plans[k].Settings {
 		m[n] = v
 	}
