@@ -32,9 +32,9 @@ var batchBenchOps = []struct {
 // reports both times and the ratio.
 func BenchmarkBatch10(b *testing.B) {
 	db := NewDB(b, batchFixture)
-	SQL(b, db, `INSERT INTO orders (customer, owner) VALUES ('first', 'test_user'), ('sink', 'test_user');
-		INSERT INTO lines (order_id, sku, qty) VALUES (1, 'a', 1), (1, 'b', 2), (1, 'c', 3)`)
-	p := StartPgrest(b, db, nil)
+	SQL(b, db, `INSERT INTO api.orders (customer, owner) VALUES ('first', 'test_user'), ('sink', 'test_user');
+		INSERT INTO api.lines (order_id, sku, qty) VALUES (1, 'a', 1), (1, 'b', 2), (1, 'c', 3)`)
+	p := startBatch(b, db, nil)
 	user := bearer(b, "test_user")
 	raw, err := json.Marshal(batchBenchOps)
 	if err != nil {

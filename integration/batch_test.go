@@ -12,7 +12,12 @@ import (
 
 // Batches (pgrest-only): several operations, one transaction.
 
+// In PostgREST's recommended role setup: the authenticator has no USAGE on
+// the exposed schema, so every statement must be prepared after the role
+// switch.
 const batchFixture = `
+CREATE SCHEMA api;
+SET search_path = api;
 CREATE TABLE orders (
   id serial PRIMARY KEY,
   customer text NOT NULL,
@@ -36,11 +41,12 @@ CREATE FUNCTION count_calls() RETURNS void LANGUAGE sql
         SELECT set_config('response.headers', '[{"X-Pre": "yes"}]', true) $$;
 CREATE FUNCTION accepted() RETURNS text LANGUAGE sql
   AS $$ SELECT set_config('response.status', '202', true); SELECT 'queued' $$;
+GRANT USAGE ON SCHEMA api TO web_anon, test_user, other_user;
 GRANT SELECT, INSERT, UPDATE, DELETE ON orders, lines TO test_user;
 GRANT SELECT, INSERT, UPDATE ON orders TO other_user;
 GRANT SELECT ON orders TO web_anon;
-GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO test_user, other_user;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO web_anon, test_user, other_user;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA api TO test_user, other_user;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA api TO web_anon, test_user, other_user;
 `
 
 const batchType = "Content-Type: application/vnd.pgrest.batch+json"
@@ -55,10 +61,24 @@ func scalar(t *testing.T, db, sql string) string {
 	}
 	defer c.Close(ctx)
 	var s string
+	if _, err := c.Exec(ctx, "SET search_path = api"); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.QueryRow(ctx, "SELECT ("+sql+")::text").Scan(&s); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
 	return s
+}
+
+// startBatch serves the batch fixture's api schema.
+func startBatch(t testing.TB, db string, mod func(*config.Config)) *Pgrest {
+	t.Helper()
+	return StartPgrest(t, db, func(c *config.Config) {
+		c.DBSchemas = []string{"api"}
+		if mod != nil {
+			mod(c)
+		}
+	})
 }
 
 type batchResult struct {
@@ -126,7 +146,7 @@ const mixedBatch = `[
 // A mixed batch commits as one, and each operation answers as alone.
 func TestBatchMixedCommits(t *testing.T) {
 	db := NewDB(t, batchFixture)
-	p := StartPgrest(t, db, nil)
+	p := startBatch(t, db, nil)
 	user := bearer(t, "test_user")
 	res := batchResults(t, p.batch(t, mixedBatch, user))
 	if len(res) != 5 {
@@ -154,12 +174,20 @@ func TestBatchMixedCommits(t *testing.T) {
 		}
 	}
 	jsonEq(t, json.RawMessage(alone.Body), string(res[4].Body))
+
+	// Again, now that its statements are prepared on the pooled connections.
+	for i := 0; i < 3; i++ {
+		batchResults(t, p.batch(t, mixedBatch, user))
+	}
+	if got := scalar(t, db, "SELECT count(*) FROM lines"); got != "8" {
+		t.Fatalf("%s lines after four batches", got)
+	}
 }
 
 // A failure at operation k rolls back operations 0..k-1.
 func TestBatchFailureRollsBack(t *testing.T) {
 	db := NewDB(t, batchFixture)
-	p := StartPgrest(t, db, nil)
+	p := startBatch(t, db, nil)
 	user := bearer(t, "test_user")
 	insert := `{"method": "POST", "path": "/orders", "headers": {"Prefer": "return=representation"}, "body": {"customer": "bob"}}`
 	cases := []struct {
@@ -195,8 +223,8 @@ func TestBatchFailureRollsBack(t *testing.T) {
 // Grants and RLS apply to every operation, as the batch's role.
 func TestBatchRolesAndRLS(t *testing.T) {
 	db := NewDB(t, batchFixture)
-	SQL(t, db, `INSERT INTO orders (customer, owner) VALUES ('theirs', 'other_user'), ('mine', 'test_user')`)
-	p := StartPgrest(t, db, nil)
+	SQL(t, db, `INSERT INTO api.orders (customer, owner) VALUES ('theirs', 'other_user'), ('mine', 'test_user')`)
+	p := startBatch(t, db, nil)
 
 	// Anonymous: reads pass (RLS shows nothing), the insert is refused with 401.
 	r := p.batch(t, `[{"method": "GET", "path": "/orders"}, {"method": "POST", "path": "/orders", "body": {"customer": "x"}}]`)
@@ -229,7 +257,7 @@ func TestBatchRolesAndRLS(t *testing.T) {
 // Malformed, forward and self references are refused before anything runs.
 func TestBatchReferenceErrors(t *testing.T) {
 	db := NewDB(t, batchFixture)
-	p := StartPgrest(t, db, nil)
+	p := startBatch(t, db, nil)
 	user := bearer(t, "test_user")
 	insert := `{"method": "POST", "path": "/orders", "body": {"customer": "c"}}`
 	cases := []struct {
@@ -263,9 +291,9 @@ func TestBatchReferenceErrors(t *testing.T) {
 // the request settings run once for the whole batch.
 func TestBatchRollbackAndPreRequest(t *testing.T) {
 	db := NewDB(t, batchFixture)
-	p := StartPgrest(t, db, func(c *config.Config) {
+	p := startBatch(t, db, func(c *config.Config) {
 		c.DBTxEnd = "commit-allow-override"
-		c.DBPreRequest = "public.count_calls"
+		c.DBPreRequest = "api.count_calls"
 	})
 	user := bearer(t, "test_user")
 	r := p.batch(t, mixedBatch, user, "Prefer: tx=rollback")
@@ -290,7 +318,7 @@ func TestBatchRollbackAndPreRequest(t *testing.T) {
 // Limits and malformed batches are refused before anything runs.
 func TestBatchLimits(t *testing.T) {
 	db := NewDB(t, batchFixture)
-	p := StartPgrest(t, db, func(c *config.Config) {
+	p := startBatch(t, db, func(c *config.Config) {
 		c.BatchMaxOperations = 3
 		c.MaxBodySize = 4096
 	})
