@@ -342,6 +342,7 @@ Try:
   curl -g -H 'Prefer: count=exact' '%[1]s/books?tags=cs.{scifi}'
   curl '%[1]s/rpc/search_books?q=dark&select=title,authors(name)'
   curl '%[1]s/'                      # the OpenAPI document
+  curl -H 'Content-Type: application/vnd.pgrest.batch+json' '%[1]s/' -d '[{"method": "GET", "path": "/authors?select=id&name=like.Octavia*"}, {"method": "GET", "path": "/books?select=title&author_id=eq.${/0/body/0/id}"}]'
 
 Press Ctrl-C to stop.
 `, url, pg.Port, embedpg.DemoDB, pg.Dir)

@@ -72,12 +72,16 @@ func TestDemo(t *testing.T) {
 	}
 	urlRe := regexp.MustCompile(`'(http://[^']+)'`)
 	hdrRe := regexp.MustCompile(`-H '([^']+)'`)
+	dataRe := regexp.MustCompile(`-d '([^']+)'`)
 	for _, c := range curls {
 		m := urlRe.FindStringSubmatch(c)
 		if m == nil {
 			t.Fatalf("no URL in %q", c)
 		}
 		req, _ := http.NewRequest("GET", m[1], nil)
+		if d := dataRe.FindStringSubmatch(c); d != nil {
+			req, _ = http.NewRequest("POST", m[1], strings.NewReader(d[1]))
+		}
 		for _, h := range hdrRe.FindAllStringSubmatch(c, -1) {
 			k, v, _ := strings.Cut(h[1], ":")
 			req.Header.Set(strings.TrimSpace(k), strings.TrimSpace(v))
@@ -97,7 +101,7 @@ func TestDemo(t *testing.T) {
 		}
 		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusPartialContent || len(body) < 3 {
+		if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusPartialContent || len(body) < 3 || strings.Contains(string(body), `"code"`) {
 			t.Errorf("%s: %d %s", c, res.StatusCode, body)
 		}
 	}

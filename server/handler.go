@@ -52,6 +52,10 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setLogRole(r, who.Role)
+	if request.IsBatch(r) {
+		a.serveBatch(w, r, cfg, snap, who)
+		return
+	}
 	req, aerr := request.Parse(r, request.Options{Schemas: cfg.DBSchemas})
 	ew.mark("parse")
 	if aerr != nil {
@@ -77,8 +81,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	opts := planner.Options{MaxRows: cfg.DBMaxRows, AggregatesEnabled: cfg.DBAggregatesEnabled, PlanEnabled: cfg.DBPlanEnabled,
-		HoistedSettings: cfg.DBHoistedTxSettings, LegacyTargetNames: cfg.URLUseLegacyTargetNames}
+	opts := planOptions(cfg)
 	plan, err := a.planner.Plan(req, snap, opts)
 	if err != nil && a.missingObject(r.Context(), err, req) {
 		// The object exists in the catalog but not in our snapshot (a
@@ -98,17 +101,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, cfg, aerr)
 		return
 	}
-	if req.Action != request.ActRead && plan.Explain == "" {
-		tc.Check = func(res *executor.Result) error {
-			if plan.Singular && res.PageTotal != 1 {
-				return apierr.SingularityError(res.PageTotal)
-			}
-			if max := req.Prefs.MaxAffected; max != nil && req.Prefs.Handling == "strict" && res.PageTotal > *max {
-				return apierr.MaxAffectedViolation(res.PageTotal)
-			}
-			return nil
-		}
-	}
+	tc.Check = writeCheck(req, plan)
 	if cfg.LogQuery {
 		// v16 writes the query at the configured level, so it shows at any level.
 		a.log.WithLevel(LogLevel(cfg.LogLevel)).Str("query", plan.SQL).Msg("main query")
@@ -134,6 +127,28 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeMutation(w, req, plan, res, applied)
+}
+
+func planOptions(cfg *config.Config) planner.Options {
+	return planner.Options{MaxRows: cfg.DBMaxRows, AggregatesEnabled: cfg.DBAggregatesEnabled, PlanEnabled: cfg.DBPlanEnabled,
+		HoistedSettings: cfg.DBHoistedTxSettings, LegacyTargetNames: cfg.URLUseLegacyTargetNames}
+}
+
+// writeCheck is what a write checks before COMMIT (nil for reads): a
+// singular answer needs exactly one row, and max-affected its bound.
+func writeCheck(req *request.Request, plan *planner.Plan) func(*executor.Result) error {
+	if req.Action == request.ActRead || plan.Explain != "" {
+		return nil
+	}
+	return func(res *executor.Result) error {
+		if plan.Singular && res.PageTotal != 1 {
+			return apierr.SingularityError(res.PageTotal)
+		}
+		if max := req.Prefs.MaxAffected; max != nil && req.Prefs.Handling == "strict" && res.PageTotal > *max {
+			return apierr.MaxAffectedViolation(res.PageTotal)
+		}
+		return nil
+	}
 }
 
 // snapshotFor returns the snapshot a request is served from, honouring

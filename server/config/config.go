@@ -71,6 +71,7 @@ type Config struct {
 	AdminPprof         bool          // pgrest-admin-pprof: /debug/pprof/ on the admin server (off by default)
 	PlanCacheSize      int           // pgrest-plan-cache-size: LRU entries of compiled SQL
 	LogFormat          string        // pgrest-log-format: text (PostgREST's lines) | json
+	BatchMaxOperations int           // pgrest-batch-max-operations: operations in one batch request
 
 	// Limits and timeouts (pgrest-only). Body and write timeouts are
 	// progress deadlines: each read or write must make progress within them.
@@ -113,6 +114,7 @@ func Default() *Config {
 		URLUseLegacyTargetNames:   true,
 		SchemaWaitTimeout:         5 * time.Second,
 		PlanCacheSize:             4096,
+		BatchMaxOperations:        100,
 		MaxBodySize:               128 << 20,
 		HeaderTimeout:             10 * time.Second,
 		BodyTimeout:               30 * time.Second,

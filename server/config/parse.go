@@ -80,6 +80,7 @@ var keys = []key{
 	{"openapi-mode", kString, []string{"follow-privileges", "ignore-privileges", "disabled"}, func(c *Config) any { return &c.OpenAPIMode }, "OpenAPI output at /"},
 	{"openapi-security-active", kBool, nil, func(c *Config) any { return &c.OpenAPISecurityActive }, "include security definitions"},
 	{"openapi-server-proxy-uri", kString, nil, func(c *Config) any { return &c.OpenAPIServerProxyURI }, "public URL for the OpenAPI document"},
+	{"pgrest-batch-max-operations", kInt, nil, func(c *Config) any { return &c.BatchMaxOperations }, "pgrest: most operations in one batch request (413 above)"},
 	{"pgrest-body-timeout", kSeconds, nil, func(c *Config) any { return &c.BodyTimeout }, "pgrest: seconds a request body may stall before 408"},
 	{"pgrest-header-timeout", kSeconds, nil, func(c *Config) any { return &c.HeaderTimeout }, "pgrest: seconds to receive a request's headers"},
 	{"pgrest-idle-timeout", kSeconds, nil, func(c *Config) any { return &c.IdleTimeout }, "pgrest: seconds an idle keep-alive connection stays open"},

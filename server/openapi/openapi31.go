@@ -27,7 +27,7 @@ func Build31(snap *cache.Snapshot, cfg Config, cat *Catalog) ([]byte, error) {
 			"application/openapi+json": obj{"schema": obj{"type": "object"}},
 			"application/json":         obj{"schema": obj{"type": "object"}},
 		}}},
-	}}}
+	}, "post": batchOperation()}}
 	schemas := obj{}
 	for _, rel := range m.relations {
 		paths["/"+url.PathEscape(rel.Name)] = r.relationPath(rel)

@@ -1,0 +1,112 @@
+package integration
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/pgrest/pgrest/server/config"
+)
+
+// batchBenchOps are ten independent operations: inserts, an update, reads
+// with an embed and a filter, and an RPC call. Writes go to order 2 and
+// reads look at order 1, so the work per run stays the same.
+type benchOp struct {
+	Method  string            `json:"method"`
+	Path    string            `json:"path"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    any               `json:"body,omitempty"`
+}
+
+var batchBenchOps = []benchOp{
+	{"POST", "/orders", map[string]string{"Prefer": "return=representation"}, map[string]any{"customer": "a"}},
+	{"POST", "/orders", nil, map[string]any{"customer": "b"}},
+	{"POST", "/lines", nil, map[string]any{"order_id": 2, "sku": "x", "qty": 1}},
+	{"POST", "/lines", nil, []any{map[string]any{"order_id": 2, "sku": "y", "qty": 2}, map[string]any{"order_id": 2, "sku": "z", "qty": 3}}},
+	{"PATCH", "/orders?id=eq.1", nil, map[string]any{"status": "placed"}},
+	{"GET", "/orders?select=id,customer,lines(sku,qty)&id=eq.1", nil, nil},
+	{"GET", "/lines?select=sku&order_id=eq.1&order=id.desc&limit=5", nil, nil},
+	{"GET", "/rpc/order_qty?oid=1", nil, nil},
+	{"GET", "/orders?select=id&status=eq.placed&limit=1", map[string]string{"Prefer": "count=exact"}, nil},
+	{"DELETE", "/lines?sku=eq.none", nil, nil},
+}
+
+// batchBenchReads are ten reads: embeds, filters, counts, an RPC call;
+// each looks at a few rows, whatever the mixed run wrote.
+var batchBenchReads = []benchOp{
+	{"GET", "/orders?select=id,customer,lines(sku,qty)&id=eq.1", nil, nil},
+	{"GET", "/lines?select=sku&order_id=eq.1&order=id.desc&limit=5", nil, nil},
+	{"GET", "/rpc/order_qty?oid=1", nil, nil},
+	{"GET", "/orders?select=id&id=lte.2", map[string]string{"Prefer": "count=exact"}, nil},
+	{"GET", "/orders?id=eq.1", map[string]string{"Accept": "application/vnd.pgrst.object+json"}, nil},
+	{"GET", "/lines?select=qty.sum()&order_id=eq.1", nil, nil},
+	{"GET", "/lines?sku=in.(a,b)&order_id=eq.1&order=sku", nil, nil},
+	{"HEAD", "/orders?customer=like.f*&id=lt.10", nil, nil},
+	{"GET", "/orders?select=customer,lines!inner(sku)&lines.qty=gt.1&id=eq.1", nil, nil},
+	{"GET", "/lines?order_id=eq.1", map[string]string{"Range": "0-1"}, nil},
+}
+
+// BenchmarkBatch10 sends ten operations as one batch and one by one over
+// the same keep-alive connection, alternating within one run, and reports
+// both times and the ratio: a mix of writes and reads, and reads only.
+func BenchmarkBatch10(b *testing.B) {
+	db := NewDB(b, batchFixture)
+	SQL(b, db, `INSERT INTO api.orders (customer, owner) VALUES ('first', 'test_user'), ('sink', 'test_user');
+		INSERT INTO api.lines (order_id, sku, qty) VALUES (1, 'a', 1), (1, 'b', 2), (1, 'c', 3);
+		CREATE INDEX ON api.lines (order_id)`)
+	p := startBatch(b, db, func(c *config.Config) { c.DBAggregatesEnabled = true })
+	b.Run("mixed", func(b *testing.B) { benchBatch(b, p, batchBenchOps) })
+	b.Run("reads", func(b *testing.B) { benchBatch(b, p, batchBenchReads) })
+}
+
+func benchBatch(b *testing.B, p *Pgrest, ops []benchOp) {
+	user := bearer(b, "test_user")
+	raw, err := json.Marshal(ops)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := string(raw)
+	bodies := make([]string, len(ops))
+	for i, op := range ops {
+		if op.Body != nil {
+			bb, _ := json.Marshal(op.Body)
+			bodies[i] = string(bb)
+		}
+	}
+	singles := func() {
+		for i, op := range ops {
+			hs := []string{user}
+			for k, v := range op.Headers {
+				hs = append(hs, k+": "+v)
+			}
+			if bodies[i] != "" {
+				hs = append(hs, "Content-Type: application/json")
+			}
+			if r := p.Do(op.Method, op.Path, bodies[i], hs...); r.Status >= 300 {
+				b.Fatalf("%s %s: %d %s", op.Method, op.Path, r.Status, r.Body)
+			}
+		}
+	}
+	batch := func() {
+		if r := p.Do("POST", "/", body, batchType, user); r.Status != 200 {
+			b.Fatalf("batch: %d %s", r.Status, r.Body)
+		}
+	}
+	for i := 0; i < 20; i++ { // warm the plan memo, prepared statements and the pool
+		singles()
+		batch()
+	}
+	b.ResetTimer()
+	var inBatch, oneByOne time.Duration
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		batch()
+		t1 := time.Now()
+		singles()
+		inBatch += t1.Sub(t0)
+		oneByOne += time.Since(t1)
+	}
+	b.ReportMetric(float64(inBatch.Microseconds())/float64(b.N), "batch-us/op")
+	b.ReportMetric(float64(oneByOne.Microseconds())/float64(b.N), "singles-us/op")
+	b.ReportMetric(float64(oneByOne)/float64(inBatch), "speedup")
+}

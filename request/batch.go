@@ -1,0 +1,494 @@
+package request
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/pgrest/pgrest/apierr"
+)
+
+// BatchMediaType is the Content-Type of a batch: POST / with a JSON array
+// of operations that run in one transaction (pgrest-only).
+const BatchMediaType = "application/vnd.pgrest.batch+json"
+
+// IsBatch reports whether r is a batch request.
+func IsBatch(r *http.Request) bool {
+	if r.Method != http.MethodPost || r.URL.Path != "/" {
+		return false
+	}
+	mt := parseAccept(r.Header.Get("Content-Type"))
+	return len(mt) > 0 && mt[0].Type+"/"+mt[0].Subtype == BatchMediaType
+}
+
+// ParsePrefer reads Prefer headers as a single request would.
+func ParsePrefer(values []string) (Preferences, *apierr.Error) {
+	var req Request
+	err := parsePrefer(&req, values)
+	return req.Prefs, err
+}
+
+// BatchOp is one operation of a batch, as the client wrote it. Its
+// references are checked (well-formed, backward) but not yet resolved.
+type BatchOp struct {
+	Method  string
+	Path    string // with its query string
+	Headers http.Header
+	Body    []byte // the body to send; nil when none
+	// tree is the decoded body when it holds references; they are replaced
+	// in it and the body re-encoded once the earlier results are known.
+	tree any
+	// marks are the ${pointer} placeholders of Path.
+	marks []mark
+}
+
+// HasRefs reports whether the operation depends on earlier results.
+func (op *BatchOp) HasRefs() bool { return op.tree != nil || len(op.marks) > 0 }
+
+// batchHeaders are the headers an operation may carry: the ones that
+// choose what a request means. Identity (Authorization, cookies) is the
+// batch's own and the same for every operation.
+var batchHeaders = map[string]bool{
+	"Prefer": true, "Accept": true, "Accept-Profile": true, "Content-Profile": true,
+	"Range": true, "Content-Type": true,
+}
+
+var batchMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true,
+	http.MethodPatch: true, http.MethodPut: true, http.MethodDelete: true,
+}
+
+type wireOp struct {
+	Method  string            `json:"method"`
+	Path    string            `json:"path"`
+	Headers map[string]string `json:"headers"`
+	Body    json.RawMessage   `json:"body"`
+}
+
+// ParseBatch reads a batch body: every operation's shape and every
+// reference are checked here, before anything runs. On error, bad is the
+// operation at fault (-1 for the batch as a whole).
+func ParseBatch(body []byte, maxOps int) (ops []BatchOp, bad int, err *apierr.Error) {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(body, &raws); err != nil {
+		return nil, -1, apierr.BatchInvalid(err.Error())
+	}
+	if len(raws) == 0 {
+		return nil, -1, apierr.BatchInvalid("the batch has no operations")
+	}
+	if maxOps > 0 && len(raws) > maxOps {
+		return nil, -1, apierr.BatchTooLarge(len(raws), maxOps)
+	}
+	ops = make([]BatchOp, len(raws))
+	for k, raw := range raws {
+		op, err := parseOp(k, raw)
+		if err != nil {
+			return nil, k, err
+		}
+		ops[k] = *op
+	}
+	return ops, -1, nil
+}
+
+func parseOp(k int, raw json.RawMessage) (*BatchOp, *apierr.Error) {
+	var w wireOp
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil || bytes.TrimSpace(raw)[0] != '{' {
+		msg := "operation " + strconv.Itoa(k) + " is not an object"
+		if err != nil {
+			msg = "operation " + strconv.Itoa(k) + ": " + err.Error()
+		}
+		return nil, apierr.BatchInvalid(msg)
+	}
+	op := &BatchOp{Method: strings.ToUpper(w.Method), Path: w.Path, Headers: http.Header{}}
+	if !batchMethods[op.Method] {
+		return nil, apierr.BatchOperationInvalid(k, "method '"+w.Method+"' (use GET, HEAD, POST, PATCH, PUT or DELETE)")
+	}
+	if !strings.HasPrefix(op.Path, "/") || strings.ContainsAny(op.Path, "#\x00") {
+		return nil, apierr.BatchOperationInvalid(k, "path '"+w.Path+"' (a path starts with / and has no fragment)")
+	}
+	if p, _, _ := strings.Cut(op.Path, "?"); p == "/" {
+		return nil, apierr.BatchOperationInvalid(k, "the root path / (the OpenAPI document, or a nested batch)")
+	}
+	for name, v := range w.Headers {
+		cn := http.CanonicalHeaderKey(name)
+		if !batchHeaders[cn] {
+			return nil, apierr.BatchOperationInvalid(k, "header '"+name+"' (allowed: Prefer, Accept, Accept-Profile, Content-Profile, Range, Content-Type)")
+		}
+		op.Headers.Set(cn, v)
+	}
+	var err *apierr.Error
+	if op.marks, err = placeholders(k, op.Path); err != nil {
+		return nil, err
+	}
+	if len(op.marks) == 0 {
+		if _, perr := url.ParseRequestURI(op.Path); perr != nil {
+			return nil, apierr.BatchOperationInvalid(k, "path '"+op.Path+"': "+perr.Error())
+		}
+	}
+	if err = op.setBody(k, w.Body); err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
+// setBody keeps the body as sent, unless it holds references (then its
+// decoded tree waits for them). A JSON string sent with a non-JSON
+// Content-Type (CSV, plain text, binary) is that text itself.
+func (op *BatchOp) setBody(k int, raw json.RawMessage) *apierr.Error {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	ct := op.Headers.Get("Content-Type")
+	if raw[0] == '"' && ct != "" && !strings.Contains(strings.ToLower(ct), "json") {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return apierr.BatchInvalid("operation " + strconv.Itoa(k) + ": " + err.Error())
+		}
+		op.Body = []byte(s)
+		return nil
+	}
+	if ct == "" {
+		op.Headers.Set("Content-Type", "application/json")
+	}
+	op.Body = raw
+	if !bytes.Contains(raw, []byte(`"$ref"`)) {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		return apierr.BatchInvalid("operation " + strconv.Itoa(k) + ": " + err.Error())
+	}
+	found := false
+	if err := walkRefs(tree, func(ptr any) *apierr.Error {
+		found = true
+		_, err := checkPointer(k, ptr)
+		return err
+	}); err != nil {
+		return err
+	}
+	if found {
+		op.tree = tree
+	}
+	return nil
+}
+
+// refOf reports whether v is a reference: an object whose only key is "$ref".
+func refOf(v any) (any, bool) {
+	m, ok := v.(map[string]any)
+	if !ok || len(m) != 1 {
+		return nil, false
+	}
+	p, ok := m["$ref"]
+	return p, ok
+}
+
+// walkRefs calls visit with every reference's pointer in a decoded body.
+func walkRefs(v any, visit func(any) *apierr.Error) *apierr.Error {
+	if p, ok := refOf(v); ok {
+		return visit(p)
+	}
+	switch t := v.(type) {
+	case map[string]any:
+		for _, e := range t {
+			if err := walkRefs(e, visit); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if err := walkRefs(e, visit); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// replaceRefs returns v with every reference replaced by what it points to.
+func replaceRefs(v any, lookup func(any) (any, *apierr.Error)) (any, *apierr.Error) {
+	if p, ok := refOf(v); ok {
+		return lookup(p)
+	}
+	var err *apierr.Error
+	switch t := v.(type) {
+	case map[string]any:
+		for key, e := range t {
+			if t[key], err = replaceRefs(e, lookup); err != nil {
+				return nil, err
+			}
+		}
+	case []any:
+		for i, e := range t {
+			if t[i], err = replaceRefs(e, lookup); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return v, nil
+}
+
+// pointer is a parsed JSON pointer (RFC 6901) whose first token is the
+// index of an earlier operation.
+type pointer struct {
+	text   string
+	op     int
+	tokens []string // after the operation index
+}
+
+func checkPointer(k int, v any) (*pointer, *apierr.Error) {
+	s, ok := v.(string)
+	if !ok {
+		b, _ := json.Marshal(v)
+		return nil, apierr.BatchBadPointer(k, string(b), "a reference is a string")
+	}
+	if !strings.HasPrefix(s, "/") {
+		return nil, apierr.BatchBadPointer(k, s, "a JSON pointer starts with /")
+	}
+	toks := strings.Split(s[1:], "/")
+	for i, t := range toks {
+		u, valid := unescapeToken(t)
+		if !valid {
+			return nil, apierr.BatchBadPointer(k, s, "~ must be followed by 0 or 1")
+		}
+		toks[i] = u
+	}
+	n, ok := arrayIndex(toks[0])
+	if !ok {
+		return nil, apierr.BatchBadPointer(k, s, "the first token must be an operation index")
+	}
+	if n >= k {
+		return nil, apierr.BatchForwardRef(k, n, s)
+	}
+	return &pointer{text: s, op: n, tokens: toks[1:]}, nil
+}
+
+func unescapeToken(t string) (string, bool) {
+	if !strings.Contains(t, "~") {
+		return t, true
+	}
+	var sb strings.Builder
+	for i := 0; i < len(t); i++ {
+		if t[i] != '~' {
+			sb.WriteByte(t[i])
+			continue
+		}
+		if i+1 == len(t) || (t[i+1] != '0' && t[i+1] != '1') {
+			return "", false
+		}
+		sb.WriteByte("~/"[t[i+1]-'0'])
+		i++
+	}
+	return sb.String(), true
+}
+
+// arrayIndex reads an RFC 6901 array index: digits without a leading zero.
+func arrayIndex(t string) (int, bool) {
+	if t == "" || len(t) > 9 || (len(t) > 1 && t[0] == '0') {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(t); i++ {
+		if t[i] < '0' || t[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(t[i]-'0')
+	}
+	return n, true
+}
+
+// resolve finds what p points to in the results so far.
+func (p *pointer) resolve(k int, results []any) (any, *apierr.Error) {
+	cur := results[p.op]
+	for _, t := range p.tokens {
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[t]
+			if !ok {
+				return nil, apierr.BatchMissingRef(k, p.text)
+			}
+			cur = v
+		case []any:
+			i, ok := arrayIndex(t)
+			if !ok || i >= len(c) {
+				return nil, apierr.BatchMissingRef(k, p.text)
+			}
+			cur = c[i]
+		default:
+			return nil, apierr.BatchMissingRef(k, p.text)
+		}
+	}
+	return cur, nil
+}
+
+// mark is one ${pointer} of a path, at path[start:end].
+type mark struct {
+	start, end int
+	ptr        *pointer
+}
+
+// Placeholder openers and closers, as written or percent-encoded (clients
+// and libraries encode { and } in URLs differently).
+var (
+	openers = []string{"${", "$%7b", "%24{", "%24%7b"}
+	closers = []string{"}", "%7d"}
+)
+
+// placeholders finds ${pointer} in a path; the pointer may be percent-encoded.
+func placeholders(k int, path string) ([]mark, *apierr.Error) {
+	var out []mark
+	lower := asciiLower(path) // same length as path, so indexes agree
+	for i := 0; i < len(path); i++ {
+		open := prefixAt(lower, i, openers)
+		if open == 0 {
+			continue
+		}
+		j := i + open
+		end, width := -1, 0
+		for _, c := range closers {
+			if e := strings.Index(lower[j:], c); e >= 0 && (end < 0 || j+e < end) {
+				end, width = j+e, len(c)
+			}
+		}
+		if end < 0 {
+			return nil, apierr.BatchBadPointer(k, path[i:], "a placeholder ${...} is not closed")
+		}
+		raw, err := url.PathUnescape(path[j:end])
+		if err != nil {
+			return nil, apierr.BatchBadPointer(k, path[j:end], "invalid percent-encoding")
+		}
+		p, aerr := checkPointer(k, raw)
+		if aerr != nil {
+			return nil, aerr
+		}
+		out = append(out, mark{start: i, end: end + width, ptr: p})
+		i = end + width - 1
+	}
+	return out, nil
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func prefixAt(s string, i int, prefixes []string) int {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s[i:], p) {
+			return len(p)
+		}
+	}
+	return 0
+}
+
+// Resolve replaces the operation's references with the values they point
+// to in results (one {status, headers, body} value per earlier operation).
+// In a path, a value is written as text (a string without quotes, anything
+// else as JSON) and percent-encoded, so it is one literal to the parser.
+func (op *BatchOp) Resolve(k int, results []any) (*BatchOp, *apierr.Error) {
+	out := *op
+	if len(op.marks) > 0 {
+		var sb strings.Builder
+		last := 0
+		q := strings.IndexByte(op.Path, '?')
+		for _, m := range op.marks {
+			v, err := m.ptr.resolve(k, results)
+			if err != nil {
+				return nil, err
+			}
+			sb.WriteString(op.Path[last:m.start])
+			if q >= 0 && m.start > q {
+				sb.WriteString(url.QueryEscape(asText(v)))
+			} else {
+				sb.WriteString(url.PathEscape(asText(v)))
+			}
+			last = m.end
+		}
+		sb.WriteString(op.Path[last:])
+		out.Path, out.marks = sb.String(), nil
+		if _, perr := url.ParseRequestURI(out.Path); perr != nil {
+			return nil, apierr.BatchOperationInvalid(k, "path '"+out.Path+"': "+perr.Error())
+		}
+	}
+	if op.tree != nil {
+		tree, err := replaceRefs(deepCopy(op.tree), func(p any) (any, *apierr.Error) {
+			ptr, err := checkPointer(k, p)
+			if err != nil {
+				return nil, err
+			}
+			return ptr.resolve(k, results)
+		})
+		if err != nil {
+			return nil, err
+		}
+		out.Body, out.tree = encode(tree), nil
+	}
+	return &out, nil
+}
+
+func asText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return string(encode(v))
+}
+
+func encode(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // decoded JSON values always encode
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// deepCopy copies a decoded JSON value, so resolving never edits the batch.
+func deepCopy(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, e := range t {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		s := make([]any, len(t))
+		for i, e := range t {
+			s[i] = deepCopy(e)
+		}
+		return s
+	}
+	return v
+}
+
+// HTTPRequest is the operation as the HTTP request it stands for, to be
+// read by Parse exactly like a request of its own. The operation must have
+// no unresolved references.
+func (op *BatchOp) HTTPRequest(ctx context.Context, k int) (*http.Request, *apierr.Error) {
+	u, err := url.ParseRequestURI(op.Path)
+	if err != nil {
+		return nil, apierr.BatchOperationInvalid(k, "path '"+op.Path+"': "+err.Error())
+	}
+	r := &http.Request{
+		Method: op.Method, URL: u, RequestURI: op.Path, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: op.Headers.Clone(), Body: http.NoBody,
+	}
+	if op.Body != nil {
+		r.Body = io.NopCloser(bytes.NewReader(op.Body))
+		r.ContentLength = int64(len(op.Body))
+	}
+	return r.WithContext(ctx), nil
+}

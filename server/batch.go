@@ -1,0 +1,375 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/pgrest/pgrest/apierr"
+	"github.com/pgrest/pgrest/cache"
+	"github.com/pgrest/pgrest/executor"
+	"github.com/pgrest/pgrest/planner"
+	"github.com/pgrest/pgrest/request"
+	"github.com/pgrest/pgrest/server/auth"
+	"github.com/pgrest/pgrest/server/config"
+)
+
+// A batch (POST / with application/vnd.pgrest.batch+json, pgrest-only) runs
+// several operations in one transaction. Each operation is read by the
+// request parser and planned through the memo exactly as the same request
+// alone; its response is what that request would answer, recorded. Any
+// operation that would answer an error rolls everything back.
+
+// batch is one batch request in flight.
+type batch struct {
+	a     *App
+	ctx   context.Context
+	cfg   *config.Config
+	snap  *cache.Snapshot
+	opts  planner.Options
+	auth  bool
+	ops   []request.BatchOp
+	reqs  []*request.Request
+	plans []*planner.Plan
+	// results are the answers so far as JSON values, for references; only
+	// kept when some operation refers to them.
+	results []any
+	keep    bool
+	out     []opResponse
+}
+
+// encode writes the responses; bodies are JSON already, and are not
+// decoded and encoded again.
+func (b *batch) encode() []byte {
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i, o := range b.out {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(`{"status":` + strconv.Itoa(o.Status) + `,"headers":`)
+		buf.Write(encodeJSON(o.Headers))
+		buf.WriteString(`,"body":`)
+		buf.Write(o.Body)
+		buf.WriteByte('}')
+	}
+	buf.WriteByte(']')
+	return buf.Bytes()
+}
+
+// opResponse is one operation's answer in the batch's response.
+type opResponse struct {
+	Status  int               `json:"status"`
+	Headers map[string]string `json:"headers"`
+	Body    json.RawMessage   `json:"body"`
+}
+
+// opFailure is an operation's error, or a batch-wide one when op < 0.
+type opFailure struct {
+	op  int
+	err *apierr.Error
+}
+
+func (a *App) serveBatch(w http.ResponseWriter, r *http.Request, cfg *config.Config, snap *cache.Snapshot, who *auth.Result) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		a.fail(w, cfg, apierr.BodyReadError(err))
+		return
+	}
+	prefs, aerr := request.ParsePrefer(r.Header.Values("Prefer"))
+	if aerr != nil {
+		a.fail(w, cfg, aerr)
+		return
+	}
+	ops, bad, aerr := request.ParseBatch(body, cfg.BatchMaxOperations)
+	b := &batch{a: a, ctx: r.Context(), cfg: cfg, snap: snap, opts: planOptions(cfg), auth: !who.Anonymous, ops: ops,
+		reqs: make([]*request.Request, len(ops)), plans: make([]*planner.Plan, len(ops))}
+	if aerr != nil {
+		a.fail(w, cfg, b.failure(&opFailure{bad, aerr}))
+		return
+	}
+	for k := range ops {
+		b.keep = b.keep || ops[k].HasRefs()
+	}
+	env := batchEnvelope(r, cfg, prefs)
+	tc, terr := a.txContext(cfg, env, who.Role, who.ClaimsJSON, b.auth)
+	if terr != nil {
+		a.fail(w, cfg, terr)
+		return
+	}
+	if f := b.run(tc); f != nil {
+		a.fail(w, cfg, b.failure(f))
+		return
+	}
+	if applied := preferenceApplied(env, &planner.Plan{}, cfg.DBTxEnd); applied != "" {
+		w.Header().Set("Preference-Applied", applied)
+	}
+	out := b.encode()
+	w.Header().Set("Content-Type", jsonType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(out)
+}
+
+// batchEnvelope is the batch request itself as the transaction sees it:
+// request.method, request.path, headers and cookies are the batch's.
+func batchEnvelope(r *http.Request, cfg *config.Config, prefs request.Preferences) *request.Request {
+	env := &request.Request{Method: r.Method, Path: r.URL.Path, Headers: map[string]string{}, Cookies: map[string]string{}, Prefs: prefs}
+	for k, vs := range r.Header {
+		env.Headers[strings.ToLower(k)] = strings.Join(vs, ", ")
+	}
+	for _, c := range r.Cookies() {
+		env.Cookies[c.Name] = c.Value
+	}
+	env.Schema = "public"
+	if len(cfg.DBSchemas) > 0 {
+		env.Schema = cfg.DBSchemas[0]
+	}
+	return env
+}
+
+// run plans what it can before anything runs, then runs the operations in
+// one transaction: consecutive operations without references go to the
+// database in one round trip.
+func (b *batch) run(tc *executor.TxContext) *opFailure {
+	for k := range b.ops {
+		if !b.ops[k].HasRefs() {
+			if f := b.prepare(k, &b.ops[k]); f != nil {
+				return f
+			}
+		}
+	}
+	tx, err := b.a.exec.Begin(b.ctx, tc, b.isolation())
+	if err != nil {
+		return &opFailure{-1, executor.ToAPIError(err, b.auth)}
+	}
+	for k := 0; k < len(b.ops); {
+		j := k + 1
+		for j < len(b.ops) && !b.ops[j].HasRefs() {
+			j++
+		}
+		if f := b.runGroup(tx, k, j); f != nil {
+			tx.Abort()
+			return f
+		}
+		k = j
+	}
+	if err := tx.Finish(b.ctx, tc.Rollback); err != nil {
+		return &opFailure{-1, executor.ToAPIError(err, b.auth)}
+	}
+	return nil
+}
+
+// runGroup runs operations k..j-1; only k may have references, which the
+// results before it now resolve.
+func (b *batch) runGroup(tx *executor.Tx, k, j int) *opFailure {
+	if b.ops[k].HasRefs() {
+		op, aerr := b.ops[k].Resolve(k, b.results)
+		if aerr != nil {
+			return &opFailure{k, aerr}
+		}
+		if f := b.prepare(k, op); f != nil {
+			return f
+		}
+	}
+	steps := make([]executor.Step, 0, j-k)
+	for i := k; i < j; i++ {
+		steps = append(steps, executor.Step{Plan: b.plans[i], Settings: b.stepSettings(i)})
+		if b.cfg.LogQuery {
+			b.a.log.WithLevel(LogLevel(b.cfg.LogLevel)).Str("query", b.plans[i].SQL).Msg("main query")
+		}
+	}
+	results, failed, err := tx.Run(b.ctx, steps)
+	for i, res := range results {
+		if f := b.record(k+i, res); f != nil {
+			return f
+		}
+	}
+	if err != nil {
+		op := -1 // the transaction's start
+		if failed >= 0 {
+			op = k + failed
+		}
+		return &opFailure{op, executor.ToAPIError(err, b.auth)}
+	}
+	return nil
+}
+
+// prepare reads an operation through the request parser and plans it.
+func (b *batch) prepare(k int, op *request.BatchOp) *opFailure {
+	hr, aerr := op.HTTPRequest(b.ctx, k)
+	if aerr != nil {
+		return &opFailure{k, aerr}
+	}
+	req, perr := request.Parse(hr, request.Options{Schemas: b.cfg.DBSchemas})
+	if perr != nil {
+		return &opFailure{k, apierr.As(perr)}
+	}
+	if req.Action == request.ActInfo || req.Action == request.ActSchemaRead {
+		return &opFailure{k, apierr.BatchOperationInvalid(k, req.Method+" "+op.Path)}
+	}
+	plan, err := b.a.planner.Plan(req, b.snap, b.opts)
+	if err != nil {
+		return &opFailure{k, executor.ToAPIError(err, b.auth)}
+	}
+	b.reqs[k], b.plans[k] = req, plan
+	return nil
+}
+
+// stepSettings: the operation's own schema on the search path and its
+// function's hoisted settings.
+func (b *batch) stepSettings(k int) map[string]string {
+	m := map[string]string{"search_path": searchPath(b.reqs[k].Schema, b.cfg.DBExtraSearchPath)}
+	for n, v := range b.plans[k].Settings {
+		m[n] = v
+	}
+	return m
+}
+
+// isolation is the strongest level the operations planned so far ask for.
+func (b *batch) isolation() string {
+	best, rank := "", 0
+	levels := map[string]int{"repeatable read": 1, "serializable": 2}
+	for _, p := range b.plans {
+		if p == nil {
+			continue
+		}
+		lv := strings.ToLower(strings.TrimSpace(p.Settings["default_transaction_isolation"]))
+		if levels[lv] > rank {
+			best, rank = lv, levels[lv]
+		}
+	}
+	return best
+}
+
+// record writes operation k's response as the request alone would get it;
+// an error answer fails the batch.
+func (b *batch) record(k int, res *executor.Result) *opFailure {
+	req, plan := b.reqs[k], b.plans[k]
+	if check := writeCheck(req, plan); check != nil {
+		if err := check(res); err != nil {
+			return &opFailure{k, executor.ToAPIError(err, b.auth)}
+		}
+	}
+	rec := &recorder{h: http.Header{}}
+	if req.SchemaNegotiated || len(b.cfg.DBSchemas) > 1 {
+		rec.h.Set("Content-Profile", req.Schema)
+	}
+	applied := preferenceApplied(req, plan, b.cfg.DBTxEnd)
+	if req.Action == request.ActRead || req.Action == request.ActInvoke {
+		writeRead(rec, req, plan, res, applied)
+	} else {
+		writeMutation(rec, req, plan, res, applied)
+	}
+	if rec.status >= 400 {
+		return &opFailure{k, rec.asError()}
+	}
+	resp := rec.response()
+	b.out = append(b.out, resp)
+	if b.keep {
+		b.results = append(b.results, resp.value())
+	}
+	return nil
+}
+
+// failure is the error the batch answers: the operation's own error body
+// with "operation": k added.
+func (b *batch) failure(f *opFailure) *apierr.Error {
+	e := *f.err
+	if b.cfg.ClientErrorVerbosity == "minimal" && e.Body == nil {
+		e.Minimal = true
+	}
+	if f.op < 0 {
+		return &e
+	}
+	body := bytes.TrimSpace(e.JSON())
+	if n := len(body); n >= 2 && body[0] == '{' && body[n-1] == '}' {
+		sep := ","
+		if bytes.Equal(bytes.TrimSpace(body[1:n-1]), nil) {
+			sep = ""
+		}
+		body = append(append(append([]byte{}, body[:n-1]...), sep+`"operation":`+strconv.Itoa(f.op)...), '}')
+	}
+	e.Body = body
+	return &e
+}
+
+// recorder keeps a response written by writeRead or writeMutation.
+type recorder struct {
+	h      http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.h }
+
+func (r *recorder) WriteHeader(s int) {
+	if r.status == 0 {
+		r.status = s
+	}
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(p)
+}
+
+// asError turns a recorded error answer back into the error it renders.
+func (r *recorder) asError() *apierr.Error {
+	e := &apierr.Error{Status: r.status, Body: r.body.Bytes(), Headers: map[string]string{}}
+	e.Code = strings.TrimPrefix(r.h.Get("Proxy-Status"), "PostgREST; error=")
+	for k := range r.h {
+		switch k {
+		case "Content-Type", "Content-Length", "Proxy-Status":
+		default:
+			e.Headers[k] = r.h.Get(k)
+		}
+	}
+	return e
+}
+
+// response is the recorded answer: the body as a JSON value when it is
+// JSON, else as a string; null when there is none.
+func (r *recorder) response() opResponse {
+	resp := opResponse{Status: r.status, Headers: map[string]string{}}
+	for k, vs := range r.h {
+		resp.Headers[k] = strings.Join(vs, ", ")
+	}
+	body := r.body.Bytes()
+	switch {
+	case len(body) == 0:
+		resp.Body = json.RawMessage("null")
+	case isJSONType(r.h.Get("Content-Type")) && json.Valid(body):
+		resp.Body = append(json.RawMessage{}, body...)
+	default:
+		resp.Body = encodeJSON(string(body))
+	}
+	return resp
+}
+
+func isJSONType(ct string) bool {
+	mt, _, _ := strings.Cut(strings.ToLower(ct), ";")
+	mt = strings.TrimSpace(mt)
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+// value is the response as a JSON value, for references into it.
+func (o opResponse) value() any {
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(encodeJSON(o)))
+	dec.UseNumber()
+	_ = dec.Decode(&v) // our own encoding: always valid
+	return v
+}
+
+func encodeJSON(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
