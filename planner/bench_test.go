@@ -38,8 +38,7 @@ func BenchmarkPlanUncached(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		vals := collectValues(req)
-		if _, err := compile(req, snap, Options{}, vals, nil); err != nil {
+		if _, err := New(16).Plan(req, snap, Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -57,11 +57,11 @@ func wholeRows(items []request.SelectItem) bool {
 	return len(items) == 0 || (len(items) == 1 && items[0].Embed == nil && items[0].Field.Name == "*" && items[0].Cast == "")
 }
 
-func (c *compiler) offerFor(rel *cache.Relation, fn *cache.Function) offer {
-	o := offer{rel: rel, fn: fn, postgis: c.snap.PostGIS}
+func offerFor(snap *cache.Snapshot, req *request.Request, rel *cache.Relation, fn *cache.Function) offer {
+	o := offer{rel: rel, fn: fn, postgis: snap.PostGIS}
 	if rel != nil && (fn == nil || fn.ReturnKind == cache.ReturnsComposite) {
-		o.handlers = c.snap.Handlers(rel.QI())
-		if !wholeRows(c.req.Select) {
+		o.handlers = snap.Handlers(rel.QI())
+		if !wholeRows(req.Select) {
 			// Rows shaped by select= are no longer of the relation's type:
 			// only handlers taking any element apply.
 			var anyElem []cache.MediaHandler

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/pgrest/pgrest/apierr"
@@ -24,17 +23,6 @@ type call struct {
 	// whole is set when the body is the function's single unnamed argument.
 	whole   bool
 	payload any
-}
-
-// shape is what the compiled SQL depends on besides the request grammar.
-func (c *call) shape() string {
-	var b strings.Builder
-	b.WriteString(c.fn.Signature())
-	b.WriteString(strconv.FormatBool(c.whole))
-	for _, p := range c.args {
-		b.WriteString("\x00" + p.Name)
-	}
-	return b.String()
 }
 
 // singleBodyTypes are the types of a single unnamed parameter that takes
@@ -313,9 +301,53 @@ func paramList(names []string) string {
 	return "(" + strings.Join(ps, ", ") + ")"
 }
 
+// callNode is a resolved call in the plan tree: the overload, how its
+// arguments reach it, and the parameter ($n) carrying them.
+type callNode struct {
+	fn       *cache.Function
+	args     []cache.Param
+	whole    bool
+	param    int // 0 when the call takes no arguments
+	readOnly bool
+	settings map[string]string
+}
+
+// call resolves a call's plan: the call and the read of its result.
+func (b *builder) call(cl *call) (*readPlan, error) {
+	req := b.req
+	cn := &callNode{fn: cl.fn, args: cl.args, whole: cl.whole, settings: hoisted(cl.fn, b.opts.HoistedSettings),
+		readOnly: req.Method != http.MethodPost || cl.fn.Volatility != cache.Volatile}
+	if cl.payload != nil {
+		cn.param = b.param(&req.Body)
+	}
+	rp, err := b.read(callResult(b.snap, cl.fn), cl.fn)
+	if err != nil {
+		return nil, err
+	}
+	rp.call = cn
+	return rp, nil
+}
+
+// call renders a call's plan.
+func (c *renderer) call(p *readPlan) *Plan {
+	cn, alias := p.call, p.root.alias
+	from, with := callSource(cn, alias), ""
+	if p.count == "exact" && !cn.readOnly {
+		// Counting reads the rows a second time: a call that may write
+		// must still run once, so its rows are materialized first.
+		with = "WITH pgrst_source AS (SELECT " + ident(alias) + ".* FROM " + from + ") "
+		from = "pgrst_source AS " + ident(alias)
+	}
+	pl := c.read(p, from, with)
+	pl.ReadOnly = cn.readOnly
+	pl.NoContent = cn.fn.ReturnKind == cache.ReturnsVoid
+	pl.Settings = cn.settings
+	return pl
+}
+
 // callSource is the FROM item of a call: the function's rows under alias.
 // Scalar results get one column, pgrst_scalar.
-func (c *compiler) callSource(cl *call, alias string) string {
+func callSource(cl *callNode, alias string) string {
 	f := cl.fn
 	fn := ident(f.Schema) + "." + ident(f.Name)
 	as := " AS " + ident(alias)
@@ -331,7 +363,7 @@ func (c *compiler) callSource(cl *call, alias string) string {
 	}
 	switch {
 	case cl.whole:
-		return wrap(fn + "(" + c.param(&c.req.Body) + "::" + f.Params[0].Type + ")")
+		return wrap(fn + "(" + param(cl.param) + "::" + f.Params[0].Type + ")")
 	case len(cl.args) == 0:
 		return wrap(fn + "()")
 	}
@@ -344,7 +376,7 @@ func (c *compiler) callSource(cl *call, alias string) string {
 		}
 		named = append(named, arg)
 	}
-	return "json_to_record(" + c.param(&c.req.Body) + "::json) AS _pgrest_args(" + strings.Join(defs, ", ") + "), LATERAL " +
+	return "json_to_record(" + param(cl.param) + "::json) AS _pgrest_args(" + strings.Join(defs, ", ") + "), LATERAL " +
 		wrap(fn+"("+strings.Join(named, ", ")+")")
 }
 

@@ -16,55 +16,202 @@ import (
 	"github.com/pgrest/pgrest/request"
 )
 
-// compileWrite plans POST (insert), PUT (upsert), PATCH (update) and
-// DELETE. The statement is a data-modifying CTE named after the resource,
-// so the returned rows go through the same select/embedding compiler as
-// reads.
-func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals *values) (*Plan, error) {
+// mutatePlan is a resolved write, as PostgREST's MutatePlan: the target,
+// the payload's shape (never its values: the body is parameter
+// payload.param), the conflict handling, what the statement returns, and
+// the read tree of the filters and of the representation.
+type mutatePlan struct {
+	action  request.Action
+	rel     *cache.Relation
+	alias   string
+	key     []string // the primary key (a view's derived one)
+	payload payloadShape
+	// conflict is the ON CONFLICT resolution ("" for none) on keys.
+	conflict string
+	keys     []string
+	// full: the statement returns whole rows; else only ret (none: "1").
+	full bool
+	ret  []string
+	// representation: return=representation; location: the key of the
+	// one row inserted, for Location (return=headers-only).
+	representation, location bool
+	missingDefault           bool
+	root                     *readNode
+	media                    *media
+}
+
+// preparedWrite is what a write needs before its shape is known: the
+// relation and the decoded payload, checked against the URL. It runs on
+// every request, memo hit or not, since its checks read values.
+type preparedWrite struct {
+	rel *cache.Relation
+	key []string
+	p   *rowsPayload // nil for DELETE
+}
+
+func isWrite(a request.Action) bool {
+	switch a {
+	case request.ActCreate, request.ActUpsert, request.ActUpdate, request.ActDelete:
+		return true
+	}
+	return false
+}
+
+func prepareWrite(req *request.Request, snap *cache.Snapshot) (*preparedWrite, error) {
 	rel := snap.Relation(req.Schema, req.Resource)
 	if rel == nil {
 		return nil, notFound(snap, req.Schema, req.Resource)
 	}
-	c := &compiler{req: req, snap: snap, opts: opts, vals: vals}
-	w := &writer{c: c, rel: rel, target: ident(rel.Schema) + "." + ident(rel.Name), alias: req.Resource}
-	w.key = snap.KeyColumns(rel)
-	w.full, w.ret = returning(req, rel, w.key)
-	var mutation string
-	var err error
-	switch req.Action {
-	case request.ActCreate, request.ActUpsert:
-		mutation, err = w.insert()
-	case request.ActUpdate:
-		mutation, err = w.update()
-	case request.ActDelete:
-		mutation, err = w.delete()
-	default:
-		return nil, apierr.NotImplemented("this kind of write")
+	w := &preparedWrite{rel: rel, key: snap.KeyColumns(rel)}
+	if req.Action == request.ActUpsert {
+		if err := checkPut(req, w.key); err != nil {
+			return nil, err
+		}
 	}
+	if req.Action == request.ActDelete {
+		return w, nil
+	}
+	p, err := payload(req, rel)
 	if err != nil {
 		return nil, err
 	}
+	if req.Action == request.ActUpsert {
+		if err := putMatchesURL(req, p.first); err != nil {
+			return nil, err
+		}
+		// PUT writes the row the URL names: the first of the payload.
+		p = p.firstOnly()
+	}
+	w.p = p
+	return w, nil
+}
 
-	media, err := negotiate(req, opts, c.offerFor(rel, nil))
+// bindsBody reports whether the statement reads the payload: every
+// insert, and an update that sets columns.
+func (w *preparedWrite) bindsBody(a request.Action) bool {
+	return w.p != nil && (a != request.ActUpdate || len(w.p.cols) > 0)
+}
+
+// payloadShape is what the SQL of a write depends on in its payload: the
+// columns, and with missing=default which rows have which of them.
+type payloadShape struct {
+	cols      []string
+	object    bool
+	onlyFirst bool
+	n         int
+	present   []bool
+	// inFirst records, column by column, whether the first row has it.
+	inFirst []bool
+	param   int
+}
+
+func (s *payloadShape) has(row, col int) bool {
+	return s.present == nil || s.present[row*len(s.cols)+col]
+}
+
+func (s *payloadShape) sparse() bool { return slices.Contains(s.present, false) }
+
+func (s *payloadShape) firstSQL() string {
+	if s.object {
+		return param(s.param) + "::json"
+	}
+	return "(" + param(s.param) + "::json->0)"
+}
+
+func (s *payloadShape) rowsSQL() string {
+	if s.onlyFirst || s.object {
+		return "json_build_array(" + s.firstSQL() + ")"
+	}
+	return param(s.param) + "::json"
+}
+
+// shape is the payload's shape; inFirst only matters for defaults.
+func (p *rowsPayload) shape(missingDefault bool) payloadShape {
+	s := payloadShape{cols: p.cols, object: p.object, onlyFirst: p.onlyFirst}
+	if missingDefault {
+		s.n, s.present = p.n, p.present
+		s.inFirst = make([]bool, len(p.cols))
+		for i, col := range p.cols {
+			_, s.inFirst[i] = p.first[col]
+		}
+	}
+	return s
+}
+
+// mutate resolves a write into its plan tree.
+func (b *builder) mutate(w *preparedWrite) (*mutatePlan, error) {
+	req, rel := b.req, w.rel
+	m := &mutatePlan{action: req.Action, rel: rel, alias: req.Resource, key: w.key, missingDefault: req.Prefs.Missing == "default",
+		representation: req.Prefs.Return == "representation"}
+	m.location = req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(w.key) > 0
+	m.full, m.ret = returning(req, rel, w.key)
+	if w.p != nil {
+		m.payload = w.p.shape(m.missingDefault)
+		if w.bindsBody(req.Action) {
+			m.payload.param = b.param(&req.Body)
+		}
+		if req.Action != request.ActUpdate {
+			m.conflict, m.keys = conflictTarget(req, w.key)
+		}
+	}
+	var items []request.SelectItem
+	if m.representation {
+		items = req.Select
+	}
+	b.lenient = true
+	root, err := b.readTree(rel, items, m.alias)
 	if err != nil {
 		return nil, err
 	}
+	m.root = root
+	if m.media, err = negotiate(req, b.opts, offerFor(b.snap, req, rel, nil)); err != nil {
+		return nil, err
+	}
+	limited := m.action == request.ActDelete || (m.action == request.ActUpdate && len(m.payload.cols) > 0)
+	if limited && (root.limit != nil || root.offset > 0) && rel.Kind != cache.KindTable {
+		return nil, apierr.New(http.StatusBadRequest, "PGRST100", "limit and offset on PATCH and DELETE need a table", "", "")
+	}
+	return m, nil
+}
+
+// compileWrite plans POST (insert), PUT (upsert), PATCH (update) and
+// DELETE. The statement is a data-modifying CTE named after the resource,
+// so the returned rows go through the same select/embedding renderer as
+// reads.
+func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals *values, pw *preparedWrite) (*Plan, error) {
+	b := &builder{req: req, snap: snap, opts: opts, vals: vals}
+	m, err := b.mutate(pw)
+	if err != nil {
+		return nil, err
+	}
+	c := &renderer{snap: snap, opts: opts, mutation: true}
+	return c.write(m, vals.args), nil
+}
+
+// write renders a write plan; args are only looked at for their types
+// (bindUnused), which the shape decides.
+func (c *renderer) write(m *mutatePlan, args []any) *Plan {
+	w := &writer{c: c, m: m, rel: m.rel, target: ident(m.rel.Schema) + "." + ident(m.rel.Name), alias: m.alias, full: m.full, ret: slices.Clone(m.ret)}
+	var mutation string
+	switch m.action {
+	case request.ActCreate, request.ActUpsert:
+		mutation = w.insert()
+	case request.ActUpdate:
+		mutation = w.update()
+	default:
+		mutation = w.delete()
+	}
+	media := m.media
 	c.jsonOut = media.json()
 	alias := w.alias
 	cols, from := "1", ident(alias)
 	body := "''::text AS body, NULL::bytea AS body_bytes"
 	switch {
-	case req.Prefs.Return == "representation":
-		l, err := c.selectList(rel, alias, req.Select, nil, false)
-		if err != nil {
-			return nil, err
-		}
+	case m.representation:
+		l := c.selectList(m.root, alias, false)
 		cols = l.selectSQL()
 		// the representation comes in the requested order
-		order, err := c.orderClause(rel, alias, req.Select, nil)
-		if err != nil {
-			return nil, err
-		}
+		order := c.orderClause(m.root, alias)
 		if w.full {
 			// Rows of the relation's own type, so computed columns (functions
 			// of that type, overloads included) resolve as they do on reads.
@@ -72,10 +219,10 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 		}
 		from += l.joinSQL() + l.groupSQL() + order
 		body = bodyColumns(media, l.names)
-	case req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(w.key) > 0:
+	case m.location:
 		// The primary key of the one row inserted, for the Location header.
 		var pk []string
-		for _, k := range w.key {
+		for _, k := range m.key {
 			pk = append(pk, "json_build_array("+quoteLit(k)+", "+ident(alias)+"."+ident(k)+"::text)")
 		}
 		body = "(SELECT json_build_array(" + strings.Join(pk, ", ") + ")::text FROM " + ident(alias) + " WHERE (SELECT pg_catalog.count(*) FROM " + ident(alias) + ") = 1) AS body, NULL::bytea AS body_bytes"
@@ -87,10 +234,10 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT " + total + " AS total, pg_catalog.count(_pgrest_t) AS page_total, " +
 		body + ", " + responseSettings + " FROM (SELECT " +
 		cols + " FROM " + from + ") _pgrest_t"
-	sql += bindUnused(sql, vals.args)
+	sql += bindUnused(sql, args)
 	// A plan request explains the whole statement (run, with ANALYZE).
-	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular, Inserted: w.inserted != "", Upsert: w.upsert,
-		Explain: media.explain}, nil
+	return &Plan{SQL: sql, MediaType: media.contentType, Singular: media.singular, Inserted: w.inserted != "", Upsert: m.keys != nil,
+		Explain: media.explain}
 }
 
 // bindUnused references the parameters the statement leaves out, values
@@ -126,19 +273,18 @@ func bindUnused(sql string, args []any) string {
 	return " WHERE (" + strings.Join(refs, " OR ") + " OR true)"
 }
 
-// writer builds one data-modifying statement.
+// writer renders one data-modifying statement.
 type writer struct {
-	c             *compiler
+	c             *renderer
+	m             *mutatePlan
 	rel           *cache.Relation
 	target, alias string
-	key           []string // the primary key (a view's derived one)
 	// full: the statement returns whole rows; else only ret (none: "1").
 	full bool
 	ret  []string
 	// inserted, when set, is an expression counting the rows an upsert
 	// inserted rather than updated (201 against 200).
 	inserted string
-	upsert   bool
 }
 
 // returning decides what the statement returns: only what the response
@@ -203,53 +349,32 @@ func (w *writer) returningClause(q string) string {
 }
 
 // insert renders INSERT for POST and PUT, with ON CONFLICT for upserts.
-func (w *writer) insert() (string, error) {
-	req, rel, c := w.c.req, w.rel, w.c
-	if req.Action == request.ActUpsert {
-		if err := checkPut(req, w.key); err != nil {
-			return "", err
-		}
-	}
-	p, err := payload(req, rel)
-	if err != nil {
-		return "", err
-	}
-	if req.Action == request.ActUpsert {
-		if err := putMatchesURL(req, p.first); err != nil {
-			return "", err
-		}
-		// PUT writes the row the URL names: the first of the payload.
-		p = p.firstOnly()
-	}
-	c.vals.add(&req.Body, p.arg)
-	body := p.rowsSQL(c.param(&req.Body))
+func (w *writer) insert() string {
+	m, c := w.m, w.c
+	p := &m.payload
+	body := p.rowsSQL()
 	quoted := quoteAll(p.cols)
-	conflict, keys := onConflict(req, w.key, quoted)
-	w.upsert = keys != nil
-	if req.Action == request.ActUpsert {
+	conflict := onConflict(m.conflict, m.keys, quoted)
+	if m.action == request.ActUpsert {
 		// The URL's key filters guard the update (and bind their parameters).
-		where, err := c.whereClause(rel, rel.Name, nil, nil)
-		if err != nil {
-			return "", err
-		}
-		conflict += where
+		conflict += c.whereClause(m.root, w.rel.Name, true)
 	}
-	if len(keys) > 0 && (req.Action == request.ActUpsert || req.Prefs.Resolution == "merge-duplicates") {
-		w.countInserted(keys)
+	if len(m.keys) > 0 && m.conflict == "merge-duplicates" {
+		w.countInserted(m.keys)
 	}
 	ret := w.returningClause(w.target)
 	if len(p.cols) == 0 {
-		return "INSERT INTO " + w.target + " SELECT FROM json_array_elements(" + body + ")" + conflict + ret, nil
+		return "INSERT INTO " + w.target + " SELECT FROM json_array_elements(" + body + ")" + conflict + ret
 	}
 	head := "INSERT INTO " + w.target + " (" + strings.Join(quoted, ", ") + ") "
 	if p.sparse() {
-		return head + w.valuesWithDefaults(p, body) + conflict + ret, nil
+		return head + w.valuesWithDefaults(body) + conflict + ret
 	}
 	exprs, recordset := strings.Join(quoted, ", "), "json_populate_recordset(NULL::"+w.target+", "+body+")"
-	if e, defs, ok := c.bodyRepresentations(rel, p.cols); ok {
+	if e, defs, ok := c.bodyRepresentations(w.rel, p.cols); ok {
 		exprs, recordset = e, "json_to_recordset("+body+") AS _pgrest_r("+defs+")"
 	}
-	return head + "SELECT " + exprs + " FROM " + recordset + conflict + ret, nil
+	return head + "SELECT " + exprs + " FROM " + recordset + conflict + ret
 }
 
 // countInserted makes the statement also return the conflict key and
@@ -270,7 +395,8 @@ func (w *writer) countInserted(keys []string) {
 // valuesWithDefaults renders one VALUES row per payload row, DEFAULT for
 // every column the row leaves out (Prefer: missing=default), so column,
 // identity and domain defaults all apply as PostgreSQL defines them.
-func (w *writer) valuesWithDefaults(p *rowsPayload, body string) string {
+func (w *writer) valuesWithDefaults(body string) string {
+	p := &w.m.payload
 	rows := make([]string, p.n)
 	for i := range rows {
 		exprs := make([]string, len(p.cols))
@@ -300,35 +426,26 @@ func (w *writer) columnFrom(col, obj string) string {
 
 // update renders UPDATE for PATCH from the payload's first row. A payload
 // without columns updates nothing and returns no rows, as PostgREST.
-func (w *writer) update() (string, error) {
-	req, rel, c := w.c.req, w.rel, w.c
-	p, err := payload(req, rel)
-	if err != nil {
-		return "", err
-	}
-	where, err := c.whereClause(rel, w.alias, nil, nil)
-	if err != nil {
-		return "", err
-	}
+func (w *writer) update() string {
+	m, c := w.m, w.c
+	p := &m.payload
+	where := c.whereClause(m.root, w.alias, true)
 	if len(p.cols) == 0 {
 		sel := "1"
 		if r := w.returningClause(ident(w.alias)); w.full || len(w.ret) > 0 {
 			sel = strings.TrimPrefix(r, " RETURNING ")
 		}
 		// LIMIT 0 rather than WHERE false keeps the filters' parameters bound.
-		return "SELECT " + sel + " FROM " + w.target + " AS " + ident(w.alias) + where + " LIMIT 0", nil
+		return "SELECT " + sel + " FROM " + w.target + " AS " + ident(w.alias) + where + " LIMIT 0"
 	}
-	if where, err = c.limitedWhere(rel, w.target, w.alias, where); err != nil {
-		return "", err
-	}
-	c.vals.add(&req.Body, p.arg)
-	row := p.firstSQL(c.param(&req.Body))
+	where = w.limitedWhere(where)
+	row := p.firstSQL()
 	var set string
-	if req.Prefs.Missing == "default" {
+	if m.missingDefault {
 		sets := make([]string, len(p.cols))
 		for i, col := range p.cols {
 			e := "DEFAULT"
-			if _, ok := p.first[col]; ok {
+			if p.inFirst[i] {
 				e = w.columnFrom(col, row)
 			}
 			sets[i] = ident(col) + " = " + e
@@ -337,23 +454,17 @@ func (w *writer) update() (string, error) {
 	} else {
 		quoted := quoteAll(p.cols)
 		exprs, record := strings.Join(quoted, ", "), "json_populate_record(NULL::"+w.target+", "+row+")"
-		if e, defs, ok := c.bodyRepresentations(rel, p.cols); ok {
+		if e, defs, ok := c.bodyRepresentations(w.rel, p.cols); ok {
 			exprs, record = e, "json_to_record("+row+") AS _pgrest_r("+defs+")"
 		}
 		set = "(" + strings.Join(quoted, ", ") + ") = (SELECT " + exprs + " FROM " + record + ")"
 	}
-	return "UPDATE " + w.target + " AS " + ident(w.alias) + " SET " + set + where + w.returningClause(ident(w.alias)), nil
+	return "UPDATE " + w.target + " AS " + ident(w.alias) + " SET " + set + where + w.returningClause(ident(w.alias))
 }
 
-func (w *writer) delete() (string, error) {
-	where, err := w.c.whereClause(w.rel, w.alias, nil, nil)
-	if err != nil {
-		return "", err
-	}
-	if where, err = w.c.limitedWhere(w.rel, w.target, w.alias, where); err != nil {
-		return "", err
-	}
-	return "DELETE FROM " + w.target + " AS " + ident(w.alias) + where + w.returningClause(ident(w.alias)), nil
+func (w *writer) delete() string {
+	where := w.limitedWhere(w.c.whereClause(w.m.root, w.alias, true))
+	return "DELETE FROM " + w.target + " AS " + ident(w.alias) + where + w.returningClause(ident(w.alias))
 }
 
 func quoteAll(cols []string) []string {
@@ -364,10 +475,10 @@ func quoteAll(cols []string) []string {
 	return out
 }
 
-// onConflict renders the ON CONFLICT clause of an upsert: PUT, or POST
-// with Prefer: resolution; the target is on_conflict= or the primary key.
-// Without either, as in PostgREST, the resolution is not applied.
-func onConflict(req *request.Request, pk, cols []string) (string, []string) {
+// conflictTarget is an insert's conflict handling: PUT, or POST with
+// Prefer: resolution, on on_conflict= or the primary key. Without either,
+// as in PostgREST, the resolution is not applied ("", nil).
+func conflictTarget(req *request.Request, pk []string) (string, []string) {
 	res := req.Prefs.Resolution
 	if req.Action == request.ActUpsert {
 		res = "merge-duplicates"
@@ -379,15 +490,23 @@ func onConflict(req *request.Request, pk, cols []string) (string, []string) {
 	if (res != "merge-duplicates" && res != "ignore-duplicates") || len(keys) == 0 {
 		return "", nil
 	}
+	return res, keys
+}
+
+// onConflict renders the ON CONFLICT clause of an upsert.
+func onConflict(res string, keys, cols []string) string {
+	if res == "" {
+		return ""
+	}
 	target := " ON CONFLICT (" + strings.Join(quoteAll(keys), ", ") + ")"
 	if res == "ignore-duplicates" || len(cols) == 0 {
-		return target + " DO NOTHING", keys
+		return target + " DO NOTHING"
 	}
 	set := make([]string, len(cols))
 	for i, c := range cols {
 		set[i] = c + " = EXCLUDED." + c
 	}
-	return target + " DO UPDATE SET " + strings.Join(set, ", "), keys
+	return target + " DO UPDATE SET " + strings.Join(set, ", ")
 }
 
 // checkPut enforces PUT's shape: eq filters on exactly the primary key
@@ -439,27 +558,22 @@ func putMatchesURL(req *request.Request, first map[string]json.RawMessage) error
 }
 
 // limitedWhere applies order and limit to PATCH and DELETE: the rows
-// changed are the first ones in that order, picked by ctid (tables only).
-func (c *compiler) limitedWhere(rel *cache.Relation, target, alias, where string) (string, error) {
-	offset, limit := c.rangeFor(nil)
-	if limit == nil && offset == 0 {
-		return where, nil
+// changed are the first ones in that order, picked by ctid (tables only,
+// which the tree checked).
+func (w *writer) limitedWhere(where string) string {
+	n := w.m.root
+	if n.limit == nil && n.offset == 0 {
+		return where
 	}
-	if rel.Kind != cache.KindTable {
-		return "", apierr.New(http.StatusBadRequest, "PGRST100", "limit and offset on PATCH and DELETE need a table", "", "")
+	alias := w.alias
+	sub := "SELECT " + ident(alias) + ".ctid FROM " + w.target + " AS " + ident(alias) + where + w.c.orderClause(n, alias)
+	if n.limit != nil {
+		sub += " LIMIT " + itoa64(*n.limit)
 	}
-	order, err := c.orderClause(rel, alias, nil, nil)
-	if err != nil {
-		return "", err
+	if n.offset > 0 {
+		sub += " OFFSET " + itoa64(n.offset)
 	}
-	sub := "SELECT " + ident(alias) + ".ctid FROM " + target + " AS " + ident(alias) + where + order
-	if limit != nil {
-		sub += " LIMIT " + itoa64(*limit)
-	}
-	if offset > 0 {
-		sub += " OFFSET " + itoa64(offset)
-	}
-	return " WHERE " + ident(alias) + ".ctid = ANY(ARRAY(" + sub + "))", nil
+	return " WHERE " + ident(alias) + ".ctid = ANY(ARRAY(" + sub + "))"
 }
 
 // rowsPayload is a write's body: the statement's json parameter (the
@@ -486,31 +600,6 @@ func (p *rowsPayload) firstOnly() *rowsPayload {
 		q.present = q.present[:q.n*len(q.cols)]
 	}
 	return &q
-}
-
-func (p *rowsPayload) has(row, col int) bool {
-	return p.present == nil || p.present[row*len(p.cols)+col]
-}
-
-// sparse reports whether some row leaves out a column (missing=default).
-func (p *rowsPayload) sparse() bool {
-	return slices.Contains(p.present, false)
-}
-
-// firstSQL is the payload's first row as SQL, from its parameter param.
-func (p *rowsPayload) firstSQL(param string) string {
-	if p.object {
-		return param + "::json"
-	}
-	return "(" + param + "::json->0)"
-}
-
-// rowsSQL is the payload's rows as a JSON array in SQL.
-func (p *rowsPayload) rowsSQL(param string) string {
-	if p.onlyFirst || p.object {
-		return "json_build_array(" + p.firstSQL(param) + ")"
-	}
-	return param + "::json"
 }
 
 // payload reads the body. The columns are columns= when given, else the
@@ -550,7 +639,7 @@ func payload(req *request.Request, rel *cache.Relation) (*rowsPayload, error) {
 // (domain representations): the body is read as a record of declared
 // types, those columns as json passed through the cast's function. ok is
 // false when no written column has such a cast.
-func (c *compiler) bodyRepresentations(rel *cache.Relation, cols []string) (exprs, defs string, ok bool) {
+func (c *renderer) bodyRepresentations(rel *cache.Relation, cols []string) (exprs, defs string, ok bool) {
 	var es, ds []string
 	for _, name := range cols {
 		col := rel.Column(name)
@@ -558,7 +647,7 @@ func (c *compiler) bodyRepresentations(rel *cache.Relation, cols []string) (expr
 			return "", "", false
 		}
 		e, typ := "_pgrest_r."+ident(name), col.Type
-		if fn := c.representation(rel, &request.Field{Name: name}, func(r *cache.Representation) *cache.QI { return r.FromJSON }); fn != "" {
+		if fn := c.representation(rel, &fieldRef{name: name}, func(r *cache.Representation) *cache.QI { return r.FromJSON }); fn != "" {
 			e, typ, ok = fn+"("+e+")", "json", true
 		}
 		es, ds = append(es, e), append(ds, ident(name)+" "+typ)
