@@ -41,44 +41,72 @@ func (m *Memo) Misses() int64 { return m.misses.Load() }
 // payload and its checks) runs first, then the shape walk numbers the
 // values and writes the key in one pass (shape.go).
 func (m *Memo) Plan(req *request.Request, snap *cache.Snapshot, opts Options) (*Plan, error) {
-	var cl *call
-	var pw *preparedWrite
-	var err error
-	switch {
-	case req.Action == request.ActInvoke:
-		if cl, err = resolveCall(req, snap); err != nil {
-			return nil, err
-		}
-	case isWrite(req.Action):
-		if pw, err = prepareWrite(req, snap); err != nil {
-			return nil, err
-		}
+	sh, err := prepare(req, snap, opts)
+	if err != nil {
+		return nil, err
 	}
-	vals := walkShape(req, snap, opts)
-	switch {
-	case cl != nil:
-		vals.call(req, cl)
-	case pw != nil:
-		vals.write(req, pw)
-	}
-	key := string(vals.key)
+	key := string(sh.vals.key)
 	if c, ok := m.lru.Get(key); ok {
 		m.hits.Add(1)
 		p := c.plan
-		p.Args = vals.args
+		p.Args = sh.vals.args
 		return &p, nil
 	}
 	m.misses.Add(1)
+	p, err := sh.compile()
+	if err != nil {
+		return nil, err
+	}
+	m.lru.Add(key, &compiled{plan: *p})
+	return p, nil
+}
+
+// shaped is a request ready for the memo: its values numbered and its key
+// written, with what a call or a write resolved on the way.
+type shaped struct {
+	req  *request.Request
+	snap *cache.Snapshot
+	opts Options
+	vals *values
+	cl   *call
+	pw   *preparedWrite
+}
+
+func prepare(req *request.Request, snap *cache.Snapshot, opts Options) (*shaped, error) {
+	sh := &shaped{req: req, snap: snap, opts: opts}
+	var err error
+	switch {
+	case req.Action == request.ActInvoke:
+		if sh.cl, err = resolveCall(req, snap); err != nil {
+			return nil, err
+		}
+	case isWrite(req.Action):
+		if sh.pw, err = prepareWrite(req, snap); err != nil {
+			return nil, err
+		}
+	}
+	sh.vals = walkShape(req, snap, opts)
+	switch {
+	case sh.cl != nil:
+		sh.vals.call(req, sh.cl)
+	case sh.pw != nil:
+		sh.vals.write(req, sh.pw)
+	}
+	return sh, nil
+}
+
+// compile builds the plan tree and renders it: a memo miss.
+func (sh *shaped) compile() (*Plan, error) {
 	var p *Plan
-	if pw != nil {
-		p, err = compileWrite(req, snap, opts, vals, pw)
+	var err error
+	if sh.pw != nil {
+		p, err = compileWrite(sh.req, sh.snap, sh.opts, sh.vals, sh.pw)
 	} else {
-		p, err = compile(req, snap, opts, vals, cl)
+		p, err = compile(sh.req, sh.snap, sh.opts, sh.vals, sh.cl)
 	}
 	if err != nil {
 		return nil, err
 	}
-	p.Args = vals.args
-	m.lru.Add(key, &compiled{plan: *p})
+	p.Args = sh.vals.args
 	return p, nil
 }
