@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -150,18 +149,7 @@ func (c *builder) relMatches(r *cache.Relationship, target, hint string) bool {
 func singleCol(cols []string, name string) bool { return len(cols) == 1 && cols[0] == name }
 
 func (c *builder) noRelationship(rel *cache.Relation, e *request.Embed) error {
-	using := ""
-	if e.Hint != "" {
-		using = "' using the hint '" + e.Hint
-	}
-	err := apierr.New(http.StatusBadRequest, "PGRST200",
-		"Could not find a relationship between '"+rel.Name+"' and '"+e.Name+"' in the schema cache",
-		"Searched for a foreign key relationship between '"+rel.Name+"' and '"+e.Name+using+"' in the schema '"+rel.Schema+"', but no matches were found.",
-		"")
-	if h := c.noRelationshipHint(rel, e.Name); h != "" {
-		err.Hint = h
-	}
-	return err
+	return apierr.NotFoundRelationship(rel.Name, e.Name, e.Hint, rel.Schema, c.noRelationshipHint(rel, e.Name))
 }
 
 // noRelationshipHint suggests the nearest foreign table of the parent's
@@ -197,11 +185,7 @@ func ambiguous(rel *cache.Relation, e *request.Embed, cands []*cache.Relationshi
 		}
 		hints = append(hints, "'"+r.ForeignTable.Name+"!"+h+"'")
 	}
-	err := apierr.New(http.StatusMultipleChoices, "PGRST201",
-		"Could not embed because more than one relationship was found for '"+rel.Name+"' and '"+e.Name+"'", "",
-		"Try changing '"+e.Name+"' to one of the following: "+strings.Join(hints, ", ")+". Find the desired relationship in the 'details' key.")
-	err.Details = details
-	return err
+	return apierr.AmbiguousRelationship(rel.Name, e.Name, details, hints)
 }
 
 func cardinalityName(c cache.Cardinality) string {
@@ -253,10 +237,9 @@ func findAliasedTarget(items []request.SelectItem, name string) *request.Embed {
 // notEmbedded is PGRST108; naming an aliased embed by its relation gets
 // the alias to use instead.
 func notEmbedded(k string, aliased *request.Embed) error {
-	msg := "'" + k + "' is not an embedded resource in this request"
+	alias := ""
 	if aliased != nil {
-		return apierr.New(http.StatusBadRequest, "PGRST108", msg, "Target names are not allowed in filters if they have an alias",
-			"Change '"+k+"' to '"+aliased.Alias+"' in filters, orders or limits.")
+		alias = aliased.Alias
 	}
-	return apierr.New(http.StatusBadRequest, "PGRST108", msg, "", "Verify that '"+k+"' is included in the 'select' query parameter.")
+	return apierr.NotEmbedded(k, alias)
 }

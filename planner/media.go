@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -155,7 +154,7 @@ func negotiateAmong(accept []request.MediaType, header string, opts Options, o o
 			return m, nil
 		}
 	}
-	return nil, apierr.New(http.StatusNotAcceptable, "PGRST107", "None of these media types are available: "+header, "", "")
+	return nil, apierr.NotAcceptable(header)
 }
 
 // planOptions are the EXPLAIN options a plan media type may ask for, in
@@ -176,7 +175,7 @@ func planMedia(mt request.MediaType, header string, opts Options, o offer) (*med
 		}
 	}
 	if strings.HasPrefix(inner.Subtype, "vnd.pgrst.plan") {
-		return nil, apierr.New(http.StatusNotAcceptable, "PGRST107", "None of these media types are available: "+header, "", "")
+		return nil, apierr.NotAcceptable(header)
 	}
 	m, err := negotiateAmong([]request.MediaType{inner}, header, opts, o)
 	if err != nil {

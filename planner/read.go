@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -51,11 +50,7 @@ func validCast(typ string) bool { return typ == "" || typeName.MatchString(typ) 
 
 // notFound is PGRST205 with a "Perhaps you meant" hint.
 func notFound(snap *cache.Snapshot, schema, name string) error {
-	e := apierr.New(http.StatusNotFound, "PGRST205", "Could not find the table '"+schema+"."+name+"' in the schema cache", "", "")
-	if best := closest(snap.RelationNames(schema), name); best != "" {
-		e.Hint = "Perhaps you meant the table '" + schema + "." + best + "'"
-	}
-	return e
+	return apierr.TableNotFound(schema, name, closest(snap.RelationNames(schema), name))
 }
 
 // readPlan is a resolved read: of a relation (GET/HEAD) or of a call's
@@ -103,7 +98,7 @@ func (b *builder) read(rel *cache.Relation, fn *cache.Function) (*readPlan, erro
 		return nil, err
 	}
 	if !b.opts.AggregatesEnabled && hasAggregate(req.Select) {
-		return nil, apierr.New(http.StatusBadRequest, "PGRST123", "Use of aggregate functions is not allowed", "", "")
+		return nil, apierr.AggregatesNotAllowed()
 	}
 	m.scalar = fn != nil && fn.ReturnKind != cache.ReturnsComposite
 	m.unwrap = fn != nil && !fn.ReturnsSet

@@ -94,8 +94,7 @@ func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
 	}
 	if req.Prefs.MaxAffected != nil && req.Prefs.Handling == "strict" && !cl.fn.ReturnsSet {
 		// Only rows can be counted against max-affected.
-		return nil, apierr.New(http.StatusBadRequest, "PGRST128",
-			"Function must return SETOF or TABLE when max-affected preference is used with handling=strict", "", "")
+		return nil, apierr.MaxAffectedRpcViolation()
 	}
 	switch {
 	case cl.whole && cl.fn.Params[0].Type == "bytea":
@@ -139,9 +138,7 @@ func chooseOverload(req *request.Request, snap *cache.Snapshot, a *callArgs) (*c
 		for _, m := range matches {
 			sigs = append(sigs, m.fn.Signature())
 		}
-		return nil, apierr.New(http.StatusMultipleChoices, "PGRST203",
-			"Could not choose the best candidate function between: "+strings.Join(sigs, ", "), "",
-			"Try renaming the parameters or the function itself in the database so function overloading can be resolved")
+		return nil, apierr.AmbiguousFunction(sigs)
 	}
 	return matches[0], nil
 }
@@ -260,8 +257,7 @@ func noFunction(snap *cache.Snapshot, req *request.Request, keys []string) error
 	case post && isJSON(req.ContentType):
 		searched += " or with a single unnamed json/jsonb parameter"
 	}
-	e := apierr.New(http.StatusNotFound, "PGRST202",
-		"Could not find the function "+name+listed+" in the schema cache",
+	e := apierr.NotFoundFunction("Could not find the function "+name+listed+" in the schema cache",
 		"Searched for the function "+name+searched+", but no matches were found in the schema cache.", "")
 	if kind != "" {
 		return e

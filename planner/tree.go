@@ -1,8 +1,6 @@
 package planner
 
 import (
-	"net/http"
-
 	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/cache"
 	"github.com/pgrest/pgrest/request"
@@ -385,14 +383,10 @@ func (b *builder) order(n *readNode, t *request.OrderTerm) (orderNode, error) {
 	}
 	child := childByKey(n, t.Relation)
 	if child == nil {
-		return on, apierr.New(http.StatusBadRequest, "PGRST108",
-			"'"+t.Relation+"' is not an embedded resource in this request", "",
-			"Verify that '"+t.Relation+"' is included in the 'select' query parameter.")
+		return on, apierr.NotEmbedded(t.Relation, "")
 	}
 	if !child.relationship.ToOne {
-		return on, apierr.New(http.StatusBadRequest, "PGRST118",
-			"A related order on '"+child.key+"' is not possible",
-			"'"+n.rel.Name+"' and '"+child.key+"' do not form a many-to-one or one-to-one relationship", "")
+		return on, apierr.RelatedOrderNotToOne(n.rel.Name, child.key)
 	}
 	on.related = child
 	return on, nil

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"slices"
 	"sort"
@@ -169,7 +168,7 @@ func (b *builder) mutate(w *preparedWrite) (*mutatePlan, error) {
 	}
 	limited := m.action == request.ActDelete || (m.action == request.ActUpdate && len(m.payload.cols) > 0)
 	if limited && (root.limit != nil || root.offset > 0) && rel.Kind != cache.KindTable {
-		return nil, apierr.New(http.StatusBadRequest, "PGRST100", "limit and offset on PATCH and DELETE need a table", "", "")
+		return nil, apierr.LimitNeedsTable()
 	}
 	return m, nil
 }
@@ -514,7 +513,7 @@ func onConflict(res string, keys, cols []string) string {
 func checkPut(req *request.Request, pk []string) error {
 	for _, r := range req.Ranges {
 		if len(r.Path) == 0 && (r.Limit != nil || r.Offset != 0) {
-			return apierr.New(http.StatusBadRequest, "PGRST114", "limit/offset querystring parameters are not allowed for PUT", "", "")
+			return apierr.PutLimitNotAllowed()
 		}
 	}
 	seen := map[string]bool{}
@@ -529,7 +528,7 @@ func checkPut(req *request.Request, pk []string) error {
 		ok = ok && seen[k]
 	}
 	if !ok || len(seen) != len(pk) {
-		return apierr.New(http.StatusMethodNotAllowed, "PGRST105", "Filters must include all and only primary key columns with 'eq' operators", "", "")
+		return apierr.InvalidFilters()
 	}
 	return nil
 }
@@ -537,7 +536,7 @@ func checkPut(req *request.Request, pk []string) error {
 // putMatchesURL checks that the PUT payload's first row has the primary
 // key the URL names (PGRST115).
 func putMatchesURL(req *request.Request, first map[string]json.RawMessage) error {
-	mismatch := apierr.New(http.StatusBadRequest, "PGRST115", "Payload values do not match URL in primary key column(s)", "", "")
+	mismatch := apierr.PutMatchingPk()
 	if first == nil {
 		return mismatch
 	}
@@ -629,7 +628,7 @@ func payload(req *request.Request, rel *cache.Relation) (*rowsPayload, error) {
 	sorted := slices.Sorted(slices.Values(cols))
 	for _, col := range sorted {
 		if rel.Column(col) == nil {
-			return nil, apierr.New(http.StatusBadRequest, "PGRST204", "Could not find the '"+col+"' column of '"+rel.Name+"' in the schema cache", "", "")
+			return nil, apierr.ColumnNotFound(rel.Name, col)
 		}
 	}
 	return p, nil
@@ -697,7 +696,7 @@ func decodeRows(req *request.Request, uniform bool, want []string) (*rowsPayload
 	case "/", "application/json": // JSON when no Content-Type is given
 		return scanJSONRows(req.Body, uniform, want)
 	}
-	return nil, apierr.New(http.StatusBadRequest, "PGRST102", "Content-Type not acceptable: "+ct, "", "")
+	return nil, apierr.PayloadContentType(ct)
 }
 
 // fromMaps makes the payload of rows decoded in Go (CSV, forms).
