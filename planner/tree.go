@@ -148,37 +148,42 @@ func (b *builder) readTree(rel *cache.Relation, items []request.SelectItem, alia
 	return root, nil
 }
 
-// scopedTargets resolves the path of every scoped parameter to the embed
-// it names (nil for the root), in the order PostgREST checks them:
-// PGRST108 for a path naming no embed in select.
-func (b *builder) scopedTargets(items []request.SelectItem) (map[any][]*request.Embed, error) {
-	out := map[any][]*request.Embed{}
-	resolve := func(key any, path []string) error {
-		chain, err := b.embedPath(items, path)
-		out[key] = chain
-		return err
-	}
-	for i := range b.req.Filters {
-		if err := resolve(&b.req.Filters[i], b.req.Filters[i].Path); err != nil {
+// targets are the embeds each scoped parameter names (nil for the root),
+// by kind, in the request's order.
+type targets struct{ filters, orders, ranges, logic [][]*request.Embed }
+
+// scopedTargets resolves the path of every scoped parameter to the embeds
+// it names, in the order PostgREST checks them: PGRST108 for a path
+// naming no embed in select.
+func (b *builder) scopedTargets(items []request.SelectItem) (*targets, error) {
+	req := b.req
+	all := make([][]*request.Embed, len(req.Filters)+len(req.Orders)+len(req.Ranges)+len(req.Logic))
+	t := &targets{}
+	t.filters, all = all[:len(req.Filters)], all[len(req.Filters):]
+	t.orders, all = all[:len(req.Orders)], all[len(req.Orders):]
+	t.ranges, t.logic = all[:len(req.Ranges)], all[len(req.Ranges):]
+	var err error
+	for i := range req.Filters {
+		if t.filters[i], err = b.embedPath(items, req.Filters[i].Path); err != nil {
 			return nil, err
 		}
 	}
-	for i := range b.req.Orders {
-		if err := resolve(&b.req.Orders[i], b.req.Orders[i].Path); err != nil {
+	for i := range req.Orders {
+		if t.orders[i], err = b.embedPath(items, req.Orders[i].Path); err != nil {
 			return nil, err
 		}
 	}
-	for i := range b.req.Ranges {
-		if err := resolve(&b.req.Ranges[i], b.req.Ranges[i].Path); err != nil {
+	for i := range req.Ranges {
+		if t.ranges[i], err = b.embedPath(items, req.Ranges[i].Path); err != nil {
 			return nil, err
 		}
 	}
-	for i := range b.req.Logic {
-		if err := resolve(&b.req.Logic[i], b.req.Logic[i].Path); err != nil {
+	for i := range req.Logic {
+		if t.logic[i], err = b.embedPath(items, req.Logic[i].Path); err != nil {
 			return nil, err
 		}
 	}
-	return out, nil
+	return t, nil
 }
 
 // embedPath follows a scoped parameter's path through the select list.
@@ -217,6 +222,7 @@ func (b *builder) embedPath(items []request.SelectItem, path []string) ([]*reque
 // level builds the select list of node n and the nodes of its embeds.
 func (b *builder) level(n *readNode, items []request.SelectItem) error {
 	n.star = len(items) == 0
+	n.selects = make([]selectNode, 0, len(items))
 	for i := range items {
 		it := &items[i]
 		if e := it.Embed; e != nil {
@@ -257,47 +263,49 @@ func (b *builder) embed(parent *cache.Relation, e *request.Embed) (*readNode, er
 	return n, nil
 }
 
-// nodesOf are the nodes a resolved path addresses (the root for none).
-func (b *builder) nodesOf(root *readNode, chain []*request.Embed) []*readNode {
+// eachNode calls f on the nodes a resolved path addresses (the root for
+// none), until f fails.
+func (b *builder) eachNode(root *readNode, chain []*request.Embed, f func(n *readNode) error) error {
 	if chain == nil {
-		return []*readNode{root}
+		return f(root)
 	}
-	var out []*readNode
 	for _, e := range chain {
 		if n := b.nodes[e]; n != nil {
-			out = append(out, n)
+			if err := f(n); err != nil {
+				return err
+			}
 		}
 	}
-	return out
+	return nil
 }
 
 // distribute hands every filter, logic tree, order and range to the node
 // it addresses, in the request's order.
-func (b *builder) distribute(root *readNode, targets map[any][]*request.Embed) error {
+func (b *builder) distribute(root *readNode, t *targets) error {
 	req := b.req
 	for i := range req.Filters {
 		f := &req.Filters[i]
-		for _, n := range b.nodesOf(root, targets[f]) {
+		if err := b.eachNode(root, t.filters[i], func(n *readNode) error {
 			fn, err := b.filter(n, f)
-			if err != nil {
-				return err
-			}
 			n.filters = append(n.filters, fn)
+			return err
+		}); err != nil {
+			return err
 		}
 	}
 	for i := range req.Logic {
-		t := &req.Logic[i]
-		for _, n := range b.nodesOf(root, targets[t]) {
-			ln, err := b.logic(n, t)
-			if err != nil {
-				return err
-			}
+		lt := &req.Logic[i]
+		if err := b.eachNode(root, t.logic[i], func(n *readNode) error {
+			ln, err := b.logic(n, lt)
 			n.logic = append(n.logic, ln)
+			return err
+		}); err != nil {
+			return err
 		}
 	}
 	for i := range req.Orders {
 		o := &req.Orders[i]
-		for _, n := range b.nodesOf(root, targets[o]) {
+		if err := b.eachNode(root, t.orders[i], func(n *readNode) error {
 			for j := range o.Terms {
 				on, err := b.order(n, &o.Terms[j])
 				if err != nil {
@@ -305,15 +313,19 @@ func (b *builder) distribute(root *readNode, targets map[any][]*request.Embed) e
 				}
 				n.orders = append(n.orders, on)
 			}
+			return nil
+		}); err != nil {
+			return err
 		}
 	}
 	for i := range req.Ranges {
 		r := &req.Ranges[i]
-		for _, n := range b.nodesOf(root, targets[r]) {
+		_ = b.eachNode(root, t.ranges[i], func(n *readNode) error {
 			if !n.ranged {
 				n.offset, n.limit, n.ranged = r.Offset, r.Limit, true
 			}
-		}
+			return nil
+		})
 	}
 	return nil
 }
