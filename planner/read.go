@@ -2,8 +2,6 @@ package planner
 
 import (
 	"regexp"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgrest/pgrest/apierr"
@@ -107,43 +105,4 @@ func (b *builder) read(rel *cache.Relation, fn *cache.Function) (*readPlan, erro
 		return nil, err
 	}
 	return &readPlan{root: root, media: m, count: req.Prefs.Count, warning: b.legacyWarning(req.Select)}, nil
-}
-
-// read renders a read plan from the FROM item from.
-func (c *renderer) read(p *readPlan, from, with string) *Plan {
-	media := p.media
-	c.jsonOut = media.json()
-	q := c.query(p.root, from, media.scalar)
-	pl := &Plan{ReadOnly: true, MediaType: media.contentType, Offset: q.offset, Singular: media.singular, Count: p.count, Warning: p.warning}
-	total := "NULL::bigint"
-	switch p.count {
-	case "exact":
-		total = "(SELECT pg_catalog.count(*) FROM " + q.from + q.where + ")"
-	case "planned":
-		pl.CountSQL = "SELECT 1 FROM " + q.from + q.where
-	case "estimated":
-		pl.CountSQL = "SELECT 1 FROM " + q.from + q.where
-		pl.EstimateAbove = c.opts.MaxRows
-		if c.opts.MaxRows != nil {
-			total = "(SELECT pg_catalog.count(*) FROM (" + pl.CountSQL + " LIMIT " + strconv.FormatInt(*c.opts.MaxRows+1, 10) + ") _pgrest_c)"
-		} else {
-			total = "(SELECT pg_catalog.count(*) FROM " + q.from + q.where + ")"
-		}
-	}
-	var sql strings.Builder
-	sql.WriteString(with)
-	sql.WriteString("SELECT ")
-	sql.WriteString(total)
-	sql.WriteString(" AS total, pg_catalog.count(_pgrest_t) AS page_total, ")
-	sql.WriteString(bodyColumns(media, q.names))
-	sql.WriteString(", " + responseSettings + " FROM (")
-	sql.WriteString(q.String())
-	sql.WriteString(") _pgrest_t")
-	pl.SQL = sql.String()
-	if media.explain != "" {
-		// The plan is the whole statement's, aggregation included.
-		pl.Explain = media.explain
-		pl.CountSQL = ""
-	}
-	return pl
 }

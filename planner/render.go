@@ -444,3 +444,42 @@ func columnIs(rel *cache.Relation, name string, types ...string) bool {
 	}
 	return false
 }
+
+// read renders a read plan from the FROM item from.
+func (c *renderer) read(p *readPlan, from, with string) *Plan {
+	media := p.media
+	c.jsonOut = media.json()
+	q := c.query(p.root, from, media.scalar)
+	pl := &Plan{ReadOnly: true, MediaType: media.contentType, Offset: q.offset, Singular: media.singular, Count: p.count, Warning: p.warning}
+	total := "NULL::bigint"
+	switch p.count {
+	case "exact":
+		total = "(SELECT pg_catalog.count(*) FROM " + q.from + q.where + ")"
+	case "planned":
+		pl.CountSQL = "SELECT 1 FROM " + q.from + q.where
+	case "estimated":
+		pl.CountSQL = "SELECT 1 FROM " + q.from + q.where
+		pl.EstimateAbove = c.opts.MaxRows
+		if c.opts.MaxRows != nil {
+			total = "(SELECT pg_catalog.count(*) FROM (" + pl.CountSQL + " LIMIT " + strconv.FormatInt(*c.opts.MaxRows+1, 10) + ") _pgrest_c)"
+		} else {
+			total = "(SELECT pg_catalog.count(*) FROM " + q.from + q.where + ")"
+		}
+	}
+	var sql strings.Builder
+	sql.WriteString(with)
+	sql.WriteString("SELECT ")
+	sql.WriteString(total)
+	sql.WriteString(" AS total, pg_catalog.count(_pgrest_t) AS page_total, ")
+	sql.WriteString(bodyColumns(media, q.names))
+	sql.WriteString(", " + responseSettings + " FROM (")
+	sql.WriteString(q.String())
+	sql.WriteString(") _pgrest_t")
+	pl.SQL = sql.String()
+	if media.explain != "" {
+		// The plan is the whole statement's, aggregation included.
+		pl.Explain = media.explain
+		pl.CountSQL = ""
+	}
+	return pl
+}
