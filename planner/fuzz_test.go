@@ -34,7 +34,7 @@ func testSnapshot() *cache.Snapshot {
 			ReturnsSet: true, ReturnsRelation: true, Volatility: cache.Stable, Columns: items.Columns,
 			Params: []cache.Param{{Name: "q", Type: "text"}, {Name: "lim", Type: "integer", HasDefault: true}}}},
 		{Schema: "public", Name: "add_note"}: {{Schema: "public", Name: "add_note", ReturnType: cache.QI{Schema: "pg_catalog", Name: "int4"},
-			ReturnKind: cache.ReturnsScalar, Volatility: cache.Volatile,
+			ReturnKind: cache.ReturnsScalar, Volatility: cache.Volatile, Settings: map[string]string{"work_mem": "1MB"},
 			Params: []cache.Param{{Name: "item_id", Type: "integer"}, {Name: "body", Type: "text"}}}},
 	}
 	return s.Finalize()

@@ -14,10 +14,12 @@ import (
 // The memo answers a request with SQL compiled for an earlier request of the
 // same key. If the key ever leaves out something the SQL depends on, one
 // client gets another's statement (other filters, another shape). This test
-// generates requests in pairs that differ only in values, and many that
-// differ in shape, plans them through one shared memo, and checks every
-// answer against a compilation from scratch: the SQL, the parameter count
-// and the plan's metadata must be identical.
+// generates reads, writes (payload key sets drawn with the values, so one
+// template yields several payload shapes) and RPC calls, in pairs that
+// differ only in values and in many that differ in shape, plans them
+// through one shared memo, and checks every answer against a compilation
+// from scratch: the SQL, the parameter count and the plan's metadata must
+// be identical, and the bind values equal.
 
 // genShape returns a request template: query-string pairs and headers whose
 // values are drawn by v, so the same template yields requests of one shape.
@@ -448,7 +450,7 @@ func TestMemoKeyDeterminesSQL(t *testing.T) {
 	shared := New(1 << 16)
 	maxRows := int64(7)
 	optionSets := []Options{{}, {AggregatesEnabled: true}, {MaxRows: &maxRows, PlanEnabled: true, AggregatesEnabled: true, LegacyTargetNames: true},
-		{PlanEnabled: true, LegacyTargetNames: true}}
+		{PlanEnabled: true, LegacyTargetNames: true}, {PlanEnabled: true, LegacyTargetNames: true, HoistedSettings: []string{"work_mem"}}}
 	compared, kinds := 0, map[string]int{}
 	for i := 0; i < 200; i++ {
 		for j, v := range variants(genTemplate(r), optionSets) {
