@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 
 	"github.com/pgrest/pgrest/apierr"
 )
@@ -17,8 +16,8 @@ import (
 
 var errMismatch = errors.New("mismatch")
 
-func keysMismatch() *apierr.Error {
-	return apierr.New(http.StatusBadRequest, "PGRST102", "All object keys must match", "", "")
+func keysMismatch() error {
+	return apierr.ObjectKeysMismatch()
 }
 
 // rowScanner walks a JSON body of rows: the decoder checks each row and

@@ -27,6 +27,16 @@ func testSnapshot() *cache.Snapshot {
 		{Table: items.QI(), ForeignTable: owners.QI(), Cardinality: cache.ManyToOne, Constraint: "items_owner_fk", Columns: []string{"owner_id"}, ForeignColumns: []string{"id"}, ToOne: true},
 		{Table: items.QI(), ForeignTable: notes.QI(), Cardinality: cache.OneToMany, Constraint: "notes_item_fk", Columns: []string{"id"}, ForeignColumns: []string{"item_id"}},
 	}
+	// functions: a set of items with a default argument, and a volatile
+	// scalar one
+	s.Functions = map[cache.QI][]*cache.Function{
+		{Schema: "public", Name: "search_items"}: {{Schema: "public", Name: "search_items", ReturnType: items.QI(), ReturnKind: cache.ReturnsComposite,
+			ReturnsSet: true, ReturnsRelation: true, Volatility: cache.Stable, Columns: items.Columns,
+			Params: []cache.Param{{Name: "q", Type: "text"}, {Name: "lim", Type: "integer", HasDefault: true}}}},
+		{Schema: "public", Name: "add_note"}: {{Schema: "public", Name: "add_note", ReturnType: cache.QI{Schema: "pg_catalog", Name: "int4"},
+			ReturnKind: cache.ReturnsScalar, Volatility: cache.Volatile, Settings: map[string]string{"work_mem": "1MB"},
+			Params: []cache.Param{{Name: "item_id", Type: "integer"}, {Name: "body", Type: "text"}}}},
+	}
 	return s.Finalize()
 }
 

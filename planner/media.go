@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,11 +56,11 @@ func wholeRows(items []request.SelectItem) bool {
 	return len(items) == 0 || (len(items) == 1 && items[0].Embed == nil && items[0].Field.Name == "*" && items[0].Cast == "")
 }
 
-func (c *compiler) offerFor(rel *cache.Relation, fn *cache.Function) offer {
-	o := offer{rel: rel, fn: fn, postgis: c.snap.PostGIS}
+func offerFor(snap *cache.Snapshot, req *request.Request, rel *cache.Relation, fn *cache.Function) offer {
+	o := offer{rel: rel, fn: fn, postgis: snap.PostGIS}
 	if rel != nil && (fn == nil || fn.ReturnKind == cache.ReturnsComposite) {
-		o.handlers = c.snap.Handlers(rel.QI())
-		if !wholeRows(c.req.Select) {
+		o.handlers = snap.Handlers(rel.QI())
+		if !wholeRows(req.Select) {
 			// Rows shaped by select= are no longer of the relation's type:
 			// only handlers taking any element apply.
 			var anyElem []cache.MediaHandler
@@ -155,7 +154,7 @@ func negotiateAmong(accept []request.MediaType, header string, opts Options, o o
 			return m, nil
 		}
 	}
-	return nil, apierr.New(http.StatusNotAcceptable, "PGRST107", "None of these media types are available: "+header, "", "")
+	return nil, apierr.NotAcceptable(header)
 }
 
 // planOptions are the EXPLAIN options a plan media type may ask for, in
@@ -176,7 +175,7 @@ func planMedia(mt request.MediaType, header string, opts Options, o offer) (*med
 		}
 	}
 	if strings.HasPrefix(inner.Subtype, "vnd.pgrst.plan") {
-		return nil, apierr.New(http.StatusNotAcceptable, "PGRST107", "None of these media types are available: "+header, "", "")
+		return nil, apierr.NotAcceptable(header)
 	}
 	m, err := negotiateAmong([]request.MediaType{inner}, header, opts, o)
 	if err != nil {

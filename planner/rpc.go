@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/pgrest/pgrest/apierr"
@@ -24,17 +23,6 @@ type call struct {
 	// whole is set when the body is the function's single unnamed argument.
 	whole   bool
 	payload any
-}
-
-// shape is what the compiled SQL depends on besides the request grammar.
-func (c *call) shape() string {
-	var b strings.Builder
-	b.WriteString(c.fn.Signature())
-	b.WriteString(strconv.FormatBool(c.whole))
-	for _, p := range c.args {
-		b.WriteString("\x00" + p.Name)
-	}
-	return b.String()
 }
 
 // singleBodyTypes are the types of a single unnamed parameter that takes
@@ -106,8 +94,7 @@ func resolveCall(req *request.Request, snap *cache.Snapshot) (*call, error) {
 	}
 	if req.Prefs.MaxAffected != nil && req.Prefs.Handling == "strict" && !cl.fn.ReturnsSet {
 		// Only rows can be counted against max-affected.
-		return nil, apierr.New(http.StatusBadRequest, "PGRST128",
-			"Function must return SETOF or TABLE when max-affected preference is used with handling=strict", "", "")
+		return nil, apierr.MaxAffectedRpcViolation()
 	}
 	switch {
 	case cl.whole && cl.fn.Params[0].Type == "bytea":
@@ -151,9 +138,7 @@ func chooseOverload(req *request.Request, snap *cache.Snapshot, a *callArgs) (*c
 		for _, m := range matches {
 			sigs = append(sigs, m.fn.Signature())
 		}
-		return nil, apierr.New(http.StatusMultipleChoices, "PGRST203",
-			"Could not choose the best candidate function between: "+strings.Join(sigs, ", "), "",
-			"Try renaming the parameters or the function itself in the database so function overloading can be resolved")
+		return nil, apierr.AmbiguousFunction(sigs)
 	}
 	return matches[0], nil
 }
@@ -272,8 +257,7 @@ func noFunction(snap *cache.Snapshot, req *request.Request, keys []string) error
 	case post && isJSON(req.ContentType):
 		searched += " or with a single unnamed json/jsonb parameter"
 	}
-	e := apierr.New(http.StatusNotFound, "PGRST202",
-		"Could not find the function "+name+listed+" in the schema cache",
+	e := apierr.NotFoundFunction("Could not find the function "+name+listed+" in the schema cache",
 		"Searched for the function "+name+searched+", but no matches were found in the schema cache.", "")
 	if kind != "" {
 		return e
@@ -313,59 +297,31 @@ func paramList(names []string) string {
 	return "(" + strings.Join(ps, ", ") + ")"
 }
 
-// callSource is the FROM item of a call: the function's rows under alias.
-// Scalar results get one column, pgrst_scalar.
-func (c *compiler) callSource(cl *call, alias string) string {
-	f := cl.fn
-	fn := ident(f.Schema) + "." + ident(f.Name)
-	as := " AS " + ident(alias)
-	// A function returning a bare record can't be a FROM item without a
-	// column list: it is called in a select list instead.
-	wrap := func(call string) string { return call + as }
-	switch {
-	case f.ReturnKind == cache.ReturnsComposite:
-	case f.ReturnType.Name == "record":
-		wrap = func(call string) string { return "(SELECT " + call + " AS pgrst_scalar)" + as }
-	default:
-		as += "(pgrst_scalar)"
-	}
-	switch {
-	case cl.whole:
-		return wrap(fn + "(" + c.param(&c.req.Body) + "::" + f.Params[0].Type + ")")
-	case len(cl.args) == 0:
-		return wrap(fn + "()")
-	}
-	var defs, named []string
-	for _, p := range cl.args {
-		defs = append(defs, ident(p.Name)+" "+argType(p.Type))
-		arg := ident(p.Name) + " := _pgrest_args." + ident(p.Name)
-		if p.Variadic {
-			arg = "VARIADIC " + arg
-		}
-		named = append(named, arg)
-	}
-	return "json_to_record(" + c.param(&c.req.Body) + "::json) AS _pgrest_args(" + strings.Join(defs, ", ") + "), LATERAL " +
-		wrap(fn+"("+strings.Join(named, ", ")+")")
+// callNode is a resolved call in the plan tree: the overload, how its
+// arguments reach it, and the parameter ($n) carrying them.
+type callNode struct {
+	fn       *cache.Function
+	args     []cache.Param
+	whole    bool
+	param    int // 0 when the call takes no arguments
+	readOnly bool
+	settings map[string]string
 }
 
-// argType is the type an argument is read as before the call. A
-// parameter's declared type has no length, and character and bit alone
-// mean length 1: reading as the varying type leaves the length check to
-// whatever the function does with the value, as PostgREST does.
-func argType(t string) string {
-	base, arr := strings.CutSuffix(t, "[]")
-	switch base {
-	case "character":
-		base = "character varying"
-	case "bit":
-		base = "bit varying"
-	default:
-		return t
+// call resolves a call's plan: the call and the read of its result.
+func (b *builder) call(cl *call) (*readPlan, error) {
+	req := b.req
+	cn := &callNode{fn: cl.fn, args: cl.args, whole: cl.whole, settings: hoisted(cl.fn, b.opts.HoistedSettings),
+		readOnly: req.Method != http.MethodPost || cl.fn.Volatility != cache.Volatile}
+	if cl.payload != nil {
+		cn.param = b.param(&req.Body)
 	}
-	if arr {
-		base += "[]"
+	rp, err := b.read(callResult(b.snap, cl.fn), cl.fn)
+	if err != nil {
+		return nil, err
 	}
-	return base
+	rp.call = cn
+	return rp, nil
 }
 
 // callResult is the relation a call's rows are planned against: the

@@ -4,141 +4,181 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 
 	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/cache"
 	"github.com/pgrest/pgrest/request"
 )
 
-// compileWrite plans POST (insert), PUT (upsert), PATCH (update) and
-// DELETE. The statement is a data-modifying CTE named after the resource,
-// so the returned rows go through the same select/embedding compiler as
-// reads.
-func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals *values) (*Plan, error) {
+// mutatePlan is a resolved write, as PostgREST's MutatePlan: the target,
+// the payload's shape (never its values: the body is parameter
+// payload.param), the conflict handling, what the statement returns, and
+// the read tree of the filters and of the representation.
+type mutatePlan struct {
+	action  request.Action
+	rel     *cache.Relation
+	alias   string
+	key     []string // the primary key (a view's derived one)
+	payload payloadShape
+	// conflict is the ON CONFLICT resolution ("" for none) on keys.
+	conflict string
+	keys     []string
+	// full: the statement returns whole rows; else only ret (none: "1").
+	full bool
+	ret  []string
+	// representation: return=representation; location: the key of the
+	// one row inserted, for Location (return=headers-only).
+	representation, location bool
+	missingDefault           bool
+	root                     *readNode
+	media                    *media
+	// paramTypes are the SQL types of all parameters, which the statement
+	// must type even where it does not use them.
+	paramTypes []string
+}
+
+// preparedWrite is what a write needs before its shape is known: the
+// relation and the decoded payload, checked against the URL. It runs on
+// every request, memo hit or not, since its checks read values.
+type preparedWrite struct {
+	rel *cache.Relation
+	key []string
+	p   *rowsPayload // nil for DELETE
+}
+
+func isWrite(a request.Action) bool {
+	switch a {
+	case request.ActCreate, request.ActUpsert, request.ActUpdate, request.ActDelete:
+		return true
+	}
+	return false
+}
+
+func prepareWrite(req *request.Request, snap *cache.Snapshot) (*preparedWrite, error) {
 	rel := snap.Relation(req.Schema, req.Resource)
 	if rel == nil {
 		return nil, notFound(snap, req.Schema, req.Resource)
 	}
-	c := &compiler{req: req, snap: snap, opts: opts, vals: vals}
-	w := &writer{c: c, rel: rel, target: ident(rel.Schema) + "." + ident(rel.Name), alias: req.Resource}
-	w.key = snap.KeyColumns(rel)
-	w.full, w.ret = returning(req, rel, w.key)
-	var mutation string
-	var err error
-	switch req.Action {
-	case request.ActCreate, request.ActUpsert:
-		mutation, err = w.insert()
-	case request.ActUpdate:
-		mutation, err = w.update()
-	case request.ActDelete:
-		mutation, err = w.delete()
-	default:
-		return nil, apierr.NotImplemented("this kind of write")
+	w := &preparedWrite{rel: rel, key: snap.KeyColumns(rel)}
+	if req.Action == request.ActUpsert {
+		if err := checkPut(req, w.key); err != nil {
+			return nil, err
+		}
 	}
+	if req.Action == request.ActDelete {
+		return w, nil
+	}
+	p, err := payload(req, rel)
 	if err != nil {
 		return nil, err
 	}
+	if req.Action == request.ActUpsert {
+		if err := putMatchesURL(req, p.first); err != nil {
+			return nil, err
+		}
+		// PUT writes the row the URL names: the first of the payload.
+		p = p.firstOnly()
+	}
+	w.p = p
+	return w, nil
+}
 
-	media, err := negotiate(req, opts, c.offerFor(rel, nil))
+// bindsBody reports whether the statement reads the payload: every
+// insert, and an update that sets columns.
+func (w *preparedWrite) bindsBody(a request.Action) bool {
+	return w.p != nil && (a != request.ActUpdate || len(w.p.cols) > 0)
+}
+
+// payloadShape is what the SQL of a write depends on in its payload: the
+// columns, and with missing=default which rows have which of them.
+type payloadShape struct {
+	cols      []string
+	object    bool
+	onlyFirst bool
+	n         int
+	present   []bool
+	// inFirst records, column by column, whether the first row has it.
+	inFirst []bool
+	param   int
+}
+
+func (s *payloadShape) has(row, col int) bool {
+	return s.present == nil || s.present[row*len(s.cols)+col]
+}
+
+func (s *payloadShape) sparse() bool { return slices.Contains(s.present, false) }
+
+// shape is the payload's shape; inFirst only matters for defaults.
+func (p *rowsPayload) shape(missingDefault bool) payloadShape {
+	s := payloadShape{cols: p.cols, object: p.object, onlyFirst: p.onlyFirst}
+	if missingDefault {
+		s.n, s.present = p.n, p.present
+		s.inFirst = make([]bool, len(p.cols))
+		for i, col := range p.cols {
+			_, s.inFirst[i] = p.first[col]
+		}
+	}
+	return s
+}
+
+// mutate resolves a write into its plan tree.
+func (b *builder) mutate(w *preparedWrite) (*mutatePlan, error) {
+	req, rel := b.req, w.rel
+	m := &mutatePlan{action: req.Action, rel: rel, alias: req.Resource, key: w.key, missingDefault: req.Prefs.Missing == "default",
+		representation: req.Prefs.Return == "representation"}
+	m.location = req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(w.key) > 0
+	m.full, m.ret = returning(req, rel, w.key)
+	m.paramTypes = make([]string, len(b.vals.args))
+	for i, a := range b.vals.args {
+		m.paramTypes[i] = "text"
+		if _, ok := a.([]string); ok {
+			m.paramTypes[i] = "text[]" // in. and quantified lists: the shape says which
+		}
+	}
+	if w.p != nil {
+		m.payload = w.p.shape(m.missingDefault)
+		if w.bindsBody(req.Action) {
+			m.payload.param = b.param(&req.Body)
+		}
+		if req.Action != request.ActUpdate {
+			m.conflict, m.keys = conflictTarget(req, w.key)
+		}
+	}
+	var items []request.SelectItem
+	if m.representation {
+		items = req.Select
+	}
+	b.lenient = true
+	root, err := b.readTree(rel, items, m.alias)
 	if err != nil {
 		return nil, err
 	}
-	c.jsonOut = media.json()
-	alias := w.alias
-	cols, from := "1", ident(alias)
-	body := "''::text AS body, NULL::bytea AS body_bytes"
-	switch {
-	case req.Prefs.Return == "representation":
-		l, err := c.selectList(rel, alias, req.Select, nil, false)
-		if err != nil {
-			return nil, err
-		}
-		cols = l.selectSQL()
-		// the representation comes in the requested order
-		order, err := c.orderClause(rel, alias, req.Select, nil)
-		if err != nil {
-			return nil, err
-		}
-		if w.full {
-			// Rows of the relation's own type, so computed columns (functions
-			// of that type, overloads included) resolve as they do on reads.
-			from = "unnest(ARRAY(SELECT _pgrest_m::" + w.target + " FROM " + ident(alias) + " _pgrest_m)) AS " + ident(alias)
-		}
-		from += l.joinSQL() + l.groupSQL() + order
-		body = bodyColumns(media, l.names)
-	case req.Action == request.ActCreate && req.Prefs.Return == "headers-only" && len(w.key) > 0:
-		// The primary key of the one row inserted, for the Location header.
-		var pk []string
-		for _, k := range w.key {
-			pk = append(pk, "json_build_array("+quoteLit(k)+", "+ident(alias)+"."+ident(k)+"::text)")
-		}
-		body = "(SELECT json_build_array(" + strings.Join(pk, ", ") + ")::text FROM " + ident(alias) + " WHERE (SELECT pg_catalog.count(*) FROM " + ident(alias) + ") = 1) AS body, NULL::bytea AS body_bytes"
+	m.root = root
+	if m.media, err = negotiate(req, b.opts, offerFor(b.snap, req, rel, nil)); err != nil {
+		return nil, err
 	}
-	total := "NULL::bigint"
-	if w.inserted != "" {
-		total = w.inserted
+	limited := m.action == request.ActDelete || (m.action == request.ActUpdate && len(m.payload.cols) > 0)
+	if limited && (root.limit != nil || root.offset > 0) && rel.Kind != cache.KindTable {
+		return nil, apierr.LimitNeedsTable()
 	}
-	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT " + total + " AS total, pg_catalog.count(_pgrest_t) AS page_total, " +
-		body + ", " + responseSettings + " FROM (SELECT " +
-		cols + " FROM " + from + ") _pgrest_t"
-	sql += bindUnused(sql, vals.args)
-	// A plan request explains the whole statement (run, with ANALYZE).
-	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular, Inserted: w.inserted != "", Upsert: w.upsert,
-		Explain: media.explain}, nil
+	return m, nil
 }
 
-// bindUnused references the parameters the statement leaves out, values
-// that a write ignores as PostgREST does (root filters on POST, filters of
-// an embed the response does not show): PostgreSQL must still type them.
-func bindUnused(sql string, args []any) string {
-	used := map[int]bool{}
-	for i := 0; i < len(sql); i++ {
-		if sql[i] != '$' {
-			continue
-		}
-		j := i + 1
-		for j < len(sql) && sql[j] >= '0' && sql[j] <= '9' {
-			j++
-		}
-		if n, err := strconv.Atoi(sql[i+1 : j]); err == nil {
-			used[n] = true
-		}
+// compileWrite plans POST (insert), PUT (upsert), PATCH (update) and
+// DELETE. The statement is a data-modifying CTE named after the resource,
+// so the returned rows go through the same select/embedding renderer as
+// reads.
+func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals *values, pw *preparedWrite) (*Plan, error) {
+	b := &builder{req: req, snap: snap, opts: opts, vals: vals}
+	m, err := b.mutate(pw)
+	if err != nil {
+		return nil, err
 	}
-	var refs []string
-	for i, a := range args {
-		if n := i + 1; !used[n] {
-			typ := "text"
-			if _, ok := a.([]string); ok {
-				typ = "text[]"
-			}
-			refs = append(refs, "$"+strconv.Itoa(n)+"::"+typ+" IS NULL")
-		}
-	}
-	if len(refs) == 0 {
-		return ""
-	}
-	return " WHERE (" + strings.Join(refs, " OR ") + " OR true)"
-}
-
-// writer builds one data-modifying statement.
-type writer struct {
-	c             *compiler
-	rel           *cache.Relation
-	target, alias string
-	key           []string // the primary key (a view's derived one)
-	// full: the statement returns whole rows; else only ret (none: "1").
-	full bool
-	ret  []string
-	// inserted, when set, is an expression counting the rows an upsert
-	// inserted rather than updated (201 against 200).
-	inserted string
-	upsert   bool
+	c := &renderer{snap: snap, opts: opts, mutation: true}
+	return c.write(m), nil
 }
 
 // returning decides what the statement returns: only what the response
@@ -187,187 +227,10 @@ func appendUnique(list []string, s string) []string {
 	return append(list, s)
 }
 
-// returningClause renders RETURNING for rows qualified by q.
-func (w *writer) returningClause(q string) string {
-	if w.full {
-		return " RETURNING " + q + ".*"
-	}
-	if len(w.ret) == 0 {
-		return " RETURNING 1"
-	}
-	cols := make([]string, len(w.ret))
-	for i, col := range w.ret {
-		cols[i] = q + "." + ident(col)
-	}
-	return " RETURNING " + strings.Join(cols, ", ")
-}
-
-// insert renders INSERT for POST and PUT, with ON CONFLICT for upserts.
-func (w *writer) insert() (string, error) {
-	req, rel, c := w.c.req, w.rel, w.c
-	if req.Action == request.ActUpsert {
-		if err := checkPut(req, w.key); err != nil {
-			return "", err
-		}
-	}
-	p, err := payload(req, rel)
-	if err != nil {
-		return "", err
-	}
-	if req.Action == request.ActUpsert {
-		if err := putMatchesURL(req, p.first); err != nil {
-			return "", err
-		}
-		// PUT writes the row the URL names: the first of the payload.
-		p = p.firstOnly()
-	}
-	c.vals.add(&req.Body, p.arg)
-	body := p.rowsSQL(c.param(&req.Body))
-	quoted := quoteAll(p.cols)
-	conflict, keys := onConflict(req, w.key, quoted)
-	w.upsert = keys != nil
-	if req.Action == request.ActUpsert {
-		// The URL's key filters guard the update (and bind their parameters).
-		where, err := c.whereClause(rel, rel.Name, nil, nil)
-		if err != nil {
-			return "", err
-		}
-		conflict += where
-	}
-	if len(keys) > 0 && (req.Action == request.ActUpsert || req.Prefs.Resolution == "merge-duplicates") {
-		w.countInserted(keys)
-	}
-	ret := w.returningClause(w.target)
-	if len(p.cols) == 0 {
-		return "INSERT INTO " + w.target + " SELECT FROM json_array_elements(" + body + ")" + conflict + ret, nil
-	}
-	head := "INSERT INTO " + w.target + " (" + strings.Join(quoted, ", ") + ") "
-	if p.sparse() {
-		return head + w.valuesWithDefaults(p, body) + conflict + ret, nil
-	}
-	exprs, recordset := strings.Join(quoted, ", "), "json_populate_recordset(NULL::"+w.target+", "+body+")"
-	if e, defs, ok := c.bodyRepresentations(rel, p.cols); ok {
-		exprs, recordset = e, "json_to_recordset("+body+") AS _pgrest_r("+defs+")"
-	}
-	return head + "SELECT " + exprs + " FROM " + recordset + conflict + ret, nil
-}
-
-// countInserted makes the statement also return the conflict key and
-// counts the returned rows whose key did not exist before: the outer
-// query still sees the table as it was before the statement.
-func (w *writer) countInserted(keys []string) {
-	var cond []string
-	for _, k := range keys {
-		if !w.full {
-			w.ret = appendUnique(w.ret, k)
-		}
-		cond = append(cond, "_pgrest_o."+ident(k)+" = _pgrest_n."+ident(k))
-	}
-	w.inserted = "(SELECT pg_catalog.count(*) FROM " + ident(w.alias) + " _pgrest_n WHERE NOT EXISTS (SELECT 1 FROM " + w.target +
-		" _pgrest_o WHERE " + strings.Join(cond, " AND ") + "))"
-}
-
-// valuesWithDefaults renders one VALUES row per payload row, DEFAULT for
-// every column the row leaves out (Prefer: missing=default), so column,
-// identity and domain defaults all apply as PostgreSQL defines them.
-func (w *writer) valuesWithDefaults(p *rowsPayload, body string) string {
-	rows := make([]string, p.n)
-	for i := range rows {
-		exprs := make([]string, len(p.cols))
-		for j, col := range p.cols {
-			if !p.has(i, j) {
-				exprs[j] = "DEFAULT"
-				continue
-			}
-			exprs[j] = w.columnFrom(col, body+"->"+strconv.Itoa(i))
-		}
-		rows[i] = "(" + strings.Join(exprs, ", ") + ")"
-	}
-	if len(rows) == 0 {
-		return "SELECT " + strings.Repeat("NULL, ", len(p.cols)-1) + "NULL WHERE false"
-	}
-	return "VALUES " + strings.Join(rows, ", ")
-}
-
-// columnFrom reads one column from a JSON object as the column's type
-// (through its domain representation when it has one).
-func (w *writer) columnFrom(col, obj string) string {
-	if e, defs, ok := w.c.bodyRepresentations(w.rel, []string{col}); ok {
-		return "(SELECT " + e + " FROM json_to_record(" + obj + ") AS _pgrest_r(" + defs + "))"
-	}
-	return "(json_populate_record(NULL::" + w.target + ", " + obj + "))." + ident(col)
-}
-
-// update renders UPDATE for PATCH from the payload's first row. A payload
-// without columns updates nothing and returns no rows, as PostgREST.
-func (w *writer) update() (string, error) {
-	req, rel, c := w.c.req, w.rel, w.c
-	p, err := payload(req, rel)
-	if err != nil {
-		return "", err
-	}
-	where, err := c.whereClause(rel, w.alias, nil, nil)
-	if err != nil {
-		return "", err
-	}
-	if len(p.cols) == 0 {
-		sel := "1"
-		if r := w.returningClause(ident(w.alias)); w.full || len(w.ret) > 0 {
-			sel = strings.TrimPrefix(r, " RETURNING ")
-		}
-		// LIMIT 0 rather than WHERE false keeps the filters' parameters bound.
-		return "SELECT " + sel + " FROM " + w.target + " AS " + ident(w.alias) + where + " LIMIT 0", nil
-	}
-	if where, err = c.limitedWhere(rel, w.target, w.alias, where); err != nil {
-		return "", err
-	}
-	c.vals.add(&req.Body, p.arg)
-	row := p.firstSQL(c.param(&req.Body))
-	var set string
-	if req.Prefs.Missing == "default" {
-		sets := make([]string, len(p.cols))
-		for i, col := range p.cols {
-			e := "DEFAULT"
-			if _, ok := p.first[col]; ok {
-				e = w.columnFrom(col, row)
-			}
-			sets[i] = ident(col) + " = " + e
-		}
-		set = strings.Join(sets, ", ")
-	} else {
-		quoted := quoteAll(p.cols)
-		exprs, record := strings.Join(quoted, ", "), "json_populate_record(NULL::"+w.target+", "+row+")"
-		if e, defs, ok := c.bodyRepresentations(rel, p.cols); ok {
-			exprs, record = e, "json_to_record("+row+") AS _pgrest_r("+defs+")"
-		}
-		set = "(" + strings.Join(quoted, ", ") + ") = (SELECT " + exprs + " FROM " + record + ")"
-	}
-	return "UPDATE " + w.target + " AS " + ident(w.alias) + " SET " + set + where + w.returningClause(ident(w.alias)), nil
-}
-
-func (w *writer) delete() (string, error) {
-	where, err := w.c.whereClause(w.rel, w.alias, nil, nil)
-	if err != nil {
-		return "", err
-	}
-	if where, err = w.c.limitedWhere(w.rel, w.target, w.alias, where); err != nil {
-		return "", err
-	}
-	return "DELETE FROM " + w.target + " AS " + ident(w.alias) + where + w.returningClause(ident(w.alias)), nil
-}
-
-func quoteAll(cols []string) []string {
-	out := make([]string, len(cols))
-	for i, col := range cols {
-		out[i] = ident(col)
-	}
-	return out
-}
-
-// onConflict renders the ON CONFLICT clause of an upsert: PUT, or POST
-// with Prefer: resolution; the target is on_conflict= or the primary key.
-// Without either, as in PostgREST, the resolution is not applied.
-func onConflict(req *request.Request, pk, cols []string) (string, []string) {
+// conflictTarget is an insert's conflict handling: PUT, or POST with
+// Prefer: resolution, on on_conflict= or the primary key. Without either,
+// as in PostgREST, the resolution is not applied ("", nil).
+func conflictTarget(req *request.Request, pk []string) (string, []string) {
 	res := req.Prefs.Resolution
 	if req.Action == request.ActUpsert {
 		res = "merge-duplicates"
@@ -379,15 +242,7 @@ func onConflict(req *request.Request, pk, cols []string) (string, []string) {
 	if (res != "merge-duplicates" && res != "ignore-duplicates") || len(keys) == 0 {
 		return "", nil
 	}
-	target := " ON CONFLICT (" + strings.Join(quoteAll(keys), ", ") + ")"
-	if res == "ignore-duplicates" || len(cols) == 0 {
-		return target + " DO NOTHING", keys
-	}
-	set := make([]string, len(cols))
-	for i, c := range cols {
-		set[i] = c + " = EXCLUDED." + c
-	}
-	return target + " DO UPDATE SET " + strings.Join(set, ", "), keys
+	return res, keys
 }
 
 // checkPut enforces PUT's shape: eq filters on exactly the primary key
@@ -395,7 +250,7 @@ func onConflict(req *request.Request, pk, cols []string) (string, []string) {
 func checkPut(req *request.Request, pk []string) error {
 	for _, r := range req.Ranges {
 		if len(r.Path) == 0 && (r.Limit != nil || r.Offset != 0) {
-			return apierr.New(http.StatusBadRequest, "PGRST114", "limit/offset querystring parameters are not allowed for PUT", "", "")
+			return apierr.PutLimitNotAllowed()
 		}
 	}
 	seen := map[string]bool{}
@@ -410,7 +265,7 @@ func checkPut(req *request.Request, pk []string) error {
 		ok = ok && seen[k]
 	}
 	if !ok || len(seen) != len(pk) {
-		return apierr.New(http.StatusMethodNotAllowed, "PGRST105", "Filters must include all and only primary key columns with 'eq' operators", "", "")
+		return apierr.InvalidFilters()
 	}
 	return nil
 }
@@ -418,7 +273,7 @@ func checkPut(req *request.Request, pk []string) error {
 // putMatchesURL checks that the PUT payload's first row has the primary
 // key the URL names (PGRST115).
 func putMatchesURL(req *request.Request, first map[string]json.RawMessage) error {
-	mismatch := apierr.New(http.StatusBadRequest, "PGRST115", "Payload values do not match URL in primary key column(s)", "", "")
+	mismatch := apierr.PutMatchingPk()
 	if first == nil {
 		return mismatch
 	}
@@ -436,30 +291,6 @@ func putMatchesURL(req *request.Request, first map[string]json.RawMessage) error
 		}
 	}
 	return nil
-}
-
-// limitedWhere applies order and limit to PATCH and DELETE: the rows
-// changed are the first ones in that order, picked by ctid (tables only).
-func (c *compiler) limitedWhere(rel *cache.Relation, target, alias, where string) (string, error) {
-	offset, limit := c.rangeFor(nil)
-	if limit == nil && offset == 0 {
-		return where, nil
-	}
-	if rel.Kind != cache.KindTable {
-		return "", apierr.New(http.StatusBadRequest, "PGRST100", "limit and offset on PATCH and DELETE need a table", "", "")
-	}
-	order, err := c.orderClause(rel, alias, nil, nil)
-	if err != nil {
-		return "", err
-	}
-	sub := "SELECT " + ident(alias) + ".ctid FROM " + target + " AS " + ident(alias) + where + order
-	if limit != nil {
-		sub += " LIMIT " + itoa64(*limit)
-	}
-	if offset > 0 {
-		sub += " OFFSET " + itoa64(offset)
-	}
-	return " WHERE " + ident(alias) + ".ctid = ANY(ARRAY(" + sub + "))", nil
 }
 
 // rowsPayload is a write's body: the statement's json parameter (the
@@ -486,31 +317,6 @@ func (p *rowsPayload) firstOnly() *rowsPayload {
 		q.present = q.present[:q.n*len(q.cols)]
 	}
 	return &q
-}
-
-func (p *rowsPayload) has(row, col int) bool {
-	return p.present == nil || p.present[row*len(p.cols)+col]
-}
-
-// sparse reports whether some row leaves out a column (missing=default).
-func (p *rowsPayload) sparse() bool {
-	return slices.Contains(p.present, false)
-}
-
-// firstSQL is the payload's first row as SQL, from its parameter param.
-func (p *rowsPayload) firstSQL(param string) string {
-	if p.object {
-		return param + "::json"
-	}
-	return "(" + param + "::json->0)"
-}
-
-// rowsSQL is the payload's rows as a JSON array in SQL.
-func (p *rowsPayload) rowsSQL(param string) string {
-	if p.onlyFirst || p.object {
-		return "json_build_array(" + p.firstSQL(param) + ")"
-	}
-	return param + "::json"
 }
 
 // payload reads the body. The columns are columns= when given, else the
@@ -540,30 +346,10 @@ func payload(req *request.Request, rel *cache.Relation) (*rowsPayload, error) {
 	sorted := slices.Sorted(slices.Values(cols))
 	for _, col := range sorted {
 		if rel.Column(col) == nil {
-			return nil, apierr.New(http.StatusBadRequest, "PGRST204", "Could not find the '"+col+"' column of '"+rel.Name+"' in the schema cache", "", "")
+			return nil, apierr.ColumnNotFound(rel.Name, col)
 		}
 	}
 	return p, nil
-}
-
-// bodyRepresentations handles columns whose domain has a cast from json
-// (domain representations): the body is read as a record of declared
-// types, those columns as json passed through the cast's function. ok is
-// false when no written column has such a cast.
-func (c *compiler) bodyRepresentations(rel *cache.Relation, cols []string) (exprs, defs string, ok bool) {
-	var es, ds []string
-	for _, name := range cols {
-		col := rel.Column(name)
-		if col == nil {
-			return "", "", false
-		}
-		e, typ := "_pgrest_r."+ident(name), col.Type
-		if fn := c.representation(rel, &request.Field{Name: name}, func(r *cache.Representation) *cache.QI { return r.FromJSON }); fn != "" {
-			e, typ, ok = fn+"("+e+")", "json", true
-		}
-		es, ds = append(es, e), append(ds, ident(name)+" "+typ)
-	}
-	return strings.Join(es, ", "), strings.Join(ds, ", "), ok
 }
 
 // decodeRows reads a write's body: JSON (an object or an array of
@@ -608,7 +394,7 @@ func decodeRows(req *request.Request, uniform bool, want []string) (*rowsPayload
 	case "/", "application/json": // JSON when no Content-Type is given
 		return scanJSONRows(req.Body, uniform, want)
 	}
-	return nil, apierr.New(http.StatusBadRequest, "PGRST102", "Content-Type not acceptable: "+ct, "", "")
+	return nil, apierr.PayloadContentType(ct)
 }
 
 // fromMaps makes the payload of rows decoded in Go (CSV, forms).
