@@ -117,17 +117,6 @@ func RootDisabled() *Error { // PGRST126
 	return New(http.StatusNotFound, "PGRST126", "Root endpoint metadata is disabled", "", "")
 }
 
-// TableNotFound is PGRST205 without a suggestion (callers that can suggest
-// a near name add the hint).
-func TableNotFound(qualified string) *Error { // PGRST205
-	return New(http.StatusNotFound, "PGRST205", "Could not find the table '"+qualified+"' in the schema cache", "", "")
-}
-
-// FunctionNotFound is PGRST202 without a suggestion.
-func FunctionNotFound(qualified string) *Error { // PGRST202
-	return New(http.StatusNotFound, "PGRST202", "Could not find the function "+qualified+" in the schema cache", "", "")
-}
-
 // JWTSecretMissing is PGRST300: a token arrived and no key is configured.
 func JWTSecretMissing() *Error { // PGRST300
 	return New(http.StatusInternalServerError, "PGRST300", "Server lacks JWT secret", "", "")

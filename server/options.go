@@ -17,7 +17,7 @@ func allowed(snap *cache.Snapshot, req *request.Request) (string, error) {
 	if req.RPC {
 		fns := snap.Functions[qi]
 		if len(fns) == 0 {
-			return "", apierr.FunctionNotFound(qi.String())
+			return "", apierr.NotFoundFunction("Could not find the function "+qi.String()+" in the schema cache", "", "")
 		}
 		for _, f := range fns {
 			if f.Volatility != cache.Volatile {
@@ -28,7 +28,7 @@ func allowed(snap *cache.Snapshot, req *request.Request) (string, error) {
 	}
 	rel := snap.Relations[qi]
 	if rel == nil {
-		return "", apierr.TableNotFound(qi.String())
+		return "", apierr.TableNotFound(req.Schema, req.Resource, "")
 	}
 	methods := []string{"OPTIONS", "GET", "HEAD"}
 	if rel.Insertable {
