@@ -6,6 +6,7 @@ import (
 	"go/token"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -157,4 +158,54 @@ func onUnexported(d *ast.FuncDecl) bool {
 	}
 	id, ok := typ.(*ast.Ident)
 	return ok && !id.IsExported()
+}
+
+// TestOneErrorCatalogue keeps every PGRST code's status and wording in
+// apierr/: elsewhere an error is made with its catalogue constructor, and a
+// code literal may only be compared against (matching an error already
+// made), never used to build one.
+func TestOneErrorCatalogue(t *testing.T) {
+	code := regexp.MustCompile(`^"PGRST\d+"$`)
+	err := filepath.WalkDir(".", func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || d.Name() == "apierr" || (strings.HasPrefix(d.Name(), ".") && path != ".")) {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		fs := token.NewFileSet()
+		f, err := parser.ParseFile(fs, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		compared := map[ast.Expr]bool{}
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.BinaryExpr:
+				if n.Op == token.EQL || n.Op == token.NEQ {
+					compared[n.X], compared[n.Y] = true, true
+				}
+			case *ast.CaseClause:
+				for _, e := range n.List {
+					compared[e] = true
+				}
+			case *ast.SelectorExpr:
+				if id, ok := n.X.(*ast.Ident); ok && id.Name == "apierr" && (n.Sel.Name == "New" || n.Sel.Name == "Errorf") {
+					t.Errorf("%s: apierr.%s outside the catalogue: add a constructor in apierr/", fs.Position(n.Pos()), n.Sel.Name)
+				}
+			case *ast.BasicLit:
+				if n.Kind == token.STRING && code.MatchString(n.Value) && !compared[n] {
+					t.Errorf("%s: error code %s built outside apierr/", fs.Position(n.Pos()), n.Value)
+				}
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
