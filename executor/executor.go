@@ -150,10 +150,7 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 	// nothing is parsed and one batch does it all).
 	stmts := requestStatements(p, tc)
 	single := !x.cached || x.prepared.has(conn.Conn(), stmts)
-	begin := "BEGIN ISOLATION LEVEL " + isolation(p.Settings["default_transaction_isolation"])
-	if p.ReadOnly {
-		begin += " READ ONLY"
-	}
+	begin := beginSQL(p.Settings["default_transaction_isolation"], p.ReadOnly)
 	settingsSQL, settingsArgs := settingsStatement(tc, p.Settings)
 	b := &pgx.Batch{}
 	b.Queue(begin)
@@ -208,9 +205,11 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 			return scanResult(rows, res, deliver)
 		})
 	}
-	if p.ReadOnly {
-		// Nothing to undo in a read-only transaction: committing in the same
-		// batch saves a round trip.
+	// Nothing to undo in a read-only transaction, nor in a write with no
+	// check to make on its result: committing in the same batch saves a
+	// round trip.
+	committed := p.ReadOnly || (tc.Check == nil && !tc.Rollback)
+	if committed {
 		b.Queue("COMMIT")
 	}
 	err = conn.SendBatch(ctx, b).Close()
@@ -231,7 +230,7 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 		x.prepared.add(conn.Conn(), stmts)
 	}
 	plannedTotal(p, res, planned)
-	if !p.ReadOnly {
+	if !committed {
 		if tc.Check != nil {
 			if err := tc.Check(res); err != nil {
 				rollback(conn)
@@ -321,39 +320,59 @@ func rollback(conn *pgxpool.Conn) {
 
 // settingsStatement sets every transaction-local setting in one SELECT.
 // Names are fixed or come from configuration; every value is a parameter.
+// The text depends only on how many settings there are, so it is built
+// once per count.
 func settingsStatement(tc *TxContext, extra map[string]string) (string, []any) {
-	var sb strings.Builder
-	args := make([]any, 0, 16)
-	add := func(name, value string) {
-		if len(args) > 0 {
-			sb.WriteString(", ")
-		}
-		args = append(args, name, value)
-		n := len(args)
-		sb.WriteString("set_config($")
-		sb.WriteString(strconv.Itoa(n - 1))
-		sb.WriteString(", $")
-		sb.WriteString(strconv.Itoa(n))
-		sb.WriteString(", true)")
-	}
-	sb.WriteString("SELECT ")
-	add("search_path", tc.SearchPath)
-	add("role", tc.Role)
-	add("request.jwt.claims", tc.ClaimsJSON)
-	add("request.method", tc.Method)
-	add("request.path", tc.Path)
-	add("request.headers", tc.HeadersJSON)
-	add("request.cookies", tc.CookiesJSON)
+	n := 7 + len(tc.AppSettings) + len(extra)
 	if tc.Timezone != "" {
-		add("timezone", tc.Timezone)
+		n++
+	}
+	args := make([]any, 0, 2*n)
+	args = append(args, "search_path", tc.SearchPath, "role", tc.Role, "request.jwt.claims", tc.ClaimsJSON,
+		"request.method", tc.Method, "request.path", tc.Path, "request.headers", tc.HeadersJSON,
+		"request.cookies", tc.CookiesJSON)
+	if tc.Timezone != "" {
+		args = append(args, "timezone", tc.Timezone)
 	}
 	for _, k := range sortedKeys(tc.AppSettings) {
-		add("app.settings."+k, tc.AppSettings[k])
+		args = append(args, "app.settings."+k, tc.AppSettings[k])
 	}
 	for _, k := range sortedKeys(extra) {
-		add(k, extra[k])
+		args = append(args, k, extra[k])
 	}
-	return sb.String(), args
+	return setConfigSQL(n), args
+}
+
+// setConfigTexts holds the settings statement for each count up to its
+// length; past it the text is built per request.
+var setConfigTexts = func() (t [24]string) {
+	for i := range t {
+		t[i] = buildSetConfigSQL(i)
+	}
+	return t
+}()
+
+func setConfigSQL(n int) string {
+	if n < len(setConfigTexts) {
+		return setConfigTexts[n]
+	}
+	return buildSetConfigSQL(n)
+}
+
+func buildSetConfigSQL(n int) string {
+	var sb strings.Builder
+	sb.WriteString("SELECT ")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("set_config($")
+		sb.WriteString(strconv.Itoa(2*i + 1))
+		sb.WriteString(", $")
+		sb.WriteString(strconv.Itoa(2*i + 2))
+		sb.WriteString(", true)")
+	}
+	return sb.String()
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -391,17 +410,27 @@ func connectionLost(err error) bool {
 	return false
 }
 
-// isolation is the transaction's isolation level: a function's own
-// default_transaction_isolation (references/transactions), else READ COMMITTED.
-func isolation(setting string) string {
-	switch strings.ToLower(strings.TrimSpace(setting)) {
+// beginSQL starts the transaction at its isolation level: a function's own
+// default_transaction_isolation (references/transactions), else READ
+// COMMITTED. The texts are constants: nothing is built per request.
+func beginSQL(isolation string, readOnly bool) string {
+	level := 0
+	switch strings.ToLower(strings.TrimSpace(isolation)) {
 	case "serializable":
-		return "SERIALIZABLE"
+		level = 2
 	case "repeatable read":
-		return "REPEATABLE READ"
+		level = 1
 	}
-	return "READ COMMITTED"
+	if readOnly {
+		return beginReadOnly[level]
+	}
+	return beginReadWrite[level]
 }
+
+var (
+	beginReadWrite = [3]string{"BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN ISOLATION LEVEL REPEATABLE READ", "BEGIN ISOLATION LEVEL SERIALIZABLE"}
+	beginReadOnly  = [3]string{"BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"}
+)
 
 // requestStatements lists the statements a request runs after its
 // settings, in order: pre-request, planned count, the statement or its plan.

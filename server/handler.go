@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"github.com/pgrest/pgrest/executor"
 	"math"
@@ -98,12 +97,13 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, cfg, aerr)
 		return
 	}
-	if req.Action != request.ActRead && plan.Explain == "" {
+	strictMax := req.Prefs.MaxAffected != nil && req.Prefs.Handling == "strict"
+	if req.Action != request.ActRead && plan.Explain == "" && (plan.Singular || strictMax) {
 		tc.Check = func(res *executor.Result) error {
 			if plan.Singular && res.PageTotal != 1 {
 				return singularError(res.PageTotal)
 			}
-			if max := req.Prefs.MaxAffected; max != nil && req.Prefs.Handling == "strict" && res.PageTotal > *max {
+			if max := req.Prefs.MaxAffected; strictMax && res.PageTotal > *max {
 				return apierr.New(http.StatusBadRequest, "PGRST124", "Query result exceeds max-affected preference constraint",
 					"The query affects "+strconv.FormatInt(res.PageTotal, 10)+" rows", "")
 			}
@@ -203,8 +203,8 @@ func (a *App) txContext(cfg *config.Config, req *request.Request, role string, c
 		ClaimsJSON:    string(claims),
 		Method:        req.Method,
 		Path:          req.Path,
-		HeadersJSON:   mustJSON(req.Headers),
-		CookiesJSON:   mustJSON(req.Cookies),
+		HeadersJSON:   objectJSON(req.Headers),
+		CookiesJSON:   objectJSON(req.Cookies),
 		SearchPath:    searchPath(req.Schema, cfg.DBExtraSearchPath),
 		AppSettings:   cfg.AppSettings,
 	}
@@ -235,14 +235,6 @@ func searchPath(schema string, extra []string) string {
 		}
 	}
 	return strings.Join(parts, ", ")
-}
-
-func mustJSON(m map[string]string) string {
-	if m == nil {
-		return "{}"
-	}
-	b, _ := json.Marshal(m)
-	return string(b)
 }
 
 // fail writes an error; client-error-verbosity=minimal leaves out details
