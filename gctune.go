@@ -13,7 +13,7 @@ import (
 // live heap is a few MB collects every few MB allocated, i.e. every few
 // hundred requests; a fixed headroom makes that rarer at a bounded cost in
 // RSS, and a large live heap (big bodies) falls back to GOGC=100.
-const gcHeadroom = 16 << 20
+const gcHeadroom = 8 << 20
 
 var gcTuneOnce sync.Once
 
@@ -43,11 +43,11 @@ func startGCTuner() {
 type gcSentinel struct{ _ [16]byte }
 
 // gcPercent keeps gcHeadroom of growth for a small live heap, never below
-// GOGC=100 nor above 800.
+// GOGC=100 nor above 400.
 func gcPercent(live uint64) int {
 	if live == 0 {
 		return 100
 	}
 	p := int(gcHeadroom * 100 / live)
-	return max(100, min(p, 800))
+	return max(100, min(p, 400))
 }
