@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -323,6 +324,18 @@ func LogLevel(name string) zerolog.Level {
 type derived struct {
 	cfg  *config.Config
 	auth *auth.Verifier
+	// searchPaths: schema → the search_path requests on it run with.
+	searchPaths sync.Map
+}
+
+// searchPath is the request's search_path, built once per schema.
+func (d *derived) searchPath(schema string) string {
+	if p, ok := d.searchPaths.Load(schema); ok {
+		return p.(string)
+	}
+	p := searchPath(schema, d.cfg.DBExtraSearchPath)
+	d.searchPaths.Store(schema, p)
+	return p
 }
 
 // config is the current configuration, for paths outside a request.

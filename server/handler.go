@@ -92,7 +92,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, cfg, executor.ToAPIError(err, authenticated))
 		return
 	}
-	tc, aerr := a.txContext(cfg, req, who.Role, who.ClaimsJSON, authenticated)
+	tc, aerr := a.txContext(rt, req, who.Role, who.ClaimsJSON, authenticated)
 	if aerr != nil {
 		a.fail(w, cfg, aerr)
 		return
@@ -196,7 +196,8 @@ func (a *App) missingObject(ctx context.Context, err error, req *request.Request
 }
 
 // txContext gathers the per-request settings (references/transactions).
-func (a *App) txContext(cfg *config.Config, req *request.Request, role string, claims []byte, authenticated bool) (*executor.TxContext, *apierr.Error) {
+func (a *App) txContext(rt *derived, req *request.Request, role string, claims []byte, authenticated bool) (*executor.TxContext, *apierr.Error) {
+	cfg := rt.cfg
 	tc := &executor.TxContext{
 		Role:          role,
 		Authenticated: authenticated,
@@ -205,7 +206,7 @@ func (a *App) txContext(cfg *config.Config, req *request.Request, role string, c
 		Path:          req.Path,
 		HeadersJSON:   objectJSON(req.Headers),
 		CookiesJSON:   objectJSON(req.Cookies),
-		SearchPath:    searchPath(req.Schema, cfg.DBExtraSearchPath),
+		SearchPath:    rt.searchPath(req.Schema),
 		AppSettings:   cfg.AppSettings,
 	}
 	// Derived from the request's own config snapshot: a reload swapping
