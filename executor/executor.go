@@ -74,6 +74,9 @@ type Executor struct {
 	// (db-prepared-statements); prepared tracks which.
 	cached   bool
 	prepared preparedSet
+	// explicitBegin: the session default isolation is not READ COMMITTED,
+	// so every transaction says BEGIN ISOLATION LEVEL.
+	explicitBegin atomic.Bool
 }
 
 // New makes an executor: acquireTimeout bounds the wait for a pooled
@@ -150,10 +153,22 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 	// nothing is parsed and one batch does it all).
 	stmts := requestStatements(p, tc)
 	single := !x.cached || x.prepared.has(conn.Conn(), stmts)
-	begin := beginSQL(p.Settings["default_transaction_isolation"], p.ReadOnly)
-	settingsSQL, settingsArgs := settingsStatement(tc, p.Settings)
+	// Nothing to undo in a read-only transaction, nor in a write with no
+	// check to make on its result: committing in the same batch saves a
+	// round trip.
+	committed := p.ReadOnly || (tc.Check == nil && !tc.Rollback)
+	isolation := p.Settings["default_transaction_isolation"]
+	// A pipeline up to its Sync is one transaction (PostgreSQL's protocol
+	// "Pipelining"): when every statement goes in one batch and commits at
+	// its end, BEGIN and COMMIT are two statements the server runs for
+	// nothing. READ ONLY is then a setting; an isolation level must come
+	// before the first statement, so a function's own level keeps BEGIN.
+	implicit := x.cached && single && committed && defaultIsolation(isolation) && !x.explicitBegin.Load()
+	settingsSQL, settingsArgs := settingsStatement(tc, p.Settings, implicit, p.ReadOnly)
 	b := &pgx.Batch{}
-	b.Queue(begin)
+	if !implicit {
+		b.Queue(beginSQL(isolation, p.ReadOnly))
+	}
 	b.Queue(settingsSQL, settingsArgs...)
 	if !single {
 		if err = conn.SendBatch(ctx, b).Close(); err != nil {
@@ -205,11 +220,7 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 			return scanResult(rows, res, deliver)
 		})
 	}
-	// Nothing to undo in a read-only transaction, nor in a write with no
-	// check to make on its result: committing in the same batch saves a
-	// round trip.
-	committed := p.ReadOnly || (tc.Check == nil && !tc.Rollback)
-	if committed {
+	if committed && !implicit {
 		b.Queue("COMMIT")
 	}
 	err = conn.SendBatch(ctx, b).Close()
@@ -218,6 +229,12 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 		x.prepared.forget(conn.Conn())
 		if res.Delivered {
 			return res, nil // the client has its answer: nothing to retry or report
+		}
+		if implicit && isCode(err, "25001") {
+			// The session's default isolation is not READ COMMITTED (set on
+			// the database or login role): nothing ran; BEGIN from now on.
+			x.explicitBegin.Store(true)
+			return x.runOnce(ctx, p, tc)
 		}
 		if single && x.cached && isPermission(err) {
 			// A statement we thought prepared was not (pgx evicted it) and
@@ -322,12 +339,27 @@ func rollback(conn *pgxpool.Conn) {
 // Names are fixed or come from configuration; every value is a parameter.
 // The text depends only on how many settings there are, so it is built
 // once per count.
-func settingsStatement(tc *TxContext, extra map[string]string) (string, []any) {
+// Without BEGIN (implicit), the settings also say what BEGIN would have:
+// READ COMMITTED, which fails with 25001 unless it is already the
+// transaction's level, and READ ONLY.
+func settingsStatement(tc *TxContext, extra map[string]string, implicit, readOnly bool) (string, []any) {
 	n := 7 + len(tc.AppSettings) + len(extra)
 	if tc.Timezone != "" {
 		n++
 	}
+	if implicit {
+		n++
+		if readOnly {
+			n++
+		}
+	}
 	args := make([]any, 0, 2*n)
+	if implicit {
+		args = append(args, "transaction_isolation", "read committed")
+		if readOnly {
+			args = append(args, "transaction_read_only", "on")
+		}
+	}
 	args = append(args, "search_path", tc.SearchPath, "role", tc.Role, "request.jwt.claims", tc.ClaimsJSON,
 		"request.method", tc.Method, "request.path", tc.Path, "request.headers", tc.HeadersJSON,
 		"request.cookies", tc.CookiesJSON)
@@ -414,18 +446,24 @@ func connectionLost(err error) bool {
 // default_transaction_isolation (references/transactions), else READ
 // COMMITTED. The texts are constants: nothing is built per request.
 func beginSQL(isolation string, readOnly bool) string {
-	level := 0
-	switch strings.ToLower(strings.TrimSpace(isolation)) {
-	case "serializable":
-		level = 2
-	case "repeatable read":
-		level = 1
-	}
+	level := isolationLevel(isolation)
 	if readOnly {
 		return beginReadOnly[level]
 	}
 	return beginReadWrite[level]
 }
+
+func isolationLevel(setting string) int {
+	switch strings.ToLower(strings.TrimSpace(setting)) {
+	case "serializable":
+		return 2
+	case "repeatable read":
+		return 1
+	}
+	return 0
+}
+
+func defaultIsolation(setting string) bool { return isolationLevel(setting) == 0 }
 
 var (
 	beginReadWrite = [3]string{"BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN ISOLATION LEVEL REPEATABLE READ", "BEGIN ISOLATION LEVEL SERIALIZABLE"}
@@ -448,9 +486,11 @@ func requestStatements(p *planner.Plan, tc *TxContext) []string {
 	return append(out, p.SQL)
 }
 
-func isPermission(err error) bool {
+func isPermission(err error) bool { return isCode(err, "42501") }
+
+func isCode(err error, code string) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "42501"
+	return errors.As(err, &pe) && pe.Code == code
 }
 
 // preparedSet remembers which statements each pooled connection has
