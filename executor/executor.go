@@ -230,7 +230,7 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 		if res.Delivered {
 			return res, nil // the client has its answer: nothing to retry or report
 		}
-		if implicit && isCode(err, "25001") {
+		if implicit && isolationRefused(err) {
 			// The session's default isolation is not READ COMMITTED (set on
 			// the database or login role): nothing ran; BEGIN from now on.
 			x.explicitBegin.Store(true)
@@ -487,6 +487,15 @@ func requestStatements(p *planner.Plan, tc *TxContext) []string {
 }
 
 func isPermission(err error) bool { return isCode(err, "42501") }
+
+// isolationRefused: the settings' set_config('transaction_isolation') met a
+// transaction whose level differs (no context: a user's own SET TRANSACTION
+// inside a function carries one, and is the request's own error).
+func isolationRefused(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "25001" && pe.Where == "" &&
+		strings.HasPrefix(pe.Message, "SET TRANSACTION ISOLATION LEVEL must be called before any query")
+}
 
 func isCode(err error, code string) bool {
 	var pe *pgconn.PgError
