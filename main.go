@@ -124,6 +124,7 @@ func catchSignals() {
 // serve runs until SIGTERM/SIGINT. ready, when set, is called once listening.
 func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, stderr io.Writer) int {
 	catchSignals()
+	tuneGC()
 	log, setLevel := server.NewLogger(cfg, stderr)
 	log.Log().Msg("Starting pgrest " + server.Version + " (PostgREST 16 compatible)...")
 	if config.LegacyRoleClaimKey(cfg.JWTRoleClaimKey) {

@@ -55,9 +55,9 @@ func (x *Executor) begin(ctx context.Context, tc *TxContext, isolationLevel stri
 	if err != nil {
 		return nil, err
 	}
-	sql, args := settingsStatement(tc, nil)
+	sql, args := settingsStatement(tc, nil, false, false)
 	b := &pgx.Batch{}
-	b.Queue("BEGIN ISOLATION LEVEL " + isolation(isolationLevel))
+	b.Queue(beginSQL(isolationLevel, false))
 	b.Queue(sql, args...)
 	t := &Tx{x: x, conn: conn, response: map[string]string{"response.headers": "", "response.status": ""}, settings: sql}
 	t.opening = b.QueuedQueries

@@ -73,6 +73,9 @@ type Executor struct {
 	// (db-prepared-statements); prepared tracks which.
 	cached   bool
 	prepared preparedSet
+	// explicitBegin: the session default isolation is not READ COMMITTED,
+	// so every transaction says BEGIN ISOLATION LEVEL.
+	explicitBegin atomic.Bool
 }
 
 // New makes an executor: acquireTimeout bounds the wait for a pooled
@@ -149,13 +152,22 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 	// nothing is parsed and one batch does it all).
 	stmts := requestStatements(p, tc)
 	single := !x.cached || x.prepared.has(conn.Conn(), stmts)
-	begin := "BEGIN ISOLATION LEVEL " + isolation(p.Settings["default_transaction_isolation"])
-	if p.ReadOnly {
-		begin += " READ ONLY"
-	}
-	settingsSQL, settingsArgs := settingsStatement(tc, p.Settings)
+	// Nothing to undo in a read-only transaction, nor in a write with no
+	// check to make on its result: committing in the same batch saves a
+	// round trip.
+	committed := p.ReadOnly || (tc.Check == nil && !tc.Rollback)
+	isolation := p.Settings["default_transaction_isolation"]
+	// A pipeline up to its Sync is one transaction (PostgreSQL's protocol
+	// "Pipelining"): when every statement goes in one batch and commits at
+	// its end, BEGIN and COMMIT are two statements the server runs for
+	// nothing. READ ONLY is then a setting; an isolation level must come
+	// before the first statement, so a function's own level keeps BEGIN.
+	implicit := x.cached && single && committed && defaultIsolation(isolation) && !x.explicitBegin.Load()
+	settingsSQL, settingsArgs := settingsStatement(tc, p.Settings, implicit, p.ReadOnly)
 	b := &pgx.Batch{}
-	b.Queue(begin)
+	if !implicit {
+		b.Queue(beginSQL(isolation, p.ReadOnly))
+	}
 	b.Queue(settingsSQL, settingsArgs...)
 	if !single {
 		if err = conn.SendBatch(ctx, b).Close(); err != nil {
@@ -207,9 +219,7 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 			return scanResult(rows, res, deliver)
 		})
 	}
-	if p.ReadOnly {
-		// Nothing to undo in a read-only transaction: committing in the same
-		// batch saves a round trip.
+	if committed && !implicit {
 		b.Queue("COMMIT")
 	}
 	err = conn.SendBatch(ctx, b).Close()
@@ -218,6 +228,12 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 		x.prepared.forget(conn.Conn())
 		if res.Delivered {
 			return res, nil // the client has its answer: nothing to retry or report
+		}
+		if implicit && isolationRefused(err) {
+			// The session's default isolation is not READ COMMITTED (set on
+			// the database or login role): nothing ran; BEGIN from now on.
+			x.explicitBegin.Store(true)
+			return x.runOnce(ctx, p, tc)
 		}
 		if single && x.cached && isPermission(err) {
 			// A statement we thought prepared was not (pgx evicted it) and
@@ -230,7 +246,7 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 		x.prepared.add(conn.Conn(), stmts)
 	}
 	plannedTotal(p, res, planned)
-	if !p.ReadOnly {
+	if !committed {
 		if tc.Check != nil {
 			if err := tc.Check(res); err != nil {
 				rollback(conn)
@@ -320,39 +336,74 @@ func rollback(conn *pgxpool.Conn) {
 
 // settingsStatement sets every transaction-local setting in one SELECT.
 // Names are fixed or come from configuration; every value is a parameter.
-func settingsStatement(tc *TxContext, extra map[string]string) (string, []any) {
-	var sb strings.Builder
-	args := make([]any, 0, 16)
-	add := func(name, value string) {
-		if len(args) > 0 {
-			sb.WriteString(", ")
-		}
-		args = append(args, name, value)
-		n := len(args)
-		sb.WriteString("set_config($")
-		sb.WriteString(strconv.Itoa(n - 1))
-		sb.WriteString(", $")
-		sb.WriteString(strconv.Itoa(n))
-		sb.WriteString(", true)")
-	}
-	sb.WriteString("SELECT ")
-	add("search_path", tc.SearchPath)
-	add("role", tc.Role)
-	add("request.jwt.claims", tc.ClaimsJSON)
-	add("request.method", tc.Method)
-	add("request.path", tc.Path)
-	add("request.headers", tc.HeadersJSON)
-	add("request.cookies", tc.CookiesJSON)
+// The text depends only on how many settings there are, so it is built
+// once per count.
+// Without BEGIN (implicit), the settings also say what BEGIN would have:
+// READ COMMITTED, which fails with 25001 unless it is already the
+// transaction's level, and READ ONLY.
+func settingsStatement(tc *TxContext, extra map[string]string, implicit, readOnly bool) (string, []any) {
+	n := 7 + len(tc.AppSettings) + len(extra)
 	if tc.Timezone != "" {
-		add("timezone", tc.Timezone)
+		n++
+	}
+	if implicit {
+		n++
+		if readOnly {
+			n++
+		}
+	}
+	args := make([]any, 0, 2*n)
+	if implicit {
+		args = append(args, "transaction_isolation", "read committed")
+		if readOnly {
+			args = append(args, "transaction_read_only", "on")
+		}
+	}
+	args = append(args, "search_path", tc.SearchPath, "role", tc.Role, "request.jwt.claims", tc.ClaimsJSON,
+		"request.method", tc.Method, "request.path", tc.Path, "request.headers", tc.HeadersJSON,
+		"request.cookies", tc.CookiesJSON)
+	if tc.Timezone != "" {
+		args = append(args, "timezone", tc.Timezone)
 	}
 	for _, k := range sortedKeys(tc.AppSettings) {
-		add("app.settings."+k, tc.AppSettings[k])
+		args = append(args, "app.settings."+k, tc.AppSettings[k])
 	}
 	for _, k := range sortedKeys(extra) {
-		add(k, extra[k])
+		args = append(args, k, extra[k])
 	}
-	return sb.String(), args
+	return setConfigSQL(n), args
+}
+
+// setConfigTexts holds the settings statement for each count up to its
+// length; past it the text is built per request.
+var setConfigTexts = func() (t [24]string) {
+	for i := range t {
+		t[i] = buildSetConfigSQL(i)
+	}
+	return t
+}()
+
+func setConfigSQL(n int) string {
+	if n < len(setConfigTexts) {
+		return setConfigTexts[n]
+	}
+	return buildSetConfigSQL(n)
+}
+
+func buildSetConfigSQL(n int) string {
+	var sb strings.Builder
+	sb.WriteString("SELECT ")
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("set_config($")
+		sb.WriteString(strconv.Itoa(2*i + 1))
+		sb.WriteString(", $")
+		sb.WriteString(strconv.Itoa(2*i + 2))
+		sb.WriteString(", true)")
+	}
+	return sb.String()
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -390,17 +441,33 @@ func connectionLost(err error) bool {
 	return false
 }
 
-// isolation is the transaction's isolation level: a function's own
-// default_transaction_isolation (references/transactions), else READ COMMITTED.
-func isolation(setting string) string {
+// beginSQL starts the transaction at its isolation level: a function's own
+// default_transaction_isolation (references/transactions), else READ
+// COMMITTED. The texts are constants: nothing is built per request.
+func beginSQL(isolation string, readOnly bool) string {
+	level := isolationLevel(isolation)
+	if readOnly {
+		return beginReadOnly[level]
+	}
+	return beginReadWrite[level]
+}
+
+func isolationLevel(setting string) int {
 	switch strings.ToLower(strings.TrimSpace(setting)) {
 	case "serializable":
-		return "SERIALIZABLE"
+		return 2
 	case "repeatable read":
-		return "REPEATABLE READ"
+		return 1
 	}
-	return "READ COMMITTED"
+	return 0
 }
+
+func defaultIsolation(setting string) bool { return isolationLevel(setting) == 0 }
+
+var (
+	beginReadWrite = [3]string{"BEGIN ISOLATION LEVEL READ COMMITTED", "BEGIN ISOLATION LEVEL REPEATABLE READ", "BEGIN ISOLATION LEVEL SERIALIZABLE"}
+	beginReadOnly  = [3]string{"BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"}
+)
 
 // requestStatements lists the statements a request runs after its
 // settings, in order: pre-request, planned count, the statement or its plan.
@@ -418,9 +485,20 @@ func requestStatements(p *planner.Plan, tc *TxContext) []string {
 	return append(out, p.SQL)
 }
 
-func isPermission(err error) bool {
+func isPermission(err error) bool { return isCode(err, "42501") }
+
+// isolationRefused: the settings' set_config('transaction_isolation') met a
+// transaction whose level differs (no context: a user's own SET TRANSACTION
+// inside a function carries one, and is the request's own error).
+func isolationRefused(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "42501"
+	return errors.As(err, &pe) && pe.Code == "25001" && pe.Where == "" &&
+		strings.HasPrefix(pe.Message, "SET TRANSACTION ISOLATION LEVEL must be called before any query")
+}
+
+func isCode(err error, code string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == code
 }
 
 // preparedSet remembers which statements each pooled connection has

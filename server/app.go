@@ -13,11 +13,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pgrest/pgrest/apierr"
@@ -187,19 +187,35 @@ func (a *App) Start() {
 
 // Handler is the API router.
 func (a *App) Handler() http.Handler {
-	r := mux.NewRouter()
-	r.SkipClean(true)
-	r.UseEncodedPath()
-	api := http.HandlerFunc(a.serveAPI)
-	r.Path("/").Handler(api)
-	r.Path("/rpc/{function}").Handler(api)
-	r.Path("/{resource}").Handler(api)
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, apierr.InvalidPath())
+	r := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !apiPath(r.URL.EscapedPath()) {
+			writeError(w, apierr.InvalidPath())
+			return
+		}
+		a.serveAPI(w, r)
 	})
 	// limitRequests is outermost: http.MaxBytesReader must see the server's
 	// own ResponseWriter to close the connection of an oversized body.
 	return a.limitRequests(serverHeader(a.logRequests(a.cors(r))))
+}
+
+// apiPath: the paths the API serves, "/", "/{resource}" and
+// "/rpc/{function}", matched on the escaped path (an encoded slash stays
+// inside its segment) and never cleaned. A router would copy the request
+// twice to hand on names the parser reads again anyway.
+func apiPath(p string) bool {
+	if p == "/" {
+		return true
+	}
+	rest, ok := strings.CutPrefix(p, "/")
+	if !ok || rest == "" {
+		return false
+	}
+	if !strings.Contains(rest, "/") {
+		return true
+	}
+	fn, ok := strings.CutPrefix(rest, "rpc/")
+	return ok && fn != "" && !strings.Contains(fn, "/")
 }
 
 // ServerName is the Server header: PostgREST sends postgrest/<version>;
@@ -207,8 +223,9 @@ func (a *App) Handler() http.Handler {
 func ServerName() string { return "postgrest/16.2 (pgrest " + Version + ")" }
 
 func serverHeader(next http.Handler) http.Handler {
+	server := []string{ServerName()} // shared: net/http only reads it
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Server", ServerName())
+		w.Header()["Server"] = server
 		next.ServeHTTP(w, r)
 	})
 }
@@ -307,25 +324,50 @@ func LogLevel(name string) zerolog.Level {
 type derived struct {
 	cfg  *config.Config
 	auth *auth.Verifier
+	// searchPaths: schema → the search_path requests on it run with.
+	searchPaths sync.Map
+}
+
+// searchPath is the request's search_path, built once per schema.
+func (d *derived) searchPath(schema string) string {
+	if p, ok := d.searchPaths.Load(schema); ok {
+		return p.(string)
+	}
+	p := searchPath(schema, d.cfg.DBExtraSearchPath)
+	d.searchPaths.Store(schema, p)
+	return p
 }
 
 // config is the current configuration, for paths outside a request.
 func (a *App) config() *config.Config { return a.current.Load().cfg }
 
-type derivedKey struct{}
+type stateKey struct{}
+
+// reqState is what the edge keeps per request, in one context value (each
+// context layer copies the request): the configuration pinned to it and
+// the database role, for the request log.
+type reqState struct {
+	d    *derived
+	role string
+}
 
 // withDerived pins the current configuration to the request, once, at the
 // outermost handler; everything below reads it with derivedFor.
 func (a *App) withDerived(r *http.Request) (*http.Request, *derived) {
-	d := a.current.Load()
-	return r.WithContext(context.WithValue(r.Context(), derivedKey{}, d)), d
+	st := &reqState{d: a.current.Load()}
+	return r.WithContext(context.WithValue(r.Context(), stateKey{}, st)), st.d
+}
+
+func stateOf(r *http.Request) *reqState {
+	st, _ := r.Context().Value(stateKey{}).(*reqState)
+	return st
 }
 
 // derivedFor is the configuration pinned to r (the current one for a
 // request that did not pass through withDerived, e.g. in unit tests).
 func (a *App) derivedFor(r *http.Request) *derived {
-	if d, ok := r.Context().Value(derivedKey{}).(*derived); ok {
-		return d
+	if st := stateOf(r); st != nil {
+		return st.d
 	}
 	return a.current.Load()
 }

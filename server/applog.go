@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -113,12 +112,10 @@ func logsStatus(level string, status int) bool {
 	return true
 }
 
-type roleKey struct{}
-
 // setLogRole records the request's database role for the request log.
 func setLogRole(r *http.Request, role string) {
-	if p, ok := r.Context().Value(roleKey{}).(*string); ok {
-		*p = role
+	if st := stateOf(r); st != nil {
+		st.role = role
 	}
 }
 
@@ -151,10 +148,14 @@ func (s *statusWriter) Flush() {
 func (a *App) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		role := ""
-		r = r.WithContext(context.WithValue(r.Context(), roleKey{}, &role))
+		st := stateOf(r)
+		if st == nil { // not below limitRequests (tests)
+			r, _ = a.withDerived(r)
+			st = stateOf(r)
+		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
+		role := st.role
 		if a.accessLog != nil {
 			if logsStatus(a.derivedFor(r).cfg.LogLevel, sw.status) {
 				if _, err := a.accessLog.Write(apacheLine(r, sw, role, start)); err != nil {

@@ -74,7 +74,8 @@ type opFailure struct {
 	err *apierr.Error
 }
 
-func (a *App) serveBatch(w http.ResponseWriter, r *http.Request, cfg *config.Config, snap *cache.Snapshot, who *auth.Result) {
+func (a *App) serveBatch(w http.ResponseWriter, r *http.Request, rt *derived, snap *cache.Snapshot, who *auth.Result) {
+	cfg := rt.cfg
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		a.fail(w, cfg, apierr.BodyReadError(err))
@@ -96,7 +97,7 @@ func (a *App) serveBatch(w http.ResponseWriter, r *http.Request, cfg *config.Con
 		b.keep = b.keep || ops[k].HasRefs()
 	}
 	env := batchEnvelope(r, cfg, prefs)
-	tc, terr := a.txContext(cfg, env, who.Role, who.ClaimsJSON, b.auth)
+	tc, terr := a.txContext(rt, env, who.Role, who.ClaimsJSON, b.auth)
 	if terr != nil {
 		a.fail(w, cfg, terr)
 		return

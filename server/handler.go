@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"github.com/pgrest/pgrest/executor"
 	"math"
@@ -53,7 +52,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	setLogRole(r, who.Role)
 	if request.IsBatch(r) {
-		a.serveBatch(w, r, cfg, snap, who)
+		a.serveBatch(w, r, rt, snap, who)
 		return
 	}
 	req, aerr := request.Parse(r, request.Options{Schemas: cfg.DBSchemas})
@@ -96,7 +95,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, cfg, executor.ToAPIError(err, authenticated))
 		return
 	}
-	tc, aerr := a.txContext(cfg, req, who.Role, who.ClaimsJSON, authenticated)
+	tc, aerr := a.txContext(rt, req, who.Role, who.ClaimsJSON, authenticated)
 	if aerr != nil {
 		a.fail(w, cfg, aerr)
 		return
@@ -137,7 +136,9 @@ func planOptions(cfg *config.Config) planner.Options {
 // writeCheck is what a write checks before COMMIT (nil for reads): a
 // singular answer needs exactly one row, and max-affected its bound.
 func writeCheck(req *request.Request, plan *planner.Plan) func(*executor.Result) error {
-	if req.Action == request.ActRead || plan.Explain != "" {
+	// Without a check the COMMIT rides in the statement's own round trip.
+	strictMax := req.Prefs.MaxAffected != nil && req.Prefs.Handling == "strict"
+	if req.Action == request.ActRead || plan.Explain != "" || (!plan.Singular && !strictMax) {
 		return nil
 	}
 	return func(res *executor.Result) error {
@@ -206,16 +207,17 @@ func (a *App) missingObject(ctx context.Context, err error, req *request.Request
 }
 
 // txContext gathers the per-request settings (references/transactions).
-func (a *App) txContext(cfg *config.Config, req *request.Request, role string, claims []byte, authenticated bool) (*executor.TxContext, error) {
+func (a *App) txContext(rt *derived, req *request.Request, role string, claims []byte, authenticated bool) (*executor.TxContext, error) {
+	cfg := rt.cfg
 	tc := &executor.TxContext{
 		Role:          role,
 		Authenticated: authenticated,
 		ClaimsJSON:    string(claims),
 		Method:        req.Method,
 		Path:          req.Path,
-		HeadersJSON:   mustJSON(req.Headers),
-		CookiesJSON:   mustJSON(req.Cookies),
-		SearchPath:    searchPath(req.Schema, cfg.DBExtraSearchPath),
+		HeadersJSON:   objectJSON(req.Headers),
+		CookiesJSON:   objectJSON(req.Cookies),
+		SearchPath:    rt.searchPath(req.Schema),
 		AppSettings:   cfg.AppSettings,
 	}
 	// Derived from the request's own config snapshot: a reload swapping
@@ -245,14 +247,6 @@ func searchPath(schema string, extra []string) string {
 		}
 	}
 	return strings.Join(parts, ", ")
-}
-
-func mustJSON(m map[string]string) string {
-	if m == nil {
-		return "{}"
-	}
-	b, _ := json.Marshal(m)
-	return string(b)
 }
 
 // fail writes an error; client-error-verbosity=minimal leaves out details

@@ -15,6 +15,10 @@ import (
 
 const jsonType = "application/json; charset=utf-8"
 
+// jsonTypeValue is shared by every JSON response (net/http only reads it;
+// Header.Set and Add replace or copy it): one allocation less per request.
+var jsonTypeValue = []string{jsonType}
+
 // writeError sends an error as PostgREST does: JSON body, its length, and
 // Proxy-Status naming the error code (RFC 9209) for proxies and logs.
 func writeError(w http.ResponseWriter, err error) {
@@ -135,7 +139,7 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 	case p.MediaType != "":
 		h.Set("Content-Type", p.MediaType)
 	default:
-		h.Set("Content-Type", jsonType)
+		h["Content-Type"] = jsonTypeValue
 	}
 	if req.HeadOnly {
 		// PostgREST answers HEAD without a body and without its length.

@@ -64,7 +64,7 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 	// The catalog facts are read as the request's role, in its own
 	// transaction (pre-request included), so privileges are the role's.
 	plan := &planner.Plan{SQL: openapi.CatalogSQL, Args: openapi.CatalogArgs(snap, req.Schema), ReadOnly: true}
-	tc, aerr := a.txContext(cfg, req, role, claims, authenticated)
+	tc, aerr := a.txContext(a.derivedFor(r), req, role, claims, authenticated)
 	if aerr != nil {
 		a.fail(w, cfg, aerr)
 		return nil

@@ -11,6 +11,8 @@ import (
 // database through response.headers replaces it.
 const defaultVary = "Accept, Prefer, Range"
 
+var defaultVaryValue = []string{defaultVary}
+
 // edgeWriter adds the headers every API response gets when it starts:
 // Server-Timing with the duration of each phase (server-timing-enabled),
 // and the default Vary on responses that are not errors.
@@ -23,7 +25,11 @@ type edgeWriter struct {
 }
 
 func newEdgeWriter(w http.ResponseWriter, timed bool) *edgeWriter {
-	return &edgeWriter{ResponseWriter: w, timed: timed, last: time.Now()}
+	t := &edgeWriter{ResponseWriter: w, timed: timed}
+	if timed {
+		t.last = time.Now()
+	}
+	return t
 }
 
 // mark ends the phase called name.
@@ -54,7 +60,7 @@ func (t *edgeWriter) WriteHeader(status int) {
 		}
 		// Errors carry Proxy-Status and, as in PostgREST, no Vary.
 		if h.Get("Vary") == "" && h.Get("Proxy-Status") == "" {
-			h.Set("Vary", defaultVary)
+			h["Vary"] = defaultVaryValue // shared: see jsonTypeValue
 		}
 	}
 	t.ResponseWriter.WriteHeader(status)

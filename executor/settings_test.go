@@ -1,0 +1,65 @@
+package executor
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The settings statement's text is shared per count: its placeholders
+// must match the arguments of every request, in pairs.
+func TestSettingsStatement(t *testing.T) {
+	tc := &TxContext{Role: "web_anon", SearchPath: `"api"`, ClaimsJSON: "{}", Method: "GET", Path: "/t",
+		HeadersJSON: "{}", CookiesJSON: "{}", AppSettings: map[string]string{"b": "2", "a": "1"}}
+	for _, c := range []struct {
+		implicit, readOnly bool
+		tz                 string
+		extra              map[string]string
+		first              string
+	}{
+		{false, false, "", nil, "search_path"},
+		{true, false, "UTC", nil, "transaction_isolation"},
+		{true, true, "", map[string]string{"statement_timeout": "5s"}, "transaction_isolation"},
+		{false, true, "", nil, "search_path"}, // READ ONLY is BEGIN's then
+	} {
+		tc.Timezone = c.tz
+		sql, args := settingsStatement(tc, c.extra, c.implicit, c.readOnly)
+		n := strings.Count(sql, "set_config(")
+		if 2*n != len(args) || !strings.Contains(sql, "$"+strconv.Itoa(len(args))+", true)") || strings.Contains(sql, "$"+strconv.Itoa(len(args)+1)) {
+			t.Fatalf("%d set_config for %d args: %s", n, len(args), sql)
+		}
+		if args[0] != c.first {
+			t.Fatalf("first setting %v, want %s", args[0], c.first)
+		}
+		hasRO := false
+		for i := 0; i < len(args); i += 2 {
+			hasRO = hasRO || args[i] == "transaction_read_only"
+		}
+		if hasRO != (c.implicit && c.readOnly) {
+			t.Fatalf("implicit=%v readOnly=%v: transaction_read_only set=%v", c.implicit, c.readOnly, hasRO)
+		}
+	}
+	if got := setConfigSQL(30); strings.Count(got, "set_config(") != 30 {
+		t.Fatalf("past the prebuilt texts: %s", got)
+	}
+}
+
+func TestBeginSQL(t *testing.T) {
+	for _, c := range []struct {
+		iso  string
+		ro   bool
+		want string
+	}{
+		{"", false, "BEGIN ISOLATION LEVEL READ COMMITTED"},
+		{"Serializable ", true, "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"},
+		{"repeatable read", false, "BEGIN ISOLATION LEVEL REPEATABLE READ"},
+		{"read committed", true, "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY"},
+	} {
+		if got := beginSQL(c.iso, c.ro); got != c.want {
+			t.Errorf("beginSQL(%q, %v) = %q, want %q", c.iso, c.ro, got, c.want)
+		}
+	}
+	if defaultIsolation("serializable") || !defaultIsolation("read committed") || !defaultIsolation("") {
+		t.Error("defaultIsolation")
+	}
+}
