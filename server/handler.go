@@ -61,6 +61,10 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if req.SchemaNegotiated || len(cfg.DBSchemas) > 1 {
 		w.Header().Set("Content-Profile", req.Schema)
 	}
+	if wantsEvents(r, req) {
+		a.serveEvents(w, r, cfg, snap, req, who)
+		return
+	}
 	if req.Action == request.ActInfo {
 		methods, merr := allowed(snap, req)
 		if merr != nil {
@@ -77,8 +81,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	opts := planner.Options{MaxRows: cfg.DBMaxRows, AggregatesEnabled: cfg.DBAggregatesEnabled, PlanEnabled: cfg.DBPlanEnabled,
-		HoistedSettings: cfg.DBHoistedTxSettings, LegacyTargetNames: cfg.URLUseLegacyTargetNames}
+	opts := planOptions(cfg)
 	plan, err := a.planner.Plan(req, snap, opts)
 	if err != nil && a.missingObject(r.Context(), err, req) {
 		// The object exists in the catalog but not in our snapshot (a
@@ -135,6 +138,11 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeMutation(w, req, plan, res, applied)
+}
+
+func planOptions(cfg *config.Config) planner.Options {
+	return planner.Options{MaxRows: cfg.DBMaxRows, AggregatesEnabled: cfg.DBAggregatesEnabled, PlanEnabled: cfg.DBPlanEnabled,
+		HoistedSettings: cfg.DBHoistedTxSettings, LegacyTargetNames: cfg.URLUseLegacyTargetNames}
 }
 
 // snapshotFor returns the snapshot a request is served from, honouring
