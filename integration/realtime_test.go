@@ -6,6 +6,9 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -393,4 +396,53 @@ func TestRealtimeWithoutPublicationIs503(t *testing.T) {
 	p2 := StartPgrest(t, db, func(c *config.Config) { c.RealtimeEnabled = false })
 	_, r = trySubscribe(t, p2, "/orders")
 	r.ExpectError(t, 501, "PGRST902")
+}
+
+// A browser-grade client: the npm eventsource package (pinned in
+// integration/clients/realtime/package-lock.json), run by node.
+func TestRealtimeEventSourceClient(t *testing.T) {
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not installed")
+	}
+	dir := filepath.Join("clients", "realtime")
+	if out, err := exec.Command("npm", "ci", "--prefix", dir, "--no-audit", "--no-fund").CombinedOutput(); err != nil {
+		t.Skipf("npm ci (needs the npm registry): %v\n%s", err, out)
+	}
+	db, slot := realtimeDB(t, realtimeFixture)
+	p := startRealtime(t, db, slot, nil)
+	tok := token(t, map[string]any{"role": "test_user", "exp": time.Now().Add(time.Hour).Unix()})
+	cmd := exec.Command("node", filepath.Join(dir, "client.js"), p.URL+"/orders?select=id,status&status=eq.open", "2", tok)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := bufio.NewScanner(out)
+	type msg struct{ Type, ID, Data string }
+	read := func() msg {
+		t.Helper()
+		if !lines.Scan() {
+			t.Fatalf("client ended: %v", lines.Err())
+		}
+		var m msg
+		if err := json.Unmarshal(lines.Bytes(), &m); err != nil {
+			t.Fatalf("client printed %q", lines.Text())
+		}
+		return m
+	}
+	if m := read(); m.Type != "open" {
+		t.Fatalf("first message %+v", m)
+	}
+	SQL(t, db, "INSERT INTO orders VALUES (7, 'open', 1, 1)")
+	SQL(t, db, "UPDATE orders SET status = 'closed' WHERE id = 100")
+	for _, want := range []msg{{"insert", "", `{"id":7,"status":"open"}`}, {"delete", "", `{"id":100}`}} {
+		m := read()
+		if m.Type != want.Type || !jsonEqual(m.Data, want.Data) || m.ID == "" {
+			t.Fatalf("got %+v, want %+v", m, want)
+		}
+	}
 }
