@@ -47,6 +47,10 @@ func realtimeDB(t *testing.T, fixture string) (db, slot string) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
+	// as `pgrest migrate` does: the DDL event log, then the publication
+	if _, err := migrations.Apply(ctx, conn, "pgrst"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := migrations.Publication(ctx, conn, slot, []string{"public"}); err != nil {
 		t.Fatal(err)
 	}

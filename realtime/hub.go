@@ -61,7 +61,7 @@ type Hub struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
-	jobs    chan func()
+	jobs    chan job
 	idle    *time.Timer
 
 	mu       sync.Mutex
@@ -80,6 +80,8 @@ type Hub struct {
 	lagSeconds float64
 
 	sent, dropped atomic.Int64
+	// stale: column lists the schema cache did not catch up with in time
+	stale map[string]bool
 }
 
 // mark remembers where the stream was at a moment, so the slot can be
@@ -95,7 +97,7 @@ func New(cfg Config, holder *cache.Holder, pl *planner.Memo, exec *executor.Exec
 		cfg.Buffer = 1
 	}
 	h := &Hub{cfg: cfg, holder: holder, planner: pl, exec: exec,
-		subs: map[*Subscription]struct{}{}, caughtUp: make(chan struct{}), jobs: make(chan func(), 256)}
+		subs: map[*Subscription]struct{}{}, stale: map[string]bool{}, caughtUp: make(chan struct{}), jobs: make(chan job, 256)}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if cfg.Enabled && cfg.Retention > 0 {
 		// A slot left by an earlier run holds WAL until someone reads it:
@@ -207,9 +209,47 @@ func (h *Hub) dispatchLoop() {
 		select {
 		case <-h.ctx.Done():
 			return
-		case job := <-h.jobs:
-			job()
+		case j := <-h.jobs:
+			h.run1(j)
 		}
+	}
+}
+
+// job is a transaction to dispatch or a subscription to register; both
+// run on the dispatcher goroutine, which alone touches the seen sets.
+type job struct {
+	t  *txn
+	fn func()
+}
+
+// run1 runs a job; a transaction takes the ones queued behind it along,
+// so that their re-reads overlap.
+func (h *Hub) run1(j job) {
+	if j.fn != nil {
+		j.fn()
+		return
+	}
+	batch := []*txn{j.t}
+	var after func()
+drain:
+	for len(batch) < 256 {
+		select {
+		case k := <-h.jobs:
+			if k.fn != nil {
+				after = k.fn
+				break drain
+			}
+			batch = append(batch, k.t)
+		default:
+			break drain
+		}
+	}
+	h.dispatch(batch)
+	for _, t := range batch {
+		h.markProcessed(t)
+	}
+	if after != nil {
+		after()
 	}
 }
 
@@ -235,7 +275,7 @@ func (h *Hub) committed(ctx context.Context, t *txn) {
 		return
 	}
 	select {
-	case h.jobs <- func() { h.dispatch(t); h.markProcessed(t) }:
+	case h.jobs <- job{t: t}:
 	case <-ctx.Done():
 	}
 }

@@ -137,7 +137,7 @@ func (h *Hub) Subscribe(ctx context.Context, p Params) (*Subscription, error) {
 	s.tx.Check, s.tx.Deliver = nil, nil
 	s.group = groupKey(p)
 	done := make(chan error, 1)
-	job := func() {
+	register := func() {
 		err := h.initSeen(s, rel.PrimaryKey)
 		if err == nil {
 			if hasAfter {
@@ -150,7 +150,7 @@ func (h *Hub) Subscribe(ctx context.Context, p Params) (*Subscription, error) {
 		done <- err
 	}
 	select {
-	case h.jobs <- job:
+	case h.jobs <- job{fn: register}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -223,24 +223,74 @@ func (h *Hub) replay(s *Subscription, after position) {
 		return
 	}
 	for _, t := range ring {
-		h.deliver(t, []*Subscription{s}, func(c *change) bool { return t.LSN > after.lsn || c.Pos > after.pos }, true)
+		h.deliver(t, []*Subscription{s}, func(c *change) bool { return t.LSN > after.lsn || c.Pos > after.pos }, true, rereads{})
 	}
 }
 
-// dispatch sends a transaction's changes to the live subscribers.
-func (h *Hub) dispatch(t *txn) {
+// dispatch sends a batch of transactions to the live subscribers. Every
+// row the batch changed is re-read first, concurrently (all after their
+// commits, so any order renders the present); events then go out in
+// commit order.
+func (h *Hub) dispatch(ts []*txn) {
 	h.mu.Lock()
 	subs := make([]*Subscription, 0, len(h.subs))
 	for s := range h.subs {
 		subs = append(subs, s)
 	}
 	h.mu.Unlock()
-	h.deliver(t, subs, func(*change) bool { return true }, false)
+	type task struct {
+		key rereadKey
+		s   *Subscription
+		c   *change
+	}
+	var tasks []task
+	queued := map[rereadKey]bool{}
+	for _, t := range ts {
+		for i := range t.Changes {
+			c := &t.Changes[i]
+			for _, s := range subs {
+				k := rereadKey{s.group, c.ident()}
+				if s.rel == c.Rel && !queued[k] {
+					queued[k] = true
+					tasks = append(tasks, task{k, s, c})
+				}
+			}
+		}
+	}
+	results := make([]rereadResult, len(tasks))
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for w := 0; w < min(rereadWorkers, len(tasks)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(tasks); i = int(next.Add(1) - 1) {
+				results[i].row, results[i].err = h.reread(tasks[i].s, tasks[i].c)
+			}
+		}()
+	}
+	wg.Wait()
+	cache := rereads{}
+	for i, tk := range tasks {
+		cache[tk.key] = results[i]
+	}
+	for _, t := range ts {
+		h.deliver(t, subs, func(*change) bool { return true }, false, cache)
+	}
 }
 
-// deliver re-reads each changed row once per group and queues the events.
+// rereadWorkers bounds the re-reads in flight (each holds a pooled
+// connection for one short read).
+const rereadWorkers = 4
+
+// rereads are the rows of one dispatch round, by group and row.
+type rereads map[rereadKey]rereadResult
+
+type rereadKey struct{ group, row string }
+
+// deliver queues a transaction's events, re-reading what cache lacks.
 // The last change of a row in a transaction stands for all of them.
-func (h *Hub) deliver(t *txn, subs []*Subscription, want func(*change) bool, resumed bool) {
+func (h *Hub) deliver(t *txn, subs []*Subscription, want func(*change) bool, resumed bool, cache rereads) {
 	last := map[string]int{}
 	for i := range t.Changes {
 		last[t.Changes[i].ident()] = i
@@ -251,15 +301,15 @@ func (h *Hub) deliver(t *txn, subs []*Subscription, want func(*change) bool, res
 		if last[id] != i || !want(c) {
 			continue
 		}
-		rows := map[string]rereadResult{}
 		for _, s := range subs {
 			if s.rel != c.Rel {
 				continue
 			}
-			r, ok := rows[s.group]
+			k := rereadKey{s.group, id}
+			r, ok := cache[k]
 			if !ok {
 				r.row, r.err = h.reread(s, c)
-				rows[s.group] = r
+				cache[k] = r
 			}
 			if r.err != nil {
 				s.enqueue(errorEvent(r.err))
@@ -356,15 +406,7 @@ func (h *Hub) run(r *request.Request, s *Subscription, walCols []string) ([]byte
 	defer cancel()
 	snap := h.holder.Load()
 	if walCols != nil && !sameColumns(snap.Relation(s.rel.Schema, s.rel.Name), walCols) {
-		wctx, wcancel := context.WithTimeout(ctx, 3*time.Second)
-		for !sameColumns(snap.Relation(s.rel.Schema, s.rel.Name), walCols) {
-			next, ok := h.holder.WaitVersion(wctx, snap.Version+1)
-			if !ok {
-				break
-			}
-			snap = next
-		}
-		wcancel()
+		snap = h.awaitColumns(ctx, snap, s.rel, walCols)
 	}
 	plan, err := h.planner.Plan(r, snap, s.opts)
 	if err != nil {
@@ -376,6 +418,32 @@ func (h *Hub) run(r *request.Request, s *Subscription, walCols []string) ([]byte
 		return nil, err
 	}
 	return res.Body, nil
+}
+
+// awaitColumns waits up to 3s for a snapshot with the WAL's columns. A
+// database without pgrest's event triggers may never send one: a shape
+// that timed out once is not waited for again.
+func (h *Hub) awaitColumns(ctx context.Context, snap *cache.Snapshot, rel cache.QI, cols []string) *cache.Snapshot {
+	sig := rel.String() + "\x00" + strings.Join(cols, "\x00")
+	h.mu.Lock()
+	gaveUp := h.stale[sig]
+	h.mu.Unlock()
+	if gaveUp {
+		return snap
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	for !sameColumns(snap.Relation(rel.Schema, rel.Name), cols) {
+		next, ok := h.holder.WaitVersion(wctx, snap.Version+1)
+		if !ok {
+			h.mu.Lock()
+			h.stale[sig] = true
+			h.mu.Unlock()
+			break
+		}
+		snap = next
+	}
+	return snap
 }
 
 func sameColumns(rel *cache.Relation, cols []string) bool {
