@@ -108,7 +108,7 @@ func (a *App) pump(w http.ResponseWriter, rc *http.ResponseController, r *http.R
 			send(sseEvent(realtime.Event{Kind: "error", Data: apierr.New(http.StatusServiceUnavailable, "PGRST906", sub.Reason(), "", "").JSON()}))
 			return
 		case ev := <-sub.Events():
-			if !send(sseEvent(ev)) {
+			if !send(sseEvent(*ev)) {
 				return
 			}
 			sub.Sent(ev)
