@@ -78,6 +78,7 @@ type Hub struct {
 	processed  pglogrepl.LSN // every change up to here was dispatched
 	serverWAL  pglogrepl.LSN
 	lagSeconds float64
+	pending    int // transactions handed to the dispatcher, not yet sent
 
 	sent, dropped atomic.Int64
 	// stale: column lists the schema cache did not catch up with in time
@@ -158,7 +159,7 @@ func (h *Hub) ensureStarted(ctx context.Context) error {
 			h.mu.Lock()
 			h.retained, h.processed, h.startEnd = pos, pos, sys.XLogPos
 			h.mu.Unlock()
-			h.serverEnd(pos, true)
+			h.serverEnd(pos, pos, true)
 		}
 	}
 	if err != nil {
@@ -246,7 +247,7 @@ drain:
 	}
 	h.dispatch(batch)
 	for _, t := range batch {
-		h.markProcessed(t)
+		h.markProcessed(t, true)
 	}
 	if after != nil {
 		after()
@@ -265,13 +266,13 @@ func (h *Hub) committed(ctx context.Context, t *txn) {
 	if h.cfg.Retention > 0 && len(t.Changes) > 0 {
 		h.ring = append(h.ring, t)
 	}
-	live := t.LSN >= h.startEnd
-	if !live {
-		h.processed = t.End
+	live := t.LSN >= h.startEnd && len(t.Changes) > 0
+	if live {
+		h.pending++
 	}
 	h.mu.Unlock()
-	if !live || len(t.Changes) == 0 {
-		h.markProcessed(t)
+	if !live {
+		h.markProcessed(t, false)
 		return
 	}
 	select {
@@ -280,29 +281,38 @@ func (h *Hub) committed(ctx context.Context, t *txn) {
 	}
 }
 
-func (h *Hub) markProcessed(t *txn) {
+func (h *Hub) markProcessed(t *txn, dispatched bool) {
 	h.mu.Lock()
-	if t.End > h.processed {
+	if dispatched {
+		h.pending--
+		h.lagSeconds = time.Since(t.At).Seconds()
+	}
+	// Positions only move past transactions the dispatcher is done with.
+	if t.End > h.processed && (dispatched || h.pending == 0) {
 		h.processed = t.End
 	}
-	h.lagSeconds = time.Since(t.At).Seconds()
 	h.mu.Unlock()
 }
 
-// serverEnd records the server's WAL position; when nothing is in
-// flight, everything up to it is processed (the WAL in between touched
-// no published table).
-func (h *Hub) serverEnd(end pglogrepl.LSN, idle bool) {
+// serverEnd records the server's WAL end (for the lag) and how far it
+// has sent us the stream. When no transaction is open, everything up to
+// sent is processed (the WAL in between touched no published table), and
+// once that reaches where the server stood at start, the history a
+// resuming subscriber may need is all in the ring.
+func (h *Hub) serverEnd(walEnd, sent pglogrepl.LSN, idle bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if end > h.serverWAL {
-		h.serverWAL = end
+	if walEnd > h.serverWAL {
+		h.serverWAL = walEnd
 	}
-	if idle && len(h.jobs) == 0 && end > h.processed && h.lastCommit < end {
-		h.processed = end
+	if !idle {
+		return
+	}
+	if h.pending == 0 && sent > h.processed && h.lastCommit < sent {
+		h.processed = sent
 		h.lagSeconds = 0
 	}
-	if !h.caught && idle && end >= h.startEnd {
+	if !h.caught && sent >= h.startEnd {
 		h.caught = true
 		close(h.caughtUp)
 	}

@@ -190,6 +190,13 @@ func (h *Hub) stream(ctx context.Context, conn *pgconn.PgConn) error {
 	if err != nil {
 		return err
 	}
+	// Ask for a keepalive now: it tells how far the server has sent, which
+	// is how a resuming subscriber knows the history is all here.
+	if err := pglogrepl.SendStandbyStatusUpdate(ctx, conn, pglogrepl.StandbyStatusUpdate{
+		WALWritePosition: h.confirmable(), ReplyRequested: true,
+	}); err != nil {
+		return err
+	}
 	d := &decoder{rels: map[uint32]*pglogrepl.RelationMessage{}}
 	const statusEvery = 5 * time.Second
 	next := time.Now().Add(statusEvery)
@@ -222,7 +229,7 @@ func (h *Hub) stream(ctx context.Context, conn *pgconn.PgConn) error {
 			if err != nil {
 				return err
 			}
-			h.serverEnd(ka.ServerWALEnd, d.cur == nil)
+			h.serverEnd(ka.ServerWALEnd, ka.ServerWALEnd, d.cur == nil)
 			if ka.ReplyRequested {
 				next = time.Time{}
 			}
@@ -238,7 +245,7 @@ func (h *Hub) stream(ctx context.Context, conn *pgconn.PgConn) error {
 			if t != nil {
 				h.committed(ctx, t)
 			}
-			h.serverEnd(xld.ServerWALEnd, d.cur == nil)
+			h.serverEnd(xld.ServerWALEnd, xld.WALStart, d.cur == nil)
 		}
 	}
 }

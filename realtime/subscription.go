@@ -87,7 +87,9 @@ func (s *Subscription) drop(reason string) {
 func (s *Subscription) enqueue(e Event) {
 	select {
 	case s.events <- &e:
-		s.lastQueued.Store(uint64(e.lsn))
+		if e.lsn > 0 {
+			s.lastQueued.Store(uint64(e.lsn))
+		}
 	default:
 		s.h.dropped.Add(1)
 		s.drop("subscriber too slow: more than " + strconv.Itoa(cap(s.events)) + " events unsent")
