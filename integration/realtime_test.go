@@ -450,3 +450,62 @@ func TestRealtimeEventSourceClient(t *testing.T) {
 		}
 	}
 }
+
+// The slot never holds WAL much past the retention window: a streaming
+// pgrest confirms behind it, and a slot nobody streams is moved to the
+// present after one retention period. /metrics shows the stream.
+func TestRealtimeSlotFollowsRetention(t *testing.T) {
+	db, slot := realtimeDB(t, realtimeFixture)
+	mod := func(c *config.Config) { c.RealtimeRetention = time.Second }
+	p := startRealtime(t, db, slot, mod)
+	s := subscribe(t, p, "/orders?select=id")
+	SQL(t, db, "INSERT INTO orders VALUES (1, 'open', 1, 1)")
+	s.expect("insert", `{"id":1}`)
+	waitSlotPast(t, db, slot, walNow(t, db))
+	_, body := adminGet(t, adminURL(t, p), "/metrics")
+	for _, want := range []string{"pgrest_realtime_subscriptions 1", "pgrest_realtime_events_sent_total 1", "pgrest_realtime_replication_lag_bytes", "pgrest_realtime_dropped_subscribers_total 0"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	s.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	p.App.Shutdown(ctx)
+	cancel()
+
+	SQL(t, db, "INSERT INTO orders VALUES (2, 'open', 1, 1)")
+	pos := walNow(t, db)
+	startRealtime(t, db, slot, mod) // no subscriber
+	waitSlotPast(t, db, slot, pos)
+}
+
+func walNow(t *testing.T, db string) string {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), pg.URI("postgres", db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var lsn string
+	if err := conn.QueryRow(context.Background(), "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+		t.Fatal(err)
+	}
+	return lsn
+}
+
+func waitSlotPast(t *testing.T, db, slot, lsn string) {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), pg.URI("postgres", db))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var past bool
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		err := conn.QueryRow(context.Background(), "SELECT confirmed_flush_lsn >= $2::pg_lsn FROM pg_replication_slots WHERE slot_name = $1", slot, lsn).Scan(&past)
+		if err == nil && past {
+			return
+		}
+	}
+	t.Fatalf("slot %s did not move past %s", slot, lsn)
+}

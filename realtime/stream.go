@@ -198,7 +198,8 @@ func (h *Hub) stream(ctx context.Context, conn *pgconn.PgConn) error {
 		return err
 	}
 	d := &decoder{rels: map[uint32]*pglogrepl.RelationMessage{}}
-	const statusEvery = 5 * time.Second
+	// Report often enough that the slot follows a short retention window.
+	statusEvery := min(5*time.Second, max(h.cfg.Retention/2, 100*time.Millisecond))
 	next := time.Now().Add(statusEvery)
 	for {
 		if time.Now().After(next) {
