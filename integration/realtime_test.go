@@ -246,6 +246,11 @@ func TestRealtimeChangesEnterAndLeaveTheFilter(t *testing.T) {
 	s.expect("delete", `{"id":100}`)
 	s.expect("insert", `{"id":101,"state":"open","total":"7","customer":{"name":"Ann"}}`)
 	s.quiet(300 * time.Millisecond)
+	// Several rows of one transaction are re-read in one query (the key
+	// is rendered as "id") and still told apart.
+	SQL(t, db, "INSERT INTO orders VALUES (3, 'open', 1, 1), (4, 'closed', 1, 1), (5, 'open', 2, 2)")
+	s.expect("insert", `{"id":3,"state":"open","total":"1","customer":{"name":"Ann"}}`)
+	s.expect("insert", `{"id":5,"state":"open","total":"2","customer":{"name":"Robert"}}`)
 
 	select {
 	case <-s.beats:

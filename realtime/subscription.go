@@ -45,6 +45,10 @@ type Subscription struct {
 	opts  planner.Options
 	rel   cache.QI
 	group string
+	// keyField is the JSON field of a rendered row that holds its
+	// single-column key, "" when rows can't be told apart (then they are
+	// re-read one by one).
+	keyField string
 	// seen holds the rows this subscriber was shown as visible; only the
 	// dispatcher goroutine touches it.
 	seen map[string]bool
@@ -138,6 +142,7 @@ func (h *Hub) Subscribe(ctx context.Context, p Params) (*Subscription, error) {
 		events: make(chan *Event, h.cfg.Buffer), dropped: make(chan struct{})}
 	s.tx.Check, s.tx.Deliver = nil, nil
 	s.group = groupKey(p)
+	s.keyField = keyField(p.Req, p.Opts, rel.PrimaryKey)
 	done := make(chan error, 1)
 	register := func() {
 		err := h.initSeen(s, rel.PrimaryKey)
@@ -240,55 +245,11 @@ func (h *Hub) dispatch(ts []*txn) {
 		subs = append(subs, s)
 	}
 	h.mu.Unlock()
-	type task struct {
-		key rereadKey
-		s   *Subscription
-		c   *change
-	}
-	var tasks []task
-	queued := map[rereadKey]bool{}
-	for _, t := range ts {
-		for i := range t.Changes {
-			c := &t.Changes[i]
-			for _, s := range subs {
-				k := rereadKey{s.group, c.ident()}
-				if s.rel == c.Rel && !queued[k] {
-					queued[k] = true
-					tasks = append(tasks, task{k, s, c})
-				}
-			}
-		}
-	}
-	results := make([]rereadResult, len(tasks))
-	var wg sync.WaitGroup
-	next := atomic.Int64{}
-	for w := 0; w < min(rereadWorkers, len(tasks)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(tasks); i = int(next.Add(1) - 1) {
-				results[i].row, results[i].err = h.reread(tasks[i].s, tasks[i].c)
-			}
-		}()
-	}
-	wg.Wait()
-	cache := rereads{}
-	for i, tk := range tasks {
-		cache[tk.key] = results[i]
-	}
+	cache := h.rereadAll(ts, subs)
 	for _, t := range ts {
 		h.deliver(t, subs, func(*change) bool { return true }, false, cache)
 	}
 }
-
-// rereadWorkers bounds the re-reads in flight (each holds a pooled
-// connection for one short read).
-const rereadWorkers = 4
-
-// rereads are the rows of one dispatch round, by group and row.
-type rereads map[rereadKey]rereadResult
-
-type rereadKey struct{ group, row string }
 
 // deliver queues a transaction's events, re-reading what cache lacks.
 // The last change of a row in a transaction stands for all of them.
@@ -327,11 +288,6 @@ func (h *Hub) deliver(t *txn, subs []*Subscription, want func(*change) bool, res
 			}
 		}
 	}
-}
-
-type rereadResult struct {
-	row []byte
-	err error
 }
 
 // classify turns visibility into an event: what the subscriber has seen
