@@ -108,14 +108,40 @@ func (a *App) pump(w http.ResponseWriter, rc *http.ResponseController, r *http.R
 			send(sseEvent(realtime.Event{Kind: "error", Data: apierr.New(http.StatusServiceUnavailable, "PGRST906", sub.Reason(), "", "").JSON()}))
 			return
 		case ev := <-sub.Events():
-			if !send(sseEvent(*ev)) {
-				return
-			}
-			sub.Sent(ev)
-			if ev.Kind == "error" {
+			if !a.writeEvents(w, rc, sub, ev) {
 				return
 			}
 		}
+	}
+}
+
+// writeEvents writes ev and whatever else is queued behind it, then
+// flushes once: a busy stream costs one write per burst, not per event.
+// It reports whether the stream goes on.
+func (a *App) writeEvents(w http.ResponseWriter, rc *http.ResponseController, sub *realtime.Subscription, ev *realtime.Event) bool {
+	for n := 0; ; n++ {
+		if _, err := w.Write(sseEvent(*ev)); err != nil {
+			return false
+		}
+		sub.Sent(ev)
+		if ev.Kind == "error" {
+			_ = rc.Flush()
+			return false
+		}
+		select {
+		case next := <-sub.Events():
+			if n < 64 {
+				ev = next
+				continue
+			}
+			if rc.Flush() != nil {
+				return false
+			}
+			n, ev = -1, next
+			continue
+		default:
+		}
+		return rc.Flush() == nil
 	}
 }
 
