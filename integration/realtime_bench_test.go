@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -57,13 +58,14 @@ GRANT SELECT ON ticks TO web_anon;`)
 		}
 	}
 	// The first subscription starts the stream; measure idle after it.
-	first := openStream(t, addr, "/ticks?select=id")
+	first, _ := openStream(t, addr, "/ticks?select=id")
 	defer first.Close()
 	time.Sleep(500 * time.Millisecond)
 	idle := procKB(t, cmd.Process.Pid, "VmRSS")
 	var conns []net.Conn
 	for i := 0; i < 1000; i++ {
-		conns = append(conns, openStream(t, addr, "/ticks?select=id,t"))
+		c, _ := openStream(t, addr, "/ticks?select=id,t")
+		conns = append(conns, c)
 	}
 	time.Sleep(time.Second)
 	withSubs := procKB(t, cmd.Process.Pid, "VmRSS")
@@ -80,12 +82,12 @@ GRANT SELECT ON ticks TO web_anon;`)
 	var wg sync.WaitGroup
 	var streams []net.Conn
 	for i := 0; i < subscribers; i++ {
-		c := openStream(t, addr, "/ticks?select=id,t")
+		c, body := openStream(t, addr, "/ticks?select=id,t")
 		streams = append(streams, c)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sc := bufio.NewScanner(c)
+			sc := bufio.NewScanner(body)
 			var mine []float64
 			for n := 0; n < rate*seconds && sc.Scan(); {
 				line := sc.Text()
@@ -146,28 +148,22 @@ GRANT SELECT ON ticks TO web_anon;`)
 		lat[n/2]*1000, lat[n*99/100]*1000, lat[n-1]*1000)
 }
 
-// openStream opens a subscription on a raw connection and returns once
-// the response headers are read.
-func openStream(t *testing.T, addr, path string) net.Conn {
+// openStream opens a subscription on a connection of its own and returns
+// the connection and the (de-chunked) event stream.
+func openStream(t *testing.T, addr, path string) (net.Conn, io.Reader) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Write([]byte("GET " + path + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")); err != nil {
+	req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	if err := req.Write(c); err != nil {
 		t.Fatal(err)
 	}
-	// Read the header byte by byte so no event is left in a buffer.
-	var hdr []byte
-	b := make([]byte, 1)
-	for !strings.HasSuffix(string(hdr), "\r\n\r\n") {
-		if _, err := c.Read(b); err != nil {
-			t.Fatalf("reading the response header: %v (%q)", err, hdr)
-		}
-		hdr = append(hdr, b[0])
+	res, err := http.ReadResponse(bufio.NewReader(c), req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("subscribe: %v %v", err, res)
 	}
-	if !strings.HasPrefix(string(hdr), "HTTP/1.1 200") {
-		t.Fatalf("subscribe: %s", hdr)
-	}
-	return c
+	return c, res.Body
 }
