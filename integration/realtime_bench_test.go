@@ -158,7 +158,7 @@ func openStream(t *testing.T, addr, path string) (net.Conn, io.Reader) {
 	}
 	req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
 	req.Header.Set("Accept", "text/event-stream")
-	if err := req.Write(c); err != nil {
+	if err = req.Write(c); err != nil {
 		t.Fatal(err)
 	}
 	res, err := http.ReadResponse(bufio.NewReader(c), req)
