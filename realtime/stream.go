@@ -124,6 +124,7 @@ func (h *Hub) slotPosition(ctx context.Context, conn *pgconn.PgConn) (pglogrepl.
 // decoder turns pgoutput messages into transactions.
 type decoder struct {
 	rels map[uint32]*pglogrepl.RelationMessage
+	cols map[uint32][]string // per relation, shared by its changes
 	cur  *txn
 }
 
@@ -135,6 +136,11 @@ func (d *decoder) handle(data []byte) (*txn, error) {
 	switch m := msg.(type) {
 	case *pglogrepl.RelationMessage:
 		d.rels[m.RelationID] = m
+		cols := make([]string, len(m.Columns))
+		for i, c := range m.Columns {
+			cols[i] = c.Name
+		}
+		d.cols[m.RelationID] = cols
 	case *pglogrepl.BeginMessage:
 		d.cur = &txn{At: m.CommitTime}
 	case *pglogrepl.InsertMessage:
@@ -164,9 +170,8 @@ func (d *decoder) add(relID uint32, op byte, tup *pglogrepl.TupleData) {
 	if rel == nil || tup == nil || d.cur == nil {
 		return
 	}
-	c := change{Pos: len(d.cur.Changes), Rel: cache.QI{Schema: rel.Namespace, Name: rel.RelationName}, Op: op}
+	c := change{Pos: len(d.cur.Changes), Rel: cache.QI{Schema: rel.Namespace, Name: rel.RelationName}, Op: op, Cols: d.cols[relID]}
 	for i, col := range rel.Columns {
-		c.Cols = append(c.Cols, col.Name)
 		if col.Flags&1 == 0 || i >= len(tup.Columns) {
 			continue
 		}
@@ -197,7 +202,7 @@ func (h *Hub) stream(ctx context.Context, conn *pgconn.PgConn) error {
 	}); err != nil {
 		return err
 	}
-	d := &decoder{rels: map[uint32]*pglogrepl.RelationMessage{}}
+	d := &decoder{rels: map[uint32]*pglogrepl.RelationMessage{}, cols: map[uint32][]string{}}
 	// Report often enough that the slot follows a short retention window.
 	statusEvery := min(5*time.Second, max(h.cfg.Retention/2, 100*time.Millisecond))
 	next := time.Now().Add(statusEvery)
