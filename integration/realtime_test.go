@@ -397,6 +397,7 @@ func TestRealtimeFollowsDDL(t *testing.T) {
 
 func TestRealtimeWithoutPublicationIs503(t *testing.T) {
 	db := NewDB(t, realtimeFixture)
+	SQL(t, db, "ALTER ROLE authenticator REPLICATION")
 	p := StartPgrest(t, db, func(c *config.Config) { c.RealtimeSlotPrefix = "rt_none_" + db })
 	_, r := trySubscribe(t, p, "/orders")
 	m := r.ExpectError(t, 503, "PGRST901")
@@ -405,6 +406,16 @@ func TestRealtimeWithoutPublicationIs503(t *testing.T) {
 	}
 	// everything else keeps working
 	p.Get("/orders?select=id").Expect(t, 200).JSONEq(t, `[{"id":100}]`)
+	// only tables with a primary key can be followed
+	SQL(t, db, "CREATE VIEW open_orders AS SELECT * FROM orders WHERE status = 'open'; GRANT SELECT ON open_orders TO web_anon; NOTIFY pgrst, 'reload schema'")
+	for i := 0; i < 50 && p.Get("/open_orders").Status != 200; i++ {
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, r = trySubscribe(t, p, "/open_orders")
+	r.ExpectError(t, 400, "PGRST904")
+	// and a request's own errors are the read's
+	_, r = trySubscribe(t, p, "/orders?select=nope")
+	r.ExpectError(t, 400, "42703")
 	// disabled: 501
 	p2 := StartPgrest(t, db, func(c *config.Config) { c.RealtimeEnabled = false })
 	_, r = trySubscribe(t, p2, "/orders")

@@ -67,6 +67,10 @@ func (h *Hub) replConn(ctx context.Context) (*pgconn.PgConn, error) {
 	pc.RuntimeParams["replication"] = "database"
 	pc.RuntimeParams["application_name"] = "pgrest realtime " + h.cfg.Slot
 	conn, err := pgconn.ConnectConfig(ctx, pc)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42501" {
+		return nil, &missingSetting{"REPLICATION", "the role pgrest connects as needs the REPLICATION attribute (ALTER ROLE ... REPLICATION): " + pe.Message}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -128,21 +128,31 @@ func (h *Hub) Subscribe(ctx context.Context, p Params) (*Subscription, error) {
 	if aerr != nil {
 		return nil, aerr
 	}
-	if err := h.ensureStarted(ctx); err != nil {
-		return nil, unavailable(err)
-	}
-	if hasAfter {
-		select {
-		case <-h.caughtUp:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
 	s := &Subscription{h: h, req: p.Req, tx: *p.Tx, opts: p.Opts, rel: rel.QI(), seen: map[string]bool{},
 		events: make(chan *Event, h.cfg.Buffer), dropped: make(chan struct{})}
 	s.tx.Check, s.tx.Deliver = nil, nil
 	s.group = groupKey(p)
 	s.keyField = keyField(p.Req, p.Opts, rel.PrimaryKey)
+	if err := h.probe(s); err != nil {
+		return nil, err
+	}
+	if err := h.ensureStarted(ctx); err != nil {
+		return nil, unavailable(err)
+	}
+	if hasAfter {
+		// The history must be in the ring before it is replayed; a server
+		// that never says how far it got costs a bounded wait, then the
+		// ring as it is.
+		wait := time.NewTimer(30 * time.Second)
+		select {
+		case <-h.caughtUp:
+		case <-wait.C:
+		case <-ctx.Done():
+			wait.Stop()
+			return nil, ctx.Err()
+		}
+		wait.Stop()
+	}
 	done := make(chan error, 1)
 	register := func() {
 		err := h.initSeen(s, rel.PrimaryKey)
@@ -436,19 +446,21 @@ func withoutRootRange(rs []request.Range) []request.Range {
 	return out
 }
 
+// probe runs the request itself, reading no row: columns and privileges
+// are checked when a statement runs, and a subscriber whose read fails gets
+// the read's error now rather than a broken stream.
+func (h *Hub) probe(s *Subscription) error {
+	zero := int64(0)
+	r := *s.req
+	r.Ranges = append(withoutRootRange(s.req.Ranges), request.Range{Limit: &zero})
+	_, err := h.run(&r, s, nil)
+	return err
+}
+
 // initSeen records which rows the subscriber sees now, so a later change
 // of one is an update: the request's filters with only the key selected
 // (as text, the form the WAL gives) and its inner-joined embeds.
 func (h *Hub) initSeen(s *Subscription, pk []string) error {
-	// The request itself, reading no row: privileges are checked when a
-	// statement runs, and a subscriber that may not read a column it
-	// selects gets the read's error now rather than a broken stream.
-	zero := int64(0)
-	probe := *s.req
-	probe.Ranges = append(withoutRootRange(s.req.Ranges), request.Range{Limit: &zero})
-	if _, err := h.run(&probe, s, nil); err != nil {
-		return err
-	}
 	r := *s.req
 	r.Select = nil
 	for _, col := range pk {
