@@ -393,6 +393,11 @@ func TestRealtimeFollowsDDL(t *testing.T) {
 	s.expect("insert", `{"id":4,"name":"Di","city":"Rome"}`)
 	SQL(t, db, "UPDATE customers SET name = 'Cyd' WHERE id = 3")
 	s.expect("update", `{"id":3,"name":"Cyd","city":"Oslo"}`)
+	// TRUNCATE removes every row at once: a reset, and rows come back as inserts.
+	SQL(t, db, "TRUNCATE orders; TRUNCATE customers CASCADE")
+	s.expect("reset", `{"reason":"the table was truncated"}`)
+	SQL(t, db, "INSERT INTO customers VALUES (3, 'Cy', 'Oslo')")
+	s.expect("insert", `{"id":3,"name":"Cy","city":"Oslo"}`)
 }
 
 func TestRealtimeWithoutPublicationIs503(t *testing.T) {

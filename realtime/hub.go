@@ -263,10 +263,10 @@ func (h *Hub) committed(ctx context.Context, t *txn) {
 		return // sent again after a reconnect
 	}
 	h.lastCommit = t.LSN
-	if h.cfg.Retention > 0 && len(t.Changes) > 0 {
+	if h.cfg.Retention > 0 && (len(t.Changes) > 0 || len(t.Truncated) > 0) {
 		h.ring = append(h.ring, t)
 	}
-	live := t.LSN >= h.startEnd && len(t.Changes) > 0
+	live := t.LSN >= h.startEnd && (len(t.Changes) > 0 || len(t.Truncated) > 0)
 	if live {
 		h.pending++
 	}

@@ -50,6 +50,9 @@ type txn struct {
 	End     pglogrepl.LSN // end LSN: what the slot may be confirmed to
 	At      time.Time
 	Changes []change
+	// Truncated relations lost every row at once: their subscribers get
+	// a reset (re-fetch) rather than one delete per row.
+	Truncated []cache.QI
 }
 
 // missingSetting is a setup problem the client is told about (503).
@@ -157,6 +160,12 @@ func (d *decoder) handle(data []byte) (*txn, error) {
 		d.add(m.RelationID, 'U', m.NewTuple)
 	case *pglogrepl.DeleteMessage:
 		d.add(m.RelationID, 'D', m.OldTuple)
+	case *pglogrepl.TruncateMessage:
+		for _, id := range m.RelationIDs {
+			if rel := d.rels[id]; rel != nil && d.cur != nil {
+				d.cur.Truncated = append(d.cur.Truncated, cache.QI{Schema: rel.Namespace, Name: rel.RelationName})
+			}
+		}
 	case *pglogrepl.CommitMessage:
 		t := d.cur
 		d.cur = nil

@@ -264,6 +264,14 @@ func (h *Hub) dispatch(ts []*txn) {
 // deliver queues a transaction's events, re-reading what cache lacks.
 // The last change of a row in a transaction stands for all of them.
 func (h *Hub) deliver(t *txn, subs []*Subscription, want func(*change) bool, resumed bool, cache rereads) {
+	for _, qi := range t.Truncated {
+		for _, s := range subs {
+			if s.rel == qi {
+				clear(s.seen)
+				s.enqueue(Event{Kind: "reset", ID: eventID(t.LSN, 0), Data: []byte(`{"reason":"the table was truncated"}`), lsn: t.LSN})
+			}
+		}
+	}
 	last := map[string]int{}
 	for i := range t.Changes {
 		last[t.Changes[i].ident()] = i
