@@ -69,6 +69,8 @@ type Hub struct {
 	ring     []*txn
 	marks    []mark
 	retained pglogrepl.LSN // changes after it can be replayed
+	// confirmed is the position last reported to the server
+	confirmed pglogrepl.LSN
 	// startEnd is the server's WAL end when streaming began: transactions
 	// before it are history (kept for resume), not news.
 	startEnd   pglogrepl.LSN
@@ -157,7 +159,7 @@ func (h *Hub) ensureStarted(ctx context.Context) error {
 		var sys pglogrepl.IdentifySystemResult
 		if sys, err = pglogrepl.IdentifySystem(ctx, conn); err == nil {
 			h.mu.Lock()
-			h.retained, h.processed, h.startEnd = pos, pos, sys.XLogPos
+			h.retained, h.processed, h.confirmed, h.startEnd = pos, pos, pos, sys.XLogPos
 			h.mu.Unlock()
 			h.serverEnd(pos, pos, true)
 		}
@@ -342,7 +344,9 @@ func (h *Hub) confirmable() pglogrepl.LSN {
 			pos = min(pos, pglogrepl.LSN(sent))
 		}
 	}
-	return pos
+	// A report never goes back: what was confirmed stays confirmed.
+	h.confirmed = max(h.confirmed, pos)
+	return h.confirmed
 }
 
 // advanceIdleSlot moves a slot nobody streams to the present, so a
