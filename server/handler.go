@@ -81,7 +81,8 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	opts := planOptions(cfg)
+	opts := planner.Options{MaxRows: cfg.DBMaxRows, AggregatesEnabled: cfg.DBAggregatesEnabled, PlanEnabled: cfg.DBPlanEnabled,
+		HoistedSettings: cfg.DBHoistedTxSettings, LegacyTargetNames: cfg.URLUseLegacyTargetNames}
 	plan, err := a.planner.Plan(req, snap, opts)
 	if err != nil && a.missingObject(r.Context(), err, req) {
 		// The object exists in the catalog but not in our snapshot (a
@@ -138,11 +139,6 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeMutation(w, req, plan, res, applied)
-}
-
-func planOptions(cfg *config.Config) planner.Options {
-	return planner.Options{MaxRows: cfg.DBMaxRows, AggregatesEnabled: cfg.DBAggregatesEnabled, PlanEnabled: cfg.DBPlanEnabled,
-		HoistedSettings: cfg.DBHoistedTxSettings, LegacyTargetNames: cfg.URLUseLegacyTargetNames}
 }
 
 // snapshotFor returns the snapshot a request is served from, honouring

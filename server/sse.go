@@ -9,6 +9,7 @@ import (
 	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/cache"
 	"github.com/pgrest/pgrest/executor"
+	"github.com/pgrest/pgrest/planner"
 	"github.com/pgrest/pgrest/realtime"
 	"github.com/pgrest/pgrest/request"
 	"github.com/pgrest/pgrest/server/auth"
@@ -26,6 +27,13 @@ func wantsEvents(r *http.Request, req *request.Request) bool {
 		}
 	}
 	return false
+}
+
+// planOptions are the planner options of a configuration, as serveAPI
+// builds them: a subscription's re-reads compile like its GET.
+func planOptions(cfg *config.Config) planner.Options {
+	return planner.Options{MaxRows: cfg.DBMaxRows, AggregatesEnabled: cfg.DBAggregatesEnabled, PlanEnabled: cfg.DBPlanEnabled,
+		HoistedSettings: cfg.DBHoistedTxSettings, LegacyTargetNames: cfg.URLUseLegacyTargetNames}
 }
 
 // realtimeConfig is the hub's part of the configuration.
