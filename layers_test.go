@@ -27,6 +27,7 @@ var layers = map[string][]string{
 	"planner":        {"apierr", "cache", "request"},
 	"executor":       {"apierr", "cache", "planner"},
 	"listener":       {"cache", "migrations"},
+	"realtime":       {"apierr", "cache", "executor", "planner", "request"},
 	"migrations":     {},
 	"embedpg":        {},
 	"server/config":  {"server/auth"}, // validates jwt-role-claim-key with the JWT code

@@ -102,7 +102,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "--ready":
 		return checkReady(cfg, stdout, stderr)
 	case "migrate":
-		return migrate(cfg.DBURI, cfg.DBChannel, stdout, stderr)
+		return migrate(cfg, stdout, stderr)
 	}
 	return serve(cfg, path, nil, stdout, stderr)
 }
@@ -234,19 +234,29 @@ func dumpSchema(cfg *config.Config, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func migrate(uri, channel string, stdout, stderr io.Writer) int {
+func migrate(cfg *config.Config, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	conn, err := connectRetrying(ctx, uri, stderr)
+	conn, err := connectRetrying(ctx, cfg.DBURI, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "pgrest migrate: connecting: %v\n", err)
 		return 1
 	}
 	defer conn.Close(ctx)
-	applied, err := migrations.Apply(ctx, conn, channel)
+	applied, err := migrations.Apply(ctx, conn, cfg.DBChannel)
 	if err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		return 1
+	}
+	if cfg.RealtimeEnabled {
+		created, err := migrations.Publication(ctx, conn, cfg.RealtimeSlotPrefix, cfg.DBSchemas)
+		if err != nil {
+			fmt.Fprintf(stderr, "pgrest migrate: realtime publication: %v\n", err)
+			return 1
+		}
+		if created {
+			applied = append(applied, "publication "+cfg.RealtimeSlotPrefix+" (realtime)")
+		}
 	}
 	if len(applied) == 0 {
 		fmt.Fprintln(stdout, "pgrest migrate: already up to date")
@@ -299,7 +309,8 @@ func runDemo(stdout, stderr io.Writer) int {
 	dieWithParent()
 	ctx := context.Background()
 	fmt.Fprintln(stdout, "pgrest demo: starting a throwaway PostgreSQL…")
-	pg, err := embedpg.Start(ctx, nil)
+	// wal_level=logical: the demo serves realtime subscriptions too.
+	pg, err := embedpg.Start(ctx, map[string]string{"wal_level": "logical"})
 	if errors.Is(err, embedpg.ErrNoBinaries) {
 		fmt.Fprintf(stderr, "pgrest demo: %v\n", err)
 		return 1
@@ -313,16 +324,24 @@ func runDemo(stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pgrest demo: loading the demo schema: %v\n", err)
 		return 1
 	}
-	if code := migrate(pg.URI("postgres", embedpg.DemoDB), "pgrst", io.Discard, stderr); code != 0 {
-		return code
-	}
 	cfg, err := config.Load("", os.Environ())
 	if err != nil {
 		fmt.Fprintf(stderr, "pgrest: %v\n", err)
 		return 1
 	}
-	cfg.DBURI = pg.URI("authenticator", embedpg.DemoDB)
 	cfg.DBSchemas = []string{"api"}
+	// Off by default (a PostgREST answers text/event-stream with 406); the
+	// demo shows it, so migrate creates its publication too.
+	cfg.RealtimeEnabled = true
+	cfg.DBURI = pg.URI("postgres", embedpg.DemoDB)
+	if code := migrate(cfg, io.Discard, stderr); code != 0 {
+		return code
+	}
+	if err = pg.Exec(ctx, embedpg.DemoDB, "ALTER ROLE authenticator REPLICATION"); err != nil {
+		fmt.Fprintf(stderr, "pgrest demo: %v\n", err)
+		return 1
+	}
+	cfg.DBURI = pg.URI("authenticator", embedpg.DemoDB)
 	cfg.DBAnonRole = "web_anon"
 	if os.Getenv("PGRST_LOG_LEVEL") == "" {
 		cfg.LogLevel = "info"
@@ -344,6 +363,9 @@ Try:
   curl '%[1]s/rpc/search_books?q=dark&select=title,authors(name)'
   curl '%[1]s/'                      # the OpenAPI document
   curl -H 'Content-Type: application/vnd.pgrest.batch+json' '%[1]s/' -d '[{"method": "GET", "path": "/authors?select=id&name=like.Octavia*"}, {"method": "GET", "path": "/books?select=title&author_id=eq.${/0/body/0/id}"}]'
+
+Watch changes live (Server-Sent Events), then change a row as postgres:
+  curl -N -H 'Accept: text/event-stream' '%[1]s/books?select=id,title,author:authors(name)&year=gte.1900'
 
 Press Ctrl-C to stop.
 `, url, pg.Port, embedpg.DemoDB, pg.Dir)

@@ -99,6 +99,13 @@ func TestDemo(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c, err)
 		}
+		if strings.Contains(c, "text/event-stream") { // a realtime stream never ends by itself
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/event-stream" {
+				t.Errorf("%s: %d %s", c, res.StatusCode, res.Header.Get("Content-Type"))
+			}
+			continue
+		}
 		body, _ := io.ReadAll(res.Body)
 		res.Body.Close()
 		if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusPartialContent || len(body) < 3 || strings.Contains(string(body), `"code"`) {

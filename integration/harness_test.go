@@ -41,7 +41,8 @@ var pg *embedpg.Cluster
 func TestMain(m *testing.M) {
 	ctx := context.Background()
 	var err error
-	pg, err = embedpg.Start(ctx, map[string]string{"max_connections": "300"})
+	// wal_level=logical: realtime tests stream changes (realtime_test.go).
+	pg, err = embedpg.Start(ctx, map[string]string{"max_connections": "300", "wal_level": "logical", "max_replication_slots": "40", "max_wal_senders": "40"})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "integration: starting PostgreSQL: %v\n", err)
 		os.Exit(1)

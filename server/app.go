@@ -24,6 +24,7 @@ import (
 	"github.com/pgrest/pgrest/cache"
 	"github.com/pgrest/pgrest/listener"
 	"github.com/pgrest/pgrest/planner"
+	"github.com/pgrest/pgrest/realtime"
 	"github.com/pgrest/pgrest/server/auth"
 	"github.com/pgrest/pgrest/server/config"
 	"github.com/rs/zerolog"
@@ -45,6 +46,7 @@ type App struct {
 	planner        *planner.Memo
 	schema         *listener.Manager
 	exec           *executor.Executor
+	realtime       *realtime.Hub
 
 	// baseConfig is the file and environment configuration the in-database
 	// one is applied over; configSource re-reads it on a reload.
@@ -122,7 +124,13 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 		},
 	}, a.holder, pool)
 	a.baseConfig = cfg.Clone()
+	rc := realtimeConfig(cfg)
+	rc.Log = log
+	a.realtime = realtime.New(rc, a.holder, a.planner, exec)
 	a.httpSrv = newHTTPServer(a.Handler(), cfg, a.requests)
+	// Streams never end by themselves: they are ended first, so that
+	// shutdown waits only for ordinary requests.
+	a.httpSrv.RegisterOnShutdown(a.realtime.Close)
 	return a, nil
 }
 
@@ -294,6 +302,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 			_ = a.adminSrv.Close() // past the grace period: drop what is left
 		}
 	}
+	a.realtime.Close()
 	if a.cancel != nil {
 		a.cancel()
 		<-a.done

@@ -139,11 +139,9 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func (s *statusWriter) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
+// Flush reaches through writers that only Unwrap (a realtime stream
+// must leave at once).
+func (s *statusWriter) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush() }
 
 func (a *App) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -64,6 +64,10 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if req.SchemaNegotiated || len(cfg.DBSchemas) > 1 {
 		w.Header().Set("Content-Profile", req.Schema)
 	}
+	if cfg.RealtimeEnabled && wantsEvents(r, req) {
+		a.serveEvents(w, r, rt, snap, req, who)
+		return
+	}
 	if req.Action == request.ActInfo {
 		methods, merr := allowed(snap, req)
 		if merr != nil {
@@ -128,6 +132,8 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	writeMutation(w, req, plan, res, applied)
 }
 
+// planOptions are the planner options of a configuration; batches and a
+// subscription's re-reads compile with the same ones as a single request.
 func planOptions(cfg *config.Config) planner.Options {
 	return planner.Options{MaxRows: cfg.DBMaxRows, AggregatesEnabled: cfg.DBAggregatesEnabled, PlanEnabled: cfg.DBPlanEnabled,
 		HoistedSettings: cfg.DBHoistedTxSettings, LegacyTargetNames: cfg.URLUseLegacyTargetNames}

@@ -40,6 +40,16 @@ func (a *App) metrics() http.Handler {
 			func() float64 { return float64(a.planner.Hits()) }),
 		counter("pgrest_plan_cache_misses_total", "Requests whose SQL was compiled", nil,
 			func() float64 { return float64(a.planner.Misses()) }),
+		gauge("pgrest_realtime_subscriptions", "Open realtime subscriptions",
+			func() float64 { return float64(a.realtime.Stats().Subscriptions) }),
+		counter("pgrest_realtime_events_sent_total", "Realtime events written to subscribers", nil,
+			func() float64 { return float64(a.realtime.Stats().EventsSent) }),
+		counter("pgrest_realtime_dropped_subscribers_total", "Realtime subscribers dropped for being too slow", nil,
+			func() float64 { return float64(a.realtime.Stats().Dropped) }),
+		gauge("pgrest_realtime_replication_lag_bytes", "WAL the server has that realtime has not dispatched yet",
+			func() float64 { return float64(a.realtime.Stats().LagBytes) }),
+		gauge("pgrest_realtime_replication_lag_seconds", "Commit-to-dispatch delay of the last transaction realtime handled",
+			func() float64 { return a.realtime.Stats().LagSeconds }),
 		gauge("pgrest_schema_version", "The schema-cache version being served (the last DDL event id it reflects)",
 			func() float64 {
 				if s := a.holder.Load(); s != nil {

@@ -72,3 +72,6 @@ func (t *edgeWriter) Write(b []byte) (int, error) {
 	}
 	return t.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController flush a stream (realtime).
+func (t *edgeWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }

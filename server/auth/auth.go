@@ -40,6 +40,10 @@ type Result struct {
 	exp       time.Time
 }
 
+// Expires is the token's exp (zero when it has none): a long-lived
+// response such as a realtime stream must end then.
+func (r *Result) Expires() time.Time { return r.exp }
+
 // Verifier checks bearer tokens (keys, algorithms, claims, audience) and
 // picks the role; built once per configuration.
 type Verifier struct {

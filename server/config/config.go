@@ -81,6 +81,14 @@ type Config struct {
 	WriteTimeout    time.Duration // pgrest-write-timeout: longest stall while writing a response
 	IdleTimeout     time.Duration // pgrest-idle-timeout: keep-alive connections with no request
 	ShutdownTimeout time.Duration // pgrest-shutdown-timeout: grace period for in-flight requests
+
+	// Realtime subscriptions (pgrest-only; see realtime/).
+	RealtimeEnabled          bool          // pgrest-realtime-enabled
+	RealtimeSlotPrefix       string        // pgrest-realtime-slot-prefix: slot and publication name
+	RealtimeMaxSubscriptions int           // pgrest-realtime-max-subscriptions
+	RealtimeRetention        time.Duration // pgrest-realtime-retention: resume window
+	RealtimeHeartbeat        time.Duration // pgrest-realtime-heartbeat
+	RealtimeBuffer           int           // pgrest-realtime-buffer: events queued per subscriber
 }
 
 // Default returns PostgREST v16's defaults.
@@ -121,5 +129,10 @@ func Default() *Config {
 		WriteTimeout:              30 * time.Second,
 		IdleTimeout:               60 * time.Second,
 		ShutdownTimeout:           30 * time.Second,
+		RealtimeSlotPrefix:        "pgrest_realtime",
+		RealtimeMaxSubscriptions:  10000,
+		RealtimeRetention:         300 * time.Second,
+		RealtimeHeartbeat:         15 * time.Second,
+		RealtimeBuffer:            256,
 	}
 }
