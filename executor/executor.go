@@ -231,29 +231,43 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 		x.prepared.add(conn.Conn(), stmts)
 	}
 	plannedTotal(p, res, planned)
-	if !p.ReadOnly {
-		if tc.Check != nil {
-			if err := tc.Check(res); err != nil {
-				rollback(conn)
-				return nil, err
-			}
-		}
-		end := "COMMIT"
-		if tc.Rollback {
-			end = "ROLLBACK"
-			// Deferred constraints are checked at COMMIT only; checked now, a
-			// rolled-back request still reports their violation.
-			if _, err := conn.Exec(ctx, "SET CONSTRAINTS ALL IMMEDIATE"); err != nil {
-				rollback(conn)
-				return nil, err
-			}
-		}
-		if _, err := conn.Exec(ctx, end); err != nil {
-			rollback(conn)
-			return nil, err
-		}
+	if err := finish(ctx, conn, p, tc, res); err != nil {
+		return nil, err
 	}
 	return res, nil
+}
+
+// finish ends a writing transaction: the request's checks, then COMMIT
+// (or ROLLBACK for db-tx-end). A read-only one committed in its batch.
+func finish(ctx context.Context, conn *pgxpool.Conn, p *planner.Plan, tc *TxContext, res *Result) error {
+	if p.ReadOnly && p.Stream {
+		_, err := conn.Exec(ctx, "COMMIT")
+		return err
+	}
+	if p.ReadOnly {
+		return nil
+	}
+	if tc.Check != nil {
+		if err := tc.Check(res); err != nil {
+			rollback(conn)
+			return err
+		}
+	}
+	end := "COMMIT"
+	if tc.Rollback {
+		end = "ROLLBACK"
+		// Deferred constraints are checked at COMMIT only; checked now, a
+		// rolled-back request still reports their violation.
+		if _, err := conn.Exec(ctx, "SET CONSTRAINTS ALL IMMEDIATE"); err != nil {
+			rollback(conn)
+			return err
+		}
+	}
+	if _, err := conn.Exec(ctx, end); err != nil {
+		rollback(conn)
+		return err
+	}
+	return nil
 }
 
 // scanResult reads the single row of a plan. A textual body is read in

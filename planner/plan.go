@@ -61,6 +61,9 @@ type Plan struct {
 	Explain string
 	// Warning is the text of a 299 Warning header (deprecated usage), "" if none.
 	Warning string
+	// Stream: SQL returns one row per NDJSON line (StreamColumns), not the
+	// single aggregated row; the executor streams it (executor.Stream).
+	Stream bool
 	// Settings are transaction-local settings the statement needs before it
 	// runs (function proconfig hoisting); name -> value.
 	Settings map[string]string

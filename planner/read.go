@@ -142,6 +142,11 @@ func (c *compiler) query(rel *cache.Relation, from string, fn *cache.Function) (
 			total = "(SELECT pg_catalog.count(*) FROM " + from + where + ")"
 		}
 	}
+	if media.ndjson {
+		p.SQL, p.Stream = streamStatement(c.with, total, media, q.String()), media.explain == ""
+		p.Explain = media.explain
+		return p, nil
+	}
 	var sql strings.Builder
 	sql.WriteString(c.with)
 	sql.WriteString("SELECT ")

@@ -87,10 +87,14 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT " + total + " AS total, pg_catalog.count(_pgrest_t) AS page_total, " +
 		body + ", " + responseSettings + " FROM (SELECT " +
 		cols + " FROM " + from + ") _pgrest_t"
+	stream := media.ndjson && req.Prefs.Return == "representation"
+	if stream {
+		sql = streamStatement("WITH "+ident(alias)+" AS ("+mutation+") ", total, media, "SELECT "+cols+" FROM "+from)
+	}
 	sql += bindUnused(sql, vals.args)
 	// A plan request explains the whole statement (run, with ANALYZE).
 	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular, Inserted: w.inserted != "", Upsert: w.upsert,
-		Explain: media.explain}, nil
+		Explain: media.explain, Stream: stream && media.explain == ""}, nil
 }
 
 // bindUnused references the parameters the statement leaves out, values

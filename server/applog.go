@@ -142,10 +142,10 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func (s *statusWriter) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
+// FlushError flushes through the writers below, which may reach the
+// connection only by Unwrap (a streamed response needs it).
+func (s *statusWriter) FlushError() error {
+	return http.NewResponseController(s.ResponseWriter).Flush()
 }
 
 func (a *App) logRequests(next http.Handler) http.Handler {

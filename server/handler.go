@@ -115,6 +115,10 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a.log.WithLevel(LogLevel(cfg.LogLevel)).Str("query", plan.SQL).Msg("main query")
 	}
 	applied := preferenceApplied(req, plan, cfg.DBTxEnd)
+	if plan.Stream {
+		a.serveStream(w, r, cfg, req, plan, tc, applied)
+		return
+	}
 	if req.Action == request.ActRead && plan.Explain == "" {
 		tc.Deliver = func(res *executor.Result) {
 			ew.mark("transaction")
