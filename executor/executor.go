@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"sort"
 	"strconv"
@@ -47,6 +48,8 @@ type TxContext struct {
 	// then never copied. The COMMIT that follows cannot change the answer
 	// of a read-only transaction.
 	Deliver func(*Result)
+	// Body is what a bulk plan's COPY reads (planner.Plan.BulkCopy).
+	Body io.Reader
 }
 
 // Result is the single row every plan returns.
@@ -100,6 +103,9 @@ func (x *Executor) Timeouts() int64 { return x.timeouts.Load() }
 // settings, the pre-request call and the statement are pipelined in one
 // batch so a read costs one round trip plus the commit.
 func (x *Executor) Run(ctx context.Context, p *planner.Plan, tc *TxContext) (*Result, error) {
+	if p.BulkStage != "" {
+		return x.runBulk(ctx, p, tc) // the body is read once: never retried
+	}
 	res, err := x.runOnce(ctx, p, tc)
 	// A statement cached before a DDL change may now return another row type;
 	// pgx drops the stale statement on this error, so one retry heals it.

@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pgrest/pgrest/planner"
 )
 
@@ -46,34 +47,11 @@ func (x *Executor) Stream(ctx context.Context, p *planner.Plan, tc *TxContext, s
 		x.prepared.forget(conn.Conn())
 		return nil, err
 	}
-	begin := "BEGIN ISOLATION LEVEL " + isolation(p.Settings["default_transaction_isolation"])
-	if p.ReadOnly {
-		begin += " READ ONLY"
-	}
-	settingsSQL, settingsArgs := settingsStatement(tc, p.Settings)
-	b := &pgx.Batch{}
-	b.Queue(begin)
-	b.Queue(settingsSQL, settingsArgs...)
-	if tc.PreRequest != "" {
-		b.Queue("SELECT " + tc.PreRequest + "()")
-	}
-	var planned *int64
-	if p.CountSQL != "" {
-		b.Queue("EXPLAIN (FORMAT JSON) "+p.CountSQL, p.Args...).QueryRow(func(r pgx.Row) error {
-			var raw []byte
-			if serr := r.Scan(&raw); serr != nil {
-				return serr
-			}
-			n, perr := planRows(raw)
-			planned = &n
-			return perr
-		})
-	}
-	// The role is set before the statement is prepared (see runOnce).
-	if err = conn.SendBatch(ctx, b).Close(); err != nil {
+	planned, err := x.open(ctx, conn, p, tc)
+	if err != nil {
 		return fail(err)
 	}
-	rows, err := conn.Query(ctx, p.SQL, p.Args...)
+	rows, err := conn.Query(ctx, p.SQL, queryArgs(p)...)
 	if err != nil {
 		return fail(err)
 	}
@@ -121,4 +99,54 @@ func (x *Executor) Stream(ctx context.Context, p *planner.Plan, tc *TxContext, s
 		return nil, &StreamError{err}
 	}
 	return res, nil
+}
+
+// open starts a plan's transaction on conn: BEGIN, the settings, the
+// pre-request, the planned count (returned) and, for a bulk plan, the
+// load of the body. The role is set before the statement is prepared
+// (see runOnce).
+func (x *Executor) open(ctx context.Context, conn *pgxpool.Conn, p *planner.Plan, tc *TxContext) (*int64, error) {
+	begin := "BEGIN ISOLATION LEVEL " + isolation(p.Settings["default_transaction_isolation"])
+	if p.ReadOnly {
+		begin += " READ ONLY"
+	}
+	settingsSQL, settingsArgs := settingsStatement(tc, p.Settings)
+	b := &pgx.Batch{}
+	b.Queue(begin)
+	b.Queue(settingsSQL, settingsArgs...)
+	if tc.PreRequest != "" {
+		b.Queue("SELECT " + tc.PreRequest + "()")
+	}
+	var planned *int64
+	if p.CountSQL != "" {
+		b.Queue("EXPLAIN (FORMAT JSON) "+p.CountSQL, p.Args...).QueryRow(func(r pgx.Row) error {
+			var raw []byte
+			if serr := r.Scan(&raw); serr != nil {
+				return serr
+			}
+			n, perr := planRows(raw)
+			planned = &n
+			return perr
+		})
+	}
+	if p.BulkStage != "" {
+		b.Queue(p.BulkStage)
+	}
+	if err := conn.SendBatch(ctx, b).Close(); err != nil {
+		return nil, err
+	}
+	if p.BulkStage != "" {
+		return planned, load(ctx, conn, p, tc.Body)
+	}
+	return planned, nil
+}
+
+// queryArgs are the arguments of a plan's statement. A bulk statement
+// names a table that lives for one transaction: it is not prepared and
+// cached like the others.
+func queryArgs(p *planner.Plan) []any {
+	if p.BulkStage == "" {
+		return p.Args
+	}
+	return append([]any{pgx.QueryExecModeExec}, p.Args...)
 }

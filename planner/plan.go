@@ -64,6 +64,10 @@ type Plan struct {
 	// Stream: SQL returns one row per NDJSON line (StreamColumns), not the
 	// single aggregated row; the executor streams it (executor.Stream).
 	Stream bool
+	// BulkStage and BulkCopy, when set, load the request's body before SQL
+	// runs: BulkStage creates the staging table SQL reads, BulkCopy is the
+	// COPY ... FROM STDIN that fills it (executor.TxContext.Body).
+	BulkStage, BulkCopy string
 	// Settings are transaction-local settings the statement needs before it
 	// runs (function proconfig hoisting); name -> value.
 	Settings map[string]string

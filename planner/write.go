@@ -94,7 +94,7 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 	sql += bindUnused(sql, vals.args)
 	// A plan request explains the whole statement (run, with ANALYZE).
 	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular, Inserted: w.inserted != "", Upsert: w.upsert,
-		Explain: media.explain, Stream: stream && media.explain == ""}, nil
+		Explain: media.explain, Stream: stream && media.explain == "", BulkStage: w.stage, BulkCopy: w.copy}, nil
 }
 
 // bindUnused references the parameters the statement leaves out, values
@@ -143,6 +143,8 @@ type writer struct {
 	// inserted rather than updated (201 against 200).
 	inserted string
 	upsert   bool
+	// stage and copy load a bulk body (planner/bulk.go).
+	stage, copy string
 }
 
 // returning decides what the statement returns: only what the response
@@ -209,6 +211,9 @@ func (w *writer) returningClause(q string) string {
 // insert renders INSERT for POST and PUT, with ON CONFLICT for upserts.
 func (w *writer) insert() (string, error) {
 	req, rel, c := w.c.req, w.rel, w.c
+	if req.Bulk != nil && req.Action == request.ActCreate {
+		return w.bulkInsert()
+	}
 	if req.Action == request.ActUpsert {
 		if err := checkPut(req, w.key); err != nil {
 			return "", err

@@ -52,7 +52,11 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setLogRole(r, who.Role)
+	bulk := takeBulk(r, cfg)
 	req, aerr := request.Parse(r, request.Options{Schemas: cfg.DBSchemas})
+	if aerr == nil && bulk != nil {
+		aerr = bulk.attach(req)
+	}
 	ew.mark("parse")
 	if aerr != nil {
 		a.fail(w, cfg, aerr)
@@ -97,6 +101,9 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if aerr != nil {
 		a.fail(w, cfg, aerr)
 		return
+	}
+	if bulk != nil {
+		tc.Body = bulk.reader
 	}
 	if req.Action != request.ActRead && plan.Explain == "" {
 		tc.Check = func(res *executor.Result) error {

@@ -1,0 +1,111 @@
+package planner
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/pgrest/pgrest/apierr"
+	"github.com/pgrest/pgrest/request"
+)
+
+// A bulk POST (request.Bulk) is loaded by COPY into a staging table that
+// lives for the transaction, then written by one INSERT ... SELECT built
+// as for a JSON body: columns=, missing=default, on_conflict, resolution,
+// return= and the response are the same; only the rows' source differs.
+
+// bulkStage is the staging table, created per transaction.
+const bulkStage = "pg_temp._pgrest_bulk"
+
+// bulkInsert renders the INSERT of a bulk POST and sets the plan's
+// staging statements on w.
+func (w *writer) bulkInsert() (string, error) {
+	req, rel := w.c.req, w.rel
+	b := req.Bulk
+	cols := b.Cols
+	if req.Columns != nil {
+		cols = nil
+		for _, col := range req.Columns {
+			cols = appendUnique(cols, col)
+		}
+	}
+	for _, col := range slices.Sorted(slices.Values(cols)) {
+		if rel.Column(col) == nil {
+			return "", apierr.New(http.StatusBadRequest, "PGRST204", "Could not find the '"+col+"' column of '"+rel.Name+"' in the schema cache", "", "")
+		}
+	}
+	if b.Format == request.BulkCSV {
+		w.stage, w.copy = w.csvStage(b.Cols)
+	} else {
+		w.stage = "CREATE TEMP TABLE _pgrest_bulk (line json) ON COMMIT DROP"
+		// Lines are JSON objects the edge checked: no raw control
+		// character, so \x01 and \x02 never occur as delimiter or quote.
+		w.copy = "COPY " + bulkStage + " FROM STDIN (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')"
+	}
+	var exprs []string
+	insertCols := make([]string, 0, len(cols))
+	for _, col := range cols {
+		e, ok := w.bulkColumn(col)
+		if !ok && req.Prefs.Missing == "default" {
+			continue // not in the body: its default applies
+		}
+		insertCols = append(insertCols, ident(col))
+		exprs = append(exprs, e)
+	}
+	quoted := quoteAll(cols)
+	conflict, keys := onConflict(req, w.key, quoted)
+	w.upsert = keys != nil
+	if len(keys) > 0 && req.Prefs.Resolution == "merge-duplicates" {
+		w.countInserted(keys)
+	}
+	ret := w.returningClause(w.target)
+	from := " FROM " + bulkStage + " _pgrest_b"
+	if b.Format == request.BulkJSON {
+		from += w.bulkRecord(cols)
+	}
+	if len(insertCols) == 0 {
+		return "INSERT INTO " + w.target + " SELECT" + from + conflict + ret, nil
+	}
+	return "INSERT INTO " + w.target + " (" + strings.Join(insertCols, ", ") + ") SELECT " + strings.Join(exprs, ", ") + from + conflict + ret, nil
+}
+
+// csvStage is a staging table with the header's columns, typed as the
+// relation's (so COPY names the line and column of a bad value), and the
+// COPY that loads the body as sent: the header line, then rows in which
+// an unquoted NULL is null, as in PostgREST's CSV.
+func (w *writer) csvStage(header []string) (stage, cp string) {
+	defs := make([]string, len(header))
+	for i, h := range header {
+		typ := "text"
+		if col := w.rel.Column(h); col != nil {
+			typ = col.Type
+		}
+		defs[i] = ident(h) + " " + typ
+	}
+	stage = "CREATE TEMP TABLE _pgrest_bulk (" + strings.Join(defs, ", ") + ") ON COMMIT DROP"
+	return stage, "COPY " + bulkStage + " FROM STDIN (FORMAT csv, HEADER true, NULL 'NULL')"
+}
+
+// bulkColumn is the expression reading col from a staged row; ok is false
+// when a CSV body has no such column (then it is null, or its default).
+func (w *writer) bulkColumn(col string) (string, bool) {
+	if w.c.req.Bulk.Format == request.BulkJSON {
+		if e, _, ok := w.c.bodyRepresentations(w.rel, []string{col}); ok {
+			return e, true
+		}
+		return "_pgrest_r." + ident(col), true
+	}
+	if !slices.Contains(w.c.req.Bulk.Cols, col) {
+		return "NULL", false
+	}
+	return "_pgrest_b." + ident(col), true
+}
+
+// bulkRecord reads each staged JSON line as a row of the relation, as a
+// JSON body's rows are read (domain representations included).
+func (w *writer) bulkRecord(cols []string) string {
+	if _, defs, ok := w.c.bodyRepresentations(w.rel, cols); ok {
+		return " CROSS JOIN LATERAL json_to_record(_pgrest_b.line) AS _pgrest_r(" + defs + ")"
+	}
+	return " CROSS JOIN LATERAL json_populate_record(NULL::" + w.target + ", _pgrest_b.line) AS _pgrest_r"
+}
