@@ -135,7 +135,7 @@ func (b *bulkBody) attach(req *request.Request) *apierr.Error {
 		}
 		j.next = j.nextElement
 	}
-	first, err := j.row()
+	err := j.row()
 	if err == io.EOF { // no rows: nothing to insert
 		req.Bulk = &request.Bulk{Format: b.format}
 		b.reader = strings.NewReader("")
@@ -144,13 +144,22 @@ func (b *bulkBody) attach(req *request.Request) *apierr.Error {
 	if err != nil {
 		return toAPIError(err)
 	}
+	var first map[string]json.RawMessage
+	if json.Unmarshal(j.raw, &first) != nil {
+		return apierr.InvalidBody(j.place())
+	}
 	cols := []string{}
 	for k := range first {
 		cols = append(cols, k)
 	}
 	slices.Sort(cols)
 	if req.Columns == nil {
-		j.keys = cols // every row must have the same keys
+		// every row must have the same keys
+		j.index = make(map[string]int, len(cols))
+		for i, c := range cols {
+			j.index[c] = i
+		}
+		j.seen = make([]int, len(cols))
 	}
 	req.Bulk = &request.Bulk{Format: b.format, Cols: cols}
 	j.pending = append(j.raw, '\n')
@@ -216,8 +225,11 @@ type jsonRows struct {
 	dec  *json.Decoder
 	// line counts the body's lines (NDJSON) or the array's elements.
 	line int
-	// keys, when set, are the keys every row must have (sorted).
-	keys    []string
+	// index numbers the first row's keys when every row must have them;
+	// seen[i] == line marks key i as found in the current row.
+	index   map[string]int
+	seen    []int
+	keys    [][]byte // the current row's keys
 	raw     []byte
 	pending []byte
 	err     error
@@ -253,33 +265,89 @@ func (j *jsonRows) place() string {
 	return "Line " + strconv.Itoa(j.line) + " of the body"
 }
 
-// row reads and checks the next row; io.EOF at the end.
-func (j *jsonRows) row() (map[string]json.RawMessage, error) {
+// row reads and checks the next row into j.raw; io.EOF at the end.
+func (j *jsonRows) row() error {
 	raw, err := j.next(j)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil || m == nil {
-		return nil, apierr.InvalidBody(j.place())
+	if j.dec == nil && !json.Valid(raw) {
+		return apierr.InvalidBody(j.place())
 	}
-	if j.keys != nil {
-		same := len(m) == len(j.keys)
-		for _, k := range j.keys {
-			_, ok := m[k]
-			same = same && ok
-		}
-		if !same {
-			return nil, apierr.New(http.StatusBadRequest, "PGRST102", "All object keys must match", j.place(), "")
-		}
+	keys, ok := objectKeys(raw, j.keys[:0])
+	j.keys = keys
+	if !ok {
+		return apierr.InvalidBody(j.place())
+	}
+	if j.index != nil && !j.sameKeys() {
+		return apierr.New(http.StatusBadRequest, "PGRST102", "All object keys must match", j.place(), "")
 	}
 	j.raw = raw
-	return m, nil
+	return nil
+}
+
+// sameKeys reports whether the row's keys (j.keys) are the first row's.
+// A key seen twice counts once, as when decoded into a map.
+func (j *jsonRows) sameKeys() bool {
+	found := 0
+	for _, k := range j.keys {
+		name := string(k)
+		if bytes.IndexByte(k, '\\') >= 0 {
+			if json.Unmarshal(append(append([]byte{'"'}, k...), '"'), &name) != nil {
+				return false
+			}
+		}
+		i, ok := j.index[name]
+		if !ok {
+			return false
+		}
+		if j.seen[i] != j.line {
+			j.seen[i] = j.line
+			found++
+		}
+	}
+	return found == len(j.index)
+}
+
+// objectKeys appends the keys (as written, between their quotes) of the
+// valid JSON value raw to dst; ok is false when raw is not an object.
+func objectKeys(raw []byte, dst [][]byte) ([][]byte, bool) {
+	i := 0
+	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\r' || raw[i] == '\n') {
+		i++
+	}
+	if i >= len(raw) || raw[i] != '{' {
+		return dst, false
+	}
+	depth, key := 0, false
+	for ; i < len(raw); i++ {
+		switch raw[i] {
+		case '{', '[':
+			depth++
+			key = depth == 1
+		case '}', ']':
+			depth--
+		case ',':
+			key = depth == 1
+		case '"':
+			start := i + 1
+			for i++; raw[i] != '"'; i++ {
+				if raw[i] == '\\' {
+					i++
+				}
+			}
+			if key {
+				dst = append(dst, raw[start:i])
+				key = false
+			}
+		}
+	}
+	return dst, true
 }
 
 func (j *jsonRows) Read(p []byte) (int, error) {
 	for len(j.pending) < len(p) && j.err == nil {
-		if _, err := j.row(); err != nil {
+		if err := j.row(); err != nil {
 			j.err = err
 			break
 		}
