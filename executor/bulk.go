@@ -62,7 +62,7 @@ func load(ctx context.Context, conn *pgxpool.Conn, p *planner.Plan, body io.Read
 	if errors.As(err, &pe) && pe.Detail == "" {
 		if at, ok := strings.CutPrefix(pe.Where, "COPY _pgrest_bulk, "); ok {
 			c := *pe
-			c.Detail = copyPlace(at)
+			c.Detail = copyPlace(p.BulkUnit, at)
 			return &c
 		}
 	}
@@ -70,13 +70,14 @@ func load(ctx context.Context, conn *pgxpool.Conn, p *planner.Plan, body io.Read
 }
 
 // copyPlace turns COPY's context ("line 7, column qty: \"x\"") into the
-// error's details: the line of the body and the column.
-func copyPlace(at string) string {
+// error's details: the line (or row, unit) of the body and the column.
+func copyPlace(unit, at string) string {
 	line, col, hasCol := strings.Cut(at, ", column ")
-	if line == "" {
+	n, ok := strings.CutPrefix(line, "line ")
+	if !ok {
 		return at
 	}
-	out := strings.ToUpper(line[:1]) + line[1:] + " of the body"
+	out := unit + " " + n + " of the body"
 	if hasCol {
 		name, _, _ := strings.Cut(col, ": ")
 		out += ", column " + name

@@ -48,7 +48,7 @@ GRANT SELECT, INSERT ON sink TO web_anon;
 		}
 		defer res.Body.Close()
 		br := bufio.NewReaderSize(res.Body, 1<<20)
-		if _, err := br.ReadByte(); err != nil {
+		if _, err = br.ReadByte(); err != nil {
 			t.Fatal(err)
 		}
 		ttfb := time.Since(t0)
@@ -89,7 +89,7 @@ GRANT SELECT, INSERT ON sink TO web_anon;
 	measure(t, db, "CSV load 1M rows", func(base string) int64 {
 		body, _ := os.Open(f.Name())
 		defer body.Close()
-		t0 := time.Now()
+		start := time.Now()
 		req, _ := http.NewRequest("POST", base+"/sink", body)
 		req.ContentLength = st.Size()
 		req.Header.Set("Content-Type", "text/csv")
@@ -102,7 +102,7 @@ GRANT SELECT, INSERT ON sink TO web_anon;
 		if res.StatusCode != 201 {
 			t.Fatalf("CSV POST: %d %s", res.StatusCode, b)
 		}
-		viaPgrest = time.Since(t0)
+		viaPgrest = time.Since(start)
 		return st.Size()
 	})
 	SQL(t, db, "TRUNCATE sink")

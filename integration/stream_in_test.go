@@ -179,3 +179,71 @@ func TestStreamInClientGone(t *testing.T) {
 	}
 	p.Do("POST", "/crate", "id,label\n1,a\n", "Content-Type: text/csv").Expect(t, 201)
 }
+
+const streamRowsFixture = `
+CREATE TABLE reading (id int PRIMARY KEY, note text, val numeric, ok bool, at timestamptz, doc jsonb, raw json, made date DEFAULT '2021-02-03');
+GRANT SELECT, INSERT ON reading TO web_anon;
+`
+
+func readingRows(t *testing.T, db string) string {
+	t.Helper()
+	var out []string
+	rows, err := superConn(t, db).Query(t.Context(), "SELECT row(reading.*)::text FROM reading ORDER BY id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, "\n")
+}
+
+// Rows of plain columns go to COPY as CSV: values read as a JSON body's.
+func TestStreamInJSONAsRows(t *testing.T) {
+	rowsJSON := []string{
+		`{"id":1,"note":"a \"quoted\", comma\nnew line \u00e9 \\ end","val":1.50,"ok":true,"at":"2020-01-02T03:04:05Z","doc":{"k":[1,"x"]},"raw":"just a string"}`,
+		`{"id":2,"note":"NULL","val":null,"ok":false,"at":null,"doc":null,"raw":[1, 2]}`,
+		`{"id":3,"note":"","val":-2e3,"ok":null,"at":"2021-05-06","doc":"str","raw":{"a":null}}`,
+	}
+	small := NewDB(t, streamRowsFixture)
+	StartPgrest(t, small, nil).Do("POST", "/reading", "["+strings.Join(rowsJSON, ",")+"]", "Content-Type: application/json").Expect(t, 201)
+	want := readingRows(t, small)
+	for _, c := range []struct{ ct, body string }{
+		{"application/x-ndjson", strings.Join(rowsJSON, "\n")},
+		{"application/json", "[" + strings.Join(rowsJSON, ",") + "]"},
+	} {
+		db := NewDB(t, streamRowsFixture)
+		bulkOn(t, db).Do("POST", "/reading", c.body, "Content-Type: "+c.ct).Expect(t, 201)
+		if got := readingRows(t, db); got != want {
+			t.Fatalf("%s:\n got %s\nwant %s", c.ct, got, want)
+		}
+	}
+	// columns= takes those keys; a key not given is null; extra keys are ignored.
+	db := NewDB(t, streamRowsFixture)
+	p := bulkOn(t, db)
+	p.Do("POST", "/reading?columns=id,note,made", "{\"id\":1,\"note\":\"x\",\"zzz\":1}\n{\"id\":2,\"made\":\"2000-01-01\"}\n",
+		"Content-Type: application/x-ndjson").Expect(t, 201)
+	if got := readingRows(t, db); got != "(1,x,,,,,,)\n(2,,,,,,,2000-01-01)" {
+		t.Fatalf("columns=: %s", got)
+	}
+	// A bad value is named by its row.
+	var nd strings.Builder
+	for i := 1; i <= 3000; i++ {
+		val := fmt.Sprint(i)
+		if i == 2750 {
+			val = `"many"`
+		}
+		fmt.Fprintf(&nd, "{\"id\":%d,\"val\":%s}\n", i+10, val)
+	}
+	e := p.Do("POST", "/reading", nd.String(), "Content-Type: application/x-ndjson").ExpectError(t, 400, "22P02")
+	if e["details"] != "Row 2750 of the body, column val" {
+		t.Fatalf("type error: %v", e)
+	}
+	if n := countRows(t, db, "SELECT count(*) FROM reading"); n != 2 {
+		t.Fatalf("rows: %d", n)
+	}
+}

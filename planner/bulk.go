@@ -34,8 +34,12 @@ func (w *writer) bulkInsert() (string, error) {
 			return "", apierr.New(http.StatusBadRequest, "PGRST204", "Could not find the '"+col+"' column of '"+rel.Name+"' in the schema cache", "", "")
 		}
 	}
+	w.unit = "Row"
 	if b.Format == request.BulkCSV {
-		w.stage, w.copy = w.csvStage(b.Cols)
+		w.unit = "Line"
+	}
+	if b.Format != request.BulkJSON {
+		w.stage, w.copy = w.csvStage(b.Cols, b.Format == request.BulkCSV)
 	} else {
 		w.stage = "CREATE TEMP TABLE _pgrest_bulk (line json) ON COMMIT DROP"
 		// Lines are JSON objects the edge checked: no raw control
@@ -71,9 +75,9 @@ func (w *writer) bulkInsert() (string, error) {
 
 // csvStage is a staging table with the header's columns, typed as the
 // relation's (so COPY names the line and column of a bad value), and the
-// COPY that loads the body as sent: the header line, then rows in which
-// an unquoted NULL is null, as in PostgREST's CSV.
-func (w *writer) csvStage(header []string) (stage, cp string) {
+// COPY that loads the body: the header line when there is one, then rows
+// in which an unquoted NULL is null, as in PostgREST's CSV.
+func (w *writer) csvStage(header []string, hasHeader bool) (stage, cp string) {
 	defs := make([]string, len(header))
 	for i, h := range header {
 		typ := "text"
@@ -83,6 +87,9 @@ func (w *writer) csvStage(header []string) (stage, cp string) {
 		defs[i] = ident(h) + " " + typ
 	}
 	stage = "CREATE TEMP TABLE _pgrest_bulk (" + strings.Join(defs, ", ") + ") ON COMMIT DROP"
+	if !hasHeader {
+		return stage, "COPY " + bulkStage + " FROM STDIN (FORMAT csv, NULL 'NULL')"
+	}
 	return stage, "COPY " + bulkStage + " FROM STDIN (FORMAT csv, HEADER true, NULL 'NULL')"
 }
 

@@ -68,6 +68,9 @@ type Plan struct {
 	// runs: BulkStage creates the staging table SQL reads, BulkCopy is the
 	// COPY ... FROM STDIN that fills it (executor.TxContext.Body).
 	BulkStage, BulkCopy string
+	// BulkUnit is what COPY's line numbers count in the body: "Line"
+	// (CSV as sent) or "Row" (rows the edge re-encoded).
+	BulkUnit string
 	// Settings are transaction-local settings the statement needs before it
 	// runs (function proconfig hoisting); name -> value.
 	Settings map[string]string

@@ -94,7 +94,7 @@ func compileWrite(req *request.Request, snap *cache.Snapshot, opts Options, vals
 	sql += bindUnused(sql, vals.args)
 	// A plan request explains the whole statement (run, with ANALYZE).
 	return &Plan{SQL: sql, Args: vals.args, MediaType: media.contentType, Singular: media.singular, Inserted: w.inserted != "", Upsert: w.upsert,
-		Explain: media.explain, Stream: stream && media.explain == "", BulkStage: w.stage, BulkCopy: w.copy}, nil
+		Explain: media.explain, Stream: stream && media.explain == "", BulkStage: w.stage, BulkCopy: w.copy, BulkUnit: w.unit}, nil
 }
 
 // bindUnused references the parameters the statement leaves out, values
@@ -143,8 +143,8 @@ type writer struct {
 	// inserted rather than updated (201 against 200).
 	inserted string
 	upsert   bool
-	// stage and copy load a bulk body (planner/bulk.go).
-	stage, copy string
+	// stage, copy and unit load a bulk body (planner/bulk.go).
+	stage, copy, unit string
 }
 
 // returning decides what the statement returns: only what the response

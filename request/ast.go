@@ -214,7 +214,8 @@ type Request struct {
 // Bulk describes a POST body loaded by COPY: its format and the columns
 // its first line names (the CSV header, or the keys of the first object).
 type Bulk struct {
-	// Format is BulkCSV (COPY reads the body as sent) or BulkJSON (one
+	// Format is BulkCSV (COPY reads the body as sent), BulkRows (CSV rows
+	// without a header, made by the edge from JSON rows) or BulkJSON (one
 	// JSON object per line, checked by the edge).
 	Format string
 	Cols   []string
@@ -223,5 +224,6 @@ type Bulk struct {
 // Bulk formats.
 const (
 	BulkCSV  = "csv"
+	BulkRows = "rows"
 	BulkJSON = "json"
 )

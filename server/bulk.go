@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/pgrest/pgrest/apierr"
+	"github.com/pgrest/pgrest/cache"
 	"github.com/pgrest/pgrest/request"
 	"github.com/pgrest/pgrest/server/config"
 )
@@ -108,8 +109,9 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 // attach reads the body's first line into req.Bulk and readies the rest
 // for COPY. A request the bulk path does not serve (not an insert, or
 // rows that may each lack other columns: columns= with missing=default)
-// gets its body read whole, as any other.
-func (b *bulkBody) attach(req *request.Request) *apierr.Error {
+// gets its body read whole, as any other. rel is the target (nil when
+// unknown: the planner answers that).
+func (b *bulkBody) attach(req *request.Request, rel *cache.Relation) *apierr.Error {
 	sparse := req.Columns != nil && req.Prefs.Missing == "default" && b.format == request.BulkJSON
 	if req.Action != request.ActCreate || sparse {
 		return b.readWhole(req)
@@ -148,23 +150,61 @@ func (b *bulkBody) attach(req *request.Request) *apierr.Error {
 	if json.Unmarshal(j.raw, &first) != nil {
 		return apierr.InvalidBody(j.place())
 	}
-	cols := []string{}
-	for k := range first {
-		cols = append(cols, k)
-	}
-	slices.Sort(cols)
-	if req.Columns == nil {
-		// every row must have the same keys
-		j.index = make(map[string]int, len(cols))
-		for i, c := range cols {
-			j.index[c] = i
+	cols := req.Columns
+	if cols == nil {
+		for k := range first {
+			cols = append(cols, k)
 		}
-		j.seen = make([]int, len(cols))
+		slices.Sort(cols)
+		j.uniform = true // every row must have the same keys
 	}
-	req.Bulk = &request.Bulk{Format: b.format, Cols: cols}
-	j.pending = append(j.raw, '\n')
+	j.index = make(map[string]int, len(cols))
+	for _, c := range cols {
+		if _, dup := j.index[c]; !dup {
+			j.index[c] = len(j.index)
+			j.cols = append(j.cols, c)
+		}
+	}
+	j.seen = make([]int, len(j.cols))
+	req.Bulk = &request.Bulk{Format: b.format, Cols: j.cols}
+	if j.csvFor(rel) {
+		req.Bulk.Format = request.BulkRows
+	}
+	j.matchKeys() // the first row was read before the columns were known
+	j.emit()
 	b.reader = j
 	return nil
+}
+
+// csvTypes are the base types whose input a JSON scalar's text is, as
+// json_populate_record reads it: rows of such columns go to COPY as
+// typed CSV (faster, and a bad value is named by its row). Arrays and
+// composites read JSON their own way, so they keep the JSON path.
+var csvTypes = map[string]bool{
+	"text": true, "varchar": true, "bpchar": true, "name": true, "citext": true,
+	"int2": true, "int4": true, "int8": true, "numeric": true, "float4": true, "float8": true,
+	"bool": true, "date": true, "time": true, "timetz": true, "timestamp": true, "timestamptz": true,
+	"interval": true, "uuid": true, "json": true, "jsonb": true,
+}
+
+// csvFor decides whether the rows go as CSV into a staging table of
+// rel's types, and notes which columns take JSON text as it is.
+func (j *jsonRows) csvFor(rel *cache.Relation) bool {
+	if rel == nil {
+		return false
+	}
+	j.jsonCol = make([]bool, len(j.cols))
+	for i, name := range j.cols {
+		col := rel.Column(name)
+		// A domain may read JSON its own way (a representation cast).
+		if col == nil || !csvTypes[col.BaseType] || col.NominalType != col.BaseType {
+			return false
+		}
+		j.jsonCol[i] = col.BaseType == "json" || col.BaseType == "jsonb"
+	}
+	j.csv = true
+	j.cur = make([][]byte, len(j.cols))
+	return true
 }
 
 func toAPIError(err error) *apierr.Error {
@@ -219,17 +259,26 @@ func (b *bulkBody) nextLine(j *jsonRows) ([]byte, error) {
 }
 
 // jsonRows is the reader COPY reads a JSON body from: one checked object
-// per line.
+// per line, as JSON or as a CSV row of the staged columns.
 type jsonRows struct {
 	next func(*jsonRows) ([]byte, error)
 	dec  *json.Decoder
 	// line counts the body's lines (NDJSON) or the array's elements.
 	line int
-	// index numbers the first row's keys when every row must have them;
-	// seen[i] == line marks key i as found in the current row.
+	// cols are the staged columns, index numbers them; uniform: every row
+	// must have exactly these keys. seen[i] == line marks column i as
+	// found in the current row.
+	cols    []string
 	index   map[string]int
+	uniform bool
 	seen    []int
-	keys    [][]byte // the current row's keys
+	// keys and vals are the current row's, as written.
+	keys, vals [][]byte
+	// csv: rows go as CSV; cur holds the current row's values by column,
+	// jsonCol the columns that take the JSON text itself.
+	csv     bool
+	cur     [][]byte
+	jsonCol []bool
 	raw     []byte
 	pending []byte
 	err     error
@@ -274,23 +323,24 @@ func (j *jsonRows) row() error {
 	if j.dec == nil && !json.Valid(raw) {
 		return apierr.InvalidBody(j.place())
 	}
-	keys, ok := objectKeys(raw, j.keys[:0])
-	j.keys = keys
-	if !ok {
+	var ok bool
+	if j.keys, j.vals, ok = objectFields(raw, j.keys[:0], j.vals[:0]); !ok {
 		return apierr.InvalidBody(j.place())
 	}
-	if j.index != nil && !j.sameKeys() {
+	if j.index != nil && !j.matchKeys() && j.uniform {
 		return apierr.New(http.StatusBadRequest, "PGRST102", "All object keys must match", j.place(), "")
 	}
 	j.raw = raw
 	return nil
 }
 
-// sameKeys reports whether the row's keys (j.keys) are the first row's.
-// A key seen twice counts once, as when decoded into a map.
-func (j *jsonRows) sameKeys() bool {
-	found := 0
-	for _, k := range j.keys {
+// matchKeys notes the current row's values by column and reports whether
+// its keys are exactly the columns. A key given twice counts once, its
+// last value wins, as when decoded into a map.
+func (j *jsonRows) matchKeys() bool {
+	clear(j.cur)
+	found, same := 0, true
+	for n, k := range j.keys {
 		name := string(k)
 		if bytes.IndexByte(k, '\\') >= 0 {
 			if json.Unmarshal(append(append([]byte{'"'}, k...), '"'), &name) != nil {
@@ -299,50 +349,124 @@ func (j *jsonRows) sameKeys() bool {
 		}
 		i, ok := j.index[name]
 		if !ok {
-			return false
+			same = false
+			continue
 		}
 		if j.seen[i] != j.line {
 			j.seen[i] = j.line
 			found++
 		}
+		if j.csv {
+			j.cur[i] = j.vals[n]
+		}
 	}
-	return found == len(j.index)
+	return same && found == len(j.index)
 }
 
-// objectKeys appends the keys (as written, between their quotes) of the
-// valid JSON value raw to dst; ok is false when raw is not an object.
-func objectKeys(raw []byte, dst [][]byte) ([][]byte, bool) {
-	i := 0
+// emit appends the current row to what COPY reads next.
+func (j *jsonRows) emit() {
+	if !j.csv {
+		j.pending = append(append(j.pending, j.raw...), '\n')
+		return
+	}
+	for i, v := range j.cur {
+		if i > 0 {
+			j.pending = append(j.pending, ',')
+		}
+		j.pending = csvValue(j.pending, v, j.jsonCol[i])
+	}
+	j.pending = append(j.pending, '\n')
+}
+
+// csvValue appends a JSON value as a CSV field: null (or no value) is the
+// unquoted NULL, a string its text, anything else its JSON text (all of
+// a json column's value); every other field is quoted.
+func csvValue(out, v []byte, asJSON bool) []byte {
+	if v == nil || string(v) == "null" {
+		return append(out, "NULL"...)
+	}
+	if !asJSON && v[0] == '"' {
+		v = v[1 : len(v)-1]
+		if bytes.IndexByte(v, '\\') >= 0 {
+			var s string
+			_ = json.Unmarshal(append(append([]byte{'"'}, v...), '"'), &s) // valid: checked with the row
+			v = []byte(s)
+		}
+	}
+	out = append(out, '"')
+	for {
+		i := bytes.IndexByte(v, '"')
+		if i < 0 {
+			break
+		}
+		out = append(append(out, v[:i+1]...), '"')
+		v = v[i+1:]
+	}
+	return append(append(out, v...), '"')
+}
+
+// objectFields appends the keys (as written, between their quotes) and
+// values (their JSON text) of the valid JSON value raw; ok is false when
+// raw is not an object.
+func objectFields(raw []byte, keys, vals [][]byte) (_, _ [][]byte, ok bool) {
+	i := skipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return keys, vals, false
+	}
+	for i = skipSpace(raw, i+1); i < len(raw) && raw[i] == '"'; {
+		end := stringEnd(raw, i)
+		keys = append(keys, raw[i+1:end-1])
+		i = skipSpace(raw, skipSpace(raw, end)+1) // past the colon
+		end = valueEnd(raw, i)
+		vals = append(vals, raw[i:end])
+		if i = skipSpace(raw, end); i < len(raw) && raw[i] == ',' {
+			i = skipSpace(raw, i+1)
+		}
+	}
+	return keys, vals, true
+}
+
+func skipSpace(raw []byte, i int) int {
 	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\r' || raw[i] == '\n') {
 		i++
 	}
-	if i >= len(raw) || raw[i] != '{' {
-		return dst, false
+	return i
+}
+
+// stringEnd is the index past the string starting at raw[i].
+func stringEnd(raw []byte, i int) int {
+	for i++; raw[i] != '"'; i++ {
+		if raw[i] == '\\' {
+			i++
+		}
 	}
-	depth, key := 0, false
-	for ; i < len(raw); i++ {
-		switch raw[i] {
-		case '{', '[':
-			depth++
-			key = depth == 1
-		case '}', ']':
-			depth--
-		case ',':
-			key = depth == 1
-		case '"':
-			start := i + 1
-			for i++; raw[i] != '"'; i++ {
-				if raw[i] == '\\' {
-					i++
+	return i + 1
+}
+
+// valueEnd is the index past the value starting at raw[i].
+func valueEnd(raw []byte, i int) int {
+	switch raw[i] {
+	case '"':
+		return stringEnd(raw, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch raw[i] {
+			case '"':
+				i = stringEnd(raw, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
 				}
-			}
-			if key {
-				dst = append(dst, raw[start:i])
-				key = false
 			}
 		}
 	}
-	return dst, true
+	for i < len(raw) && !bytes.ContainsRune([]byte(",}] \t\r\n"), rune(raw[i])) {
+		i++
+	}
+	return i
 }
 
 func (j *jsonRows) Read(p []byte) (int, error) {
@@ -351,7 +475,7 @@ func (j *jsonRows) Read(p []byte) (int, error) {
 			j.err = err
 			break
 		}
-		j.pending = append(append(j.pending, j.raw...), '\n')
+		j.emit()
 	}
 	n := copy(p, j.pending)
 	j.pending = j.pending[:copy(j.pending, j.pending[n:])]

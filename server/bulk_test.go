@@ -11,7 +11,7 @@ func TestObjectKeys(t *testing.T) {
 		` {"x\"y":[],"z":{}} `:                      `x\"y z`,
 		`{}`:                                        "",
 	} {
-		keys, ok := objectKeys([]byte(raw), nil)
+		keys, _, ok := objectFields([]byte(raw), nil, nil)
 		var got []string
 		for _, k := range keys {
 			got = append(got, string(k))
@@ -21,7 +21,7 @@ func TestObjectKeys(t *testing.T) {
 		}
 	}
 	for _, raw := range []string{`[1]`, `"a"`, `3`, ``} {
-		if _, ok := objectKeys([]byte(raw), nil); ok {
+		if _, _, ok := objectFields([]byte(raw), nil, nil); ok {
 			t.Errorf("%s: an object?", raw)
 		}
 	}

@@ -55,7 +55,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	bulk := takeBulk(r, cfg)
 	req, aerr := request.Parse(r, request.Options{Schemas: cfg.DBSchemas})
 	if aerr == nil && bulk != nil {
-		aerr = bulk.attach(req)
+		aerr = bulk.attach(req, snap.Relation(req.Schema, req.Resource))
 	}
 	ew.mark("parse")
 	if aerr != nil {
