@@ -24,7 +24,10 @@ type Sink interface {
 // response is under way and can only be cut short.
 type StreamError struct{ Err error }
 
+// Error says the error came after the response started.
 func (e *StreamError) Error() string { return "after the response started: " + e.Err.Error() }
+
+// Unwrap is the error itself.
 func (e *StreamError) Unwrap() error { return e.Err }
 
 // Stream runs a streamed plan in one transaction, with the same role,

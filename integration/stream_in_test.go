@@ -2,7 +2,9 @@ package integration
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -244,6 +246,35 @@ func TestStreamInJSONAsRows(t *testing.T) {
 		t.Fatalf("type error: %v", e)
 	}
 	if n := countRows(t, db, "SELECT count(*) FROM reading"); n != 2 {
+		t.Fatalf("rows: %d", n)
+	}
+}
+
+// A bulk body over pgrest-max-body-size is refused mid-stream, whatever
+// its format, and nothing is written.
+func TestStreamInBodyCap(t *testing.T) {
+	db := NewDB(t, streamRowsFixture)
+	p := StartPgrest(t, db, func(c *config.Config) { c.BulkMinBytes, c.MaxBodySize = 0, 2000 })
+	var csv, nd strings.Builder
+	csv.WriteString("id,note\n")
+	for i := 1; i <= 800; i++ {
+		fmt.Fprintf(&csv, "%d,n\n", i)
+		fmt.Fprintf(&nd, "{\"id\":%d,\"note\":\"n\"}\n", i)
+	}
+	for _, c := range []struct{ ct, body string }{{"text/csv", csv.String()}, {"application/x-ndjson", nd.String()}} {
+		req := mustRequest(t, "POST", p.URL+"/reading", "", "Content-Type: "+c.ct)
+		req.Body = io.NopCloser(strings.NewReader(c.body)) // chunked: no length to refuse it early
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 413 || !strings.Contains(string(b), "PGRST413") {
+			t.Fatalf("%s: %d %s", c.ct, res.StatusCode, b)
+		}
+	}
+	if n := countRows(t, db, "SELECT count(*) FROM reading"); n != 0 {
 		t.Fatalf("rows: %d", n)
 	}
 }

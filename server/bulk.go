@@ -51,7 +51,7 @@ func takeBulk(r *http.Request, cfg *config.Config) *bulkBody {
 		body = r.Body
 	}
 	large := r.ContentLength > cfg.BulkMinBytes
-	b := &bulkBody{format: request.BulkJSON, src: bufio.NewReaderSize(&bodyReader{body}, 64<<10)}
+	b := &bulkBody{format: request.BulkJSON, src: bufio.NewReaderSize(body, 64<<10)}
 	switch {
 	case ndjson:
 	case mt == "text/csv":
@@ -94,8 +94,8 @@ func firstByte(br *bufio.Reader) byte {
 	}
 }
 
-// bodyReader turns a failed body read into its API error (too large,
-// stalled), which the executor then answers with.
+// bodyReader turns a failed read of a CSV body into its API error (too
+// large, stalled), which the executor then answers with.
 type bodyReader struct{ r io.Reader }
 
 func (b *bodyReader) Read(p []byte) (int, error) {
@@ -126,7 +126,7 @@ func (b *bulkBody) attach(req *request.Request, rel *cache.Relation) *apierr.Err
 			return apierr.InvalidBody("the CSV body needs a header line")
 		}
 		req.Bulk = &request.Bulk{Format: b.format, Cols: names}
-		b.reader = io.MultiReader(strings.NewReader(header), b.src)
+		b.reader = &bodyReader{io.MultiReader(strings.NewReader(header), b.src)}
 		return nil
 	}
 	j := &jsonRows{next: b.nextLine}
@@ -297,11 +297,11 @@ func (j *jsonRows) nextElement(_ *jsonRows) ([]byte, error) {
 	j.line++
 	var raw json.RawMessage
 	if err := j.dec.Decode(&raw); err != nil {
-		var ae *apierr.Error
-		if errors.As(err, &ae) {
-			return nil, ae
+		var se *json.SyntaxError
+		if errors.As(err, &se) || err == io.ErrUnexpectedEOF || err == io.EOF {
+			return nil, apierr.InvalidBody(j.place())
 		}
-		return nil, apierr.InvalidBody(j.place())
+		return nil, err // the body could not be read
 	}
 	return raw, nil
 }
@@ -318,7 +318,11 @@ func (j *jsonRows) place() string {
 func (j *jsonRows) row() error {
 	raw, err := j.next(j)
 	if err != nil {
-		return err
+		var ae *apierr.Error
+		if err == io.EOF || errors.As(err, &ae) {
+			return err
+		}
+		return apierr.BodyReadError(err)
 	}
 	if j.dec == nil && !json.Valid(raw) {
 		return apierr.InvalidBody(j.place())
