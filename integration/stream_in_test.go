@@ -13,6 +13,8 @@ import (
 )
 
 const streamInFixture = `
+CREATE TYPE mood AS ENUM ('sad', 'happy');
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
 CREATE TABLE crate (
   id int PRIMARY KEY,
   label text NOT NULL,
@@ -20,7 +22,9 @@ CREATE TABLE crate (
   owner text DEFAULT current_user,
   stamped text,
   tags text[],
-  made date DEFAULT '2020-01-01'
+  made date DEFAULT '2020-01-01',
+  feel mood,
+  rank posint
 );
 CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN NEW.stamped := 'by ' || current_user || ' via ' || current_setting('request.method', true); RETURN NEW; END $$;
@@ -60,17 +64,17 @@ func crateRows(t *testing.T, db string) string {
 func TestStreamInSameAsJSON(t *testing.T) {
 	small := NewDB(t, streamInFixture)
 	StartPgrest(t, small, nil).Do("POST", "/crate",
-		`[{"id":1,"label":"a","qty":3,"tags":["x","y"]},{"id":2,"label":"b, c","qty":null,"tags":null}]`,
+		`[{"id":1,"label":"a","qty":3,"tags":["x","y"],"feel":"happy","rank":2},{"id":2,"label":"b, c","qty":null,"tags":null,"feel":null,"rank":null}]`,
 		"Content-Type: application/json").Expect(t, 201)
 	want := crateRows(t, small)
 	if !strings.Contains(want, "by web_anon via POST") {
 		t.Fatalf("fixture: %s", want)
 	}
 	for _, c := range []struct{ ct, body string }{
-		{"text/csv", "id,label,qty,tags\n1,a,3,\"{x,y}\"\n2,\"b, c\",NULL,NULL\n"},
-		{"application/x-ndjson", "{\"id\":1,\"label\":\"a\",\"qty\":3,\"tags\":[\"x\",\"y\"]}\n\n{\"id\":2,\"label\":\"b, c\",\"qty\":null,\"tags\":null}"},
-		{"application/jsonl", "{\"id\":1,\"label\":\"a\",\"qty\":3,\"tags\":[\"x\",\"y\"]}\r\n{\"id\":2,\"label\":\"b, c\",\"qty\":null,\"tags\":null}\r\n"},
-		{"application/json", `[{"id":1,"label":"a","qty":3,"tags":["x","y"]}, {"id":2,"label":"b, c","qty":null,"tags":null}]`},
+		{"text/csv", "id,label,qty,tags,feel,rank\n1,a,3,\"{x,y}\",happy,2\n2,\"b, c\",NULL,NULL,NULL,NULL\n"},
+		{"application/x-ndjson", `{"id":1,"label":"a","qty":3,"tags":["x","y"],"feel":"happy","rank":2}` + "\n\n" + `{"id":2,"label":"b, c","qty":null,"tags":null,"feel":null,"rank":null}`},
+		{"application/jsonl", `{"id":1,"label":"a","qty":3,"tags":["x","y"],"feel":"happy","rank":2}` + "\r\n" + `{"id":2,"label":"b, c","qty":null,"tags":null,"feel":null,"rank":null}` + "\r\n"},
+		{"application/json", `[{"id":1,"label":"a","qty":3,"tags":["x","y"],"feel":"happy","rank":2}, {"id":2,"label":"b, c","qty":null,"tags":null,"feel":null,"rank":null}]`},
 	} {
 		db := NewDB(t, streamInFixture)
 		r := bulkOn(t, db).Do("POST", "/crate", c.body, "Content-Type: "+c.ct).Expect(t, 201)
@@ -93,7 +97,7 @@ func TestStreamInPreferences(t *testing.T) {
 	// columns= picks the columns; missing=default gives the others their default.
 	p.Do("POST", "/crate?columns=id,label,made", "id,label,qty\n6,f,9\n", "Content-Type: text/csv",
 		"Prefer: missing=default").Expect(t, 201)
-	if got := crateRows(t, db); !strings.Contains(got, "(6,f,,web_anon,\"by web_anon via POST\",,2020-01-01)") {
+	if got := crateRows(t, db); !strings.Contains(got, "(6,f,,web_anon,\"by web_anon via POST\",,2020-01-01,,)") {
 		t.Fatalf("columns=: %s", got)
 	}
 	// merge-duplicates updates, ignore-duplicates skips; the status says whether anything was inserted.

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/pgrest/pgrest/apierr"
+	"github.com/pgrest/pgrest/cache"
 	"github.com/pgrest/pgrest/request"
 )
 
@@ -73,15 +74,33 @@ func (w *writer) bulkInsert() (string, error) {
 	return "INSERT INTO " + w.target + " (" + strings.Join(insertCols, ", ") + ") SELECT " + strings.Join(exprs, ", ") + from + conflict + ret, nil
 }
 
+// plainTypes are builtin base types whose input is a JSON scalar's text,
+// as json_populate_record reads it, and whose names resolve under any
+// search_path. Arrays, composites, enums and domains read their values
+// their own way.
+var plainTypes = map[string]bool{
+	"text": true, "varchar": true, "bpchar": true, "name": true,
+	"int2": true, "int4": true, "int8": true, "numeric": true, "float4": true, "float8": true,
+	"bool": true, "date": true, "time": true, "timetz": true, "timestamp": true, "timestamptz": true,
+	"interval": true, "uuid": true, "json": true, "jsonb": true,
+}
+
+// PlainType reports whether a column's values can be staged by COPY in
+// the column's own type.
+func PlainType(col *cache.Column) bool {
+	return plainTypes[col.BaseType] && col.NominalType == col.BaseType
+}
+
 // csvStage is a staging table with the header's columns, typed as the
-// relation's (so COPY names the line and column of a bad value), and the
+// relation's when plain (so COPY names the line and column of a bad
+// value), else text read as a CSV body's value always was, and the
 // COPY that loads the body: the header line when there is one, then rows
 // in which an unquoted NULL is null, as in PostgREST's CSV.
 func (w *writer) csvStage(header []string, hasHeader bool) (stage, cp string) {
 	defs := make([]string, len(header))
 	for i, h := range header {
 		typ := "text"
-		if col := w.rel.Column(h); col != nil {
+		if col := w.rel.Column(h); col != nil && PlainType(col) {
 			typ = col.Type
 		}
 		defs[i] = ident(h) + " " + typ
@@ -104,6 +123,10 @@ func (w *writer) bulkColumn(col string) (string, bool) {
 	}
 	if !slices.Contains(w.c.req.Bulk.Cols, col) {
 		return "NULL", false
+	}
+	if c := w.rel.Column(col); c != nil && !PlainType(c) {
+		// As a JSON string, the way a CSV body's values always went in.
+		return "(json_populate_record(NULL::" + w.target + ", json_build_object(" + quoteLit(col) + ", _pgrest_b." + ident(col) + ")))." + ident(col), true
 	}
 	return "_pgrest_b." + ident(col), true
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/cache"
+	"github.com/pgrest/pgrest/planner"
 	"github.com/pgrest/pgrest/request"
 	"github.com/pgrest/pgrest/server/config"
 )
@@ -176,17 +177,6 @@ func (b *bulkBody) attach(req *request.Request, rel *cache.Relation) *apierr.Err
 	return nil
 }
 
-// csvTypes are the base types whose input a JSON scalar's text is, as
-// json_populate_record reads it: rows of such columns go to COPY as
-// typed CSV (faster, and a bad value is named by its row). Arrays and
-// composites read JSON their own way, so they keep the JSON path.
-var csvTypes = map[string]bool{
-	"text": true, "varchar": true, "bpchar": true, "name": true, "citext": true,
-	"int2": true, "int4": true, "int8": true, "numeric": true, "float4": true, "float8": true,
-	"bool": true, "date": true, "time": true, "timetz": true, "timestamp": true, "timestamptz": true,
-	"interval": true, "uuid": true, "json": true, "jsonb": true,
-}
-
 // csvFor decides whether the rows go as CSV into a staging table of
 // rel's types, and notes which columns take JSON text as it is.
 func (j *jsonRows) csvFor(rel *cache.Relation) bool {
@@ -196,8 +186,7 @@ func (j *jsonRows) csvFor(rel *cache.Relation) bool {
 	j.jsonCol = make([]bool, len(j.cols))
 	for i, name := range j.cols {
 		col := rel.Column(name)
-		// A domain may read JSON its own way (a representation cast).
-		if col == nil || !csvTypes[col.BaseType] || col.NominalType != col.BaseType {
+		if col == nil || !planner.PlainType(col) {
 			return false
 		}
 		j.jsonCol[i] = col.BaseType == "json" || col.BaseType == "jsonb"
