@@ -71,7 +71,7 @@ func TestStreamInSameAsJSON(t *testing.T) {
 		t.Fatalf("fixture: %s", want)
 	}
 	for _, c := range []struct{ ct, body string }{
-		{"text/csv", "id,label,qty,tags,feel,rank\n1,a,3,\"{x,y}\",happy,2\n2,\"b, c\",NULL,NULL,NULL,NULL\n"},
+		{"text/csv", "id,label,qty,tags,feel,rank\n1,a,3,\"{x,y}\",happy,2\n2,\"b, c\",NULL,\"NULL\",NULL,NULL\n"},
 		{"application/x-ndjson", `{"id":1,"label":"a","qty":3,"tags":["x","y"],"feel":"happy","rank":2}` + "\n\n" + `{"id":2,"label":"b, c","qty":null,"tags":null,"feel":null,"rank":null}`},
 		{"application/jsonl", `{"id":1,"label":"a","qty":3,"tags":["x","y"],"feel":"happy","rank":2}` + "\r\n" + `{"id":2,"label":"b, c","qty":null,"tags":null,"feel":null,"rank":null}` + "\r\n"},
 		{"application/json", `[{"id":1,"label":"a","qty":3,"tags":["x","y"],"feel":"happy","rank":2}, {"id":2,"label":"b, c","qty":null,"tags":null,"feel":null,"rank":null}]`},

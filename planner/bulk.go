@@ -109,7 +109,8 @@ func (w *writer) csvStage(header []string, hasHeader bool) (stage, cp string) {
 	if !hasHeader {
 		return stage, "COPY " + bulkStage + " FROM STDIN (FORMAT csv, NULL 'NULL')"
 	}
-	return stage, "COPY " + bulkStage + " FROM STDIN (FORMAT csv, HEADER true, NULL 'NULL')"
+	// PostgREST reads a quoted "NULL" as null too.
+	return stage, "COPY " + bulkStage + " FROM STDIN (FORMAT csv, HEADER true, NULL 'NULL', FORCE_NULL (" + strings.Join(quoteAll(header), ", ") + "))"
 }
 
 // bulkColumn is the expression reading col from a staged row; ok is false
