@@ -282,3 +282,23 @@ func TestStreamInBodyCap(t *testing.T) {
 		t.Fatalf("rows: %d", n)
 	}
 }
+
+// Prefer: tx=rollback and count=exact apply to a bulk load as to any insert.
+func TestStreamInTxAndCount(t *testing.T) {
+	db := NewDB(t, streamRowsFixture)
+	p := StartPgrest(t, db, func(c *config.Config) { c.BulkMinBytes, c.DBTxEnd = 0, "commit-allow-override" })
+	r := p.Do("POST", "/reading", "id,note\n1,a\n2,b\n", "Content-Type: text/csv", "Prefer: tx=rollback, count=exact").Expect(t, 201)
+	if r.Header.Get("Content-Range") != "*/2" {
+		t.Fatalf("Content-Range %q", r.Header.Get("Content-Range"))
+	}
+	if n := countRows(t, db, "SELECT count(*) FROM reading"); n != 0 {
+		t.Fatalf("rolled back, yet %d rows", n)
+	}
+	r = p.Do("POST", "/reading", "{\"id\":1}\n", "Content-Type: application/x-ndjson", "Prefer: return=headers-only").Expect(t, 201)
+	if r.Header.Get("Location") != "/reading?id=eq.1" {
+		t.Fatalf("Location %q", r.Header.Get("Location"))
+	}
+	if n := countRows(t, db, "SELECT count(*) FROM reading"); n != 1 {
+		t.Fatalf("committed, yet %d rows", n)
+	}
+}

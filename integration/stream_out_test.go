@@ -254,3 +254,29 @@ func countRows(t *testing.T, db, sql string) int64 {
 	}
 	return n
 }
+
+// A stream runs as the request's role, under its policies, after the
+// pre-request, as the JSON answer does.
+func TestStreamNDJSONRoleAndPreRequest(t *testing.T) {
+	db := NewDB(t, `
+CREATE TABLE note (id int PRIMARY KEY, owner text, body text);
+INSERT INTO note VALUES (1, 'test_user', 'mine'), (2, 'other_user', 'theirs'), (3, 'test_user', 'also mine');
+ALTER TABLE note ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own ON note USING (owner = current_user);
+GRANT SELECT ON note TO test_user, other_user;
+CREATE FUNCTION stamp() RETURNS void LANGUAGE sql AS $$ SELECT set_config('response.headers', '[{"X-Who": "' || current_user || '"}]', true) $$;
+GRANT EXECUTE ON FUNCTION stamp() TO test_user, other_user, web_anon;
+`)
+	p := StartPgrest(t, db, func(c *config.Config) { c.DBPreRequest = "stamp" })
+	auth := "Authorization: Bearer " + token(t, map[string]any{"role": "test_user"})
+	got := sameAsJSON(t, p, "/note?order=id", auth)
+	if len(got) != 2 || got[1]["body"] != "also mine" {
+		t.Fatalf("policy: %v", got)
+	}
+	r := p.Get("/note", auth, "Accept: application/x-ndjson").Expect(t, 200)
+	if r.Header.Get("X-Who") != "test_user" {
+		t.Fatalf("pre-request header: %v", r.Header)
+	}
+	// Refused before the first line: an ordinary error.
+	p.Get("/note", "Accept: application/x-ndjson").ExpectError(t, 401, "42501")
+}
