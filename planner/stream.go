@@ -27,7 +27,12 @@ func (m *media) line() string {
 // row when inner has none; OFFSET 0 keeps inner planned on its own, as it
 // is inside the aggregated statement.
 func streamStatement(with, total string, m *media, inner string) string {
-	return with + "SELECT _pgrest_s.line, " + total + " AS total, " + responseSettings +
+	return with + "SELECT _pgrest_s.line, " + total + " AS total, " + streamSettings +
 		" FROM (SELECT 1) _pgrest_one LEFT JOIN (SELECT " + m.line() + " AS line FROM (" + inner +
 		") _pgrest_t OFFSET 0) _pgrest_s ON true"
 }
+
+// streamSettings are the response settings as subqueries: evaluated once,
+// at the first row (when the rows' source has run), not for every line.
+const streamSettings = "(SELECT nullif(current_setting('response.headers', true), '')) AS response_headers, " +
+	"(SELECT nullif(current_setting('response.status', true), '')) AS response_status"
