@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,6 +47,8 @@ type TxContext struct {
 	// then never copied. The COMMIT that follows cannot change the answer
 	// of a read-only transaction.
 	Deliver func(*Result)
+	// Body is what a bulk plan's COPY reads (planner.Plan.BulkCopy).
+	Body io.Reader
 }
 
 // Result is the single row every plan returns.
@@ -102,6 +105,9 @@ func (x *Executor) Timeouts() int64 { return x.timeouts.Load() }
 // settings, the pre-request call and the statement are pipelined in one
 // batch so a read costs one round trip plus the commit.
 func (x *Executor) Run(ctx context.Context, p *planner.Plan, tc *TxContext) (*Result, error) {
+	if p.BulkStage != "" {
+		return x.runBulk(ctx, p, tc) // the body is read once: never retried
+	}
 	res, err := x.runOnce(ctx, p, tc)
 	// A statement cached before a DDL change may now return another row type;
 	// pgx drops the stale statement on this error, so one retry heals it.
@@ -247,28 +253,44 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 	}
 	plannedTotal(p, res, planned)
 	if !committed {
-		if tc.Check != nil {
-			if err := tc.Check(res); err != nil {
-				rollback(conn)
-				return nil, err
-			}
-		}
-		end := "COMMIT"
-		if tc.Rollback {
-			end = "ROLLBACK"
-			// Deferred constraints are checked at COMMIT only; checked now, a
-			// rolled-back request still reports their violation.
-			if _, err := conn.Exec(ctx, "SET CONSTRAINTS ALL IMMEDIATE"); err != nil {
-				rollback(conn)
-				return nil, err
-			}
-		}
-		if _, err := conn.Exec(ctx, end); err != nil {
-			rollback(conn)
+		if err := finish(ctx, conn, p, tc, res); err != nil {
 			return nil, err
 		}
 	}
 	return res, nil
+}
+
+// finish ends a writing transaction: the request's checks, then COMMIT
+// (or ROLLBACK for db-tx-end). A read-only one committed in its batch.
+func finish(ctx context.Context, conn *pgxpool.Conn, p *planner.Plan, tc *TxContext, res *Result) error {
+	if p.ReadOnly && p.Stream {
+		_, err := conn.Exec(ctx, "COMMIT")
+		return err
+	}
+	if p.ReadOnly {
+		return nil
+	}
+	if tc.Check != nil {
+		if err := tc.Check(res); err != nil {
+			rollback(conn)
+			return err
+		}
+	}
+	end := "COMMIT"
+	if tc.Rollback {
+		end = "ROLLBACK"
+		// Deferred constraints are checked at COMMIT only; checked now, a
+		// rolled-back request still reports their violation.
+		if _, err := conn.Exec(ctx, "SET CONSTRAINTS ALL IMMEDIATE"); err != nil {
+			rollback(conn)
+			return err
+		}
+	}
+	if _, err := conn.Exec(ctx, end); err != nil {
+		rollback(conn)
+		return err
+	}
+	return nil
 }
 
 // scanResult reads the single row of a plan. A textual body is read in

@@ -388,13 +388,16 @@ CREATE FUNCTION echo(text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT $1';`)
 			"feeling": {"type": ["string", "null"], "format": "public.mood", "enum": ["sad", "happy", null]},
 			"category_id": {"type": ["integer", "null"], "format": "int64",
 				"description": "Note:\nThis is a Foreign Key to `+"`categories.id`"+`.<fk table='categories' column='id'/>"}}}`)
-	if ct := dig(doc, "paths", "/items", "post", "requestBody", "content").(map[string]any); len(ct) != 3 ||
-		ct["application/json"] == nil || ct["text/csv"] == nil || ct["application/x-www-form-urlencoded"] == nil {
+	if ct := dig(doc, "paths", "/items", "post", "requestBody", "content").(map[string]any); len(ct) != 5 ||
+		ct["application/json"] == nil || ct["text/csv"] == nil || ct["application/x-www-form-urlencoded"] == nil ||
+		ct["application/x-ndjson"] == nil || ct["application/jsonl"] == nil {
 		t.Errorf("POST /items bodies: %v", ct)
 	}
 	sameJSON(t, "GET /items 200", dig(doc, "paths", "/items", "get", "responses", "200", "content"), `{
 		"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/items"}}},
 		"application/vnd.pgrst.object+json": {"schema": {"$ref": "#/components/schemas/items"}},
+		"application/x-ndjson": {"schema": {"$ref": "#/components/schemas/items"}},
+		"application/jsonl": {"schema": {"$ref": "#/components/schemas/items"}},
 		"text/csv": {"schema": {"type": "string"}}}`)
 	sameJSON(t, "row filter", dig(doc, "components", "parameters", "rowFilter.items.name"),
 		`{"name": "name", "in": "query", "required": false, "description": "the name", "schema": {"type": "string"}}`)

@@ -34,6 +34,8 @@ type media struct {
 	xml    bool
 	// geo is the PostGIS schema for application/geo+json.
 	geo string
+	// ndjson: one JSON line per row, streamed (planner/stream.go).
+	ndjson bool
 }
 
 // json reports whether the body is builtin JSON.
@@ -144,6 +146,8 @@ func negotiateAmong(accept []request.MediaType, header string, opts Options, o o
 			return &media{contentType: "application/json; charset=utf-8"}, nil
 		case "text/csv":
 			return &media{contentType: "text/csv; charset=utf-8", csv: true}, nil
+		case "application/x-ndjson", "application/jsonl":
+			return &media{contentType: t, ndjson: true, stripNulls: strip}, nil
 		case "application/geo+json":
 			if o.postgis != "" && (o.fn == nil || o.fn.ReturnKind == cache.ReturnsComposite) {
 				return &media{contentType: "application/geo+json; charset=utf-8", geo: o.postgis}, nil

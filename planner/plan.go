@@ -61,6 +61,16 @@ type Plan struct {
 	Explain string
 	// Warning is the text of a 299 Warning header (deprecated usage), "" if none.
 	Warning string
+	// Stream: SQL returns one row per NDJSON line (StreamColumns), not the
+	// single aggregated row; the executor streams it (executor.Stream).
+	Stream bool
+	// BulkStage and BulkCopy, when set, load the request's body before SQL
+	// runs: BulkStage creates the staging table SQL reads, BulkCopy is the
+	// COPY ... FROM STDIN that fills it (executor.TxContext.Body).
+	BulkStage, BulkCopy string
+	// BulkUnit is what COPY's line numbers count in the body: "Line"
+	// (CSV as sent) or "Row" (rows the edge re-encoded).
+	BulkUnit string
 	// Settings are transaction-local settings the statement needs before it
 	// runs (function proconfig hoisting); name -> value.
 	Settings map[string]string

@@ -466,6 +466,11 @@ func (c *renderer) read(p *readPlan, from, with string) *Plan {
 			total = "(SELECT pg_catalog.count(*) FROM " + q.from + q.where + ")"
 		}
 	}
+	if media.ndjson {
+		pl.SQL, pl.Stream = streamStatement(with, total, media, q.String()), media.explain == ""
+		pl.Explain = media.explain
+		return pl
+	}
 	var sql strings.Builder
 	sql.WriteString(with)
 	sql.WriteString("SELECT ")

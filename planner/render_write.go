@@ -54,10 +54,14 @@ func (c *renderer) write(m *mutatePlan) *Plan {
 	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT " + total + " AS total, pg_catalog.count(_pgrest_t) AS page_total, " +
 		body + ", " + responseSettings + " FROM (SELECT " +
 		cols + " FROM " + from + ") _pgrest_t"
+	stream := media.ndjson && m.representation
+	if stream {
+		sql = streamStatement("WITH "+ident(alias)+" AS ("+mutation+") ", total, media, "SELECT "+cols+" FROM "+from)
+	}
 	sql += bindUnused(sql, m.paramTypes)
 	// A plan request explains the whole statement (run, with ANALYZE).
 	return &Plan{SQL: sql, MediaType: media.contentType, Singular: media.singular, Inserted: w.inserted != "", Upsert: m.keys != nil,
-		Explain: media.explain}
+		Explain: media.explain, Stream: stream && media.explain == "", BulkStage: w.stage, BulkCopy: w.copy, BulkUnit: w.unit}
 }
 
 // bindUnused references the parameters the statement leaves out, values
@@ -102,6 +106,8 @@ type writer struct {
 	// inserted, when set, is an expression counting the rows an upsert
 	// inserted rather than updated (201 against 200).
 	inserted string
+	// stage, copy and unit load a bulk body (planner/bulk.go).
+	stage, copy, unit string
 }
 
 // returningClause renders RETURNING for rows qualified by q.
@@ -122,6 +128,9 @@ func (w *writer) returningClause(q string) string {
 // insert renders INSERT for POST and PUT, with ON CONFLICT for upserts.
 func (w *writer) insert() string {
 	m, c := w.m, w.c
+	if m.bulk != nil {
+		return w.bulkInsert()
+	}
 	p := &m.payload
 	body := p.rowsSQL()
 	quoted := quoteAll(p.cols)

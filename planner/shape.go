@@ -103,6 +103,11 @@ func walkShape(req *request.Request, snap *cache.Snapshot, opts Options) *values
 		req.ContentType.Type, req.ContentType.Subtype)
 	v.strs(req.Columns)
 	v.strs(req.OnConflict)
+	v.flag(req.Bulk != nil)
+	if req.Bulk != nil {
+		v.str(req.Bulk.Format)
+		v.strs(req.Bulk.Cols)
+	}
 	v.num(int64(len(req.Accept)))
 	for _, m := range req.Accept {
 		v.str(m.Type, m.Subtype, m.Params["nulls"], m.Params["options"], m.Params["for"])

@@ -33,8 +33,11 @@ type mutatePlan struct {
 	// one row inserted, for Location (return=headers-only).
 	representation, location bool
 	missingDefault           bool
-	root                     *readNode
-	media                    *media
+	// bulk: the rows come from a COPY staging table, not the payload
+	// parameter (planner/bulk.go); payload.cols are the columns written.
+	bulk  *request.Bulk
+	root  *readNode
+	media *media
 	// paramTypes are the SQL types of all parameters, which the statement
 	// must type even where it does not use them.
 	paramTypes []string
@@ -63,6 +66,9 @@ func prepareWrite(req *request.Request, snap *cache.Snapshot) (*preparedWrite, e
 		return nil, notFound(snap, req.Schema, req.Resource)
 	}
 	w := &preparedWrite{rel: rel, key: snap.KeyColumns(rel)}
+	if req.Bulk != nil && req.Action == request.ActCreate {
+		return w, nil // the body streams into COPY: its columns are the shape
+	}
 	if req.Action == request.ActUpsert {
 		if err := checkPut(req, w.key); err != nil {
 			return nil, err
@@ -137,6 +143,12 @@ func (b *builder) mutate(w *preparedWrite) (*mutatePlan, error) {
 		if _, ok := a.([]string); ok {
 			m.paramTypes[i] = "text[]" // in. and quantified lists: the shape says which
 		}
+	}
+	if req.Bulk != nil && req.Action == request.ActCreate {
+		if err := m.bulkColumns(req); err != nil {
+			return nil, err
+		}
+		m.conflict, m.keys = conflictTarget(req, w.key)
 	}
 	if w.p != nil {
 		m.payload = w.p.shape(m.missingDefault)

@@ -198,6 +198,9 @@ type Request struct {
 	Accept      []MediaType // sorted by preference, never empty (*/* default)
 	ContentType MediaType
 	Body        []byte
+	// Bulk, when set, says the body of a POST is not in Body: the edge
+	// streams it into PostgreSQL by COPY (server/bulk.go).
+	Bulk *Bulk
 
 	// params are the query parameters as written, for CanonicalQuery.
 	params [][2]string
@@ -207,3 +210,20 @@ type Request struct {
 	Headers map[string]string // lower-cased names
 	Cookies map[string]string
 }
+
+// Bulk describes a POST body loaded by COPY: its format and the columns
+// its first line names (the CSV header, or the keys of the first object).
+type Bulk struct {
+	// Format is BulkCSV (COPY reads the body as sent), BulkRows (CSV rows
+	// without a header, made by the edge from JSON rows) or BulkJSON (one
+	// JSON object per line, checked by the edge).
+	Format string
+	Cols   []string
+}
+
+// Bulk formats.
+const (
+	BulkCSV  = "csv"
+	BulkRows = "rows"
+	BulkJSON = "json"
+)

@@ -139,9 +139,14 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// Flush reaches through writers that only Unwrap (a realtime stream
-// must leave at once).
-func (s *statusWriter) Flush() { _ = http.NewResponseController(s.ResponseWriter).Flush() }
+// Flush is http.Flusher's form of FlushError (a realtime stream uses it).
+func (s *statusWriter) Flush() { _ = s.FlushError() }
+
+// FlushError flushes through the writers below, which may reach the
+// connection only by Unwrap (a streamed response needs it).
+func (s *statusWriter) FlushError() error {
+	return http.NewResponseController(s.ResponseWriter).Flush()
+}
 
 func (a *App) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

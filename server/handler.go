@@ -55,7 +55,11 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a.serveBatch(w, r, rt, snap, who)
 		return
 	}
+	bulk := takeBulk(r, cfg)
 	req, aerr := request.Parse(r, request.Options{Schemas: cfg.DBSchemas})
+	if aerr == nil && bulk != nil {
+		aerr = bulk.attach(req, snap.Relation(req.Schema, req.Resource))
+	}
 	ew.mark("parse")
 	if aerr != nil {
 		a.fail(w, cfg, aerr)
@@ -104,12 +108,19 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, cfg, aerr)
 		return
 	}
+	if bulk != nil {
+		tc.Body = bulk.reader
+	}
 	tc.Check = writeCheck(req, plan)
 	if cfg.LogQuery {
 		// v16 writes the query at the configured level, so it shows at any level.
 		a.log.WithLevel(LogLevel(cfg.LogLevel)).Str("query", plan.SQL).Msg("main query")
 	}
 	applied := preferenceApplied(req, plan, cfg.DBTxEnd)
+	if plan.Stream {
+		a.serveStream(w, r, cfg, req, plan, tc, applied)
+		return
+	}
 	if req.Action == request.ActRead && plan.Explain == "" {
 		tc.Deliver = func(res *executor.Result) {
 			ew.mark("transaction")

@@ -73,5 +73,6 @@ func (t *edgeWriter) Write(b []byte) (int, error) {
 	return t.ResponseWriter.Write(b)
 }
 
-// Unwrap lets http.ResponseController flush a stream (realtime).
+// Unwrap lets http.ResponseController reach the connection (flushes of
+// streamed responses).
 func (t *edgeWriter) Unwrap() http.ResponseWriter { return t.ResponseWriter }

@@ -76,6 +76,7 @@ type Config struct {
 	// Limits and timeouts (pgrest-only). Body and write timeouts are
 	// progress deadlines: each read or write must make progress within them.
 	MaxBodySize     int64         // pgrest-max-body-size: bytes; 0 = no limit
+	BulkMinBytes    int64         // pgrest-bulk-min-bytes: larger CSV/JSON POST bodies go by COPY
 	HeaderTimeout   time.Duration // pgrest-header-timeout: to receive the request line and headers
 	BodyTimeout     time.Duration // pgrest-body-timeout: longest stall while reading a body
 	WriteTimeout    time.Duration // pgrest-write-timeout: longest stall while writing a response
@@ -124,6 +125,7 @@ func Default() *Config {
 		PlanCacheSize:             4096,
 		BatchMaxOperations:        100,
 		MaxBodySize:               128 << 20,
+		BulkMinBytes:              1 << 20,
 		HeaderTimeout:             10 * time.Second,
 		BodyTimeout:               30 * time.Second,
 		WriteTimeout:              30 * time.Second,

@@ -84,6 +84,7 @@ var keys = []key{
 	{"pgrest-body-timeout", kSeconds, nil, func(c *Config) any { return &c.BodyTimeout }, "pgrest: seconds a request body may stall before 408"},
 	{"pgrest-header-timeout", kSeconds, nil, func(c *Config) any { return &c.HeaderTimeout }, "pgrest: seconds to receive a request's headers"},
 	{"pgrest-idle-timeout", kSeconds, nil, func(c *Config) any { return &c.IdleTimeout }, "pgrest: seconds an idle keep-alive connection stays open"},
+	{"pgrest-bulk-min-bytes", kInt64, nil, func(c *Config) any { return &c.BulkMinBytes }, "pgrest: a CSV POST body of unknown length or above this many bytes, or a JSON array above it, is loaded by COPY (NDJSON always is)"},
 	{"pgrest-max-body-size", kInt64, nil, func(c *Config) any { return &c.MaxBodySize }, "pgrest: largest request body in bytes (413 above; 0 = no limit)"},
 	{"pgrest-log-format", kString, []string{"text", "json"}, func(c *Config) any { return &c.LogFormat }, "pgrest: text (PostgREST's log lines) or json (one JSON object per line)"},
 	{"pgrest-admin-pprof", kBool, nil, func(c *Config) any { return &c.AdminPprof }, "pgrest: serve Go profiles at /debug/pprof/ on the admin server"},

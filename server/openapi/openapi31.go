@@ -165,6 +165,7 @@ func (r *renderer31) relationPath(rel *relation) obj {
 		"application/vnd.pgrst.object+json": obj{"schema": row},
 		"text/csv":                          obj{"schema": obj{"type": "string"}},
 	}
+	addLines(rows, row)
 	body := func(json obj) obj {
 		return obj{"content": obj{
 			"application/json":                  obj{"schema": json},
@@ -184,6 +185,7 @@ func (r *renderer31) relationPath(rel *relation) obj {
 		post := op([]string{"select", "preferPost"}, obj{"201": obj{"description": "Created", "content": rows}})
 		// One row, or many in a bulk insert.
 		post["requestBody"] = body(obj{"oneOf": []any{row, obj{"type": "array", "items": row}}})
+		addLines(post["requestBody"].(obj)["content"].(obj), row)
 		patch := op(append(slices.Clip(filters), "preferReturn"), written)
 		patch["requestBody"] = body(row)
 		p["post"], p["patch"] = post, patch
@@ -282,10 +284,23 @@ func (r *renderer31) functionResponses(f *function) obj {
 	if f.ReturnsSet {
 		all = obj{"type": "array", "items": item}
 	}
-	return obj{"200": obj{"description": "OK", "content": obj{
+	content := obj{
 		"application/json":                  obj{"schema": all},
 		"application/vnd.pgrst.object+json": obj{"schema": item},
-	}}}
+	}
+	if f.ReturnsSet {
+		addLines(content, item)
+	}
+	return obj{"200": obj{"description": "OK", "content": content}}
+}
+
+// addLines documents the streamed media types, one JSON value (of schema
+// line) per line: answers of reads, calls and return=representation,
+// and bulk POST bodies (loaded by COPY).
+func addLines(content obj, line obj) {
+	for _, mt := range []string{"application/x-ndjson", "application/jsonl"} {
+		content[mt] = obj{"schema": line}
+	}
 }
 
 func (r *renderer31) resultSchema(f *function) obj {

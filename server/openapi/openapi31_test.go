@@ -377,6 +377,8 @@ func TestOpenAPI31Table(t *testing.T) {
 	rows := `{
 		"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/items"}}},
 		"application/vnd.pgrst.object+json": {"schema": {"$ref": "#/components/schemas/items"}},
+		"application/x-ndjson": {"schema": {"$ref": "#/components/schemas/items"}},
+		"application/jsonl": {"schema": {"$ref": "#/components/schemas/items"}},
 		"text/csv": {"schema": {"type": "string"}}}`
 	eqJSON(t, "get", p["get"], `{
 		"tags": ["items"], "summary": "Items", "description": "Everything we sell",
@@ -396,6 +398,8 @@ func TestOpenAPI31Table(t *testing.T) {
 		"application/json": {"schema": {"oneOf": [{"$ref": "#/components/schemas/items"},
 			{"type": "array", "items": {"$ref": "#/components/schemas/items"}}]}},
 		"text/csv": {"schema": {"type": "string"}},
+		"application/x-ndjson": {"schema": {"$ref": "#/components/schemas/items"}},
+		"application/jsonl": {"schema": {"$ref": "#/components/schemas/items"}},
 		"application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/items"}}}}`)
 	eqJSON(t, "post parameters", at(p, "post", "parameters"),
 		`[{"$ref": "#/components/parameters/select"}, {"$ref": "#/components/parameters/preferPost"}]`)
