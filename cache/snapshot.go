@@ -227,7 +227,10 @@ type MediaHandler struct {
 // event reflected (the same number on every instance serving the database),
 // or a local counter when the event log is absent.
 type Snapshot struct {
-	Version       int64                  `json:"version"`
+	Version int64 `json:"version"`
+	// LSN is the WAL insert position when the snapshot was loaded (0:
+	// unknown); replicas serve it only once they have replayed that far.
+	LSN           LSN                    `json:"-"`
 	Schemas       []string               `json:"schemas"`
 	Relations     map[QI]*Relation       `json:"-"`
 	Functions     map[QI][]*Function     `json:"-"`

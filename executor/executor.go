@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pgrest/pgrest/apierr"
+	"github.com/pgrest/pgrest/cache"
 	"github.com/pgrest/pgrest/planner"
 )
 
@@ -62,6 +63,9 @@ type Result struct {
 	Plan []byte
 	// Delivered: the response was sent by TxContext.Deliver.
 	Delivered bool
+	// LSN is the WAL insert position read right after a write committed
+	// (0 otherwise): a replica that replayed it shows the write.
+	LSN cache.LSN
 }
 
 // Executor runs plans, each in one transaction on a pooled connection.
@@ -248,7 +252,7 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 				return nil, err
 			}
 		}
-		if _, err := conn.Exec(ctx, end); err != nil {
+		if err := finish(ctx, conn, end, res); err != nil {
 			rollback(conn)
 			return nil, err
 		}

@@ -63,6 +63,7 @@ func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *val
 			return nil, err
 		}
 		p.ReadOnly = readOnly
+		p.Volatile = cl.fn.Volatility == cache.Volatile
 		p.NoContent = cl.fn.ReturnKind == cache.ReturnsVoid
 		p.Settings = hoisted(cl.fn, opts.HoistedSettings)
 		return p, nil
