@@ -228,8 +228,8 @@ type MediaHandler struct {
 // or a local counter when the event log is absent.
 type Snapshot struct {
 	Version int64 `json:"version"`
-	// LSN is the WAL insert position when the snapshot was loaded (0:
-	// unknown); replicas serve it only once they have replayed that far.
+	// LSN is the WAL position when the snapshot was loaded (0: unknown); a
+	// replica that has replayed that far has every change it reflects.
 	LSN           LSN                    `json:"-"`
 	Schemas       []string               `json:"schemas"`
 	Relations     map[QI]*Relation       `json:"-"`

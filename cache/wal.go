@@ -56,3 +56,11 @@ func ParseLSN(s string) (LSN, error) {
 func LSNQuery(expr string) string {
 	return "SELECT (" + expr + " - '0/0'::pg_lsn)::bigint"
 }
+
+// CommittedLSNSQL selects, right after a commit, a WAL position at or past
+// its commit record that a standby will reach without waiting for other
+// work: the flush position, which a synchronous commit has moved past its
+// record; under synchronous_commit = off the commit may not be flushed
+// yet, so the insert position (the WAL writer flushes it shortly).
+var CommittedLSNSQL = LSNQuery(`CASE WHEN current_setting('synchronous_commit') = 'off'
+	THEN pg_current_wal_insert_lsn() ELSE pg_current_wal_flush_lsn() END`)

@@ -11,11 +11,6 @@ import (
 	"github.com/pgrest/pgrest/cache"
 )
 
-// walInsertSQL reads where the WAL ends now. Read after COMMIT it is at or
-// past the commit record, whatever synchronous_commit says (the flush and
-// write positions may still be behind it).
-var walInsertSQL = cache.LSNQuery("pg_current_wal_insert_lsn()")
-
 // wroteSQL: a transaction that wrote nothing has no transaction id, and
 // its response carries no WAL position.
 const wroteSQL = "SELECT txid_current_if_assigned() IS NOT NULL"
@@ -31,7 +26,7 @@ func finish(ctx context.Context, conn *pgxpool.Conn, end string, res *Result) er
 	b := &pgx.Batch{}
 	b.Queue(wroteSQL)
 	b.Queue(end)
-	b.Queue(walInsertSQL)
+	b.Queue(cache.CommittedLSNSQL)
 	br := conn.SendBatch(ctx, b)
 	var wrote bool
 	if err := br.QueryRow().Scan(&wrote); err != nil {

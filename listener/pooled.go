@@ -77,11 +77,11 @@ func (m *Manager) pollFingerprint(ctx context.Context) {
 	}
 }
 
-// loadLSN is the WAL insert position as the snapshot is read: past the
-// commit of every DDL event the load saw. 0 when it cannot be read.
+// loadLSN is the WAL position as the snapshot is read: past the commit of
+// every DDL event the load saw. 0 when it cannot be read.
 func loadLSN(ctx context.Context, tx pgx.Tx) cache.LSN {
 	var lsn int64
-	if err := tx.QueryRow(ctx, cache.LSNQuery("pg_current_wal_insert_lsn()")).Scan(&lsn); err != nil || lsn < 0 {
+	if err := tx.QueryRow(ctx, cache.CommittedLSNSQL).Scan(&lsn); err != nil || lsn < 0 {
 		return 0
 	}
 	return cache.LSN(lsn)

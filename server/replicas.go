@@ -15,6 +15,7 @@ import (
 	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/cache"
 	"github.com/pgrest/pgrest/executor"
+	"github.com/pgrest/pgrest/migrations"
 	"github.com/pgrest/pgrest/planner"
 	"github.com/pgrest/pgrest/request"
 	"github.com/pgrest/pgrest/server/config"
@@ -49,9 +50,11 @@ var walInsertSQL = cache.LSNQuery("pg_current_wal_insert_lsn()")
 // poolStats count the requests a pool ran and those that failed.
 type poolStats struct{ requests, errors atomic.Int64 }
 
+// count records a request; errors are the pool's failures (5xx), not the
+// client's mistakes a pool answers correctly.
 func (s *poolStats) count(err error) {
 	s.requests.Add(1)
-	if err != nil {
+	if err != nil && executor.ToAPIError(err, true).Status >= 500 {
 		s.errors.Add(1)
 	}
 }
@@ -64,8 +67,11 @@ type replica struct {
 	exec  *executor.Executor
 	stats poolStats
 	// usable: reachable and not lagging past pgrest-replica-max-lag.
-	usable   atomic.Bool
-	replay   atomic.Uint64 // cache.LSN replayed, as last seen
+	usable atomic.Bool
+	replay atomic.Uint64 // cache.LSN replayed, as last seen
+	// events is the newest DDL event id the replica's own copy of the
+	// event log shows: it has the schema of every snapshot up to it.
+	events   atomic.Int64
 	lagMilli atomic.Int64
 	lagBytes atomic.Int64
 	state    atomic.Value // string: "up", "down: ...", "lagging": for logs on change
@@ -177,7 +183,8 @@ func (a *App) run(w http.ResponseWriter, r *http.Request, req *request.Request, 
 			return nil, aerr
 		}
 		cfg := a.derivedFor(r).cfg
-		if rep := rs.choose(r.Context(), max(snap.LSN.RecordEnd(), min), min != 0, cfg.ReplicaWaitTimeout); rep != nil {
+		need := want{version: snap.Version, schema: snap.LSN.RecordEnd(), min: min}
+		if rep := rs.choose(r.Context(), need, cfg.ReplicaWaitTimeout); rep != nil {
 			res, err := rep.exec.Run(r.Context(), plan, tc)
 			rep.stats.count(err)
 			if err == nil || (res != nil && res.Delivered) || !executor.Retryable(err) || r.Context().Err() != nil {
@@ -211,10 +218,23 @@ func minLSN(r *http.Request) (cache.LSN, *apierr.Error) {
 	return lsn, nil
 }
 
+// want is what a replica must have replayed to serve a request: the DDL
+// of the snapshot it was planned against (its event, or the WAL position
+// it was loaded at) and the client's X-Pgrest-Min-Lsn.
+type want struct {
+	version     int64
+	schema, min cache.LSN
+}
+
+func (rep *replica) has(w want) bool {
+	replay := cache.LSN(rep.replay.Load())
+	return replay >= w.min && (replay >= w.schema || w.version > 0 && rep.events.Load() >= w.version)
+}
+
 // choose picks a usable replica that has replayed need, round robin. When
-// the client asked for a position (wait) and none has it yet, it waits up
-// to timeout for one, asking the replicas directly; else nil: the primary.
-func (rs *replicaSet) choose(ctx context.Context, need cache.LSN, wait bool, timeout time.Duration) *replica {
+// the client asked for a position and none has it yet, it waits up to
+// timeout for one, asking the replicas directly; else nil: the primary.
+func (rs *replicaSet) choose(ctx context.Context, need want, timeout time.Duration) *replica {
 	if rep := rs.pick(need); rep != nil {
 		return rep
 	}
@@ -222,7 +242,7 @@ func (rs *replicaSet) choose(ctx context.Context, need cache.LSN, wait bool, tim
 		rs.fallbacks[fallbackDown].Add(1)
 		return nil
 	}
-	if wait && timeout > 0 {
+	if need.min != 0 && timeout > 0 {
 		if rep := rs.await(ctx, need, timeout); rep != nil {
 			return rep
 		}
@@ -233,12 +253,12 @@ func (rs *replicaSet) choose(ctx context.Context, need cache.LSN, wait bool, tim
 	return nil
 }
 
-func (rs *replicaSet) pick(need cache.LSN) *replica {
+func (rs *replicaSet) pick(need want) *replica {
 	n := uint64(len(rs.list))
 	start := rs.next.Add(1)
 	for i := uint64(0); i < n; i++ {
 		rep := rs.list[(start+i)%n]
-		if rep.usable.Load() && cache.LSN(rep.replay.Load()) >= need {
+		if rep.usable.Load() && rep.has(need) {
 			return rep
 		}
 	}
@@ -258,7 +278,7 @@ func (rs *replicaSet) anyUsable() bool {
 // have replayed.
 const awaitPoll = 5 * time.Millisecond
 
-func (rs *replicaSet) await(ctx context.Context, need cache.LSN, timeout time.Duration) *replica {
+func (rs *replicaSet) await(ctx context.Context, need want, timeout time.Duration) *replica {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
@@ -268,7 +288,7 @@ func (rs *replicaSet) await(ctx context.Context, need cache.LSN, timeout time.Du
 			}
 			if lsn, err := rep.probe(ctx); err == nil {
 				rep.advance(lsn)
-				if lsn >= need {
+				if rep.has(need) {
 					return rep
 				}
 			}
@@ -371,6 +391,9 @@ func (rs *replicaSet) check(ctx context.Context, primary *pgxpool.Pool) {
 				return
 			}
 			rep.advance(lsn)
+			if id, ok, err := migrations.LatestEventID(cctx, rep.pool); err == nil && ok {
+				rep.events.Store(id)
+			}
 			lag, bytes := rs.lag(lsn)
 			rep.lagMilli.Store(lag.Milliseconds())
 			rep.lagBytes.Store(bytes)
