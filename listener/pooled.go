@@ -21,10 +21,11 @@ const defaultPollInterval = time.Second
 
 // checkSession tells a direct session from a pooled one: a pooler answers
 // the startup with its own backend key, so the process id it announces is
-// not the one of the server process that runs the query.
+// not the one of the server process that runs the query. The simple
+// protocol: a statement prepared through a pooler may vanish before use.
 func checkSession(ctx context.Context, conn *pgx.Conn) error {
 	var pid uint32
-	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()", pgx.QueryExecModeSimpleProtocol).Scan(&pid); err != nil {
 		return err
 	}
 	if pid != conn.PgConn().PID() {
