@@ -45,7 +45,7 @@ type replicaEnv struct {
 func startReplicaEnv(t *testing.T) *replicaEnv {
 	t.Helper()
 	ctx := context.Background()
-	primary, err := embedpg.Start(ctx, map[string]string{"wal_level": "replica", "max_wal_senders": "4"})
+	primary, err := embedpg.Start(ctx, map[string]string{"wal_level": "replica", "max_wal_senders": "4", "synchronous_commit": "on"})
 	if err != nil {
 		t.Fatalf("primary: %v", err)
 	}
@@ -165,6 +165,27 @@ func TestReplicas(t *testing.T) {
 			t.Error("a write's response lacks X-Pgrest-Lsn")
 		}
 		p.Get("/probe", "X-Pgrest-Min-Lsn: nonsense").ExpectError(t, 400, "PGRST100")
+	})
+
+	t.Run("reads per pool", func(t *testing.T) {
+		rep0, prim0 := p.App.Replicas()[0].Requests, p.App.PrimaryRequests()
+		const reads, writes = 400, 40
+		for i := 0; i < reads; i++ {
+			p.Get("/notes_seen?select=id&limit=1").Expect(t, 200)
+		}
+		var waited time.Duration
+		for i := 0; i < writes; i++ {
+			res := p.Do("POST", "/notes", `{"body":"count"}`, "Content-Type: application/json").Expect(t, 201)
+			start := time.Now()
+			p.Get("/notes_seen?select=id&limit=1", "X-Pgrest-Min-Lsn: "+res.Header.Get("X-Pgrest-Lsn")).Expect(t, 200)
+			waited += time.Since(start)
+		}
+		onReplica, onPrimary := p.App.Replicas()[0].Requests-rep0, p.App.PrimaryRequests()-prim0
+		t.Logf("%d reads and %d writes each read back with X-Pgrest-Min-Lsn: %d ran on the replica, %d on the primary (the writes and %d reads); read-back mean %v",
+			reads, writes, onReplica, onPrimary, onPrimary-writes, waited/writes)
+		if onReplica < reads {
+			t.Errorf("only %d of %d plain reads ran on the healthy replica", onReplica, reads)
+		}
 	})
 
 	t.Run("read your writes", func(t *testing.T) {

@@ -42,7 +42,8 @@ func (m *Manager) pollInstead(ctx context.Context) {
 	m.opts.Log.Warn().Msg("db-uri goes through a transaction pooler: LISTEN cannot work there; polling the schema instead (set pgrest-db-listen-uri to a direct connection to LISTEN)")
 	m.lost.Store(false)
 	if interval > 0 {
-		return // poll() runs already (pgrest-schema-poll-interval)
+		<-ctx.Done() // poll() runs already (pgrest-schema-poll-interval)
+		return
 	}
 	t := time.NewTicker(defaultPollInterval)
 	defer t.Stop()
