@@ -23,9 +23,9 @@ func (c *Cluster) StartStandby(ctx context.Context) (*Cluster, error) {
 	}
 	s := &Cluster{Dir: dir, Port: port, binDir: c.binDir, asUser: c.asUser}
 	if s.asUser != "" {
-		if out, err := exec.Command("chown", s.asUser+":", dir).CombinedOutput(); err != nil {
+		if out, cerr := exec.Command("chown", s.asUser+":", dir).CombinedOutput(); cerr != nil {
 			s.Remove()
-			return nil, fmt.Errorf("chown %s: %v: %s", dir, err, out)
+			return nil, fmt.Errorf("chown %s: %v: %s", dir, cerr, out)
 		}
 	}
 	data := filepath.Join(dir, "data")
@@ -43,11 +43,11 @@ func (c *Cluster) StartStandby(ctx context.Context) (*Cluster, error) {
 	// Same settings as the primary (a hot standby needs max_connections and
 	// the like at least as large), on its own port and socket directory.
 	o := strings.Replace(string(opts), fmt.Sprintf("-p %d -k %s", c.Port, c.Dir), fmt.Sprintf("-p %d -k %s", port, dir), 1)
-	if err := s.writeOpts(o + " -c hot_standby=on"); err != nil {
+	if err = s.writeOpts(o + " -c hot_standby=on"); err != nil {
 		s.Remove()
 		return nil, err
 	}
-	if err := s.StartServer(ctx); err != nil {
+	if err = s.StartServer(ctx); err != nil {
 		s.Remove()
 		return nil, err
 	}

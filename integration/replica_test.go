@@ -51,21 +51,21 @@ func startReplicaEnv(t *testing.T) *replicaEnv {
 	}
 	t.Cleanup(primary.Remove)
 	const db = "app"
-	if err := primary.Exec(ctx, "postgres", replicaFixture); err != nil {
+	if err = primary.Exec(ctx, "postgres", replicaFixture); err != nil {
 		t.Fatal(err)
 	}
-	if err := primary.CreateDatabase(ctx, db); err != nil {
+	if err = primary.CreateDatabase(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := pgx.Connect(ctx, primary.URI("postgres", db))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := migrations.Apply(ctx, conn, "pgrst"); err != nil {
+	if _, err = migrations.Apply(ctx, conn, "pgrst"); err != nil {
 		t.Fatal(err)
 	}
 	_ = conn.Close(ctx)
-	if err := primary.Exec(ctx, db, replicaSchema); err != nil {
+	if err = primary.Exec(ctx, db, replicaSchema); err != nil {
 		t.Fatal(err)
 	}
 	standby, err := primary.StartStandby(ctx)
