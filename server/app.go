@@ -73,7 +73,7 @@ type App struct {
 // listener retries the schema load until the database answers, so pgrest
 // starts (and answers 503) even when PostgreSQL is down.
 func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
-	pool, exec, err := newPool(cfg.DBURI, cfg)
+	pool, exec, err := newPool(cfg.DBURI, cfg, 0)
 	if err != nil {
 		return nil, fmt.Errorf("invalid db-uri: %w", err)
 	}

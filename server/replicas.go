@@ -99,11 +99,15 @@ type walSample struct {
 }
 
 // newPool makes a pool with the request settings of cfg on uri, and the
-// executor that runs plans on it.
-func newPool(uri string, cfg *config.Config) (*pgxpool.Pool, *executor.Executor, error) {
+// executor that runs plans on it. connectTimeout, when above 0, bounds a
+// connection attempt unless uri sets connect_timeout.
+func newPool(uri string, cfg *config.Config, connectTimeout time.Duration) (*pgxpool.Pool, *executor.Executor, error) {
 	pcfg, err := pgxpool.ParseConfig(uri)
 	if err != nil {
 		return nil, nil, err
+	}
+	if pcfg.ConnConfig.ConnectTimeout == 0 {
+		pcfg.ConnConfig.ConnectTimeout = connectTimeout
 	}
 	pcfg.MaxConns = int32(cfg.DBPool)
 	pcfg.MinConns = 0
@@ -126,13 +130,17 @@ func newPool(uri string, cfg *config.Config) (*pgxpool.Pool, *executor.Executor,
 	return pool, exec, nil
 }
 
+// replicaConnectTimeout: a replica that does not answer soon is treated as
+// down (the read goes to the primary) rather than waited for.
+const replicaConnectTimeout = 2 * time.Second
+
 func newReplicaSet(cfg *config.Config, log zerolog.Logger) (*replicaSet, error) {
 	rs := &replicaSet{fallbacks: map[string]*atomic.Int64{}, kick: make(chan struct{}, 1), log: log}
 	for _, r := range fallbackReasons {
 		rs.fallbacks[r] = &atomic.Int64{}
 	}
 	for i, uri := range cfg.ReplicaURIs {
-		pool, exec, err := newPool(uri, cfg)
+		pool, exec, err := newPool(uri, cfg, replicaConnectTimeout)
 		if err != nil {
 			rs.close()
 			return nil, fmt.Errorf("invalid pgrest-db-replica-uris entry %d: %w", i+1, err)
