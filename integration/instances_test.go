@@ -83,3 +83,40 @@ GRANT SELECT ON gauges TO web_anon;`)
 	}
 	t.Logf("%d requests across two instances, final version %d", requests, latest)
 }
+
+// The event log records each event's WAL position; `pgrest migrate` adds
+// the column to an install that predates it, and changes nothing when run
+// again.
+func TestMigrateRecordsEventLSN(t *testing.T) {
+	db := NewDB(t, "")
+	conn := superConn(t, db)
+	ctx := context.Background()
+	apply := func() []string {
+		t.Helper()
+		applied, err := migrations.Apply(ctx, conn, "pgrst")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return applied
+	}
+	apply()
+	// An install from before the column.
+	SQL(t, db, `ALTER TABLE pgrest.ddl_events DROP COLUMN lsn;
+DELETE FROM pgrest.migrations WHERE name = '002_event_lsn.sql';
+CREATE TABLE before_lsn (id int)`)
+	if got := apply(); len(got) != 1 || got[0] != "002_event_lsn.sql" {
+		t.Fatalf("upgrade applied %v", got)
+	}
+	if got := apply(); len(got) != 0 {
+		t.Fatalf("a second run applied %v", got)
+	}
+	SQL(t, db, `CREATE TABLE after_lsn (id int)`)
+	var before, after *string
+	if err := conn.QueryRow(ctx, `SELECT (SELECT lsn::text FROM pgrest.ddl_events WHERE object_identity = 'public.before_lsn' LIMIT 1),
+		(SELECT lsn::text FROM pgrest.ddl_events WHERE object_identity = 'public.after_lsn' LIMIT 1)`).Scan(&before, &after); err != nil {
+		t.Fatal(err)
+	}
+	if before != nil || after == nil {
+		t.Fatalf("event positions: before the upgrade %v, after %v", before, after)
+	}
+}
