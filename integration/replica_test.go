@@ -222,6 +222,10 @@ func TestReplicas(t *testing.T) {
 
 	t.Run("migration while the replica is paused", func(t *testing.T) {
 		env.standbySQL(t, "SELECT pg_wal_replay_pause()")
+		// migrated: pgrest serves the new schema; paused: the replica has not
+		// replayed it. In between, every read must run on the primary.
+		var migrated, paused atomic.Bool
+		paused.Store(true)
 		var failed, onReplicaNew atomic.Int64
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -235,47 +239,50 @@ func TestReplicas(t *testing.T) {
 						return
 					default:
 					}
+					newSchema, stale := migrated.Load(), paused.Load()
 					res, err := get(p, "/notes_seen?select=server,extra&limit=1")
-					if err != nil || res.Status == 200 {
-						if err == nil && strings.Contains(string(res.Body), `"replica"`) {
-							onReplicaNew.Add(1)
-						}
-						if err != nil {
-							failed.Add(1)
-						}
-						continue
-					}
-					// Before the migration the column does not exist.
-					if res.Status != 400 {
+					switch {
+					case err != nil:
+						failed.Add(1)
+					case res.Status == 400 && !newSchema: // the column is not there yet
+					case res.Status != 200:
 						failed.Add(1)
 					}
-					if r2, err := get(p, "/notes_seen?select=server&limit=1"); err != nil || r2.Status != 200 {
+					// An old-shaped read planned against the new schema.
+					r2, err := get(p, "/probe")
+					if err != nil || r2.Status != 200 {
 						failed.Add(1)
+					} else if newSchema && stale && strings.Contains(string(r2.Body), "replica") {
+						onReplicaNew.Add(1)
 					}
 				}
 			}()
 		}
 		time.Sleep(200 * time.Millisecond)
 		SQLOn(t, env.primary, env.db, `CREATE OR REPLACE VIEW notes_seen AS SELECT id, body, whoami() AS server, 'new'::text AS extra FROM notes`)
-		// pgrest sees the migration; the paused replica does not.
-		deadline := time.Now().Add(10 * time.Second)
-		for p.Get("/notes_seen?select=extra&limit=1").Status != 200 {
-			if time.Now().After(deadline) {
-				t.Fatal("pgrest never saw the migration")
-			}
-			time.Sleep(20 * time.Millisecond)
+		conn, err := pgx.Connect(context.Background(), env.primary.URI("postgres", env.db))
+		if err != nil {
+			t.Fatal(err)
 		}
+		latest, _, err := migrations.LatestEventID(context.Background(), conn)
+		_ = conn.Close(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "pgrest to load the migration", func() bool { return p.App.Holder().Load().Version >= latest })
+		migrated.Store(true)
 		time.Sleep(500 * time.Millisecond)
-		if n := onReplicaNew.Load(); n != 0 {
-			t.Fatalf("%d requests with the new schema ran on the paused replica", n)
-		}
 		if s := answeredBy(t, p.Get("/notes_seen?select=server,extra&limit=1").Expect(t, 200)); s != "primary" {
 			t.Fatalf("new-schema read answered by %s", s)
 		}
+		paused.Store(false)
 		env.standbySQL(t, "SELECT pg_wal_replay_resume()")
 		waitReplicaServes(t, p, "/notes_seen?select=server,extra&limit=1")
 		close(stop)
 		wg.Wait()
+		if n := onReplicaNew.Load(); n != 0 {
+			t.Fatalf("%d requests planned against the new schema ran on the paused replica", n)
+		}
 		if n := failed.Load(); n != 0 {
 			t.Fatalf("%d requests failed during the migration", n)
 		}
