@@ -344,6 +344,9 @@ func TestReplicas(t *testing.T) {
 				t.Errorf("/metrics lacks %s", want)
 			}
 		}
+		if _, st := adminGet(t, adminURL(t, p), "/status"); !strings.Contains(st, `"name":"replica1"`) || !strings.Contains(st, `"usable":true`) {
+			t.Errorf("/status lacks the replica: %s", st)
+		}
 		rep := p.App.Replicas()[0]
 		t.Logf("reads per pool: primary %d, replica %d (errors %d)", p.App.PrimaryRequests(), rep.Requests, rep.Errors)
 	})

@@ -477,3 +477,14 @@ func (a *App) Fallbacks(reason string) int64 {
 	}
 	return 0
 }
+
+// replicaStatus is the replicas' part of the admin /status.
+func (a *App) replicaStatus() []map[string]any {
+	out := []map[string]any{}
+	for _, r := range a.Replicas() {
+		out = append(out, map[string]any{"name": r.Name, "usable": r.Usable, "state": r.StateShown,
+			"replay_lsn": r.Replay.String(), "lag_seconds": r.Lag.Seconds(), "lag_bytes": r.LagBytes,
+			"requests": r.Requests, "errors": r.Errors})
+	}
+	return out
+}
