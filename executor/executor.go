@@ -63,7 +63,7 @@ type Result struct {
 	Plan []byte
 	// Delivered: the response was sent by TxContext.Deliver.
 	Delivered bool
-	// LSN is the WAL insert position read right after a write committed
+	// LSN is the WAL position of a write's commit, read right after it
 	// (0 otherwise): a replica that replayed it shows the write.
 	LSN cache.LSN
 }
