@@ -251,6 +251,9 @@ type Snapshot struct {
 	relFns     []*Function      // functions shaped like a computed relationship
 	fnReturns  map[QI]bool      // relations whose row type a function returns
 	dependents depIndex         // relation -> Relationships keys depending on it
+	// LSN is the WAL position when the snapshot was loaded (0: unknown); a
+	// replica that has replayed that far has every change it reflects.
+	LSN LSN `json:"-"`
 }
 
 // depShards splits the dependents index so that a refresh copies the few

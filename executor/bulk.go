@@ -36,7 +36,7 @@ func (x *Executor) runBulk(ctx context.Context, p *planner.Plan, tc *TxContext) 
 		return fail(err)
 	}
 	plannedTotal(p, res, planned)
-	if err = finish(ctx, conn, p, tc, res); err != nil {
+	if err = x.finish(ctx, conn, p, tc, res); err != nil {
 		return nil, err
 	}
 	return res, nil

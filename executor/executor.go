@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pgrest/pgrest/apierr"
+	"github.com/pgrest/pgrest/cache"
 	"github.com/pgrest/pgrest/planner"
 )
 
@@ -64,6 +65,9 @@ type Result struct {
 	Plan []byte
 	// Delivered: the response was sent by TxContext.Deliver.
 	Delivered bool
+	// LSN is the WAL position of a write's commit, read right after it
+	// (0 otherwise): a replica that replayed it shows the write.
+	LSN cache.LSN
 }
 
 // Executor runs plans, each in one transaction on a pooled connection.
@@ -79,6 +83,9 @@ type Executor struct {
 	// explicitBegin: the session default isolation is not READ COMMITTED,
 	// so every transaction says BEGIN ISOLATION LEVEL.
 	explicitBegin atomic.Bool
+	// trackLSN: a write's result carries the WAL position of its commit
+	// (read replicas are configured: read-your-writes needs it).
+	trackLSN bool
 }
 
 // New makes an executor: acquireTimeout bounds the wait for a pooled
@@ -91,6 +98,9 @@ func New(acquireTimeout time.Duration, cached bool) *Executor {
 // SetPool gives the executor its pool (created after the executor, since
 // the pool's BeforeClose hook is the executor's Forget).
 func (x *Executor) SetPool(pool *pgxpool.Pool) { x.pool = pool }
+
+// TrackLSN makes every write's Result carry its commit's WAL position.
+func (x *Executor) TrackLSN(on bool) { x.trackLSN = on }
 
 // Forget drops what the executor knows of a connection about to close.
 func (x *Executor) Forget(c *pgx.Conn) { x.prepared.forget(c) }
@@ -168,7 +178,10 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 	// its end, BEGIN and COMMIT are two statements the server runs for
 	// nothing. READ ONLY is then a setting; an isolation level must come
 	// before the first statement, so a function's own level keeps BEGIN.
-	implicit := x.cached && single && committed && defaultIsolation(isolation) && !x.explicitBegin.Load()
+	// A tracked write reads its commit's position after COMMIT, in the same
+	// round trip: its COMMIT must be explicit.
+	tracked := x.trackLSN && !p.ReadOnly
+	implicit := x.cached && single && committed && !tracked && defaultIsolation(isolation) && !x.explicitBegin.Load()
 	settingsSQL, settingsArgs := settingsStatement(tc, p.Settings, implicit, p.ReadOnly)
 	b := &pgx.Batch{}
 	if !implicit {
@@ -225,10 +238,16 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 			return scanResult(rows, res, deliver)
 		})
 	}
+	var lsn commitLSN
 	if committed && !implicit {
-		b.Queue("COMMIT")
+		if tracked {
+			lsn.queue(b)
+		} else {
+			b.Queue("COMMIT")
+		}
 	}
 	err = conn.SendBatch(ctx, b).Close()
+	lsn.set(res)
 	if err != nil {
 		rollback(conn)
 		x.prepared.forget(conn.Conn())
@@ -253,7 +272,7 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 	}
 	plannedTotal(p, res, planned)
 	if !committed {
-		if err := finish(ctx, conn, p, tc, res); err != nil {
+		if err := x.finish(ctx, conn, p, tc, res); err != nil {
 			return nil, err
 		}
 	}
@@ -262,7 +281,7 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 
 // finish ends a writing transaction: the request's checks, then COMMIT
 // (or ROLLBACK for db-tx-end). A read-only one committed in its batch.
-func finish(ctx context.Context, conn *pgxpool.Conn, p *planner.Plan, tc *TxContext, res *Result) error {
+func (x *Executor) finish(ctx context.Context, conn *pgxpool.Conn, p *planner.Plan, tc *TxContext, res *Result) error {
 	if p.ReadOnly && p.Stream {
 		_, err := conn.Exec(ctx, "COMMIT")
 		return err
@@ -285,6 +304,17 @@ func finish(ctx context.Context, conn *pgxpool.Conn, p *planner.Plan, tc *TxCont
 			rollback(conn)
 			return err
 		}
+	}
+	if end == "COMMIT" && x.trackLSN {
+		var lsn commitLSN
+		b := &pgx.Batch{}
+		lsn.queue(b)
+		if err := conn.SendBatch(ctx, b).Close(); err != nil {
+			rollback(conn)
+			return err
+		}
+		lsn.set(res)
+		return nil
 	}
 	if _, err := conn.Exec(ctx, end); err != nil {
 		rollback(conn)

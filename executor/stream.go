@@ -97,7 +97,7 @@ func (x *Executor) Stream(ctx context.Context, p *planner.Plan, tc *TxContext, s
 	if !started {
 		return fail(errors.New("streamed statement returned no row"))
 	}
-	if err = finish(ctx, conn, p, tc, res); err != nil {
+	if err = x.finish(ctx, conn, p, tc, res); err != nil {
 		rollback(conn)
 		return nil, &StreamError{err}
 	}

@@ -34,6 +34,9 @@ type Options struct {
 	OnConfigReload func()
 	// BackoffBase is the first reconnect delay (doubling up to 32 s).
 	BackoffBase time.Duration
+	// TrackLSN records on each snapshot the WAL position it was loaded
+	// at (read replicas compare it with their replay position).
+	TrackLSN bool
 }
 
 // Stats describe the loads so far, for /status, /ready and /metrics.
@@ -151,6 +154,10 @@ func (m *Manager) Run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, errPooled) {
+			m.pollInstead(ctx)
+			return
+		}
 		if time.Since(start) > time.Minute {
 			delay = m.opts.BackoffBase
 		}
@@ -172,6 +179,9 @@ func (m *Manager) listen(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close(context.Background())
+	if err := checkSession(ctx, conn); err != nil {
+		return err
+	}
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{m.opts.Channel}.Sanitize()); err != nil {
 		return err
 	}
@@ -379,6 +389,9 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 		// Ended after the snapshot is published: it only read.
 		defer tx.Rollback(context.WithoutCancel(ctx))
 		r, err = m.load(ctx, tx, old, full)
+		if err == nil && r.snap != nil && m.opts.TrackLSN {
+			r.snap.LSN = loadLSN(ctx, tx)
+		}
 	}
 	if err == nil && r.snap == nil {
 		m.failing.Store(false)

@@ -32,6 +32,9 @@ type Plan struct {
 	Args []any
 	// ReadOnly is true for GET/HEAD and stable/immutable functions.
 	ReadOnly bool
+	// Volatile: the call's function is VOLATILE (it may have side effects
+	// a read-only transaction allows, so it stays on the primary).
+	Volatile bool
 	// MediaType is the negotiated response media type (Content-Type).
 	MediaType string
 	// CountTotal tells the executor whether total is an exact/planned/estimated count.

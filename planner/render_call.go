@@ -18,6 +18,7 @@ func (c *renderer) call(p *readPlan) *Plan {
 	}
 	pl := c.read(p, from, with)
 	pl.ReadOnly = cn.readOnly
+	pl.Volatile = cn.fn.Volatility == cache.Volatile
 	pl.NoContent = cn.fn.ReturnKind == cache.ReturnsVoid
 	pl.Settings = cn.settings
 	return pl

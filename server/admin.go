@@ -106,6 +106,7 @@ func (a *App) ServeAdmin(l net.Listener) error {
 			"schema_last_load":     st.LastKind,
 			"plan_cache_hits":      a.planner.Hits(),
 			"plan_cache_misses":    a.planner.Misses(),
+			"replicas":             a.replicaStatus(),
 		})
 	})
 	a.adminSrv = newHTTPServer(serverHeader(r), a.config(), a.requests)

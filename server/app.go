@@ -47,6 +47,9 @@ type App struct {
 	schema         *listener.Manager
 	exec           *executor.Executor
 	realtime       *realtime.Hub
+	// pools routes reads to replicas (pgrest-db-replica-uris) and counts
+	// requests per pool.
+	pools *replicaSet
 
 	// baseConfig is the file and environment configuration the in-database
 	// one is applied over; configSource re-reads it on a reload.
@@ -72,34 +75,25 @@ type App struct {
 // listener retries the schema load until the database answers, so pgrest
 // starts (and answers 503) even when PostgreSQL is down.
 func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
-	pcfg, err := pgxpool.ParseConfig(cfg.DBURI)
+	pool, exec, err := newPool(cfg.DBURI, cfg, 0)
 	if err != nil {
 		return nil, fmt.Errorf("invalid db-uri: %w", err)
 	}
-	pcfg.MaxConns = int32(cfg.DBPool)
-	pcfg.MinConns = 0
-	pcfg.MaxConnLifetime = cfg.DBPoolMaxLifetime
-	pcfg.MaxConnIdleTime = cfg.DBPoolMaxIdletime
-	if _, set := pcfg.ConnConfig.RuntimeParams["application_name"]; !set {
-		// a fallback, as PostgREST's: an application_name in db-uri wins
-		pcfg.ConnConfig.RuntimeParams["application_name"] = "pgrest " + Version
-	}
-	if !cfg.DBPreparedStatements {
-		pcfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
-	}
-	exec := executor.New(cfg.DBPoolAcquisitionTimeout, cfg.DBPreparedStatements)
-	pcfg.BeforeClose = exec.Forget
-	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
+	reps, err := newReplicaSet(cfg, log)
 	if err != nil {
-		return nil, fmt.Errorf("creating pool: %w", err)
+		pool.Close()
+		return nil, err
 	}
-	exec.SetPool(pool)
+	// With replicas, every write answers with its commit's WAL position
+	// (X-Pgrest-Lsn), which X-Pgrest-Min-Lsn hands back for read-your-writes.
+	exec.TrackLSN(len(reps.list) > 0)
 	a := &App{
 		log:     log,
 		pool:    pool,
 		holder:  cache.NewHolder(),
 		planner: planner.New(cfg.PlanCacheSize),
 		exec:    exec,
+		pools:   reps,
 		done:    make(chan struct{}),
 		fatal:   make(chan error, 1),
 	}
@@ -109,12 +103,13 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.schema = listener.New(listener.Options{
-		ConnString:     cfg.DBURI,
+		ConnString:     listenURI(cfg),
 		Schemas:        cfg.DBSchemas,
 		Channel:        cfg.DBChannel,
 		ChannelEnabled: cfg.DBChannelEnabled,
 		PollInterval:   cfg.SchemaPollInterval,
 		Log:            log,
+		TrackLSN:       len(reps.list) > 0,
 		OnConfigReload: func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -191,6 +186,7 @@ func (a *App) Start() {
 		}
 		a.schema.Run(ctx)
 	}()
+	a.pools.start(ctx, a.pool, a.config)
 }
 
 // Handler is the API router.
@@ -307,6 +303,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		a.cancel()
 		<-a.done
 	}
+	a.pools.close()
 	a.pool.Close()
 	return err
 }

@@ -127,7 +127,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 			writeRead(w, req, plan, res, applied)
 		}
 	}
-	res, err := a.exec.Run(r.Context(), plan, tc)
+	res, err := a.run(w, r, req, snap, plan, tc)
 	if err == nil && res.Delivered {
 		return
 	}

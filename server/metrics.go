@@ -58,5 +58,6 @@ func (a *App) metrics() http.Handler {
 				return 0
 			}),
 	)
+	reg.MustRegister(a.poolMetrics()...)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

@@ -73,6 +73,13 @@ type Config struct {
 	LogFormat          string        // pgrest-log-format: text (PostgREST's lines) | json
 	BatchMaxOperations int           // pgrest-batch-max-operations: operations in one batch request
 
+	// Scaling out (pgrest-only): read replicas and a direct LISTEN connection.
+	ReplicaURIs          []string      // pgrest-db-replica-uris: streaming standbys serving reads
+	ReplicaCheckInterval time.Duration // pgrest-replica-check-interval: health and replay checks
+	ReplicaMaxLag        time.Duration // pgrest-replica-max-lag: further behind gets no requests
+	ReplicaWaitTimeout   time.Duration // pgrest-replica-wait-timeout: longest wait for X-Pgrest-Min-Lsn
+	ListenURI            string        // pgrest-db-listen-uri: session connection for LISTEN ("" = db-uri)
+
 	// Limits and timeouts (pgrest-only). Body and write timeouts are
 	// progress deadlines: each read or write must make progress within them.
 	MaxBodySize     int64         // pgrest-max-body-size: bytes; 0 = no limit
@@ -122,6 +129,9 @@ func Default() *Config {
 		LogFormat:                 "text",
 		URLUseLegacyTargetNames:   true,
 		SchemaWaitTimeout:         5 * time.Second,
+		ReplicaCheckInterval:      time.Second,
+		ReplicaMaxLag:             10 * time.Second,
+		ReplicaWaitTimeout:        time.Second,
 		PlanCacheSize:             4096,
 		BatchMaxOperations:        100,
 		MaxBodySize:               128 << 20,
