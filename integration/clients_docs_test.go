@@ -1,12 +1,15 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pgrest/pgrest/embedpg"
 	"github.com/pgrest/pgrest/server/config"
@@ -20,6 +23,8 @@ type curlCall struct {
 	headers [][2]string
 	body    string
 	head    bool
+	// stream: -N, a realtime subscription (its response never ends).
+	stream bool
 }
 
 // shellWords splits a command line as sh would for the quoting the docs
@@ -67,6 +72,8 @@ func parseCurl(t *testing.T, line string) curlCall {
 	for i := 1; i < len(w); i++ {
 		switch w[i] {
 		case "-g", "--globoff", "-s", "--silent", "-i", "--include", "-v":
+		case "-N", "--no-buffer":
+			c.stream = true
 		case "-I", "--head":
 			c.method, c.head = http.MethodHead, true
 		case "-X", "--request":
@@ -128,9 +135,18 @@ func TestDocExamples(t *testing.T) {
 	// The harness cluster has the demo's roles already.
 	roles := regexp.MustCompile(`(?m)^(CREATE ROLE|GRANT web_anon TO) [^;]*;$`)
 	sql := roles.ReplaceAllString(embedpg.DemoSQL, "")
-	p := StartPgrest(t, NewDB(t, sql), func(c *config.Config) { c.DBSchemas = []string{"api"} })
+	// Realtime, as the demo runs it: logical replication and a publication.
+	db, slot := realtimeDBIn(t, sql, []string{"api"})
+	p := StartPgrest(t, db, func(c *config.Config) {
+		c.DBSchemas = []string{"api"}
+		c.RealtimeEnabled, c.RealtimeSlotPrefix = true, slot
+	})
 	for _, line := range docCurls(t, p.URL) {
 		c := parseCurl(t, line)
+		if c.stream {
+			checkStream(t, c)
+			continue
+		}
 		var hs []string
 		for _, h := range c.headers {
 			hs = append(hs, h[0]+": "+h[1])
@@ -173,4 +189,29 @@ func saneBody(r *Resp, head bool) string {
 		return "unexpected Content-Type " + ct
 	}
 	return ""
+}
+
+// checkStream opens a documented subscription and checks that it is one;
+// its response never ends, so it is closed once the headers arrived.
+func checkStream(t *testing.T, c curlCall) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, c.method, c.url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range c.headers {
+		req.Header.Add(h[0], h[1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Errorf("%s: %v", strings.TrimSpace(c.line), err)
+		return
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/event-stream" {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		t.Errorf("%s: %d %s %s", strings.TrimSpace(c.line), res.StatusCode, res.Header.Get("Content-Type"), b)
+	}
 }

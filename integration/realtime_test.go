@@ -36,6 +36,12 @@ GRANT SELECT ON customers, orders TO web_anon, test_user, other_user;
 // cluster-wide); the slot is dropped when the test ends, after pgrest.
 func realtimeDB(t *testing.T, fixture string) (db, slot string) {
 	t.Helper()
+	return realtimeDBIn(t, fixture, []string{"public"})
+}
+
+// realtimeDBIn is realtimeDB with the publication over schemas.
+func realtimeDBIn(t *testing.T, fixture string, schemas []string) (db, slot string) {
+	t.Helper()
 	db = NewDB(t, fixture)
 	slot = "rt_" + db
 	if len(slot) > 60 {
@@ -51,7 +57,7 @@ func realtimeDB(t *testing.T, fixture string) (db, slot string) {
 	if _, err := migrations.Apply(ctx, conn, "pgrst"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := migrations.Publication(ctx, conn, slot, []string{"public"}); err != nil {
+	if _, err := migrations.Publication(ctx, conn, slot, schemas); err != nil {
 		t.Fatal(err)
 	}
 	SQL(t, db, "ALTER ROLE authenticator REPLICATION")

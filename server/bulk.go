@@ -112,7 +112,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 // rows that may each lack other columns: columns= with missing=default)
 // gets its body read whole, as any other. rel is the target (nil when
 // unknown: the planner answers that).
-func (b *bulkBody) attach(req *request.Request, rel *cache.Relation) *apierr.Error {
+func (b *bulkBody) attach(req *request.Request, rel *cache.Relation) error {
 	sparse := req.Columns != nil && req.Prefs.Missing == "default" && b.format == request.BulkJSON
 	if req.Action != request.ActCreate || sparse {
 		return b.readWhole(req)
