@@ -179,6 +179,7 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, s
 		case s := <-sigs:
 			switch s {
 			case syscall.SIGUSR1:
+				app.FlushPool()
 				go func() {
 					if err := app.Schema().ReloadNow(context.Background()); err != nil {
 						log.Error().Err(err).Msg("schema reload failed")

@@ -37,6 +37,10 @@ type TxContext struct {
 	SearchPath    string
 	Timezone      string
 	AppSettings   map[string]string
+	// RoleSettings are the role's own ALTER ROLE ... SET settings and
+	// RoleIsolation its default_transaction_isolation (a function's wins).
+	RoleSettings  map[string]string
+	RoleIsolation string
 	PreRequest    string // already quoted, "" when none
 	Rollback      bool   // end the transaction with ROLLBACK (db-tx-end / Prefer: tx)
 	// Check runs on the Result before COMMIT; an error rolls back, so a
@@ -150,7 +154,11 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 	// nothing is parsed and one batch does it all).
 	stmts := requestStatements(p, tc)
 	single := !x.cached || x.prepared.has(conn.Conn(), stmts)
-	begin := "BEGIN ISOLATION LEVEL " + isolation(p.Settings["default_transaction_isolation"])
+	iso := p.Settings["default_transaction_isolation"]
+	if iso == "" {
+		iso = tc.RoleIsolation
+	}
+	begin := "BEGIN ISOLATION LEVEL " + isolation(iso)
 	if p.ReadOnly {
 		begin += " READ ONLY"
 	}
@@ -338,6 +346,11 @@ func settingsStatement(tc *TxContext, extra map[string]string) (string, []any) {
 	}
 	sb.WriteString("SELECT ")
 	add("search_path", tc.SearchPath)
+	// Before the role: a setting the authenticator was granted SET on is
+	// checked against the role in force.
+	for _, k := range sortedKeys(tc.RoleSettings) {
+		add(k, tc.RoleSettings[k])
+	}
 	add("role", tc.Role)
 	add("request.jwt.claims", tc.ClaimsJSON)
 	add("request.method", tc.Method)

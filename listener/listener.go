@@ -100,6 +100,8 @@ type Manager struct {
 	// lost is set from a failed LISTEN connection until the next one is
 	// up: notifications may be missed, so the cache may be behind unseen.
 	lost atomic.Bool
+	// connectedOnce: the LISTEN connection was up at least once.
+	connectedOnce atomic.Bool
 
 	// refreshHook, set by tests, runs before an incremental refresh; an
 	// error it returns fails the refresh.
@@ -135,15 +137,21 @@ func New(opts Options, holder *cache.Holder, pool *pgxpool.Pool) *Manager {
 
 // Run blocks until ctx ends.
 func (m *Manager) Run(ctx context.Context) {
+	// The listener connects while the first load runs, as PostgREST's
+	// does: a notification sent during that load is not lost.
+	if m.opts.ChannelEnabled {
+		go m.listenLoop(ctx)
+	}
 	m.retry(ctx, func(int) error { return m.ReloadNow(ctx) })
 	go m.reloader(ctx)
 	if m.opts.PollInterval > 0 {
 		go m.poll(ctx)
 	}
-	if !m.opts.ChannelEnabled {
-		<-ctx.Done()
-		return
-	}
+	<-ctx.Done()
+}
+
+// listenLoop holds the LISTEN connection, reconnecting with backoff.
+func (m *Manager) listenLoop(ctx context.Context) {
 	delay := m.opts.BackoffBase
 	for ctx.Err() == nil {
 		start := time.Now()
@@ -155,7 +163,9 @@ func (m *Manager) Run(ctx context.Context) {
 			delay = m.opts.BackoffBase
 		}
 		m.lost.Store(true)
-		m.opts.Log.Error().Err(err).Dur("retry_in", delay).Msg("schema listener lost its connection")
+		// PostgREST's two lines, shown at every log level.
+		m.opts.Log.Log().Msg("Failed listening for database notifications on the " + strconv.Quote(m.opts.Channel) + " channel. " + listenError(err))
+		m.opts.Log.Log().Dur("retry_in", delay).Msg("Retrying listening for database notifications in " + strconv.Itoa(int(delay/time.Second)) + " seconds...")
 		if !sleep(ctx, delay) {
 			return
 		}
@@ -182,8 +192,16 @@ func (m *Manager) listen(ctx context.Context) error {
 	if id, ok, err := migrations.LatestEventID(ctx, m.pool); err == nil && ok {
 		m.noteLatest(id)
 	}
+	// A catch-up load is due unless this is the first connection and the
+	// first load has not finished yet (it sees everything committed).
+	catchUp := m.holder.Load() != nil || m.connectedOnce.Load()
+	m.connectedOnce.Store(true)
 	m.lost.Store(false)
-	m.Kick()
+	m.opts.Log.Log().Msg("Listener connected to " + serverName(conn) + " on " + strconv.Quote(connAddr(conn)) +
+		" and listening for database notifications on the " + strconv.Quote(m.opts.Channel) + " channel")
+	if catchUp {
+		m.Kick()
+	}
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
@@ -191,24 +209,28 @@ func (m *Manager) listen(ctx context.Context) error {
 		}
 		switch p := strings.TrimSpace(n.Payload); p {
 		case "reload config":
+			m.opts.Log.Log().Msg("Received a config reload message on the " + strconv.Quote(m.opts.Channel) + " channel")
 			if m.opts.OnConfigReload != nil {
 				m.opts.OnConfigReload()
 			}
 		case "":
+			m.opts.Log.Log().Msg("Received a schema cache reload message on the " + strconv.Quote(m.opts.Channel) + " channel")
 			if m.opts.OnConfigReload != nil {
 				m.opts.OnConfigReload()
 			}
 			m.KickFull()
 		case "reload schema":
+			m.opts.Log.Log().Msg("Received a schema cache reload message on the " + strconv.Quote(m.opts.Channel) + " channel")
 			m.KickFull()
 		default: // a DDL event id: the log says what changed
+			// Any other payload is ignored, as PostgREST ignores it.
 			if id, err := strconv.ParseInt(p, 10, 64); err == nil {
 				m.noteLatest(id)
 				m.pendingMu.Lock()
 				m.pending[id] = true
 				m.pendingMu.Unlock()
+				m.Kick()
 			}
-			m.Kick()
 		}
 	}
 }

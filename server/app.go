@@ -37,6 +37,8 @@ type App struct {
 	// current is everything derived from the configuration, swapped whole
 	// on a reload; a request reads it once (see derivedFor).
 	current atomic.Pointer[derived]
+	// roleSettings are the impersonable roles' own settings (rolesettings.go).
+	roleSettings atomic.Pointer[roleSettings]
 	// internalErrors counts failures inside pgrest (see internalError).
 	internalErrors atomic.Int64
 	log            zerolog.Logger
@@ -181,6 +183,11 @@ func (a *App) Start() {
 			}
 			ccancel()
 		}
+		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := a.loadRoleSettings(rctx); err != nil {
+			a.log.Log().Msg("Failed to query the role settings. " + err.Error())
+		}
+		rcancel()
 		a.schema.Run(ctx)
 	}()
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/server/config"
 	"github.com/rs/zerolog"
 )
@@ -195,4 +196,16 @@ func apacheLine(r *http.Request, sw *statusWriter, role string, at time.Time) []
 	fmt.Fprintf(&b, "%s - %s [%s] \"%s %s %s\" %d %s \"%s\" \"%s\"\n", host, role, at.Format(logTimeLayout),
 		r.Method, r.URL.RequestURI(), r.Proto, sw.status, size, r.Referer(), r.UserAgent())
 	return b.Bytes()
+}
+
+// logServerError logs a 5xx the way PostgREST does: an error of the
+// database or of the connection to it is logged as its JSON body (at
+// log-level error and above); the others (PGRST300, a missing JWT
+// secret, ...) are answered and not logged, but still counted.
+func (a *App) logServerError(e *apierr.Error) {
+	a.internalErrors.Add(1)
+	switch {
+	case strings.HasPrefix(e.Code, "PGRST00"), !strings.HasPrefix(e.Code, "PGRST"):
+		a.log.Error().Msg(string(e.JSON()))
+	}
 }

@@ -51,6 +51,9 @@ func (a *App) ReloadConfig(ctx context.Context) error {
 	if err := a.loadConfig(ctx); err != nil {
 		return err
 	}
+	if err := a.loadRoleSettings(ctx); err != nil {
+		a.log.Log().Msg("Failed to query the role settings. " + err.Error())
+	}
 	a.log.Log().Msg("Config reloaded")
 	return nil
 }
@@ -96,32 +99,42 @@ func (a *App) withDatabaseConfig(ctx context.Context, base *config.Config) (*con
 		return nil, err
 	}
 	defer tx.Rollback(ctx)
-	read := func(sql string, args ...any) error {
+	read := func(sql string, args ...any) ([][2]string, error) {
 		rows, err := tx.Query(ctx, sql, args...)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer rows.Close()
+		var kvs [][2]string
 		for rows.Next() {
 			var k, v string
 			if err := rows.Scan(&k, &v); err != nil {
-				return err
+				return nil, err
 			}
 			key := strings.ReplaceAll(k, "_", "-")
 			if strings.HasPrefix(k, "app.settings.") {
 				key = k
 			}
-			if !inDatabase[key] {
-				continue
+			if inDatabase[key] {
+				kvs = append(kvs, [2]string{key, v})
 			}
-			if err := cfg.Set(key, v); err != nil {
+		}
+		return kvs, rows.Err()
+	}
+	apply := func(kvs [][2]string) error {
+		for _, kv := range kvs {
+			if err := cfg.Set(kv[0], kv[1]); err != nil {
 				return fmt.Errorf("in-database config: %w", err)
 			}
 		}
-		return rows.Err()
+		return nil
 	}
+	var roleSettings [][2]string
 	if cfg.DBConfig {
-		if err := read(roleSettingsSQL); err != nil {
+		if roleSettings, err = read(roleSettingsSQL); err != nil {
+			return nil, err
+		}
+		if err := apply(roleSettings); err != nil {
 			return nil, err
 		}
 	}
@@ -133,7 +146,16 @@ func (a *App) withDatabaseConfig(ctx context.Context, base *config.Config) (*con
 		for _, n := range config.Names() {
 			names = append(names, strings.ReplaceAll(n, "-", "_"))
 		}
-		if err := read(preConfigSQL, names); err != nil {
+		pre, err := read(preConfigSQL, names)
+		if err != nil {
+			return nil, err
+		}
+		// PostgREST gives the role settings precedence over what
+		// db-pre-config sets, so they are applied again on top.
+		if err := apply(pre); err != nil {
+			return nil, err
+		}
+		if err := apply(roleSettings); err != nil {
 			return nil, err
 		}
 	}

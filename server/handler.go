@@ -208,6 +208,7 @@ func (a *App) txContext(cfg *config.Config, req *request.Request, role string, c
 		SearchPath:    searchPath(req.Schema, cfg.DBExtraSearchPath),
 		AppSettings:   cfg.AppSettings,
 	}
+	tc.RoleSettings, tc.RoleIsolation = a.settingsOf(role)
 	// Derived from the request's own config snapshot: a reload swapping
 	// the config mid-request can't mix two configurations.
 	if cfg.DBPreRequest != "" {
@@ -229,10 +230,8 @@ func (a *App) txContext(cfg *config.Config, req *request.Request, role string, c
 
 func searchPath(schema string, extra []string) string {
 	parts := []string{pgx.Identifier{schema}.Sanitize()}
-	for _, s := range extra {
-		if s != schema {
-			parts = append(parts, pgx.Identifier{s}.Sanitize())
-		}
+	for _, s := range extra { // repeated as given: PostgREST does not dedupe
+		parts = append(parts, pgx.Identifier{s}.Sanitize())
 	}
 	return strings.Join(parts, ", ")
 }
@@ -249,7 +248,7 @@ func mustJSON(m map[string]string) string {
 // and hints, which can reveal schema internals.
 func (a *App) fail(w http.ResponseWriter, cfg *config.Config, e *apierr.Error) {
 	if e.Status >= 500 {
-		a.internalError("request failed", e)
+		a.logServerError(e)
 	}
 	if cfg.ClientErrorVerbosity == "minimal" && e.Body == nil {
 		c := *e
