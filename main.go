@@ -125,7 +125,7 @@ func catchSignals() {
 func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, stderr io.Writer) int {
 	catchSignals()
 	log, setLevel := server.NewLogger(cfg, stderr)
-	log.Log().Msg("Starting pgrest " + server.Version + " (PostgREST 16 compatible)...")
+	log.Log().Msg("Starting PostgREST " + server.VersionString() + "...")
 	if config.LegacyRoleClaimKey(cfg.JWTRoleClaimKey) {
 		log.Log().Msg("WARNING: jwt-role-claim-key " + strconv.Quote(cfg.JWTRoleClaimKey) +
 			" uses the pre-v16 syntax, which is deprecated: write it as a JSONPath starting with $ (^==, ==^ and *== become search(@, \"...\"))")
@@ -147,11 +147,12 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, s
 		fmt.Fprintf(stderr, "pgrest: listening: %v\n", err)
 		return 1
 	}
-	log.Log().Msg("API server listening on " + server.DescribeAddr(l.Addr()))
+	// The admin server's line comes first, as in PostgREST.
 	if err := app.StartAdmin(); err != nil {
 		fmt.Fprintf(stderr, "pgrest: admin server: %v\n", err)
 		return 1
 	}
+	log.Log().Msg("API server listening on " + server.DescribeAddr(l.Addr()))
 	app.Start()
 	if ready != nil {
 		ready(l.Addr())

@@ -102,6 +102,9 @@ type Manager struct {
 	lost atomic.Bool
 	// connectedOnce: the LISTEN connection was up at least once.
 	connectedOnce atomic.Bool
+	listening     atomic.Bool
+	firstTry      chan struct{}
+	firstTryOnce  sync.Once
 
 	// refreshHook, set by tests, runs before an incremental refresh; an
 	// error it returns fails the refresh.
@@ -139,9 +142,7 @@ func New(opts Options, holder *cache.Holder, pool *pgxpool.Pool) *Manager {
 func (m *Manager) Run(ctx context.Context) {
 	// The listener connects while the first load runs, as PostgREST's
 	// does: a notification sent during that load is not lost.
-	if m.opts.ChannelEnabled {
-		go m.listenLoop(ctx)
-	}
+	m.Listen(ctx)
 	m.retry(ctx, func(int) error { return m.ReloadNow(ctx) })
 	go m.reloader(ctx)
 	if m.opts.PollInterval > 0 {
@@ -149,6 +150,25 @@ func (m *Manager) Run(ctx context.Context) {
 	}
 	<-ctx.Done()
 }
+
+// Listen starts the LISTEN connection (once, when db-channel-enabled);
+// it reconnects by itself and is independent of the pool's connection.
+func (m *Manager) Listen(ctx context.Context) {
+	if m.opts.ChannelEnabled && m.listening.CompareAndSwap(false, true) {
+		m.firstTry = make(chan struct{})
+		go m.listenLoop(ctx)
+		// The first attempt's outcome is logged before the pool's, as
+		// PostgREST starts its listener first.
+		select {
+		case <-m.firstTry:
+		case <-time.After(2 * time.Second):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// tried marks the first connection attempt done.
+func (m *Manager) tried() { m.firstTryOnce.Do(func() { close(m.firstTry) }) }
 
 // listenLoop holds the LISTEN connection, reconnecting with backoff.
 func (m *Manager) listenLoop(ctx context.Context) {
@@ -166,6 +186,7 @@ func (m *Manager) listenLoop(ctx context.Context) {
 		// PostgREST's two lines, shown at every log level.
 		m.opts.Log.Log().Msg("Failed listening for database notifications on the " + strconv.Quote(m.opts.Channel) + " channel. " + listenError(err))
 		m.opts.Log.Log().Dur("retry_in", delay).Msg("Retrying listening for database notifications in " + strconv.Itoa(int(delay/time.Second)) + " seconds...")
+		m.tried()
 		if !sleep(ctx, delay) {
 			return
 		}
@@ -192,13 +213,14 @@ func (m *Manager) listen(ctx context.Context) error {
 	if id, ok, err := migrations.LatestEventID(ctx, m.pool); err == nil && ok {
 		m.noteLatest(id)
 	}
-	// A catch-up load is due unless this is the first connection and the
-	// first load has not finished yet (it sees everything committed).
-	catchUp := m.holder.Load() != nil || m.connectedOnce.Load()
+	// A reconnection catches up on what it missed; the first connection,
+	// made while the first load runs, needs none (as in PostgREST).
+	catchUp := m.connectedOnce.Load()
 	m.connectedOnce.Store(true)
 	m.lost.Store(false)
 	m.opts.Log.Log().Msg("Listener connected to " + serverName(conn) + " on " + strconv.Quote(connAddr(conn)) +
 		" and listening for database notifications on the " + strconv.Quote(m.opts.Channel) + " channel")
+	m.tried()
 	if catchUp {
 		m.Kick()
 	}
@@ -434,6 +456,12 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 		m.latest.Store(0) // no log (any more): nothing to be behind
 	}
 	m.holder.Store(snap)
+	if old != nil {
+		// As PostgREST does on a reload: pooled connections may hold
+		// prepared statements planned for the old catalog (a column's
+		// type changed), so they are replaced.
+		m.pool.Reset()
+	}
 	m.settlePending()
 	m.failing.Store(false)
 	d := time.Since(start)

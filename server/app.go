@@ -82,7 +82,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 	pcfg.MaxConnIdleTime = cfg.DBPoolMaxIdletime
 	if _, set := pcfg.ConnConfig.RuntimeParams["application_name"]; !set {
 		// a fallback, as PostgREST's: an application_name in db-uri wins
-		pcfg.ConnConfig.RuntimeParams["application_name"] = "pgrest " + Version
+		pcfg.ConnConfig.RuntimeParams["application_name"] = "PostgREST " + VersionString()
 	}
 	if !cfg.DBPreparedStatements {
 		pcfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
@@ -171,6 +171,7 @@ func (a *App) Start() {
 	a.cancel = cancel
 	go func() {
 		defer close(a.done)
+		a.schema.Listen(ctx) // its failures are logged even while the pool cannot connect
 		if !a.connect(ctx) {
 			return
 		}
@@ -179,13 +180,13 @@ func (a *App) Start() {
 		if cfg := a.config(); cfg.DBConfig || cfg.DBPreConfig != "" {
 			cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
 			if err := a.loadConfig(cctx); err != nil {
-				a.log.Log().Msg("Failed to query database settings for the config parameters. " + err.Error())
+				a.log.Log().Msg("Failed to query database settings for the config parameters." + dbErrorText(err))
 			}
 			ccancel()
 		}
 		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
 		if err := a.loadRoleSettings(rctx); err != nil {
-			a.log.Log().Msg("Failed to query the role settings. " + err.Error())
+			a.log.Log().Msg("Failed to query the role settings. " + dbErrorText(err))
 		}
 		rcancel()
 		a.schema.Run(ctx)
@@ -211,7 +212,12 @@ func (a *App) Handler() http.Handler {
 
 // ServerName is the Server header: PostgREST sends postgrest/<version>;
 // pgrest names the PostgREST version it follows, then itself.
-func ServerName() string { return "postgrest/16.2 (pgrest " + Version + ")" }
+func ServerName() string { return "postgrest/" + VersionString() }
+
+// VersionString is the version PostgREST prints where it prints its own
+// ("16.2 (pgrest 0.1.0)"): in the Server header, application_name and
+// the start-up line.
+func VersionString() string { return "16.2 (pgrest " + Version + ")" }
 
 func serverHeader(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

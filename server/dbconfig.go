@@ -52,7 +52,7 @@ func (a *App) ReloadConfig(ctx context.Context) error {
 		return err
 	}
 	if err := a.loadRoleSettings(ctx); err != nil {
-		a.log.Log().Msg("Failed to query the role settings. " + err.Error())
+		a.log.Log().Msg("Failed to query the role settings. " + dbErrorText(err))
 	}
 	a.log.Log().Msg("Config reloaded")
 	return nil

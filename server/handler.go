@@ -121,7 +121,9 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 			writeRead(w, req, plan, res, applied)
 		}
 	}
-	res, err := a.exec.Run(r.Context(), plan, tc)
+	sctx, done := a.statementContext(r)
+	res, err := a.exec.Run(sctx, plan, tc)
+	done()
 	if err == nil && res.Delivered {
 		return
 	}
