@@ -34,6 +34,10 @@ type Options struct {
 	OnConfigReload func()
 	// BackoffBase is the first reconnect delay (doubling up to 32 s).
 	BackoffBase time.Duration
+	// QuerySleep and LoadSleep slow every load down, in the database
+	// (within its statement_timeout) and after the queries: PostgREST's
+	// internal-schema-cache-*-sleep settings, used to test slow loads.
+	QuerySleep, LoadSleep time.Duration
 }
 
 // Stats describe the loads so far, for /status, /ready and /metrics.
@@ -422,7 +426,18 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 	if err == nil {
 		// Ended after the snapshot is published: it only read.
 		defer tx.Rollback(context.WithoutCancel(ctx))
-		r, err = m.load(ctx, tx, old, full)
+		if m.opts.QuerySleep > 0 {
+			_, err = tx.Exec(ctx, "SELECT pg_catalog.pg_sleep($1)", m.opts.QuerySleep.Seconds())
+		}
+		if err == nil {
+			r, err = m.load(ctx, tx, old, full)
+		}
+	}
+	if err == nil && r.snap != nil {
+		m.opts.Log.Log().Msg("Schema cache queried in " + millis(time.Since(start)) + " milliseconds")
+		if m.opts.LoadSleep > 0 && !sleep(ctx, m.opts.LoadSleep) {
+			err = ctx.Err()
+		}
 	}
 	if err == nil && r.snap == nil {
 		m.failing.Store(false)
@@ -470,7 +485,7 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 	m.stats.LastError, m.stats.LastKind = "", r.kind
 	// PostgREST reports every load whatever the log level.
 	m.opts.Log.Log().Int64("version", version).Str("kind", r.kind).Dur("duration", d).Int("relations", len(snap.Relations)).
-		Msg("Schema cache loaded in " + strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " milliseconds")
+		Msg("Schema cache loaded in " + millis(d) + " milliseconds")
 	return nil
 }
 

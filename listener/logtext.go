@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -43,4 +44,9 @@ func listenError(err error) string {
 		return "Connection error"
 	}
 	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// millis is a duration as PostgREST logs it: milliseconds, one decimal.
+func millis(d time.Duration) string {
+	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64)
 }

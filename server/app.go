@@ -114,6 +114,8 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 		Channel:        cfg.DBChannel,
 		ChannelEnabled: cfg.DBChannelEnabled,
 		PollInterval:   cfg.SchemaPollInterval,
+		QuerySleep:     internalSleep("PGRST_INTERNAL_SCHEMA_CACHE_QUERY_SLEEP"),
+		LoadSleep:      internalSleep("PGRST_INTERNAL_SCHEMA_CACHE_LOAD_SLEEP"),
 		Log:            log,
 		OnConfigReload: func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

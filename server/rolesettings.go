@@ -90,8 +90,3 @@ func (a *App) settingsOf(role string) (map[string]string, string) {
 	}
 	return rs.settings[role], rs.isolation[role]
 }
-
-// FlushPool closes the pooled connections (in-flight ones once released),
-// as PostgREST does on SIGUSR1: new connections pick up changed settings
-// of the authenticator role.
-func (a *App) FlushPool() { a.pool.Reset() }
