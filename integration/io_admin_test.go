@@ -52,3 +52,23 @@ func TestIOMetricsAndQueryTime(t *testing.T) {
 		}
 	}
 }
+
+// server-host = "*6" prefers IPv6 but takes IPv4 too (a dual-stack
+// socket, as warp binds it); the admin server follows server-host.
+func TestIOAnyHostIPv6PreferredTakesIPv4(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	db := NewDB(t, "")
+	admin := freePort(t)
+	p := startProc(t, append(baseEnv(db), "PGRST_SERVER_HOST=*6", "PGRST_SERVER_PORT="+freePort(t), "PGRST_ADMIN_SERVER_PORT="+admin)...)
+	p.waitLog(t, `Schema cache loaded in`)
+	r, err := http.Get("http://127.0.0.1:" + admin + "/live")
+	if err != nil {
+		t.Fatalf("IPv4 to a *6 admin server: %v", err)
+	}
+	r.Body.Close()
+	if r.StatusCode != 200 {
+		t.Errorf("/live: %d", r.StatusCode)
+	}
+}

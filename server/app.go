@@ -241,8 +241,10 @@ func listenTCP(host string, port int, reuse bool) (net.Listener, error) {
 	switch host {
 	case "!4", "*4":
 		network, addr = "tcp4", "0.0.0.0"
-	case "!6", "*6":
+	case "!6": // IPv6 only
 		network, addr = "tcp6", "::"
+	case "*6": // IPv6 preferred, IPv4 too (a dual-stack socket, as warp's)
+		addr = "::"
 	case "*":
 		addr = ""
 	}
