@@ -52,8 +52,8 @@ func (a *App) loadRoleSettings(ctx context.Context) error {
 	}
 	defer conn.Release()
 	var num int
-	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
-		return err
+	if verr := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); verr != nil {
+		return verr
 	}
 	rows, err := conn.Query(ctx, impersonationSettingsSQL(num))
 	if err != nil {
