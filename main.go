@@ -139,9 +139,9 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, s
 	if cfg.LogFormat != "json" {
 		app.SetAccessLog(stdout) // PostgREST writes its request log to stdout
 	}
-	if path != "" { // without a file, the environment can't change: the start config stands
-		app.SetConfigSource(func() (*config.Config, error) { return config.Load(path, os.Environ()) })
-	}
+	// A reload re-reads the file (if any), the environment and the files
+	// db-uri and jwt-secret refer to with @path.
+	app.SetConfigSource(func() (*config.Config, error) { return config.Load(path, os.Environ()) })
 	l, err := server.Listen(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "pgrest: listening: %v\n", err)

@@ -2,9 +2,11 @@ package integration
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -128,4 +130,41 @@ func TestIOClientGoneKeepsStatement(t *testing.T) {
 		t.Fatalf("the nap answered within 200ms: %d", r.StatusCode)
 	}
 	p.Get("/items").ExpectError(t, 504, "PGRST003")
+}
+
+// With no config file, a reload (SIGUSR2) still re-reads the file
+// jwt-secret = "@path" names, as PostgREST does.
+func TestIOEnvSecretFileReloaded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	db := NewDB(t, `CREATE TABLE notes (id int); GRANT SELECT ON notes TO test_user;`)
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte(strings.Repeat("wrong", 8)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	p := startProc(t, append(baseEnv(db), "PGRST_SERVER_PORT="+port, "PGRST_JWT_SECRET=@"+secret, "PGRST_DB_CONFIG=false")...)
+	p.waitLog(t, `Schema cache loaded in`)
+	get := func() int {
+		req, _ := http.NewRequest("GET", "http://127.0.0.1:"+port+"/notes", nil)
+		req.Header.Set("Authorization", "Bearer "+token(t, map[string]any{"role": "test_user"}))
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r.StatusCode
+	}
+	if s := get(); s != 401 {
+		t.Fatalf("with the wrong secret: %d", s)
+	}
+	if err := os.WriteFile(secret, []byte(JWTSecret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscall.SIGUSR2)
+	p.waitLog(t, `Config reloaded`)
+	if s := get(); s != 200 {
+		t.Errorf("after SIGUSR2 re-read the secret file: %d", s)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -523,14 +524,41 @@ func (c *Config) readFileRefs() error {
 		p    *string
 	}{{"db-uri", &c.DBURI}, {"jwt-secret", &c.JWTSecret}} {
 		if path, ok := strings.CutPrefix(*f.p, "@"); ok {
-			b, err := os.ReadFile(path)
+			v, err := readRef(f.name, path)
 			if err != nil {
 				return &Error{Key: f.name, Value: *f.p, Reason: err.Error()}
 			}
-			*f.p = strings.TrimRight(string(b), "\r\n")
+			*f.p = v
 		}
 	}
 	return nil
+}
+
+// stdinRefs keeps what "@/dev/stdin" gave each key: standard input can be
+// read once, while a config reload re-reads every other referenced file.
+var (
+	stdinMu   sync.Mutex
+	stdinRefs = map[string]string{}
+)
+
+func readRef(key, path string) (string, error) {
+	stdin := path == "/dev/stdin"
+	if stdin {
+		stdinMu.Lock()
+		defer stdinMu.Unlock()
+		if v, ok := stdinRefs[key]; ok {
+			return v, nil
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	v := strings.TrimRight(string(b), "\r\n")
+	if stdin {
+		stdinRefs[key] = v
+	}
+	return v, nil
 }
 
 // Validate checks what PostgREST checks when it reads the configuration,
