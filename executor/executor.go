@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
@@ -78,6 +79,19 @@ type Executor struct {
 	// (db-prepared-statements); prepared tracks which.
 	cached   bool
 	prepared preparedSet
+	// Observe, when set and Observing says so, is told each step of
+	// taking a pooled connection, in PostgREST's words (its debug log).
+	Observe   func(msg string)
+	Observing func() bool
+}
+
+func (x *Executor) observing() bool {
+	return x.Observe != nil && (x.Observing == nil || x.Observing())
+}
+
+// connName names a pooled connection in those messages, after its backend.
+func connName(c *pgxpool.Conn) string {
+	return fmt.Sprintf("00000000-0000-0000-0000-%012x", c.Conn().PgConn().PID())
 }
 
 // New makes an executor: acquireTimeout bounds the wait for a pooled
@@ -126,6 +140,9 @@ func (x *Executor) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 		actx, cancel = context.WithTimeout(ctx, x.acquireTimeout)
 		defer cancel()
 	}
+	if x.observing() {
+		x.Observe("Trying to borrow a connection from pool")
+	}
 	x.waiting.Add(1)
 	conn, err := x.pool.Acquire(actx)
 	x.waiting.Add(-1)
@@ -136,6 +153,10 @@ func (x *Executor) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 		}
 		return nil, errConnection(err)
 	}
+	if x.observing() {
+		x.Observe("Connection " + connName(conn) + " is used")
+		x.Observe("Borrowed a connection from the pool")
+	}
 	return conn, nil
 }
 
@@ -144,7 +165,12 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Release() // pgxpool destroys a connection left inside a transaction
+	defer func() {
+		if x.observing() {
+			x.Observe("Connection " + connName(conn) + " is available due to session success")
+		}
+		conn.Release() // pgxpool destroys a connection left inside a transaction
+	}()
 
 	// Statements are parsed as the role in force when they are prepared, and
 	// schema USAGE is checked at parse time, while pgx prepares every new

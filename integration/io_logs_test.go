@@ -100,3 +100,34 @@ func TestIOPreConfigErrorLogged(t *testing.T) {
 	p.waitLog(t, regexp.QuoteMeta(`Failed to query database settings for the config parameters.{"code":"42883","details":null,`)+
 		`.*"message":"function no_such_function\(\) does not exist"}`)
 }
+
+// At log-level debug each request's pool steps are logged in PostgREST's
+// words; at info they are not.
+func TestIOPoolStepsAtDebug(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	db := NewDB(t, `CREATE TABLE notes (id int); GRANT SELECT ON notes TO web_anon;`)
+	for _, level := range []string{"debug", "info"} {
+		port := freePort(t)
+		p := startProc(t, append(baseEnv(db), "PGRST_SERVER_PORT="+port, "PGRST_LOG_LEVEL="+level)...)
+		p.waitLog(t, `Schema cache loaded in`)
+		r, err := http.Get("http://127.0.0.1:" + port + "/notes")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		steps := []string{`Trying to borrow a connection from pool`, `Connection [0-9a-f-]+ is used`,
+			`Borrowed a connection from the pool`, `Connection [0-9a-f-]+ is available due to session success`}
+		if level == "debug" {
+			for _, s := range steps {
+				p.waitLog(t, s)
+			}
+			continue
+		}
+		time.Sleep(300 * time.Millisecond)
+		if strings.Contains(p.stderr.String(), "borrow") {
+			t.Errorf("pool steps logged at info:\n%s", p.stderr.String())
+		}
+	}
+}

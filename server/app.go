@@ -94,6 +94,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 		return nil, fmt.Errorf("creating pool: %w", err)
 	}
 	exec.SetPool(pool)
+	exec.Observe = func(msg string) { log.Debug().Msg(msg) }
 	a := &App{
 		log:     log,
 		pool:    pool,
@@ -108,6 +109,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 		pool.Close()
 		return nil, err
 	}
+	exec.Observing = func() bool { return a.config().LogLevel == "debug" }
 	a.schema = listener.New(listener.Options{
 		ConnString:     cfg.DBURI,
 		Schemas:        cfg.DBSchemas,
