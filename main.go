@@ -104,7 +104,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "migrate":
 		return migrate(cfg.DBURI, cfg.DBChannel, stdout, stderr)
 	}
-	return serve(cfg, path, nil, stdout, stderr)
+	// A reload re-reads the file (if any), the environment and the files
+	// db-uri and jwt-secret refer to with @path.
+	reload := func() (*config.Config, error) { return config.Load(path, os.Environ()) }
+	return serve(cfg, reload, nil, stdout, stderr)
 }
 
 // sigs receives the signals pgrest handles, from catchSignals on: a signal
@@ -122,7 +125,7 @@ func catchSignals() {
 }
 
 // serve runs until SIGTERM/SIGINT. ready, when set, is called once listening.
-func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, stderr io.Writer) int {
+func serve(cfg *config.Config, reload func() (*config.Config, error), ready func(addr net.Addr), stdout, stderr io.Writer) int {
 	catchSignals()
 	log, setLevel := server.NewLogger(cfg, stderr)
 	log.Log().Msg("Starting PostgREST " + server.VersionString() + "...")
@@ -139,9 +142,9 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, s
 	if cfg.LogFormat != "json" {
 		app.SetAccessLog(stdout) // PostgREST writes its request log to stdout
 	}
-	// A reload re-reads the file (if any), the environment and the files
-	// db-uri and jwt-secret refer to with @path.
-	app.SetConfigSource(func() (*config.Config, error) { return config.Load(path, os.Environ()) })
+	if reload != nil { // the demo's configuration is made in code: it stands
+		app.SetConfigSource(reload)
+	}
 	l, err := server.Listen(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "pgrest: listening: %v\n", err)
@@ -348,7 +351,7 @@ Try:
 Press Ctrl-C to stop.
 `, url, pg.Port, embedpg.DemoDB, pg.Dir)
 	}
-	return serve(cfg, "", ready, stdout, stderr)
+	return serve(cfg, nil, ready, stdout, stderr)
 }
 
 func signalName(s os.Signal) string {
