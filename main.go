@@ -104,7 +104,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "migrate":
 		return migrate(cfg, stdout, stderr)
 	}
-	return serve(cfg, path, nil, stdout, stderr)
+	// A reload re-reads the file (if any), the environment and the files
+	// db-uri and jwt-secret refer to with @path.
+	reload := func() (*config.Config, error) { return config.Load(path, os.Environ()) }
+	return serve(cfg, reload, nil, stdout, stderr)
 }
 
 // sigs receives the signals pgrest handles, from catchSignals on: a signal
@@ -122,11 +125,11 @@ func catchSignals() {
 }
 
 // serve runs until SIGTERM/SIGINT. ready, when set, is called once listening.
-func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, stderr io.Writer) int {
+func serve(cfg *config.Config, reload func() (*config.Config, error), ready func(addr net.Addr), stdout, stderr io.Writer) int {
 	catchSignals()
 	tuneGC()
 	log, setLevel := server.NewLogger(cfg, stderr)
-	log.Log().Msg("Starting pgrest " + server.Version + " (PostgREST 16 compatible)...")
+	log.Log().Msg("Starting PostgREST " + server.VersionString() + "...")
 	if config.LegacyRoleClaimKey(cfg.JWTRoleClaimKey) {
 		log.Log().Msg("WARNING: jwt-role-claim-key " + strconv.Quote(cfg.JWTRoleClaimKey) +
 			" uses the pre-v16 syntax, which is deprecated: write it as a JSONPath starting with $ (^==, ==^ and *== become search(@, \"...\"))")
@@ -140,19 +143,20 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, s
 	if cfg.LogFormat != "json" {
 		app.SetAccessLog(stdout) // PostgREST writes its request log to stdout
 	}
-	if path != "" { // without a file, the environment can't change: the start config stands
-		app.SetConfigSource(func() (*config.Config, error) { return config.Load(path, os.Environ()) })
+	if reload != nil { // the demo's configuration is made in code: it stands
+		app.SetConfigSource(reload)
 	}
 	l, err := server.Listen(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "pgrest: listening: %v\n", err)
 		return 1
 	}
-	log.Log().Msg("API server listening on " + server.DescribeAddr(l.Addr()))
+	// The admin server's line comes first, as in PostgREST.
 	if err := app.StartAdmin(); err != nil {
 		fmt.Fprintf(stderr, "pgrest: admin server: %v\n", err)
 		return 1
 	}
+	log.Log().Msg("API server listening on " + server.DescribeAddr(l.Addr()))
 	app.Start()
 	if ready != nil {
 		ready(l.Addr())
@@ -180,6 +184,7 @@ func serve(cfg *config.Config, path string, ready func(addr net.Addr), stdout, s
 		case s := <-sigs:
 			switch s {
 			case syscall.SIGUSR1:
+				app.FlushPool()
 				go func() {
 					if err := app.Schema().ReloadNow(context.Background()); err != nil {
 						log.Error().Err(err).Msg("schema reload failed")
@@ -370,7 +375,7 @@ Watch changes live (Server-Sent Events), then change a row as postgres:
 Press Ctrl-C to stop.
 `, url, pg.Port, embedpg.DemoDB, pg.Dir)
 	}
-	return serve(cfg, "", ready, stdout, stderr)
+	return serve(cfg, nil, ready, stdout, stderr)
 }
 
 func signalName(s os.Signal) string {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"sort"
 	"strconv"
@@ -38,6 +39,10 @@ type TxContext struct {
 	SearchPath    string
 	Timezone      string
 	AppSettings   map[string]string
+	// RoleSettings are the role's own ALTER ROLE ... SET settings and
+	// RoleIsolation its default_transaction_isolation (a function's wins).
+	RoleSettings  map[string]string
+	RoleIsolation string
 	PreRequest    string // already quoted, "" when none
 	Rollback      bool   // end the transaction with ROLLBACK (db-tx-end / Prefer: tx)
 	// Check runs on the Result before COMMIT; an error rolls back, so a
@@ -86,6 +91,19 @@ type Executor struct {
 	// trackLSN: a write's result carries the WAL position of its commit
 	// (read replicas are configured: read-your-writes needs it).
 	trackLSN bool
+	// Observe, when set and Observing says so, is told each step of
+	// taking a pooled connection, in PostgREST's words (its debug log).
+	Observe   func(msg string)
+	Observing func() bool
+}
+
+func (x *Executor) observing() bool {
+	return x.Observe != nil && (x.Observing == nil || x.Observing())
+}
+
+// connName names a pooled connection in those messages, after its backend.
+func connName(c *pgxpool.Conn) string {
+	return fmt.Sprintf("00000000-0000-0000-0000-%012x", c.Conn().PgConn().PID())
 }
 
 // New makes an executor: acquireTimeout bounds the wait for a pooled
@@ -140,6 +158,9 @@ func (x *Executor) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 		actx, cancel = context.WithTimeout(ctx, x.acquireTimeout)
 		defer cancel()
 	}
+	if x.observing() {
+		x.Observe("Trying to borrow a connection from pool")
+	}
 	x.waiting.Add(1)
 	conn, err := x.pool.Acquire(actx)
 	x.waiting.Add(-1)
@@ -150,6 +171,10 @@ func (x *Executor) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 		}
 		return nil, errConnection(err)
 	}
+	if x.observing() {
+		x.Observe("Connection " + connName(conn) + " is used")
+		x.Observe("Borrowed a connection from the pool")
+	}
 	return conn, nil
 }
 
@@ -158,7 +183,12 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Release() // pgxpool destroys a connection left inside a transaction
+	defer func() {
+		if x.observing() {
+			x.Observe("Connection " + connName(conn) + " is available due to session success")
+		}
+		conn.Release() // pgxpool destroys a connection left inside a transaction
+	}()
 
 	// Statements are parsed as the role in force when they are prepared, and
 	// schema USAGE is checked at parse time, while pgx prepares every new
@@ -173,6 +203,9 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 	// round trip.
 	committed := p.ReadOnly || (tc.Check == nil && !tc.Rollback)
 	isolation := p.Settings["default_transaction_isolation"]
+	if isolation == "" {
+		isolation = tc.RoleIsolation // a function's own level wins over the role's
+	}
 	// A pipeline up to its Sync is one transaction (PostgreSQL's protocol
 	// "Pipelining"): when every statement goes in one batch and commits at
 	// its end, BEGIN and COMMIT are two statements the server runs for
@@ -394,7 +427,7 @@ func rollback(conn *pgxpool.Conn) {
 // READ COMMITTED, which fails with 25001 unless it is already the
 // transaction's level, and READ ONLY.
 func settingsStatement(tc *TxContext, extra map[string]string, implicit, readOnly bool) (string, []any) {
-	n := 7 + len(tc.AppSettings) + len(extra)
+	n := 7 + len(tc.RoleSettings) + len(tc.AppSettings) + len(extra)
 	if tc.Timezone != "" {
 		n++
 	}
@@ -411,7 +444,13 @@ func settingsStatement(tc *TxContext, extra map[string]string, implicit, readOnl
 			args = append(args, "transaction_read_only", "on")
 		}
 	}
-	args = append(args, "search_path", tc.SearchPath, "role", tc.Role, "request.jwt.claims", tc.ClaimsJSON,
+	args = append(args, "search_path", tc.SearchPath)
+	// Before the role: a setting the authenticator was granted SET on is
+	// checked against the role in force.
+	for _, k := range sortedKeys(tc.RoleSettings) {
+		args = append(args, k, tc.RoleSettings[k])
+	}
+	args = append(args, "role", tc.Role, "request.jwt.claims", tc.ClaimsJSON,
 		"request.method", tc.Method, "request.path", tc.Path, "request.headers", tc.HeadersJSON,
 		"request.cookies", tc.CookiesJSON)
 	if tc.Timezone != "" {

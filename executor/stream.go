@@ -109,7 +109,11 @@ func (x *Executor) Stream(ctx context.Context, p *planner.Plan, tc *TxContext, s
 // load of the body. The role is set before the statement is prepared
 // (see runOnce).
 func (x *Executor) open(ctx context.Context, conn *pgxpool.Conn, p *planner.Plan, tc *TxContext) (*int64, error) {
-	begin := beginSQL(p.Settings["default_transaction_isolation"], p.ReadOnly)
+	iso := p.Settings["default_transaction_isolation"]
+	if iso == "" {
+		iso = tc.RoleIsolation
+	}
+	begin := beginSQL(iso, p.ReadOnly)
 	settingsSQL, settingsArgs := settingsStatement(tc, p.Settings, false, false)
 	b := &pgx.Batch{}
 	b.Queue(begin)

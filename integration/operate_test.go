@@ -216,7 +216,7 @@ func TestPlainAndJSONLogs(t *testing.T) {
 	}
 	p.waitLog(t, stamp+`SELECT .*"items"`)
 	for _, want := range []string{
-		stamp + `Starting pgrest .*\.\.\.$`,
+		stamp + `Starting PostgREST 16\.2 \(pgrest .*\)\.\.\.$`,
 		stamp + `API server listening on 127\.0\.0\.1:` + port + `$`,
 		stamp + `Admin server listening on 127\.0\.0\.1:` + admin + `$`,
 		stamp + `Successfully connected to PostgreSQL `,
@@ -515,7 +515,7 @@ func TestApplicationNameFallback(t *testing.T) {
 		CREATE FUNCTION app_name() RETURNS text LANGUAGE sql AS $$ SELECT current_setting('application_name') $$;
 		GRANT EXECUTE ON FUNCTION app_name() TO web_anon;`)
 	for uri, want := range map[string]string{
-		pg.URI("authenticator", db):                              "pgrest ",
+		pg.URI("authenticator", db):                              "PostgREST 16.2 (pgrest ",
 		pg.URI("authenticator", db) + "&application_name=my-api": "my-api",
 	} {
 		p := StartPgrest(t, db, func(c *config.Config) { c.DBURI = uri })

@@ -127,7 +127,7 @@ func TestRequestSettings(t *testing.T) {
 	row := rows[0].(map[string]any)
 	want := map[string]any{
 		"role": "web_anon", "method": "GET", "path": "/whoami", "header": "yes",
-		"cookie": "oatmeal", "search_path": `"public", "extensions"`, "greeting": "hello", "read_only": "on",
+		"cookie": "oatmeal", "search_path": `"public", "public", "extensions"`, "greeting": "hello", "read_only": "on",
 	}
 	for k, v := range want {
 		if row[k] != v {

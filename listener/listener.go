@@ -37,6 +37,10 @@ type Options struct {
 	// TrackLSN records on each snapshot the WAL position it was loaded
 	// at (read replicas compare it with their replay position).
 	TrackLSN bool
+	// QuerySleep and LoadSleep slow every load down, in the database
+	// (within its statement_timeout) and after the queries: PostgREST's
+	// internal-schema-cache-*-sleep settings, used to test slow loads.
+	QuerySleep, LoadSleep time.Duration
 }
 
 // Stats describe the loads so far, for /status, /ready and /metrics.
@@ -103,6 +107,11 @@ type Manager struct {
 	// lost is set from a failed LISTEN connection until the next one is
 	// up: notifications may be missed, so the cache may be behind unseen.
 	lost atomic.Bool
+	// connectedOnce: the LISTEN connection was up at least once.
+	connectedOnce atomic.Bool
+	listening     atomic.Bool
+	firstTry      chan struct{}
+	firstTryOnce  sync.Once
 
 	// refreshHook, set by tests, runs before an incremental refresh; an
 	// error it returns fails the refresh.
@@ -138,15 +147,38 @@ func New(opts Options, holder *cache.Holder, pool *pgxpool.Pool) *Manager {
 
 // Run blocks until ctx ends.
 func (m *Manager) Run(ctx context.Context) {
+	// The listener connects while the first load runs, as PostgREST's
+	// does: a notification sent during that load is not lost.
+	m.Listen(ctx)
 	m.retry(ctx, func(int) error { return m.ReloadNow(ctx) })
 	go m.reloader(ctx)
 	if m.opts.PollInterval > 0 {
 		go m.poll(ctx)
 	}
-	if !m.opts.ChannelEnabled {
-		<-ctx.Done()
-		return
+	<-ctx.Done()
+}
+
+// Listen starts the LISTEN connection (once, when db-channel-enabled);
+// it reconnects by itself and is independent of the pool's connection.
+func (m *Manager) Listen(ctx context.Context) {
+	if m.opts.ChannelEnabled && m.listening.CompareAndSwap(false, true) {
+		m.firstTry = make(chan struct{})
+		go m.listenLoop(ctx)
+		// The first attempt's outcome is logged before the pool's, as
+		// PostgREST starts its listener first.
+		select {
+		case <-m.firstTry:
+		case <-time.After(2 * time.Second):
+		case <-ctx.Done():
+		}
 	}
+}
+
+// tried marks the first connection attempt done.
+func (m *Manager) tried() { m.firstTryOnce.Do(func() { close(m.firstTry) }) }
+
+// listenLoop holds the LISTEN connection, reconnecting with backoff.
+func (m *Manager) listenLoop(ctx context.Context) {
 	delay := m.opts.BackoffBase
 	for ctx.Err() == nil {
 		start := time.Now()
@@ -162,7 +194,10 @@ func (m *Manager) Run(ctx context.Context) {
 			delay = m.opts.BackoffBase
 		}
 		m.lost.Store(true)
-		m.opts.Log.Error().Err(err).Dur("retry_in", delay).Msg("schema listener lost its connection")
+		// PostgREST's two lines, shown at every log level.
+		m.opts.Log.Log().Msg("Failed listening for database notifications on the " + strconv.Quote(m.opts.Channel) + " channel. " + listenError(err))
+		m.opts.Log.Log().Dur("retry_in", delay).Msg("Retrying listening for database notifications in " + strconv.Itoa(int(delay/time.Second)) + " seconds...")
+		m.tried()
 		if !sleep(ctx, delay) {
 			return
 		}
@@ -192,8 +227,17 @@ func (m *Manager) listen(ctx context.Context) error {
 	if id, ok, err := migrations.LatestEventID(ctx, m.pool); err == nil && ok {
 		m.noteLatest(id)
 	}
+	// A reconnection catches up on what it missed; the first connection,
+	// made while the first load runs, needs none (as in PostgREST).
+	catchUp := m.connectedOnce.Load()
+	m.connectedOnce.Store(true)
 	m.lost.Store(false)
-	m.Kick()
+	m.opts.Log.Log().Msg("Listener connected to " + serverName(conn) + " on " + strconv.Quote(connAddr(conn)) +
+		" and listening for database notifications on the " + strconv.Quote(m.opts.Channel) + " channel")
+	m.tried()
+	if catchUp {
+		m.Kick()
+	}
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
@@ -201,24 +245,28 @@ func (m *Manager) listen(ctx context.Context) error {
 		}
 		switch p := strings.TrimSpace(n.Payload); p {
 		case "reload config":
+			m.opts.Log.Log().Msg("Received a config reload message on the " + strconv.Quote(m.opts.Channel) + " channel")
 			if m.opts.OnConfigReload != nil {
 				m.opts.OnConfigReload()
 			}
 		case "":
+			m.opts.Log.Log().Msg("Received a schema cache reload message on the " + strconv.Quote(m.opts.Channel) + " channel")
 			if m.opts.OnConfigReload != nil {
 				m.opts.OnConfigReload()
 			}
 			m.KickFull()
 		case "reload schema":
+			m.opts.Log.Log().Msg("Received a schema cache reload message on the " + strconv.Quote(m.opts.Channel) + " channel")
 			m.KickFull()
 		default: // a DDL event id: the log says what changed
+			// Any other payload is ignored, as PostgREST ignores it.
 			if id, err := strconv.ParseInt(p, 10, 64); err == nil {
 				m.noteLatest(id)
 				m.pendingMu.Lock()
 				m.pending[id] = true
 				m.pendingMu.Unlock()
+				m.Kick()
 			}
-			m.Kick()
 		}
 	}
 }
@@ -388,9 +436,20 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 	if err == nil {
 		// Ended after the snapshot is published: it only read.
 		defer tx.Rollback(context.WithoutCancel(ctx))
-		r, err = m.load(ctx, tx, old, full)
+		if m.opts.QuerySleep > 0 {
+			_, err = tx.Exec(ctx, "SELECT pg_catalog.pg_sleep($1)", m.opts.QuerySleep.Seconds())
+		}
+		if err == nil {
+			r, err = m.load(ctx, tx, old, full)
+		}
 		if err == nil && r.snap != nil && m.opts.TrackLSN {
 			r.snap.LSN = loadLSN(ctx, tx)
+		}
+	}
+	if err == nil && r.snap != nil {
+		m.opts.Log.Log().Msg("Schema cache queried in " + millis(time.Since(start)) + " milliseconds")
+		if m.opts.LoadSleep > 0 && !sleep(ctx, m.opts.LoadSleep) {
+			err = ctx.Err()
 		}
 	}
 	if err == nil && r.snap == nil {
@@ -425,6 +484,12 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 		m.latest.Store(0) // no log (any more): nothing to be behind
 	}
 	m.holder.Store(snap)
+	if old != nil {
+		// As PostgREST does on a reload: pooled connections may hold
+		// prepared statements planned for the old catalog (a column's
+		// type changed), so they are replaced.
+		m.pool.Reset()
+	}
 	m.settlePending()
 	m.failing.Store(false)
 	d := time.Since(start)
@@ -433,7 +498,7 @@ func (m *Manager) reload(ctx context.Context, full bool) error {
 	m.stats.LastError, m.stats.LastKind = "", r.kind
 	// PostgREST reports every load whatever the log level.
 	m.opts.Log.Log().Int64("version", version).Str("kind", r.kind).Dur("duration", d).Int("relations", len(snap.Relations)).
-		Msg("Schema cache loaded in " + strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 1, 64) + " milliseconds")
+		Msg("Schema cache loaded in " + millis(d) + " milliseconds")
 	return nil
 }
 

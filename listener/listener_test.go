@@ -203,7 +203,7 @@ func TestReconnectAfterTerminate(t *testing.T) {
 	if !e.column("base", "while_down") {
 		t.Fatal("the DDL committed while disconnected was lost")
 	}
-	if !strings.Contains(e.log.String(), "schema listener lost its connection") || !strings.Contains(e.log.String(), `"retry_in"`) {
+	if !strings.Contains(e.log.String(), "Failed listening for database notifications on the") || !strings.Contains(e.log.String(), "Retrying listening for database notifications in") {
 		t.Fatalf("the lost connection was not logged with its retry delay:\n%s", e.log.String())
 	}
 	if again := e.listenPID(); again == pid {
@@ -217,7 +217,7 @@ func TestReconnectAfterTerminate(t *testing.T) {
 	e.waitFor("caught up", func() bool { return !e.m.Behind() })
 	// A second loss soon after waits twice as long before reconnecting.
 	e.exec(fmt.Sprintf("SELECT pg_terminate_backend(%d)", e.listenPID()))
-	e.waitFor("the second loss logged", func() bool { return strings.Count(e.log.String(), "lost its connection") == 2 })
+	e.waitFor("the second loss logged", func() bool { return strings.Count(e.log.String(), "Failed listening for database notifications") == 2 })
 	if !strings.Contains(e.log.String(), `"retry_in":400`) || !strings.Contains(e.log.String(), `"retry_in":800`) {
 		t.Fatalf("the reconnect delay did not back off:\n%s", e.log.String())
 	}

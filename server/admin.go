@@ -6,9 +6,11 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/pprof"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -153,32 +155,36 @@ func (a *App) apiReachable() bool {
 	return true
 }
 
-// metricsContentType: PostgREST serves /metrics as text/plain; charset=utf-8.
+// metricsContentType serves the metrics as PostgREST does: the text
+// format as text/plain; charset=utf-8, each value written as a Haskell
+// Double ("1.0", not Go's "1").
 func metricsContentType(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(&fixedType{ResponseWriter: w, ct: "text/plain; charset=utf-8"}, r)
+		r = r.Clone(r.Context())
+		r.Header.Del("Accept") // the text format, never protobuf or OpenMetrics
+		r.Header.Del("Accept-Encoding")
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(haskellDoubles(rec.Body.Bytes())) // a scrape that went away needs no answer
 	})
 }
 
-type fixedType struct {
-	http.ResponseWriter
-	ct    string
-	wrote bool
-}
-
-func (f *fixedType) WriteHeader(code int) {
-	if !f.wrote {
-		f.wrote = true
-		f.Header().Set("Content-Type", f.ct)
+// haskellDoubles rewrites the integral sample values of a text-format
+// exposition with a trailing ".0".
+func haskellDoubles(text []byte) []byte {
+	lines := strings.Split(string(text), "\n")
+	for i, l := range lines {
+		if l == "" || l[0] == '#' {
+			continue
+		}
+		sp := strings.LastIndexByte(l, ' ')
+		if v := l[sp+1:]; sp >= 0 && strings.Trim(v, "-0123456789") == "" && v != "" {
+			lines[i] = l + ".0"
+		}
 	}
-	f.ResponseWriter.WriteHeader(code)
-}
-
-func (f *fixedType) Write(b []byte) (int, error) {
-	if !f.wrote {
-		f.WriteHeader(http.StatusOK)
-	}
-	return f.ResponseWriter.Write(b)
+	return []byte(strings.Join(lines, "\n"))
 }
 
 // listenUnix opens a unix socket with the given permissions, replacing a

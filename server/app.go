@@ -38,6 +38,8 @@ type App struct {
 	// current is everything derived from the configuration, swapped whole
 	// on a reload; a request reads it once (see derivedFor).
 	current atomic.Pointer[derived]
+	// roleSettings are the impersonable roles' own settings (rolesettings.go).
+	roleSettings atomic.Pointer[roleSettings]
 	// internalErrors counts failures inside pgrest (see internalError).
 	internalErrors atomic.Int64
 	log            zerolog.Logger
@@ -87,6 +89,7 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 	// With replicas, every write answers with its commit's WAL position
 	// (X-Pgrest-Lsn), which X-Pgrest-Min-Lsn hands back for read-your-writes.
 	exec.TrackLSN(len(reps.list) > 0)
+	exec.Observe = func(msg string) { log.Debug().Msg(msg) }
 	a := &App{
 		log:     log,
 		pool:    pool,
@@ -102,12 +105,15 @@ func New(cfg *config.Config, log zerolog.Logger) (*App, error) {
 		pool.Close()
 		return nil, err
 	}
+	exec.Observing = func() bool { return a.config().LogLevel == "debug" }
 	a.schema = listener.New(listener.Options{
 		ConnString:     listenURI(cfg),
 		Schemas:        cfg.DBSchemas,
 		Channel:        cfg.DBChannel,
 		ChannelEnabled: cfg.DBChannelEnabled,
 		PollInterval:   cfg.SchemaPollInterval,
+		QuerySleep:     internalSleep("PGRST_INTERNAL_SCHEMA_CACHE_QUERY_SLEEP"),
+		LoadSleep:      internalSleep("PGRST_INTERNAL_SCHEMA_CACHE_LOAD_SLEEP"),
 		Log:            log,
 		TrackLSN:       len(reps.list) > 0,
 		OnConfigReload: func() {
@@ -172,6 +178,7 @@ func (a *App) Start() {
 	a.cancel = cancel
 	go func() {
 		defer close(a.done)
+		a.schema.Listen(ctx) // its failures are logged even while the pool cannot connect
 		if !a.connect(ctx) {
 			return
 		}
@@ -180,10 +187,15 @@ func (a *App) Start() {
 		if cfg := a.config(); cfg.DBConfig || cfg.DBPreConfig != "" {
 			cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
 			if err := a.loadConfig(cctx); err != nil {
-				a.log.Log().Msg("Failed to query database settings for the config parameters. " + err.Error())
+				a.log.Log().Msg("Failed to query database settings for the config parameters." + dbErrorText(err))
 			}
 			ccancel()
 		}
+		rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := a.loadRoleSettings(rctx); err != nil {
+			a.log.Log().Msg("Failed to query the role settings. " + dbErrorText(err))
+		}
+		rcancel()
 		a.schema.Run(ctx)
 	}()
 	a.pools.start(ctx, a.pool, a.config)
@@ -224,7 +236,12 @@ func apiPath(p string) bool {
 
 // ServerName is the Server header: PostgREST sends postgrest/<version>;
 // pgrest names the PostgREST version it follows, then itself.
-func ServerName() string { return "postgrest/16.2 (pgrest " + Version + ")" }
+func ServerName() string { return "postgrest/" + VersionString() }
+
+// VersionString is the version PostgREST prints where it prints its own
+// ("16.2 (pgrest 0.1.0)"): in the Server header, application_name and
+// the start-up line.
+func VersionString() string { return "16.2 (pgrest " + Version + ")" }
 
 func serverHeader(next http.Handler) http.Handler {
 	server := []string{ServerName()} // shared: net/http only reads it
@@ -247,8 +264,10 @@ func listenTCP(host string, port int, reuse bool) (net.Listener, error) {
 	switch host {
 	case "!4", "*4":
 		network, addr = "tcp4", "0.0.0.0"
-	case "!6", "*6":
+	case "!6": // IPv6 only
 		network, addr = "tcp6", "::"
+	case "*6": // IPv6 preferred, IPv4 too (a dual-stack socket, as warp's)
+		addr = "::"
 	case "*":
 		addr = ""
 	}

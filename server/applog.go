@@ -2,7 +2,9 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pgrest/pgrest/apierr"
+	"github.com/pgrest/pgrest/executor"
 	"github.com/pgrest/pgrest/server/config"
 	"github.com/rs/zerolog"
 )
@@ -199,4 +204,36 @@ func apacheLine(r *http.Request, sw *statusWriter, role string, at time.Time) []
 	fmt.Fprintf(&b, "%s - %s [%s] \"%s %s %s\" %d %s \"%s\" \"%s\"\n", host, role, at.Format(logTimeLayout),
 		r.Method, r.URL.RequestURI(), r.Proto, sw.status, size, r.Referer(), r.UserAgent())
 	return b.Bytes()
+}
+
+// logServerError logs a 5xx the way PostgREST does: an error of the
+// database or of the connection to it is logged as its JSON body (at
+// log-level error and above); the others (PGRST300, a missing JWT
+// secret, ...) are answered and not logged, but still counted.
+func (a *App) logServerError(e *apierr.Error) {
+	a.internalErrors.Add(1)
+	switch {
+	case strings.HasPrefix(e.Code, "PGRST00"), !strings.HasPrefix(e.Code, "PGRST"):
+		a.log.Error().Msg(string(e.JSON()))
+	}
+}
+
+// dbErrorText is how PostgREST shows a failed query in its log: the
+// error's JSON body, as a client would get it; other errors as text.
+func dbErrorText(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return string(executor.ToAPIError(pe, false).JSON())
+	}
+	return " " + err.Error()
+}
+
+// statementContext is the context a request's transaction runs under. As
+// in PostgREST, a client that goes away does not cancel it (the statement
+// runs to its end, within statement_timeout); shutting down still does.
+// done releases it.
+func (a *App) statementContext(r *http.Request) (ctx context.Context, done func()) {
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	stop := context.AfterFunc(a.requests, cancel)
+	return ctx, func() { stop(); cancel() }
 }

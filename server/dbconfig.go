@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pgrest/pgrest/server/config"
 )
 
@@ -51,6 +52,9 @@ func (a *App) ReloadConfig(ctx context.Context) error {
 	if err := a.loadConfig(ctx); err != nil {
 		return err
 	}
+	if err := a.loadRoleSettings(ctx); err != nil {
+		a.log.Log().Msg("Failed to query the role settings. " + dbErrorText(err))
+	}
 	a.log.Log().Msg("Config reloaded")
 	return nil
 }
@@ -96,32 +100,12 @@ func (a *App) withDatabaseConfig(ctx context.Context, base *config.Config) (*con
 		return nil, err
 	}
 	defer tx.Rollback(ctx)
-	read := func(sql string, args ...any) error {
-		rows, err := tx.Query(ctx, sql, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var k, v string
-			if err := rows.Scan(&k, &v); err != nil {
-				return err
-			}
-			key := strings.ReplaceAll(k, "_", "-")
-			if strings.HasPrefix(k, "app.settings.") {
-				key = k
-			}
-			if !inDatabase[key] {
-				continue
-			}
-			if err := cfg.Set(key, v); err != nil {
-				return fmt.Errorf("in-database config: %w", err)
-			}
-		}
-		return rows.Err()
-	}
+	var roleSettings [][2]string
 	if cfg.DBConfig {
-		if err := read(roleSettingsSQL); err != nil {
+		if roleSettings, err = readSettings(ctx, tx, roleSettingsSQL); err != nil {
+			return nil, err
+		}
+		if err := applySettings(cfg, roleSettings); err != nil {
 			return nil, err
 		}
 	}
@@ -133,7 +117,16 @@ func (a *App) withDatabaseConfig(ctx context.Context, base *config.Config) (*con
 		for _, n := range config.Names() {
 			names = append(names, strings.ReplaceAll(n, "-", "_"))
 		}
-		if err := read(preConfigSQL, names); err != nil {
+		pre, err := readSettings(ctx, tx, preConfigSQL, names)
+		if err != nil {
+			return nil, err
+		}
+		// PostgREST gives the role settings precedence over what
+		// db-pre-config sets, so they are applied again on top.
+		if err := applySettings(cfg, pre); err != nil {
+			return nil, err
+		}
+		if err := applySettings(cfg, roleSettings); err != nil {
 			return nil, err
 		}
 	}
@@ -141,4 +134,39 @@ func (a *App) withDatabaseConfig(ctx context.Context, base *config.Config) (*con
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// readSettings reads (name, value) rows of in-database settings, keeping
+// the keys v16 reads from the database.
+func readSettings(ctx context.Context, tx pgx.Tx, sql string, args ...any) ([][2]string, error) {
+	rows, err := tx.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var kvs [][2]string
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		key := strings.ReplaceAll(k, "_", "-")
+		if strings.HasPrefix(k, "app.settings.") {
+			key = k
+		}
+		if inDatabase[key] {
+			kvs = append(kvs, [2]string{key, v})
+		}
+	}
+	return kvs, rows.Err()
+}
+
+// applySettings sets each in-database setting on cfg.
+func applySettings(cfg *config.Config, kvs [][2]string) error {
+	for _, kv := range kvs {
+		if err := cfg.Set(kv[0], kv[1]); err != nil {
+			return fmt.Errorf("in-database config: %w", err)
+		}
+	}
+	return nil
 }

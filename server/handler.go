@@ -237,6 +237,7 @@ func (a *App) txContext(rt *derived, req *request.Request, role string, claims [
 		SearchPath:    rt.searchPath(req.Schema),
 		AppSettings:   cfg.AppSettings,
 	}
+	tc.RoleSettings, tc.RoleIsolation = a.settingsOf(role)
 	// Derived from the request's own config snapshot: a reload swapping
 	// the config mid-request can't mix two configurations.
 	if cfg.DBPreRequest != "" {
@@ -258,10 +259,8 @@ func (a *App) txContext(rt *derived, req *request.Request, role string, claims [
 
 func searchPath(schema string, extra []string) string {
 	parts := []string{pgx.Identifier{schema}.Sanitize()}
-	for _, s := range extra {
-		if s != schema {
-			parts = append(parts, pgx.Identifier{s}.Sanitize())
-		}
+	for _, s := range extra { // repeated as given: PostgREST does not dedupe
+		parts = append(parts, pgx.Identifier{s}.Sanitize())
 	}
 	return strings.Join(parts, ", ")
 }
@@ -276,7 +275,7 @@ func (a *App) fail(w http.ResponseWriter, cfg *config.Config, err error) {
 		e = apierr.Internal("Internal server error", err.Error())
 	}
 	if e.Status >= 500 {
-		a.internalError("request failed", e)
+		a.logServerError(e)
 	}
 	if cfg.ClientErrorVerbosity == "minimal" && e.Body == nil {
 		c := *e

@@ -115,7 +115,7 @@ func newPool(uri string, cfg *config.Config, connectTimeout time.Duration) (*pgx
 	pcfg.MaxConnIdleTime = cfg.DBPoolMaxIdletime
 	if _, set := pcfg.ConnConfig.RuntimeParams["application_name"]; !set {
 		// a fallback, as PostgREST's: an application_name in db-uri wins
-		pcfg.ConnConfig.RuntimeParams["application_name"] = "pgrest " + Version
+		pcfg.ConnConfig.RuntimeParams["application_name"] = "PostgREST " + VersionString()
 	}
 	if !cfg.DBPreparedStatements {
 		pcfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeExec
@@ -185,6 +185,10 @@ func replicable(req *request.Request, plan *planner.Plan) bool {
 func (a *App) run(w http.ResponseWriter, r *http.Request, req *request.Request, snap *cache.Snapshot,
 	plan *planner.Plan, tc *executor.TxContext) (*executor.Result, error) {
 	rs := a.pools
+	// As in PostgREST, a client that goes away does not cancel its
+	// statement (shutdown past its grace period does).
+	sctx, done := a.statementContext(r)
+	defer done()
 	if len(rs.list) > 0 && replicable(req, plan) {
 		min, aerr := minLSN(r)
 		if aerr != nil {
@@ -193,7 +197,7 @@ func (a *App) run(w http.ResponseWriter, r *http.Request, req *request.Request, 
 		cfg := a.derivedFor(r).cfg
 		need := want{version: snap.Version, schema: snap.LSN.RecordEnd(), min: min}
 		if rep := rs.choose(r.Context(), need, cfg.ReplicaWaitTimeout); rep != nil {
-			res, err := rep.exec.Run(r.Context(), plan, tc)
+			res, err := rep.exec.Run(sctx, plan, tc)
 			rep.stats.count(err)
 			if err == nil || (res != nil && res.Delivered) || !executor.Retryable(err) || r.Context().Err() != nil {
 				return res, err
@@ -204,7 +208,7 @@ func (a *App) run(w http.ResponseWriter, r *http.Request, req *request.Request, 
 			rs.fallbacks[fallbackError].Add(1)
 		}
 	}
-	res, err := a.exec.Run(r.Context(), plan, tc)
+	res, err := a.exec.Run(sctx, plan, tc)
 	rs.primary.count(err)
 	if err == nil && res.LSN != 0 {
 		w.Header().Set(HeaderLSN, res.LSN.RecordEnd().String())

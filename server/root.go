@@ -70,7 +70,9 @@ func (a *App) serveRoot(w http.ResponseWriter, r *http.Request, cfg *config.Conf
 		return nil
 	}
 	markPhase(w, "plan")
-	res, err := a.exec.Run(r.Context(), plan, tc)
+	sctx, done := a.statementContext(r)
+	res, err := a.exec.Run(sctx, plan, tc)
+	done()
 	markPhase(w, "transaction")
 	if err != nil {
 		a.fail(w, cfg, executor.ToAPIError(err, authenticated))

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -196,6 +197,7 @@ func Parse(text string, environ []string) (*Config, error) {
 			return nil, fmt.Errorf("config file line %d: expected key = value: %q", n+1, line)
 		}
 		k = strings.TrimSpace(k)
+		typ := bareType(v)
 		v, err := unquote(strings.TrimSpace(v))
 		if err != nil {
 			return nil, fmt.Errorf("config file line %d: %v", n+1, err)
@@ -206,7 +208,7 @@ func Parse(text string, environ []string) (*Config, error) {
 			}
 			return env[m[2:len(m)-1]]
 		})
-		if err := c.Set(k, v); err != nil {
+		if err := c.setTyped(k, v, typ); err != nil {
 			return nil, err
 		}
 		fileKeys[k] = true
@@ -270,6 +272,71 @@ func unquote(v string) (string, error) {
 		return "", fmt.Errorf("unterminated string %s", v)
 	}
 	return v, nil
+}
+
+// bareType is the type an unquoted file value has in PostgREST's config
+// format: "bool" (true, false, on, off), "number", or "" for a string.
+func bareType(raw string) string {
+	raw = strings.TrimSpace(raw)
+	if i := strings.Index(raw, " #"); i >= 0 {
+		raw = strings.TrimSpace(raw[:i])
+	}
+	if raw == "" || raw[0] == '"' || raw[0] == '\'' {
+		return ""
+	}
+	switch raw {
+	case "true", "false", "on", "off":
+		return "bool"
+	}
+	if _, err := strconv.ParseFloat(raw, 64); err == nil {
+		return "number"
+	}
+	return ""
+}
+
+// setTyped sets a key from a typed file value as PostgREST coerces it: a
+// number where a boolean is expected, or a boolean where a number is, is
+// ignored (the key keeps its default), and a string key shows the value's
+// type ("Bool False", "Number 13.0").
+func (c *Config) setTyped(name, v, typ string) error {
+	if typ == "" {
+		return c.Set(name, v)
+	}
+	canon := name
+	if a, ok := aliases[name]; ok {
+		canon = a
+	}
+	k, known := byName[canon]
+	switch {
+	case strings.HasPrefix(name, "app.settings."):
+		return c.Set(name, showTyped(v, typ))
+	case !known:
+		return nil
+	case k.kind == kBool && typ == "number":
+		c.reset(k)
+		return nil
+	case k.kind != kBool && k.kind != kString && k.kind != kOctal && k.kind != kList && typ == "bool":
+		c.reset(k)
+		return nil
+	case (k.kind == kString || k.kind == kList) && k.enum == nil:
+		return c.Set(name, showTyped(v, typ))
+	}
+	return c.Set(name, v)
+}
+
+// showTyped is Haskell's show of a config value that is no string.
+func showTyped(v, typ string) string {
+	if typ == "bool" {
+		if v == "true" || v == "on" {
+			return "Bool True"
+		}
+		return "Bool False"
+	}
+	f, _ := strconv.ParseFloat(v, 64)
+	if f == math.Trunc(f) && math.Abs(f) < 1e7 {
+		return "Number " + strconv.FormatFloat(f, 'f', 1, 64)
+	}
+	return "Number " + strconv.FormatFloat(f, 'g', -1, 64)
 }
 
 // Names lists every configuration key.
@@ -470,14 +537,41 @@ func (c *Config) readFileRefs() error {
 		p    *string
 	}{{"db-uri", &c.DBURI}, {"jwt-secret", &c.JWTSecret}} {
 		if path, ok := strings.CutPrefix(*f.p, "@"); ok {
-			b, err := os.ReadFile(path)
+			v, err := readRef(f.name, path)
 			if err != nil {
 				return &Error{Key: f.name, Value: *f.p, Reason: err.Error()}
 			}
-			*f.p = strings.TrimRight(string(b), "\r\n")
+			*f.p = v
 		}
 	}
 	return nil
+}
+
+// stdinRefs keeps what "@/dev/stdin" gave each key: standard input can be
+// read once, while a config reload re-reads every other referenced file.
+var (
+	stdinMu   sync.Mutex
+	stdinRefs = map[string]string{}
+)
+
+func readRef(key, path string) (string, error) {
+	stdin := path == "/dev/stdin"
+	if stdin {
+		stdinMu.Lock()
+		defer stdinMu.Unlock()
+		if v, ok := stdinRefs[key]; ok {
+			return v, nil
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	v := strings.TrimRight(string(b), "\r\n")
+	if stdin {
+		stdinRefs[key] = v
+	}
+	return v, nil
 }
 
 // Validate checks what PostgREST checks when it reads the configuration,
