@@ -27,7 +27,7 @@ func TestPipelinedTransaction(t *testing.T) {
 	p := StartPgrest(t, db, nil)
 	for i := 0; i < 4; i++ {
 		p.Get("/rpc/tx_facts").Expect(t, 200).JSONEq(t,
-			`{"iso":"read committed","ro":"on","method":"GET","path":"/rpc/tx_facts","role":"web_anon","search_path":"\"public\"","in_tx":false}`)
+			`{"iso":"read committed","ro":"on","method":"GET","path":"/rpc/tx_facts","role":"web_anon","search_path":"\"public\", \"public\"","in_tx":false}`)
 		// READ ONLY holds without BEGIN: a volatile function over GET fails.
 		p.Get("/rpc/add_note?id=1").ExpectError(t, 405, "25006")
 		p.Do("POST", "/rpc/tx_facts", "{}").Expect(t, 200)

@@ -157,8 +157,15 @@ func (h *Hub) ensureStarted(ctx context.Context) error {
 	if err == nil {
 		var sys pglogrepl.IdentifySystemResult
 		if sys, err = pglogrepl.IdentifySystem(ctx, conn); err == nil {
+			end := sys.XLogPos
+			// IDENTIFY_SYSTEM tells the flushed position; under
+			// synchronous_commit = off, commits already acknowledged may lie
+			// past it, and they are history too, not live changes.
+			if ins, ok := walInsertLSN(ctx, conn); ok && ins > end {
+				end = ins
+			}
 			h.mu.Lock()
-			h.retained, h.processed, h.confirmed, h.startEnd = pos, pos, pos, sys.XLogPos
+			h.retained, h.processed, h.confirmed, h.startEnd = pos, pos, pos, end
 			h.mu.Unlock()
 			h.serverEnd(pos, pos, true)
 		}
@@ -377,4 +384,15 @@ func unavailable(err error) *apierr.Error {
 		return apierr.RealtimeUnavailable("missing "+ms.setting, ms.hint)
 	}
 	return apierr.RealtimeUnavailable("could not start logical replication", err.Error())
+}
+
+// walInsertLSN reads the server's WAL insert position on the replication
+// connection (a database replication connection takes plain SQL).
+func walInsertLSN(ctx context.Context, conn *pgconn.PgConn) (pglogrepl.LSN, bool) {
+	res, err := conn.Exec(ctx, "SELECT pg_catalog.pg_current_wal_insert_lsn()").ReadAll()
+	if err != nil || len(res) != 1 || len(res[0].Rows) != 1 || len(res[0].Rows[0]) != 1 {
+		return 0, false
+	}
+	lsn, err := pglogrepl.ParseLSN(string(res[0].Rows[0][0]))
+	return lsn, err == nil
 }
