@@ -233,17 +233,7 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 	}
 	res := &Result{}
 	var planned *int64
-	if p.CountSQL != "" {
-		b.Queue("EXPLAIN (FORMAT JSON) "+p.CountSQL, p.Args...).QueryRow(func(r pgx.Row) error {
-			var raw []byte
-			if serr := r.Scan(&raw); serr != nil {
-				return serr
-			}
-			n, perr := planRows(raw)
-			planned = &n
-			return perr
-		})
-	}
+	queueCount(b, p, &planned)
 	if p.Explain != "" {
 		b.Queue("EXPLAIN ("+p.Explain+") "+p.SQL, p.Args...).Query(func(rows pgx.Rows) error {
 			// One line per row (FORMAT TEXT has many, JSON one), each
@@ -310,6 +300,23 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 		}
 	}
 	return res, nil
+}
+
+// queueCount queues the EXPLAIN whose row estimate answers
+// count=planned (and estimated); *planned is set once it has run.
+func queueCount(b *pgx.Batch, p *planner.Plan, planned **int64) {
+	if p.CountSQL == "" {
+		return
+	}
+	b.Queue("EXPLAIN (FORMAT JSON) "+p.CountSQL, p.Args...).QueryRow(func(r pgx.Row) error {
+		var raw []byte
+		if err := r.Scan(&raw); err != nil {
+			return err
+		}
+		n, err := planRows(raw)
+		*planned = &n
+		return err
+	})
 }
 
 // finish ends a writing transaction: the request's checks, then COMMIT

@@ -122,17 +122,7 @@ func (x *Executor) open(ctx context.Context, conn *pgxpool.Conn, p *planner.Plan
 		b.Queue("SELECT " + tc.PreRequest + "()")
 	}
 	var planned *int64
-	if p.CountSQL != "" {
-		b.Queue("EXPLAIN (FORMAT JSON) "+p.CountSQL, p.Args...).QueryRow(func(r pgx.Row) error {
-			var raw []byte
-			if serr := r.Scan(&raw); serr != nil {
-				return serr
-			}
-			n, perr := planRows(raw)
-			planned = &n
-			return perr
-		})
-	}
+	queueCount(b, p, &planned)
 	if p.BulkStage != "" {
 		b.Queue(p.BulkStage)
 	}

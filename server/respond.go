@@ -117,11 +117,7 @@ func writeRead(w http.ResponseWriter, req *request.Request, p *planner.Plan, res
 		h.Set("Preference-Applied", applied)
 	}
 	if req.Action == request.ActRead {
-		loc := "/" + req.Resource
-		if q := req.CanonicalQuery(); q != "" {
-			loc += "?" + q
-		}
-		h.Set("Content-Location", loc)
+		h.Set("Content-Location", contentLocation(req))
 	}
 	if p.NoContent {
 		status = http.StatusNoContent
@@ -272,4 +268,14 @@ func writeMutation(w http.ResponseWriter, req *request.Request, p *planner.Plan,
 	h.Set("Content-Type", p.MediaType)
 	w.WriteHeader(status)
 	w.Write(res.Body)
+}
+
+// contentLocation is a read's Content-Location: its path and canonical
+// query, as PostgREST sends it.
+func contentLocation(req *request.Request) string {
+	loc := "/" + req.Resource
+	if q := req.CanonicalQuery(); q != "" {
+		loc += "?" + q
+	}
+	return loc
 }

@@ -70,11 +70,7 @@ func (s *streamSink) Start(head *executor.Result) error {
 			h.Set("Warning", "299 PostgRESTv"+Version+" \""+p.Warning+"\"")
 		}
 		if req.Action == request.ActRead {
-			loc := "/" + req.Resource
-			if q := req.CanonicalQuery(); q != "" {
-				loc += "?" + q
-			}
-			h.Set("Content-Location", loc)
+			h.Set("Content-Location", contentLocation(req))
 		}
 		if p.NoContent {
 			status = http.StatusNoContent
