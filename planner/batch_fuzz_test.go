@@ -41,22 +41,23 @@ func FuzzBatch(f *testing.F) {
 		results[i] = earlier
 	}
 	f.Fuzz(func(t *testing.T, body string) {
-		ops, _, aerr := request.ParseBatch([]byte(body), maxOps)
-		if aerr != nil {
-			clientError(t, aerr)
+		ops, _, perr := request.ParseBatch([]byte(body), maxOps)
+		if perr != nil {
+			clientError(t, apierr.As(perr))
 			return
 		}
 		for k := range ops {
 			op := &ops[k]
 			if op.HasRefs() {
-				if op, aerr = op.Resolve(k, results); aerr != nil {
-					clientError(t, aerr)
+				var rerr error
+				if op, rerr = op.Resolve(k, results); rerr != nil {
+					clientError(t, apierr.As(rerr))
 					continue
 				}
 			}
-			hr, aerr := op.HTTPRequest(context.Background(), k)
-			if aerr != nil {
-				clientError(t, aerr)
+			hr, herr := op.HTTPRequest(context.Background(), k)
+			if herr != nil {
+				clientError(t, apierr.As(herr))
 				continue
 			}
 			req, perr := request.Parse(hr, request.Options{Schemas: []string{"public"}})

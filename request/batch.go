@@ -27,10 +27,12 @@ func IsBatch(r *http.Request) bool {
 }
 
 // ParsePrefer reads Prefer headers as a single request would.
-func ParsePrefer(values []string) (Preferences, *apierr.Error) {
+func ParsePrefer(values []string) (Preferences, error) {
 	var req Request
-	err := parsePrefer(&req, values)
-	return req.Prefs, err
+	if err := parsePrefer(&req, values); err != nil {
+		return req.Prefs, err
+	}
+	return req.Prefs, nil
 }
 
 // BatchOp is one operation of a batch, as the client wrote it. Its
@@ -73,7 +75,7 @@ type wireOp struct {
 // ParseBatch reads a batch body: every operation's shape and every
 // reference are checked here, before anything runs. On error, bad is the
 // operation at fault (-1 for the batch as a whole).
-func ParseBatch(body []byte, maxOps int) (ops []BatchOp, bad int, err *apierr.Error) {
+func ParseBatch(body []byte, maxOps int) (ops []BatchOp, bad int, err error) {
 	var raws []json.RawMessage
 	if err := json.Unmarshal(body, &raws); err != nil {
 		return nil, -1, apierr.BatchInvalid(err.Error())
@@ -399,7 +401,7 @@ func prefixAt(s string, i int, prefixes []string) int {
 // to in results (one {status, headers, body} value per earlier operation).
 // In a path, a value is written as text (a string without quotes, anything
 // else as JSON) and percent-encoded, so it is one literal to the parser.
-func (op *BatchOp) Resolve(k int, results []any) (*BatchOp, *apierr.Error) {
+func (op *BatchOp) Resolve(k int, results []any) (*BatchOp, error) {
 	out := *op
 	if len(op.marks) > 0 {
 		var sb strings.Builder
@@ -477,7 +479,7 @@ func deepCopy(v any) any {
 // HTTPRequest is the operation as the HTTP request it stands for, to be
 // read by Parse exactly like a request of its own. The operation must have
 // no unresolved references.
-func (op *BatchOp) HTTPRequest(ctx context.Context, k int) (*http.Request, *apierr.Error) {
+func (op *BatchOp) HTTPRequest(ctx context.Context, k int) (*http.Request, error) {
 	u, err := url.ParseRequestURI(op.Path)
 	if err != nil {
 		return nil, apierr.BatchOperationInvalid(k, "path '"+op.Path+"': "+err.Error())

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"testing"
+
+	"github.com/pgrest/pgrest/apierr"
 )
 
 func TestBatchReferences(t *testing.T) {
@@ -51,7 +53,7 @@ func TestBatchReferences(t *testing.T) {
 	if ops[2].tree == nil || op.tree != nil {
 		t.Fatal("resolve edited the batch")
 	}
-	if _, err := ops[1].Resolve(1, []any{map[string]any{"body": []any{}}}); err == nil || err.Code != "PGRST604" {
+	if _, err := ops[1].Resolve(1, []any{map[string]any{"body": []any{}}}); err == nil || apierr.As(err).Code != "PGRST604" {
 		t.Fatalf("missing path: %v", err)
 	}
 }
@@ -63,7 +65,7 @@ func TestBatchPointerErrors(t *testing.T) {
 	} {
 		body := `[{"method": "GET", "path": "/a"}, {"method": "POST", "path": "/b", "body": {"v": {"$ref": ` + ref + `}}}]`
 		_, bad, err := ParseBatch([]byte(body), 0)
-		if err == nil || err.Code != code || bad != 1 {
+		if err == nil || apierr.As(err).Code != code || bad != 1 {
 			t.Errorf("%s: op %d, %v; want %s", ref, bad, err, code)
 		}
 	}

@@ -90,7 +90,7 @@ func (a *App) serveBatch(w http.ResponseWriter, r *http.Request, rt *derived, sn
 	b := &batch{a: a, ctx: r.Context(), cfg: cfg, snap: snap, opts: planOptions(cfg), auth: !who.Anonymous, ops: ops,
 		reqs: make([]*request.Request, len(ops)), plans: make([]*planner.Plan, len(ops))}
 	if aerr != nil {
-		a.fail(w, cfg, b.failure(&opFailure{bad, aerr}))
+		a.fail(w, cfg, b.failure(&opFailure{bad, apierr.As(aerr)}))
 		return
 	}
 	for k := range ops {
@@ -171,7 +171,7 @@ func (b *batch) runGroup(tx *executor.Tx, k, j int) *opFailure {
 	if b.ops[k].HasRefs() {
 		op, aerr := b.ops[k].Resolve(k, b.results)
 		if aerr != nil {
-			return &opFailure{k, aerr}
+			return &opFailure{k, apierr.As(aerr)}
 		}
 		if f := b.prepare(k, op); f != nil {
 			return f
@@ -204,7 +204,7 @@ func (b *batch) runGroup(tx *executor.Tx, k, j int) *opFailure {
 func (b *batch) prepare(k int, op *request.BatchOp) *opFailure {
 	hr, aerr := op.HTTPRequest(b.ctx, k)
 	if aerr != nil {
-		return &opFailure{k, aerr}
+		return &opFailure{k, apierr.As(aerr)}
 	}
 	req, perr := request.Parse(hr, request.Options{Schemas: b.cfg.DBSchemas})
 	if perr != nil {
