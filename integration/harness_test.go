@@ -22,6 +22,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -271,4 +272,26 @@ func (r *Resp) JSONEq(t testing.TB, want string) {
 	if string(gb) != string(wb) {
 		t.Fatalf("body\n got: %s\nwant: %s", gb, wb)
 	}
+}
+
+// underLoad runs fn over and over in n goroutines until the returned stop
+// is called; stop waits for them to finish.
+func underLoad(n int, fn func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				fn()
+			}
+		}()
+	}
+	return func() { close(done); wg.Wait() }
 }

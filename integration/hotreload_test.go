@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -163,44 +162,30 @@ func TestHotReloadMigrationHammer(t *testing.T) {
 	db := NewDB(t, `CREATE TABLE hot (id int PRIMARY KEY, v text); INSERT INTO hot SELECT g, 'x' FROM generate_series(1, 50) g; GRANT SELECT ON hot TO web_anon;`)
 	migrate(t, db)
 	p := StartPgrest(t, db, nil)
-	stop := make(chan struct{})
 	var requests, failures, slow atomic.Int64
 	var worst atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				start := time.Now()
-				r := p.Get("/hot?select=id,v&id=lte.10")
-				d := time.Since(start)
-				requests.Add(1)
-				if r.Status >= 500 || r.Status != 200 {
-					failures.Add(1)
-					t.Logf("status %d: %s", r.Status, r.Body)
-				}
-				if d > time.Second {
-					slow.Add(1)
-				}
-				if int64(d) > worst.Load() {
-					worst.Store(int64(d))
-				}
-			}
-		}()
-	}
+	stop := underLoad(4, func() {
+		start := time.Now()
+		r := p.Get("/hot?select=id,v&id=lte.10")
+		d := time.Since(start)
+		requests.Add(1)
+		if r.Status >= 500 || r.Status != 200 {
+			failures.Add(1)
+			t.Logf("status %d: %s", r.Status, r.Body)
+		}
+		if d > time.Second {
+			slow.Add(1)
+		}
+		if int64(d) > worst.Load() {
+			worst.Store(int64(d))
+		}
+	})
 	for i := 0; i < 30; i++ {
 		SQL(t, db, fmt.Sprintf(`ALTER TABLE hot ADD COLUMN c%d int; CREATE TABLE other%d (id int); CREATE VIEW v%d AS SELECT * FROM other%d`, i, i, i, i))
 		SQL(t, db, fmt.Sprintf(`ALTER TABLE hot DROP COLUMN c%d; DROP VIEW v%d; DROP TABLE other%d`, i, i, i))
 	}
 	time.Sleep(200 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	stop()
 	t.Logf("%d requests during 60 migrations, worst latency %s", requests.Load(), time.Duration(worst.Load()))
 	if failures.Load() > 0 || slow.Load() > 0 {
 		t.Fatalf("%d failed and %d slow (>1s) requests out of %d", failures.Load(), slow.Load(), requests.Load())

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -227,37 +226,24 @@ func TestReplicas(t *testing.T) {
 		var migrated, paused atomic.Bool
 		paused.Store(true)
 		var failed, onReplicaNew atomic.Int64
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := 0; i < 3; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					newSchema, stale := migrated.Load(), paused.Load()
-					res, err := get(p, "/notes_seen?select=server,extra&limit=1")
-					switch {
-					case err != nil:
-						failed.Add(1)
-					case res.Status == 400 && !newSchema: // the column is not there yet
-					case res.Status != 200:
-						failed.Add(1)
-					}
-					// An old-shaped read planned against the new schema.
-					r2, err := get(p, "/probe")
-					if err != nil || r2.Status != 200 {
-						failed.Add(1)
-					} else if newSchema && stale && strings.Contains(string(r2.Body), "replica") {
-						onReplicaNew.Add(1)
-					}
-				}
-			}()
-		}
+		stop := underLoad(3, func() {
+			newSchema, stale := migrated.Load(), paused.Load()
+			res, err := get(p, "/notes_seen?select=server,extra&limit=1")
+			switch {
+			case err != nil:
+				failed.Add(1)
+			case res.Status == 400 && !newSchema: // the column is not there yet
+			case res.Status != 200:
+				failed.Add(1)
+			}
+			// An old-shaped read planned against the new schema.
+			r2, err := get(p, "/probe")
+			if err != nil || r2.Status != 200 {
+				failed.Add(1)
+			} else if newSchema && stale && strings.Contains(string(r2.Body), "replica") {
+				onReplicaNew.Add(1)
+			}
+		})
 		time.Sleep(200 * time.Millisecond)
 		SQLOn(t, env.primary, env.db, `CREATE OR REPLACE VIEW notes_seen AS SELECT id, body, whoami() AS server, 'new'::text AS extra FROM notes`)
 		conn, err := pgx.Connect(context.Background(), env.primary.URI("postgres", env.db))
@@ -278,8 +264,7 @@ func TestReplicas(t *testing.T) {
 		paused.Store(false)
 		env.standbySQL(t, "SELECT pg_wal_replay_resume()")
 		waitReplicaServes(t, p, "/notes_seen?select=server,extra&limit=1")
-		close(stop)
-		wg.Wait()
+		stop()
 		if n := onReplicaNew.Load(); n != 0 {
 			t.Fatalf("%d requests planned against the new schema ran on the paused replica", n)
 		}
@@ -290,38 +275,24 @@ func TestReplicas(t *testing.T) {
 
 	t.Run("replica killed under load", func(t *testing.T) {
 		var ok, failed, onPrimary atomic.Int64
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for i := 0; i < 4; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					res, err := get(p, "/probe")
-					switch {
-					case err != nil || res.Status != 200:
-						failed.Add(1)
-					default:
-						ok.Add(1)
-						if strings.Contains(string(res.Body), "primary") {
-							onPrimary.Add(1)
-						}
-					}
+		stop := underLoad(4, func() {
+			res, err := get(p, "/probe")
+			switch {
+			case err != nil || res.Status != 200:
+				failed.Add(1)
+			default:
+				ok.Add(1)
+				if strings.Contains(string(res.Body), "primary") {
+					onPrimary.Add(1)
 				}
-			}()
-		}
+			}
+		})
 		time.Sleep(300 * time.Millisecond)
 		if err := env.standby.Kill(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(700 * time.Millisecond)
-		close(stop)
-		wg.Wait()
+		stop()
 		if failed.Load() != 0 || ok.Load() == 0 || onPrimary.Load() == 0 {
 			t.Fatalf("under load with the replica killed: %d ok, %d failed, %d on the primary", ok.Load(), failed.Load(), onPrimary.Load())
 		}
