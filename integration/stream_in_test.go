@@ -41,11 +41,12 @@ func bulkOn(t *testing.T, db string) *Pgrest {
 	return StartPgrest(t, db, func(c *config.Config) { c.BulkMinBytes = 0 })
 }
 
-func crateRows(t *testing.T, db string) string {
+// tableRows is a table's rows as record text, ordered by id, read as
+// the superuser: what a load left behind, whatever the role could see.
+func tableRows(t *testing.T, db, table string) string {
 	t.Helper()
 	var out []string
-	conn := superConn(t, db)
-	rows, err := conn.Query(t.Context(), "SELECT row(crate.*)::text FROM crate ORDER BY id")
+	rows, err := superConn(t, db).Query(t.Context(), "SELECT row("+table+".*)::text FROM "+table+" ORDER BY id")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +59,8 @@ func crateRows(t *testing.T, db string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+func crateRows(t *testing.T, db string) string { t.Helper(); return tableRows(t, db, "crate") }
 
 // The same rows through a small JSON body and through each bulk format
 // leave the same table: defaults, triggers, role and settings alike.
@@ -191,22 +194,7 @@ CREATE TABLE reading (id int PRIMARY KEY, note text, val numeric, ok bool, at ti
 GRANT SELECT, INSERT ON reading TO web_anon;
 `
 
-func readingRows(t *testing.T, db string) string {
-	t.Helper()
-	var out []string
-	rows, err := superConn(t, db).Query(t.Context(), "SELECT row(reading.*)::text FROM reading ORDER BY id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	return strings.Join(out, "\n")
-}
+func readingRows(t *testing.T, db string) string { t.Helper(); return tableRows(t, db, "reading") }
 
 // Rows of plain columns go to COPY as CSV: values read as a JSON body's.
 func TestStreamInJSONAsRows(t *testing.T) {
