@@ -475,7 +475,7 @@ func (c *renderer) read(p *readPlan, from, with string) *Plan {
 	sql.WriteString(with)
 	sql.WriteString("SELECT ")
 	sql.WriteString(total)
-	sql.WriteString(" AS total, pg_catalog.count(_pgrest_t) AS page_total, ")
+	sql.WriteString(" AS total, pg_catalog.count(*) AS page_total, ")
 	sql.WriteString(bodyColumns(media, q.names))
 	sql.WriteString(", " + responseSettings + " FROM (")
 	sql.WriteString(q.String())

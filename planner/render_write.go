@@ -51,7 +51,7 @@ func (c *renderer) write(m *mutatePlan) *Plan {
 	if w.inserted != "" {
 		total = w.inserted
 	}
-	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT " + total + " AS total, pg_catalog.count(_pgrest_t) AS page_total, " +
+	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT " + total + " AS total, pg_catalog.count(*) AS page_total, " +
 		body + ", " + responseSettings + " FROM (SELECT " +
 		cols + " FROM " + from + ") _pgrest_t"
 	stream := media.ndjson && m.representation

@@ -52,7 +52,9 @@ func takeBulk(r *http.Request, cfg *config.Config) *bulkBody {
 		body = r.Body
 	}
 	large := r.ContentLength > cfg.BulkMinBytes
-	b := &bulkBody{format: request.BulkJSON, src: bufio.NewReaderSize(body, 64<<10)}
+	// The 64 KiB read buffer is taken only once the body is known to be a
+	// bulk load (or may be one): a small insert must not pay for it.
+	b := &bulkBody{format: request.BulkJSON}
 	switch {
 	case ndjson:
 	case mt == "text/csv":
@@ -61,14 +63,21 @@ func takeBulk(r *http.Request, cfg *config.Config) *bulkBody {
 		}
 		b.format = request.BulkCSV
 	case mt == "application/json":
+		if !large {
+			return nil
+		}
+		b.src = bufio.NewReaderSize(body, 64<<10)
 		// Only an array is rows; anything else goes the usual way.
-		if !large || firstByte(b.src) != '[' {
+		if firstByte(b.src) != '[' {
 			r.Body = readCloser{b.src, r.Body}
 			return nil
 		}
 		b.array = true
 	default:
 		return nil
+	}
+	if b.src == nil {
+		b.src = bufio.NewReaderSize(body, 64<<10)
 	}
 	r.Body, r.ContentLength = http.NoBody, 0
 	return b
