@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -102,6 +103,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := config.Load(path, os.Environ())
 	if err != nil {
+		if mode == "--ready" && readyBadPort(path, err, stderr) {
+			return 1
+		}
 		fmt.Fprintf(stderr, "pgrest: %v\n", err)
 		return 1
 	}
@@ -405,6 +409,26 @@ func signalName(s os.Signal) string {
 		return "SIGINT"
 	}
 	return "SIGTERM"
+}
+
+// readyBadPort is --ready with an admin-server-port that is no port: v16
+// reports the URL it could not build, "ERROR: invalid url - ...". The rest
+// of the configuration (for the host) is read with the port left unset.
+func readyBadPort(path string, err error, stderr io.Writer) bool {
+	var ce *config.Error
+	if !errors.As(err, &ce) || ce.Key != "admin-server-port" || ce.Msg != "" {
+		return false
+	}
+	cfg, err := config.Load(path, append(os.Environ(), "PGRST_ADMIN_SERVER_PORT="))
+	if err != nil {
+		return false
+	}
+	host := server.AdminHost(cfg)
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	fmt.Fprintf(stderr, "ERROR: invalid url - http://%s:%s/ready\n", host, ce.Value)
+	return true
 }
 
 // checkReady is PostgREST's --ready: GET /ready on this configuration's
