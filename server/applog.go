@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/executor"
+	"github.com/pgrest/pgrest/planner"
 	"github.com/pgrest/pgrest/server/config"
 	"github.com/rs/zerolog"
 )
@@ -124,6 +125,43 @@ func setLogRole(r *http.Request, role string) {
 	}
 }
 
+// setLogQueries records the request's statements for log-query.
+func setLogQueries(r *http.Request, stmts []string) {
+	if st := stateOf(r); st != nil {
+		st.queries = stmts
+	}
+}
+
+// queryLines are the statements a request runs after its settings, as the
+// executor sends them: the pre-request function, the planned count's
+// EXPLAIN, then the statement (or its EXPLAIN).
+func queryLines(p *planner.Plan, tc *executor.TxContext) []string {
+	var out []string
+	if tc.PreRequest != "" {
+		out = append(out, "SELECT "+tc.PreRequest+"()")
+	}
+	if p.CountSQL != "" {
+		out = append(out, "EXPLAIN (FORMAT JSON) "+p.CountSQL)
+	}
+	if p.Explain != "" {
+		return append(out, "EXPLAIN ("+p.Explain+") "+p.SQL)
+	}
+	return append(out, p.SQL)
+}
+
+// logQueries is v16's log-query: once the response is known, each
+// statement on a line of its own, for the responses the request log shows
+// at the log level (5xx at error, 4xx and 5xx at warn, all at info and
+// debug, none at crit).
+func (a *App) logQueries(st *reqState, level string, status int) {
+	if len(st.queries) == 0 || !logsStatus(level, status) {
+		return
+	}
+	for _, q := range st.queries {
+		a.log.Log().Str("query", q).Send()
+	}
+}
+
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -163,6 +201,7 @@ func (a *App) logRequests(next http.Handler) http.Handler {
 		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
+		a.logQueries(st, a.derivedFor(r).cfg.LogLevel, sw.status)
 		role := st.role
 		if a.accessLog != nil {
 			if logsStatus(a.derivedFor(r).cfg.LogLevel, sw.status) {
