@@ -35,6 +35,16 @@ func ioGet(t *testing.T, port, path string, headers ...string) (int, string) {
 	return r.StatusCode, string(b)
 }
 
+// ioStatus is a GET's status from any goroutine; 0 when it fails.
+func ioStatus(port, path string) int {
+	r, err := http.Get("http://127.0.0.1:" + port + path)
+	if err != nil {
+		return 0
+	}
+	r.Body.Close()
+	return r.StatusCode
+}
+
 // log-query shows each statement a request ran on a line of its own once
 // the response is known, for the responses the request log shows at the
 // log level: at warn a 4xx's statements and not a 2xx's; at info all,
@@ -191,5 +201,36 @@ func TestIOLoadSchemaCacheFallsBackToTheDatabase(t *testing.T) {
 	}
 	if s, body := ioGet(t, port, "/boxes"); s != 200 || body != `[{"id":3}]` {
 		t.Errorf("GET /boxes: %d %s", s, body)
+	}
+}
+
+// When the pool stays exhausted, a burst of acquisition timeouts is logged
+// as v16 does: the first at once, then one more after a five-second
+// cooldown, not a line per request (each request still gets its 504).
+func TestIOPoolTimeoutLogIsDebounced(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	db := NewDB(t, `CREATE FUNCTION hold() RETURNS void LANGUAGE sql AS 'SELECT pg_sleep(8)';
+		GRANT EXECUTE ON FUNCTION hold() TO web_anon;
+		CREATE TABLE rows_ (id int); GRANT SELECT ON rows_ TO web_anon;`)
+	port := freePort(t)
+	p := startProc(t, append(baseEnv(db), "PGRST_SERVER_PORT="+port, "PGRST_DB_POOL=1",
+		"PGRST_DB_POOL_ACQUISITION_TIMEOUT=1", "PGRST_LOG_LEVEL=error")...)
+	p.waitLog(t, `Schema cache loaded`)
+	go ioStatus(port, "/rpc/hold")
+	time.Sleep(500 * time.Millisecond) // the only connection is taken
+	done := make(chan int, 6)
+	for i := 0; i < 6; i++ {
+		go func() { done <- ioStatus(port, "/rows_") }()
+	}
+	for i := 0; i < 6; i++ {
+		if s := <-done; s != 504 {
+			t.Errorf("request %d: %d, want 504", i, s)
+		}
+	}
+	time.Sleep(6 * time.Second)
+	if n := strings.Count(p.stderr.String(), "Timed out acquiring connection from connection pool."); n != 2 {
+		t.Errorf("%d timeout lines, want 2:\n%s", n, p.stderr.String())
 	}
 }

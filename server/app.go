@@ -42,6 +42,8 @@ type App struct {
 	roleSettings atomic.Pointer[roleSettings]
 	// internalErrors counts failures inside pgrest (see internalError).
 	internalErrors atomic.Int64
+	// poolTimeoutLog spaces out the log lines of pool acquisition timeouts.
+	poolTimeoutLog debouncer
 	log            zerolog.Logger
 	pool           *pgxpool.Pool
 	holder         *cache.Holder

@@ -252,9 +252,49 @@ func apacheLine(r *http.Request, sw *statusWriter, role string, at time.Time) []
 func (a *App) logServerError(e *apierr.Error) {
 	a.internalErrors.Add(1)
 	switch {
+	case e.Code == "PGRST003":
+		// A pool that is exhausted fails every waiting request at once: v16
+		// logs the first timeout, and one more after a cooldown if others
+		// came meanwhile, rather than a line per request.
+		line := string(e.JSON())
+		a.poolTimeoutLog.trigger(poolTimeoutCooldown, func() { a.log.Error().Msg(line) })
 	case strings.HasPrefix(e.Code, "PGRST00"), !strings.HasPrefix(e.Code, "PGRST"):
 		a.log.Error().Msg(string(e.JSON()))
 	}
+}
+
+const poolTimeoutCooldown = 5 * time.Second
+
+// debouncer runs an action at once when idle; triggers while it cools
+// down are folded into one more run at the end of the cooldown.
+type debouncer struct {
+	mu               sync.Mutex
+	cooling, pending bool
+}
+
+func (d *debouncer) trigger(cooldown time.Duration, f func()) {
+	d.mu.Lock()
+	if d.cooling {
+		d.pending = true
+		d.mu.Unlock()
+		return
+	}
+	d.cooling = true
+	d.mu.Unlock()
+	f()
+	go func() {
+		for {
+			time.Sleep(cooldown)
+			d.mu.Lock()
+			again := d.pending
+			d.pending, d.cooling = false, again
+			d.mu.Unlock()
+			if !again {
+				return
+			}
+			f()
+		}
+	}()
 }
 
 // dbErrorText is how PostgREST shows a failed query in its log: the
