@@ -161,10 +161,7 @@ func serve(cfg *config.Config, reload func() (*config.Config, error), ready func
 	tuneGC()
 	log, setLevel := server.NewLogger(cfg, stderr)
 	log.Log().Msg("Starting PostgREST " + server.VersionString() + "...")
-	if config.LegacyRoleClaimKey(cfg.JWTRoleClaimKey) {
-		log.Log().Msg("WARNING: jwt-role-claim-key " + strconv.Quote(cfg.JWTRoleClaimKey) +
-			" uses the pre-v16 syntax, which is deprecated: write it as a JSONPath starting with $ (^==, ==^ and *== become search(@, \"...\"))")
-	}
+	server.WarnDeprecated(log, cfg)
 	app, err := server.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "pgrest: %v\n", err)

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -232,5 +233,33 @@ func TestIOPoolTimeoutLogIsDebounced(t *testing.T) {
 	time.Sleep(6 * time.Second)
 	if n := strings.Count(p.stderr.String(), "Timed out acquiring connection from connection pool."); n != 2 {
 		t.Errorf("%d timeout lines, want 2:\n%s", n, p.stderr.String())
+	}
+}
+
+// A jwt-role-claim-key in the pre-v16 syntax gets v16's two warning lines
+// (the key shown quoted, as v16 reads it) at start-up and again after a
+// config reload; a JSONPath key gets none.
+func TestIODeprecatedRoleClaimKeyWarning(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	db := NewDB(t, "")
+	warning := "WARNING: The config `jwt-role-claim-key=.\"claims\".\"roles\"[0][7:]` is using the deprecated JSPath syntax."
+	update := "Update `jwt-role-claim-key=.\"claims\".\"roles\"[0][7:]` to the new JSONPath syntax as support for JSPath will be removed in a future release." +
+		" See the migration guide on how to update: https://github.com/PostgREST/postgrest/blob/main/CHANGELOG.md#migration-to-v16"
+	p := startProc(t, append(baseEnv(db), "PGRST_SERVER_PORT="+freePort(t), "PGRST_JWT_ROLE_CLAIM_KEY=.claims.roles[0][7:]")...)
+	p.waitLog(t, `Schema cache loaded`)
+	if log := p.stderr.String(); strings.Count(log, warning) != 1 || strings.Count(log, update) != 1 {
+		t.Fatalf("no deprecation warning at start-up:\n%s", log)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog(t, `(?s)Config reloaded.*is using the deprecated JSPath syntax`)
+
+	q := startProc(t, append(baseEnv(db), "PGRST_SERVER_PORT="+freePort(t), "PGRST_JWT_ROLE_CLAIM_KEY=$.claims.roles[0]")...)
+	q.waitLog(t, `Schema cache loaded`)
+	if strings.Contains(q.stderr.String(), "WARNING") {
+		t.Errorf("a JSONPath key was warned about:\n%s", q.stderr.String())
 	}
 }

@@ -125,6 +125,18 @@ func setLogRole(r *http.Request, role string) {
 	}
 }
 
+// WarnDeprecated logs v16's warning for a jwt-role-claim-key in the
+// pre-v16 JSPath syntax, at start-up and after each config reload.
+func WarnDeprecated(log zerolog.Logger, cfg *config.Config) {
+	if !config.LegacyRoleClaimKey(cfg.JWTRoleClaimKey) {
+		return
+	}
+	key := "`jwt-role-claim-key=" + config.LegacyRoleClaimKeyText(cfg.JWTRoleClaimKey) + "`"
+	log.Log().Msg("WARNING: The config " + key + " is using the deprecated JSPath syntax.")
+	log.Log().Msg("Update " + key + " to the new JSONPath syntax as support for JSPath will be removed in a future release." +
+		" See the migration guide on how to update: https://github.com/PostgREST/postgrest/blob/main/CHANGELOG.md#migration-to-v16")
+}
+
 // setLogQueries records the request's statements for log-query.
 func setLogQueries(r *http.Request, stmts []string) {
 	if st := stateOf(r); st != nil {
