@@ -13,7 +13,9 @@ import (
 // dbRoutines, dbRepresentations, dbMediaHandlers and dbTimezones, each map
 // as a list of [key, value] pairs, sorted so that two dumps of the same
 // database compare equal. Operators diff these dumps and read them with
-// jq, so the names are v16's; pgrest-only details are left out.
+// jq, so the names are v16's; pgrest-only details are left out, and so
+// are domain representations and media handlers (dbRepresentations and
+// dbMediaHandlers stay empty: v16 tags them with its Haskell constructors).
 func SchemaCacheJSON(s *cache.Snapshot) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"dbTables":`)
