@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -42,6 +43,9 @@ Options:
   -e, --example  show an example configuration file
   --dump-config  print the effective configuration and exit
   --dump-schema  print the schema cache as JSON and exit
+  --load-schema-cache FILE
+                 accepted for PostgREST compatibility: pgrest says it can't
+                 use FILE and loads the schema cache from the database
   --ready        ask the running instance's admin server (admin-server-port or
                  admin-server-unix-socket of this configuration) whether it is
                  ready; exits 0 if so, else 1 (for container healthchecks)
@@ -54,9 +58,17 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	var path, mode string
-	for _, a := range args {
+	var path, mode, schemaFile string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
 		switch a {
+		case "--load-schema-cache":
+			if i+1 == len(args) {
+				fmt.Fprintf(stderr, "pgrest: --load-schema-cache needs a file\n")
+				return 1
+			}
+			i++
+			schemaFile = args[i]
 		case "-h", "--help":
 			fmt.Fprint(stdout, usage)
 			return 0
@@ -91,6 +103,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, err := config.Load(path, os.Environ())
 	if err != nil {
+		if mode == "--ready" && readyBadPort(path, err, stderr) {
+			return 1
+		}
 		fmt.Fprintf(stderr, "pgrest: %v\n", err)
 		return 1
 	}
@@ -106,8 +121,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	// A reload re-reads the file (if any), the environment and the files
 	// db-uri and jwt-secret refer to with @path.
+	if schemaFile != "" {
+		noteSchemaFile(schemaFile, stderr)
+	}
 	reload := func() (*config.Config, error) { return config.Load(path, os.Environ()) }
 	return serve(cfg, reload, nil, stdout, stderr)
+}
+
+// noteSchemaFile answers --load-schema-cache: pgrest's snapshot holds more
+// than v16's dump (view dependencies, computed fields), so it always loads
+// the schema from the database, as v16 does when the file can't be read;
+// the line says so instead of ignoring the flag silently.
+func noteSchemaFile(file string, stderr io.Writer) {
+	why := "pgrest builds its schema cache from the database only"
+	if _, err := os.Stat(file); err != nil {
+		why = err.Error()
+	}
+	fmt.Fprintf(stderr, "%s: Could not load the schema cache from %s (%s). Loading it from the database.\n",
+		time.Now().Format("02/Jan/2006:15:04:05 -0700"), file, why)
 }
 
 // sigs receives the signals pgrest handles, from catchSignals on: a signal
@@ -130,10 +161,7 @@ func serve(cfg *config.Config, reload func() (*config.Config, error), ready func
 	tuneGC()
 	log, setLevel := server.NewLogger(cfg, stderr)
 	log.Log().Msg("Starting PostgREST " + server.VersionString() + "...")
-	if config.LegacyRoleClaimKey(cfg.JWTRoleClaimKey) {
-		log.Log().Msg("WARNING: jwt-role-claim-key " + strconv.Quote(cfg.JWTRoleClaimKey) +
-			" uses the pre-v16 syntax, which is deprecated: write it as a JSONPath starting with $ (^==, ==^ and *== become search(@, \"...\"))")
-	}
+	server.WarnDeprecated(log, cfg)
 	app, err := server.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "pgrest: %v\n", err)
@@ -227,12 +255,7 @@ func dumpSchema(cfg *config.Config, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pgrest: loading schema: %v\n", err)
 		return 1
 	}
-	out, err := snap.Dump()
-	if err != nil {
-		fmt.Fprintf(stderr, "pgrest: %v\n", err)
-		return 1
-	}
-	if _, err := fmt.Fprintf(stdout, "%s\n", out); err != nil {
+	if _, err := fmt.Fprintf(stdout, "%s\n", server.SchemaCacheJSON(snap)); err != nil {
 		fmt.Fprintf(stderr, "pgrest: writing the schema: %v\n", err)
 		return 1
 	}
@@ -383,6 +406,26 @@ func signalName(s os.Signal) string {
 		return "SIGINT"
 	}
 	return "SIGTERM"
+}
+
+// readyBadPort is --ready with an admin-server-port that is no port: v16
+// reports the URL it could not build, "ERROR: invalid url - ...". The rest
+// of the configuration (for the host) is read with the port left unset.
+func readyBadPort(path string, err error, stderr io.Writer) bool {
+	var ce *config.Error
+	if !errors.As(err, &ce) || ce.Key != "admin-server-port" || ce.Msg != "" {
+		return false
+	}
+	cfg, err := config.Load(path, append(os.Environ(), "PGRST_ADMIN_SERVER_PORT="))
+	if err != nil {
+		return false
+	}
+	host := server.AdminHost(cfg)
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	fmt.Fprintf(stderr, "ERROR: invalid url - http://%s:%s/ready\n", host, ce.Value)
+	return true
 }
 
 // checkReady is PostgREST's --ready: GET /ready on this configuration's

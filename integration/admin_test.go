@@ -80,10 +80,13 @@ func TestServerTimingAndTrace(t *testing.T) {
 	}
 }
 
-// C6: log-query = true (v16's boolean) logs each request's SQL, at the
-// configured log level: even at log-level = error the query is written.
+// C6: log-query = true (v16's boolean) logs each request's SQL once the
+// response is known, for the statuses the request log shows at the log
+// level: at log-level = error, a 5xx's statement and not a 200's.
 func TestLogQuery(t *testing.T) {
-	db := NewDB(t, `CREATE TABLE items (id int); GRANT SELECT ON items TO web_anon;`)
+	db := NewDB(t, `CREATE TABLE items (id int); GRANT SELECT ON items TO web_anon;
+		CREATE FUNCTION broken() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'XX000', MESSAGE = 'broken'; END $$;
+		GRANT EXECUTE ON FUNCTION broken() TO web_anon;`)
 	cfg := BaseConfig(db)
 	cfg.LogQuery = true
 	cfg.LogLevel = "error"
@@ -91,8 +94,12 @@ func TestLogQuery(t *testing.T) {
 	p := startLogging(t, cfg, &buf)
 	p.WaitReady()
 	p.Get("/items?id=eq.1").Expect(t, 200)
-	if !strings.Contains(buf.String(), `"query":"SELECT`) || !strings.Contains(buf.String(), `\"items\"`) {
-		t.Errorf("the main query was not logged:\n%s", buf.String())
+	p.Get("/rpc/broken").Expect(t, 500)
+	if !strings.Contains(buf.String(), `"query":"SELECT`) || !strings.Contains(buf.String(), `\"broken\"`) {
+		t.Errorf("the failing request's query was not logged:\n%s", buf.String())
+	}
+	if strings.Contains(buf.String(), `\"items\"`) {
+		t.Errorf("a 200's query was logged at log-level error:\n%s", buf.String())
 	}
 }
 

@@ -81,7 +81,7 @@ func TestDumpSchema(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{`"name": "child"`, `"cardinality": "m2o"`, `"relationships"`} {
+	for _, want := range []string{`"tableName":"child"`, `"relCardinality":{"tag":"M2O"`, `"dbRelationships"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("--dump-schema lacks %s", want)
 		}

@@ -73,11 +73,7 @@ func (a *App) ServeAdmin(l net.Listener) error {
 		if snap == nil {
 			return // PostgREST: 200 and no body before the first load
 		}
-		b, err := snap.Dump()
-		if err != nil {
-			w.WriteHeader(http.StatusInternalServerError)
-			return
-		}
+		b := SchemaCacheJSON(snap)
 		w.Header().Set("Content-Type", jsonType)
 		w.Header().Set(HeaderSchemaVersion, strconv.FormatInt(snap.Version, 10))
 		w.Write(b)

@@ -42,6 +42,8 @@ type App struct {
 	roleSettings atomic.Pointer[roleSettings]
 	// internalErrors counts failures inside pgrest (see internalError).
 	internalErrors atomic.Int64
+	// poolTimeoutLog spaces out the log lines of pool acquisition timeouts.
+	poolTimeoutLog debouncer
 	log            zerolog.Logger
 	pool           *pgxpool.Pool
 	holder         *cache.Holder
@@ -370,10 +372,12 @@ type stateKey struct{}
 
 // reqState is what the edge keeps per request, in one context value (each
 // context layer copies the request): the configuration pinned to it and
-// the database role, for the request log.
+// the database role and statements, for the request log.
 type reqState struct {
 	d    *derived
 	role string
+	// queries are the statements log-query shows once the status is known.
+	queries []string
 }
 
 // withDerived pins the current configuration to the request, once, at the

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/executor"
+	"github.com/pgrest/pgrest/planner"
 	"github.com/pgrest/pgrest/server/config"
 	"github.com/rs/zerolog"
 )
@@ -124,6 +125,55 @@ func setLogRole(r *http.Request, role string) {
 	}
 }
 
+// WarnDeprecated logs v16's warning for a jwt-role-claim-key in the
+// pre-v16 JSPath syntax, at start-up and after each config reload.
+func WarnDeprecated(log zerolog.Logger, cfg *config.Config) {
+	if !config.LegacyRoleClaimKey(cfg.JWTRoleClaimKey) {
+		return
+	}
+	key := "`jwt-role-claim-key=" + config.LegacyRoleClaimKeyText(cfg.JWTRoleClaimKey) + "`"
+	log.Log().Msg("WARNING: The config " + key + " is using the deprecated JSPath syntax.")
+	log.Log().Msg("Update " + key + " to the new JSONPath syntax as support for JSPath will be removed in a future release." +
+		" See the migration guide on how to update: https://github.com/PostgREST/postgrest/blob/main/CHANGELOG.md#migration-to-v16")
+}
+
+// setLogQueries records the request's statements for log-query.
+func setLogQueries(r *http.Request, stmts []string) {
+	if st := stateOf(r); st != nil {
+		st.queries = stmts
+	}
+}
+
+// queryLines are the statements a request runs after its settings, as the
+// executor sends them: the pre-request function, the planned count's
+// EXPLAIN, then the statement (or its EXPLAIN).
+func queryLines(p *planner.Plan, tc *executor.TxContext) []string {
+	var out []string
+	if tc.PreRequest != "" {
+		out = append(out, "SELECT "+tc.PreRequest+"()")
+	}
+	if p.CountSQL != "" {
+		out = append(out, "EXPLAIN (FORMAT JSON) "+p.CountSQL)
+	}
+	if p.Explain != "" {
+		return append(out, "EXPLAIN ("+p.Explain+") "+p.SQL)
+	}
+	return append(out, p.SQL)
+}
+
+// logQueries is v16's log-query: once the response is known, each
+// statement on a line of its own, for the responses the request log shows
+// at the log level (5xx at error, 4xx and 5xx at warn, all at info and
+// debug, none at crit).
+func (a *App) logQueries(st *reqState, level string, status int) {
+	if len(st.queries) == 0 || !logsStatus(level, status) {
+		return
+	}
+	for _, q := range st.queries {
+		a.log.Log().Str("query", q).Send()
+	}
+}
+
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -163,6 +213,7 @@ func (a *App) logRequests(next http.Handler) http.Handler {
 		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
+		a.logQueries(st, a.derivedFor(r).cfg.LogLevel, sw.status)
 		role := st.role
 		if a.accessLog != nil {
 			if logsStatus(a.derivedFor(r).cfg.LogLevel, sw.status) {
@@ -213,9 +264,49 @@ func apacheLine(r *http.Request, sw *statusWriter, role string, at time.Time) []
 func (a *App) logServerError(e *apierr.Error) {
 	a.internalErrors.Add(1)
 	switch {
+	case e.Code == "PGRST003":
+		// A pool that is exhausted fails every waiting request at once: v16
+		// logs the first timeout, and one more after a cooldown if others
+		// came meanwhile, rather than a line per request.
+		line := string(e.JSON())
+		a.poolTimeoutLog.trigger(poolTimeoutCooldown, func() { a.log.Error().Msg(line) })
 	case strings.HasPrefix(e.Code, "PGRST00"), !strings.HasPrefix(e.Code, "PGRST"):
 		a.log.Error().Msg(string(e.JSON()))
 	}
+}
+
+const poolTimeoutCooldown = 5 * time.Second
+
+// debouncer runs an action at once when idle; triggers while it cools
+// down are folded into one more run at the end of the cooldown.
+type debouncer struct {
+	mu               sync.Mutex
+	cooling, pending bool
+}
+
+func (d *debouncer) trigger(cooldown time.Duration, f func()) {
+	d.mu.Lock()
+	if d.cooling {
+		d.pending = true
+		d.mu.Unlock()
+		return
+	}
+	d.cooling = true
+	d.mu.Unlock()
+	f()
+	go func() {
+		for {
+			time.Sleep(cooldown)
+			d.mu.Lock()
+			again := d.pending
+			d.pending, d.cooling = false, again
+			d.mu.Unlock()
+			if !again {
+				return
+			}
+			f()
+		}
+	}()
 }
 
 // dbErrorText is how PostgREST shows a failed query in its log: the

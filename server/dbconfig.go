@@ -56,6 +56,7 @@ func (a *App) ReloadConfig(ctx context.Context) error {
 		a.log.Log().Msg("Failed to query the role settings. " + dbErrorText(err))
 	}
 	a.log.Log().Msg("Config reloaded")
+	WarnDeprecated(a.log, a.config())
 	return nil
 }
 

@@ -113,8 +113,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	tc.Check = writeCheck(req, plan)
 	if cfg.LogQuery {
-		// v16 writes the query at the configured level, so it shows at any level.
-		a.log.WithLevel(LogLevel(cfg.LogLevel)).Str("query", plan.SQL).Msg("main query")
+		setLogQueries(r, queryLines(plan, tc))
 	}
 	applied := preferenceApplied(req, plan, cfg.DBTxEnd)
 	if plan.Stream {

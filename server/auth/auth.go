@@ -123,6 +123,7 @@ func bearerToken(header string) (string, bool) {
 var (
 	errNoSuitableKey = errors.New("no suitable key")
 	errBadAlgorithm  = errors.New("unsupported algorithm")
+	errUnsecured     = errors.New("unsecured token")
 )
 
 // Authenticate checks the Authorization header value.
@@ -184,6 +185,9 @@ func (v *Verifier) verify(tok string) (jwt.MapClaims, *apierr.Error) {
 	switch {
 	case err == nil:
 		return claims, nil
+	case errors.Is(err, errUnsecured):
+		// jose's own wording for an alg "none" token, which v16 passes on
+		return nil, apierr.JWTDecodeError("Wrong or unsupported encoding algorithm", "JWT is unsecured but expected 'alg' was not 'none'")
 	case errors.Is(err, errBadAlgorithm):
 		return nil, apierr.JWTDecodeError("Wrong or unsupported encoding algorithm", "")
 	case errors.Is(err, errNoSuitableKey):
@@ -245,6 +249,9 @@ func (v *Verifier) methods() []string {
 // algorithm confusion.
 func (v *Verifier) keyFor(t *jwt.Token) (any, error) {
 	alg, _ := t.Header["alg"].(string)
+	if strings.EqualFold(alg, "none") {
+		return nil, errUnsecured
+	}
 	if !slices.Contains(v.methods(), alg) {
 		return nil, errBadAlgorithm
 	}

@@ -385,6 +385,9 @@ func (st pathStep) apply(v any) []any {
 		}
 		return out
 	case st.slice != nil:
+		if str, ok := v.(string); ok && st.slice[2] == nil {
+			return []any{sliceString(str, st.slice[0], st.slice[1])}
+		}
 		a, _ := v.([]any)
 		return slice(a, st.slice)
 	case st.isIdx:
@@ -484,4 +487,27 @@ func slice(a []any, parts *[3]*int) []any {
 		out = append(out, a[i])
 	}
 	return out
+}
+
+// sliceString is v16's [start:end] on a string claim (e.g. a role with a
+// prefix to strip): positions count characters, negative ones from the end,
+// both clamped to the string.
+func sliceString(s string, start, end *int) string {
+	r := []rune(s)
+	n := len(r)
+	norm := func(p *int, def int) int {
+		if p == nil {
+			return def
+		}
+		i := *p
+		if i < 0 {
+			i += n
+		}
+		return max(0, min(i, n))
+	}
+	lo, hi := norm(start, 0), norm(end, n)
+	if lo >= hi {
+		return ""
+	}
+	return string(r[lo:hi])
 }

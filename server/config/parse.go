@@ -799,3 +799,43 @@ func Example() string {
 	sb.WriteString("## free-form settings, readable in SQL as current_setting('app.settings.jwt_exp')\n# app.settings.jwt_exp = \"3600\"\n")
 	return sb.String()
 }
+
+// LegacyRoleClaimKeyText is a pre-v16 role claim key the way v16 prints it
+// in its deprecation warning: each key quoted (."roles"."user_role"),
+// indexes, slices and filters normalised. A key it cannot read is
+// returned as written.
+func LegacyRoleClaimKeyText(k string) string {
+	s := strings.TrimPrefix(k, "$")
+	var b strings.Builder
+	for s != "" {
+		n, text := legacyStep(s)
+		if n == 0 {
+			return k
+		}
+		b.WriteString(text)
+		s = s[n:]
+	}
+	return b.String()
+}
+
+var legacySteps = []struct {
+	re     *regexp.Regexp
+	render func(m []string) string
+}{
+	{regexp.MustCompile(`^\.([A-Za-z0-9_$@]+)`), func(m []string) string { return "." + strconv.Quote(m[1]) }},
+	{regexp.MustCompile(`^\."([^"]*)"`), func(m []string) string { return "." + strconv.Quote(m[1]) }},
+	{regexp.MustCompile(`^\[([0-9]+)\]`), func(m []string) string { return "[" + m[1] + "]" }},
+	{regexp.MustCompile(`^\[(-?[0-9]*):(-?[0-9]*)\]`), func(m []string) string { return "[" + m[1] + ":" + m[2] + "]" }},
+	{regexp.MustCompile(`^\[\?\(@\s*(==\^|==|!=|\^==|\*==)\s*"([^"]*)"\)\]`), func(m []string) string {
+		return "[?(@ " + m[1] + " " + strconv.Quote(m[2]) + ")]"
+	}},
+}
+
+func legacyStep(s string) (int, string) {
+	for _, st := range legacySteps {
+		if m := st.re.FindStringSubmatch(s); m != nil {
+			return len(m[0]), st.render(m)
+		}
+	}
+	return 0, ""
+}
