@@ -201,7 +201,7 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 	// the request's statements are prepared. So the settings go in a first
 	// batch, unless this connection has prepared them all already (then
 	// nothing is parsed and one batch does it all).
-	stmts := requestStatements(p, tc)
+	stmts := Statements(p, tc)
 	single := !x.cached || x.prepared.has(conn.Conn(), stmts)
 	// Nothing to undo in a read-only transaction, nor in a write with no
 	// check to make on its result: committing in the same batch saves a
@@ -572,9 +572,10 @@ var (
 	beginReadOnly  = [3]string{"BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"}
 )
 
-// requestStatements lists the statements a request runs after its
-// settings, in order: pre-request, planned count, the statement or its plan.
-func requestStatements(p *planner.Plan, tc *TxContext) []string {
+// Statements lists the statements a request runs after its settings, in
+// order: pre-request, planned count, the statement or its plan (what
+// log-query shows).
+func Statements(p *planner.Plan, tc *TxContext) []string {
 	var out []string
 	if tc.PreRequest != "" {
 		out = append(out, "SELECT "+tc.PreRequest+"()")

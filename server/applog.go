@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/pgrest/pgrest/apierr"
 	"github.com/pgrest/pgrest/executor"
-	"github.com/pgrest/pgrest/planner"
 	"github.com/pgrest/pgrest/server/config"
 	"github.com/rs/zerolog"
 )
@@ -142,23 +141,6 @@ func setLogQueries(r *http.Request, stmts []string) {
 	if st := stateOf(r); st != nil {
 		st.queries = stmts
 	}
-}
-
-// queryLines are the statements a request runs after its settings, as the
-// executor sends them: the pre-request function, the planned count's
-// EXPLAIN, then the statement (or its EXPLAIN).
-func queryLines(p *planner.Plan, tc *executor.TxContext) []string {
-	var out []string
-	if tc.PreRequest != "" {
-		out = append(out, "SELECT "+tc.PreRequest+"()")
-	}
-	if p.CountSQL != "" {
-		out = append(out, "EXPLAIN (FORMAT JSON) "+p.CountSQL)
-	}
-	if p.Explain != "" {
-		return append(out, "EXPLAIN ("+p.Explain+") "+p.SQL)
-	}
-	return append(out, p.SQL)
 }
 
 // logQueries is v16's log-query: once the response is known, each

@@ -113,7 +113,7 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	tc.Check = writeCheck(req, plan)
 	if cfg.LogQuery {
-		setLogQueries(r, queryLines(plan, tc))
+		setLogQueries(r, executor.Statements(plan, tc))
 	}
 	applied := preferenceApplied(req, plan, cfg.DBTxEnd)
 	if plan.Stream {
