@@ -143,7 +143,18 @@ func ToAPIError(err error, authenticated bool) *apierr.Error {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
+		if pe.Severity == "FATAL" || pe.Severity == "PANIC" {
+			// The server ended the session (pg_terminate_backend, a
+			// restart): PostgREST reports it as its client library
+			// sees it, a connection error, not the statement's.
+			return apierr.ConnectionRetrying(noConnection)
+		}
 		return fromPg(pe, authenticated)
 	}
 	return errConnection(err)
 }
+
+// noConnection is libpq's wording for a session the server has closed,
+// which PostgREST passes on as the details of PGRST001.
+const noConnection = "no connection to the server\n"
+
