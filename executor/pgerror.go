@@ -157,4 +157,3 @@ func ToAPIError(err error, authenticated bool) *apierr.Error {
 // noConnection is libpq's wording for a session the server has closed,
 // which PostgREST passes on as the details of PGRST001.
 const noConnection = "no connection to the server\n"
-
