@@ -55,6 +55,17 @@ type TxContext struct {
 	Deliver func(*Result)
 	// Body is what a bulk plan's COPY reads (planner.Plan.BulkCopy).
 	Body io.Reader
+	// Record asks for Sent: the statements sent, settings first, in
+	// order (log-query).
+	Record bool
+	Sent   []string
+}
+
+// record notes the statements a transaction sends when asked to.
+func (tc *TxContext) record(settings string, stmts []string) {
+	if tc.Record {
+		tc.Sent = append(append(tc.Sent[:0], settings), stmts...)
+	}
 }
 
 // Result is the single row every plan returns.
@@ -221,6 +232,7 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 	tracked := x.trackLSN && !p.ReadOnly
 	implicit := x.cached && single && committed && !tracked && defaultIsolation(isolation) && !x.explicitBegin.Load()
 	settingsSQL, settingsArgs := settingsStatement(tc, p.Settings, implicit, p.ReadOnly)
+	tc.record(settingsSQL, stmts)
 	b := &pgx.Batch{}
 	if !implicit {
 		b.Queue(beginSQL(isolation, p.ReadOnly))
@@ -234,7 +246,7 @@ func (x *Executor) runOnce(ctx context.Context, p *planner.Plan, tc *TxContext) 
 		b = &pgx.Batch{}
 	}
 	if tc.PreRequest != "" {
-		b.Queue(stmts[0])
+		b.Queue(stmts[0]) // preRequestSQL
 	}
 	res := &Result{}
 	var planned *int64
@@ -431,82 +443,75 @@ func rollback(conn *pgxpool.Conn) {
 	}
 }
 
-// settingsStatement sets every transaction-local setting in one SELECT.
-// Names are fixed or come from configuration; every value is a parameter.
-// The text depends only on how many settings there are, so it is built
-// once per count.
+// settingsStatement sets every transaction-local setting in one SELECT,
+// written as PostgREST writes it (log-query shows it): each name a
+// literal, each value a parameter. Names are fixed or come from
+// configuration and the catalog, never from the request; the text depends
+// only on them, so it is built once per set of names.
 // Without BEGIN (implicit), the settings also say what BEGIN would have:
 // READ COMMITTED, which fails with 25001 unless it is already the
-// transaction's level, and READ ONLY.
+// transaction's level (a check wherever it stands), and READ ONLY.
 func settingsStatement(tc *TxContext, extra map[string]string, implicit, readOnly bool) (string, []any) {
 	n := 7 + len(tc.RoleSettings) + len(tc.AppSettings) + len(extra)
-	if tc.Timezone != "" {
-		n++
+	names := make([]string, 0, n+3)
+	args := make([]any, 0, n+3)
+	set := func(k, v string) {
+		names = append(names, k)
+		args = append(args, v)
 	}
-	if implicit {
-		n++
-		if readOnly {
-			n++
-		}
-	}
-	args := make([]any, 0, 2*n)
-	if implicit {
-		args = append(args, "transaction_isolation", "read committed")
-		if readOnly {
-			args = append(args, "transaction_read_only", "on")
-		}
-	}
-	args = append(args, "search_path", tc.SearchPath)
+	set("search_path", tc.SearchPath)
 	// Before the role: a setting the authenticator was granted SET on is
 	// checked against the role in force.
 	for _, k := range sortedKeys(tc.RoleSettings) {
-		args = append(args, k, tc.RoleSettings[k])
+		set(k, tc.RoleSettings[k])
 	}
-	args = append(args, "role", tc.Role, "request.jwt.claims", tc.ClaimsJSON,
-		"request.method", tc.Method, "request.path", tc.Path, "request.headers", tc.HeadersJSON,
-		"request.cookies", tc.CookiesJSON)
+	set("role", tc.Role)
+	set("request.jwt.claims", tc.ClaimsJSON)
+	set("request.method", tc.Method)
+	set("request.path", tc.Path)
+	set("request.headers", tc.HeadersJSON)
+	set("request.cookies", tc.CookiesJSON)
 	if tc.Timezone != "" {
-		args = append(args, "timezone", tc.Timezone)
+		set("timezone", tc.Timezone)
 	}
 	for _, k := range sortedKeys(tc.AppSettings) {
-		args = append(args, "app.settings."+k, tc.AppSettings[k])
+		set("app.settings."+k, tc.AppSettings[k])
 	}
 	for _, k := range sortedKeys(extra) {
-		args = append(args, k, extra[k])
+		set(k, extra[k])
 	}
-	return setConfigSQL(n), args
+	if implicit {
+		set("transaction_isolation", "read committed")
+		if readOnly {
+			set("transaction_read_only", "on")
+		}
+	}
+	return setConfigSQL(names), args
 }
 
-// setConfigTexts holds the settings statement for each count up to its
-// length; past it the text is built per request.
-var setConfigTexts = func() (t [24]string) {
-	for i := range t {
-		t[i] = buildSetConfigSQL(i)
-	}
-	return t
-}()
+// setConfigTexts holds the settings statement of each set of names seen.
+// The sets are few (the configuration's, a role's, a function's).
+var setConfigTexts sync.Map
 
-func setConfigSQL(n int) string {
-	if n < len(setConfigTexts) {
-		return setConfigTexts[n]
+func setConfigSQL(names []string) string {
+	key := strings.Join(names, "\x00")
+	if t, ok := setConfigTexts.Load(key); ok {
+		return t.(string)
 	}
-	return buildSetConfigSQL(n)
-}
-
-func buildSetConfigSQL(n int) string {
 	var sb strings.Builder
-	sb.WriteString("SELECT ")
-	for i := 0; i < n; i++ {
+	sb.WriteString("select ")
+	for i, k := range names {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		sb.WriteString("set_config($")
-		sb.WriteString(strconv.Itoa(2*i + 1))
-		sb.WriteString(", $")
-		sb.WriteString(strconv.Itoa(2*i + 2))
+		sb.WriteString("set_config('")
+		sb.WriteString(strings.ReplaceAll(k, "'", "''"))
+		sb.WriteString("', $")
+		sb.WriteString(strconv.Itoa(i + 1))
 		sb.WriteString(", true)")
 	}
-	return sb.String()
+	t, _ := setConfigTexts.LoadOrStore(key, sb.String())
+	return t.(string)
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -572,13 +577,16 @@ var (
 	beginReadOnly  = [3]string{"BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY"}
 )
 
+// preRequestSQL calls the pre-request function, as PostgREST writes it.
+func preRequestSQL(tc *TxContext) string { return "select " + tc.PreRequest + "()" }
+
 // Statements lists the statements a request runs after its settings, in
 // order: pre-request, planned count, the statement or its plan (what
 // log-query shows).
 func Statements(p *planner.Plan, tc *TxContext) []string {
 	var out []string
 	if tc.PreRequest != "" {
-		out = append(out, "SELECT "+tc.PreRequest+"()")
+		out = append(out, preRequestSQL(tc))
 	}
 	if p.CountSQL != "" {
 		out = append(out, "EXPLAIN (FORMAT JSON) "+p.CountSQL)

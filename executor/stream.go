@@ -118,8 +118,9 @@ func (x *Executor) open(ctx context.Context, conn *pgxpool.Conn, p *planner.Plan
 	b := &pgx.Batch{}
 	b.Queue(begin)
 	b.Queue(settingsSQL, settingsArgs...)
+	tc.record(settingsSQL, Statements(p, tc))
 	if tc.PreRequest != "" {
-		b.Queue("SELECT " + tc.PreRequest + "()")
+		b.Queue(preRequestSQL(tc))
 	}
 	var planned *int64
 	queueCount(b, p, &planned)

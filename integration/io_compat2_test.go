@@ -89,9 +89,18 @@ func TestIOLogQueryFollowsTheResponseStatus(t *testing.T) {
 		t.Fatalf("planned count: %d", s)
 	}
 	info.waitLog(t, `EXPLAIN \(FORMAT JSON\) .*"gauges"`)
-	info.waitLog(t, `(?m)^\S+ \S+: SELECT "check_gauges"\(\)$`)
+	info.waitLog(t, `(?m)^\S+ \S+: select "check_gauges"\(\)$`)
 	if got := lines(info); len(got) != 2 || !strings.HasPrefix(got[0], "EXPLAIN (FORMAT JSON) ") || strings.HasPrefix(got[1], "EXPLAIN") {
 		t.Errorf("at info, the count's EXPLAIN then the statement; got %q", got)
+	}
+	// The statements read as PostgREST writes them: the settings with
+	// their names spelled out, the count, the rows from pgrst_source.
+	for _, re := range []string{
+		`: select set_config\('search_path', \$1, true\), set_config\(`,
+		`: EXPLAIN \(FORMAT JSON\) SELECT 1  FROM "public"\."gauges"`,
+		`: WITH pgrst_source AS.+SELECT "public"\."gauges"\.\* FROM "public"\."gauges".+_postgrest_t`,
+	} {
+		info.waitLog(t, re)
 	}
 }
 

@@ -223,16 +223,16 @@ func withCharset(mt string) string {
 }
 
 // body returns the SQL expressions that aggregate the page rows
-// (_pgrest_t) into the response body: as text, or as bytes for binary
+// (_postgrest_t) into the response body: as text, or as bytes for binary
 // media types (the other one is NULL).
 func (m *media) body(names []string) (text, bytes string) {
 	text, bytes = "NULL::text", "NULL::bytea"
-	row := "_pgrest_t"
+	row := "_postgrest_t"
 	if m.stripNulls {
-		row = "json_strip_nulls(row_to_json(_pgrest_t))"
+		row = "json_strip_nulls(row_to_json(_postgrest_t))"
 	}
 	if m.scalar {
-		row = "_pgrest_t.pgrst_scalar"
+		row = "_postgrest_t.pgrst_scalar"
 	}
 	var expr string
 	// JSON bodies stay json, as PostgREST writes them (their plans show
@@ -240,7 +240,7 @@ func (m *media) body(names []string) (text, bytes string) {
 	typed := false
 	switch {
 	case m.handler != nil:
-		arg := "_pgrest_t"
+		arg := "_postgrest_t"
 		if m.rowType != "" {
 			arg += "::" + m.rowType
 		}
@@ -248,14 +248,14 @@ func (m *media) body(names []string) (text, bytes string) {
 	case m.raw && m.xml:
 		// Left as xml: its output function drops the first newline, as
 		// PostgREST's response shows.
-		expr, typed = "xmlagg(_pgrest_t.pgrst_scalar)", true
+		expr, typed = "xmlagg(_postgrest_t.pgrst_scalar)", true
 	case m.raw && m.binary:
-		expr = "string_agg(_pgrest_t.pgrst_scalar::bytea, ''::bytea)"
+		expr = "string_agg(_postgrest_t.pgrst_scalar::bytea, ''::bytea)"
 	case m.raw:
-		expr = "string_agg(_pgrest_t.pgrst_scalar::text, '')"
+		expr = "string_agg(_postgrest_t.pgrst_scalar::text, '')"
 	case m.geo != "":
 		expr = "json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(" +
-			ident(m.geo) + ".st_asgeojson(_pgrest_t)::json), '[]'))"
+			ident(m.geo) + ".st_asgeojson(_postgrest_t)::json), '[]'))"
 		typed = true
 	case m.unwrap && !m.csv:
 		expr = "coalesce((json_agg(" + row + ")->0)::text, 'null')"
@@ -267,7 +267,7 @@ func (m *media) body(names []string) (text, bytes string) {
 		// quote, backslash, parenthesis or whitespace, or is empty; arrays
 		// and composites keep their text form.
 		expr = "CASE WHEN pg_catalog.count(*) = 0 THEN '' ELSE " + quoteLit(strings.Join(names, ",")) + " END" +
-			" || E'\\n' || coalesce(string_agg(substring(_pgrest_t::text, 2, length(_pgrest_t::text) - 2), E'\\n'), '')"
+			" || E'\\n' || coalesce(string_agg(substring(_postgrest_t::text, 2, length(_postgrest_t::text) - 2), E'\\n'), '')"
 	case m.singular:
 		expr, typed = "coalesce(json_agg("+row+")->0, 'null')", true
 	default:

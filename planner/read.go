@@ -75,7 +75,16 @@ func compile(req *request.Request, snap *cache.Snapshot, opts Options, vals *val
 			return nil, err
 		}
 		r := &renderer{snap: snap, opts: opts}
-		return r.read(rp, ident(rel.Schema)+"."+ident(rel.Name)+" AS "+ident(rp.root.alias), ""), nil
+		// As PostgREST writes it: the table by its qualified name, which
+		// leaves the table's own name to refer to it, and a star as
+		// "schema"."table".*; the rows come from the pgrst_source CTE.
+		from := ident(rel.Schema) + "." + ident(rel.Name)
+		if rp.root.alias == rel.Name {
+			r.rootAlias, r.rootStar = rp.root.alias, from+".*"
+		} else {
+			from += " AS " + ident(rp.root.alias)
+		}
+		return r.read(rp, from, ""), nil
 	case req.Action == request.ActInvoke && cl != nil:
 		cp, err := b.call(cl)
 		if err != nil {

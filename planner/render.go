@@ -22,6 +22,19 @@ type renderer struct {
 	jsonOut bool
 	// mutation: a write, whose embeds max-rows does not cap.
 	mutation bool
+	// rootAlias and rootStar: a table read's root level, named by the
+	// table itself, selects all columns as rootStar ("schema"."table".*),
+	// and its rows come from a pgrst_source CTE, as in PostgREST's SQL
+	// (log-query shows it).
+	rootAlias, rootStar string
+}
+
+// starOf is all columns of the level under alias.
+func (c *renderer) starOf(alias string) string {
+	if c.rootStar != "" && alias == c.rootAlias {
+		return c.rootStar
+	}
+	return ident(alias) + ".*"
 }
 
 func param(n int) string { return "$" + strconv.Itoa(n) }
@@ -88,7 +101,7 @@ const responseSettings = "nullif(current_setting('response.headers', true), '') 
 // reads a path through to_jsonb, as PostgREST does.
 func (c *renderer) field(rel *cache.Relation, alias string, f *fieldRef) string {
 	if f.name == "*" {
-		return ident(alias) + ".*"
+		return c.starOf(alias)
 	}
 	s := ident(alias) + "." + ident(f.name)
 	if len(f.path) > 0 && rel != nil {
@@ -239,11 +252,11 @@ func (c *renderer) star(l *level, rel *cache.Relation, alias string) {
 			l.add(own[i], col.Name, true)
 		}
 		if len(rel.Columns) == 0 {
-			l.cols = append(l.cols, ident(alias)+".*")
+			l.cols = append(l.cols, c.starOf(alias))
 		}
 		return
 	}
-	l.cols = append(l.cols, ident(alias)+".*")
+	l.cols = append(l.cols, c.starOf(alias))
 	for i, col := range rel.Columns {
 		l.names = append(l.names, col.Name)
 		l.groupBy = append(l.groupBy, own[i])
@@ -456,9 +469,9 @@ func (c *renderer) read(p *readPlan, from, with string) *Plan {
 	case "exact":
 		total = "(SELECT pg_catalog.count(*) FROM " + q.from + q.where + ")"
 	case "planned":
-		pl.CountSQL = "SELECT 1 FROM " + q.from + q.where
+		pl.CountSQL = "SELECT 1  FROM " + q.from + q.where
 	case "estimated":
-		pl.CountSQL = "SELECT 1 FROM " + q.from + q.where
+		pl.CountSQL = "SELECT 1  FROM " + q.from + q.where
 		pl.EstimateAbove = c.opts.MaxRows
 		if c.opts.MaxRows != nil {
 			total = "(SELECT pg_catalog.count(*) FROM (" + pl.CountSQL + " LIMIT " + strconv.FormatInt(*c.opts.MaxRows+1, 10) + ") _pgrest_c)"
@@ -472,14 +485,20 @@ func (c *renderer) read(p *readPlan, from, with string) *Plan {
 		return pl
 	}
 	var sql strings.Builder
+	rows := q.String()
+	if c.rootStar != "" {
+		// An inlined CTE: the plan is the same as the subquery's.
+		sql.WriteString("WITH pgrst_source AS (" + rows + ") ")
+		rows = "SELECT * FROM pgrst_source"
+	}
 	sql.WriteString(with)
 	sql.WriteString("SELECT ")
 	sql.WriteString(total)
 	sql.WriteString(" AS total, pg_catalog.count(*) AS page_total, ")
 	sql.WriteString(bodyColumns(media, q.names))
 	sql.WriteString(", " + responseSettings + " FROM (")
-	sql.WriteString(q.String())
-	sql.WriteString(") _pgrest_t")
+	sql.WriteString(rows)
+	sql.WriteString(") _postgrest_t")
 	pl.SQL = sql.String()
 	if media.explain != "" {
 		// The plan is the whole statement's, aggregation included.

@@ -53,7 +53,7 @@ func (c *renderer) write(m *mutatePlan) *Plan {
 	}
 	sql := "WITH " + ident(alias) + " AS (" + mutation + ") SELECT " + total + " AS total, pg_catalog.count(*) AS page_total, " +
 		body + ", " + responseSettings + " FROM (SELECT " +
-		cols + " FROM " + from + ") _pgrest_t"
+		cols + " FROM " + from + ") _postgrest_t"
 	stream := media.ndjson && m.representation
 	if stream {
 		sql = streamStatement("WITH "+ident(alias)+" AS ("+mutation+") ", total, media, "SELECT "+cols+" FROM "+from)

@@ -376,8 +376,8 @@ type stateKey struct{}
 type reqState struct {
 	d    *derived
 	role string
-	// queries are the statements log-query shows once the status is known.
-	queries []string
+	// tx records the statements log-query shows once the status is known.
+	tx *executor.TxContext
 }
 
 // withDerived pins the current configuration to the request, once, at the

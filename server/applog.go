@@ -95,7 +95,8 @@ func (t *textLog) Write(p []byte) (int, error) {
 
 // oneLine writes multi-line SQL on one line, as PostgREST logs it.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	// As PostgREST: line breaks become spaces, other spacing is kept.
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
 }
 
 // SetAccessLog sends the per-request log to w in PostgREST's format (the
@@ -136,10 +137,11 @@ func WarnDeprecated(log zerolog.Logger, cfg *config.Config) {
 		" See the migration guide on how to update: https://github.com/PostgREST/postgrest/blob/main/CHANGELOG.md#migration-to-v16")
 }
 
-// setLogQueries records the request's statements for log-query.
-func setLogQueries(r *http.Request, stmts []string) {
+// setLogQueries makes the request's transaction record the statements
+// it sends, for log-query.
+func setLogQueries(r *http.Request, tc *executor.TxContext) {
 	if st := stateOf(r); st != nil {
-		st.queries = stmts
+		st.tx = tc
 	}
 }
 
@@ -148,10 +150,10 @@ func setLogQueries(r *http.Request, stmts []string) {
 // at the log level (5xx at error, 4xx and 5xx at warn, all at info and
 // debug, none at crit).
 func (a *App) logQueries(st *reqState, level string, status int) {
-	if len(st.queries) == 0 || !logsStatus(level, status) {
+	if st.tx == nil || !logsStatus(level, status) {
 		return
 	}
-	for _, q := range st.queries {
+	for _, q := range st.tx.Sent {
 		a.log.Log().Str("query", q).Send()
 	}
 }

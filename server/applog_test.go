@@ -54,7 +54,7 @@ func TestTextLog(t *testing.T) {
 	log.Error().Err(errString("boom")).Msg("failed")
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	stamp := `^[0-9]{2}/[A-Z][a-z]{2}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}: `
-	want := []string{"API server listening on 127.0.0.1:3000", "SELECT 1 FROM x", "failed: boom"}
+	want := []string{"API server listening on 127.0.0.1:3000", "SELECT 1   FROM x", "failed: boom"}
 	if len(lines) != len(want) {
 		t.Fatalf("lines:\n%s", buf.String())
 	}

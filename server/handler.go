@@ -113,7 +113,8 @@ func (a *App) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	tc.Check = writeCheck(req, plan)
 	if cfg.LogQuery {
-		setLogQueries(r, executor.Statements(plan, tc))
+		tc.Record = true
+		setLogQueries(r, tc)
 	}
 	applied := preferenceApplied(req, plan, cfg.DBTxEnd)
 	if plan.Stream {
