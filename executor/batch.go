@@ -2,6 +2,8 @@ package executor
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -21,13 +23,28 @@ type Tx struct {
 	// left them: every plan starts from them, as it would alone, and
 	// what one plan sets does not leak into the next.
 	response map[string]string
+	// held are the transaction-local settings the transaction holds now,
+	// as far as known: a step sends only those it needs that differ.
+	held map[string]string
+	// dirty: the last step may have left response settings of its own.
+	dirty bool
+	// Careful makes every step set its settings and reset the response
+	// settings, known or not (a batch run again after a step was found
+	// to have set them unforeseen).
+	Careful bool
 	// opening is BEGIN and the request settings when not sent yet: they go
 	// with the first plans when those are prepared on this connection
 	// already (else they would be prepared before the role is set).
 	opening []*pgx.QueuedQuery
 	// settings is the settings statement, prepared once the opening ran.
 	settings string
+	// committed: COMMIT went with the last steps.
+	committed bool
 }
+
+// ErrRedo: a step read response settings an earlier step left behind;
+// the transaction must be aborted and the batch run again with Careful.
+var ErrRedo = errors.New("executor: a step saw an earlier step's response settings")
 
 // Step is one plan of a transaction and the transaction-local settings
 // it needs before its statement (search_path of its schema, a function's
@@ -35,6 +52,9 @@ type Tx struct {
 type Step struct {
 	Plan     *planner.Plan
 	Settings map[string]string
+	// Opaque: the step runs SQL of the user's that may set settings (a
+	// function, a write's triggers), so the next step sets all it needs.
+	Opaque bool
 }
 
 // Begin opens a transaction as tc's role with tc's settings; isolationLevel
@@ -62,6 +82,12 @@ func (x *Executor) begin(ctx context.Context, tc *TxContext, isolationLevel stri
 	t := &Tx{x: x, conn: conn, response: map[string]string{"response.headers": "", "response.status": ""}, settings: sql}
 	t.opening = b.QueuedQueries
 	if tc.PreRequest == "" {
+		// Nothing set response settings yet (unset reads as empty), and
+		// the search path is the one just set, unless the role sets it.
+		t.held = map[string]string{"response.headers": "", "response.status": ""}
+		if _, ok := tc.RoleSettings["search_path"]; !ok {
+			t.held["search_path"] = tc.SearchPath
+		}
 		return t, nil
 	}
 	if err := t.open(ctx); err != nil {
@@ -75,6 +101,7 @@ func (x *Executor) begin(ctx context.Context, tc *TxContext, isolationLevel stri
 			var h, st string
 			err := r.Scan(&h, &st)
 			t.response["response.headers"], t.response["response.status"] = h, st
+			t.held = map[string]string{"response.headers": h, "response.status": st}
 			return err
 		})
 		if err := conn.SendBatch(ctx, b).Close(); err != nil {
@@ -96,12 +123,19 @@ func (t *Tx) open(ctx context.Context) error {
 	return nil
 }
 
-// Run sends the steps' statements in one round trip, in order. It returns
-// a result per step that ran; on error, failed is the index of the step
-// that failed (-1: the transaction's start). After an error the
-// transaction is aborted: the caller ends it with Abort.
-func (t *Tx) Run(ctx context.Context, steps []Step) (results []*Result, failed int, err error) {
-	b, stmts, results, cur := t.queue(steps)
+// Run sends the steps' statements in one round trip, in order, and
+// COMMIT after them when commit is set (the caller knows nothing after
+// them can fail). It returns a result per step that ran; on error, failed
+// is the index of the step that failed (-1: the transaction's start).
+// After an error the transaction is aborted: the caller ends it with
+// Abort (and on ErrRedo runs the batch again with Careful).
+func (t *Tx) Run(ctx context.Context, steps []Step, commit bool) (results []*Result, failed int, err error) {
+	held := maps.Clone(t.held)
+	b, stmts, results, cur, reset := t.queue(steps)
+	if commit {
+		b.Queue("COMMIT")
+		stmts = append(stmts, "COMMIT")
+	}
 	folded := t.opening != nil
 	if folded && t.x.cached && !t.x.prepared.has(t.conn.Conn(), append(stmts, t.settings)) {
 		folded = false
@@ -125,17 +159,55 @@ func (t *Tx) Run(ctx context.Context, steps []Step) (results []*Result, failed i
 			// before the role switch: start over the careful way.
 			rollback(t.conn)
 			t.opening = requeue(b.QueuedQueries[:2])
+			t.held = held
 			if err = t.open(ctx); err != nil {
 				return nil, -1, err
 			}
-			return t.Run(ctx, steps)
+			return t.Run(ctx, steps, commit)
 		}
-		return results[:max(*cur, 0)], *cur, err
+		done := results[:max(*cur, 0)]
+		if t.stale(done, reset) {
+			return done, -1, ErrRedo
+		}
+		return done, *cur, err
 	}
 	if t.x.cached {
 		t.x.prepared.add(t.conn.Conn(), append(stmts, t.settings))
 	}
+	t.committed = commit
+	if t.stale(results, reset) {
+		return results, -1, ErrRedo
+	}
+	if !t.baseline(results[len(results)-1]) {
+		// The next step resets them.
+		delete(t.held, "response.headers")
+		delete(t.held, "response.status")
+	}
 	return results, -1, nil
+}
+
+// stale reports a step that ran after another left response settings
+// other than the baseline, with no reset between them: its answer (and
+// what its SQL read) is not what it would be alone.
+func (t *Tx) stale(results []*Result, reset []bool) bool {
+	for i := 0; i+1 < len(reset) && i < len(results); i++ {
+		if !reset[i+1] && !t.baseline(results[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// baseline reports a result whose response settings are pre-request's.
+func (t *Tx) baseline(res *Result) bool {
+	return res.Plan != nil || (deref(res.RespHeaders) == t.response["response.headers"] && deref(res.RespStatus) == t.response["response.status"])
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // requeue copies queued statements without their callbacks.
@@ -148,32 +220,49 @@ func requeue(qs []*pgx.QueuedQuery) []*pgx.QueuedQuery {
 }
 
 // queue queues the steps' statements; cur tracks the step whose results
-// are being read.
-func (t *Tx) queue(steps []Step) (b *pgx.Batch, stmts []string, results []*Result, cur *int) {
+// are being read, reset[i] says step i's response settings were reset
+// before it.
+func (t *Tx) queue(steps []Step) (b *pgx.Batch, stmts []string, results []*Result, cur *int, reset []bool) {
 	b = &pgx.Batch{}
 	cur = new(int)
 	results = make([]*Result, len(steps))
+	reset = make([]bool, len(steps))
 	for i, s := range steps {
 		res := &Result{}
 		results[i] = res
 		at := func(fn func(pgx.Rows) error) func(pgx.Rows) error {
 			return func(rows pgx.Rows) error { *cur = i; return fn(rows) }
 		}
-		settings := make(map[string]string, len(s.Settings)+len(t.response))
-		for k, v := range t.response {
-			settings[k] = v
+		if m := t.needs(s); len(m) > 0 {
+			_, reset[i] = m["response.status"]
+			q, args := localSettings(m)
+			b.Queue(q, args...).Query(at(func(pgx.Rows) error { return nil }))
 		}
-		for k, v := range s.Settings {
-			settings[k] = v
-		}
-		q, args := localSettings(settings)
-		b.Queue(q, args...).Query(at(func(pgx.Rows) error { return nil }))
 		queueStep(b, s.Plan, res, at)
 	}
 	for _, q := range b.QueuedQueries {
 		stmts = append(stmts, q.SQL)
 	}
-	return b, stmts, results, cur
+	return b, stmts, results, cur, reset
+}
+
+// needs is what a step must set before it runs: its settings and the
+// response settings, those the transaction is not known to hold already.
+func (t *Tx) needs(s Step) map[string]string {
+	m := make(map[string]string, len(s.Settings)+len(t.response))
+	for _, want := range []map[string]string{t.response, s.Settings} {
+		for k, v := range want {
+			if held, ok := t.held[k]; t.Careful || !ok || held != v {
+				m[k] = v
+			}
+		}
+	}
+	if s.Opaque {
+		clear(t.held)
+		return m
+	}
+	maps.Copy(t.held, m)
+	return m
 }
 
 // queueStep queues a plan's statements: its planned count, then the
@@ -231,6 +320,9 @@ func localSettings(m map[string]string) (string, []any) {
 // deferred constraints, so a rolled-back batch still reports them).
 func (t *Tx) Finish(ctx context.Context, rollbackAll bool) error {
 	defer t.release()
+	if t.committed {
+		return nil
+	}
 	end := "COMMIT"
 	if rollbackAll {
 		end = "ROLLBACK"

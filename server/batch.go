@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -135,7 +136,8 @@ func batchEnvelope(r *http.Request, cfg *config.Config, prefs request.Preference
 
 // run plans what it can before anything runs, then runs the operations in
 // one transaction: consecutive operations without references go to the
-// database in one round trip.
+// database in one round trip. A run that finds an operation saw response
+// settings an earlier one left is done again, resetting them before each.
 func (b *batch) run(tc *executor.TxContext) *opFailure {
 	for k := range b.ops {
 		if !b.ops[k].HasRefs() {
@@ -144,50 +146,69 @@ func (b *batch) run(tc *executor.TxContext) *opFailure {
 			}
 		}
 	}
+	f, redo := b.runTx(tc, false)
+	if redo {
+		b.out, b.results = b.out[:0], b.results[:0]
+		f, _ = b.runTx(tc, true)
+	}
+	return f
+}
+
+// runTx runs the operations in one transaction; redo: the transaction
+// was abandoned and must be run again carefully.
+func (b *batch) runTx(tc *executor.TxContext, careful bool) (f *opFailure, redo bool) {
 	tx, err := b.a.exec.Begin(b.ctx, tc, b.isolation())
 	if err != nil {
-		return &opFailure{-1, executor.ToAPIError(err, b.auth)}
+		return &opFailure{-1, executor.ToAPIError(err, b.auth)}, false
 	}
+	tx.Careful = careful
 	for k := 0; k < len(b.ops); {
 		j := k + 1
 		for j < len(b.ops) && !b.ops[j].HasRefs() {
 			j++
 		}
-		if f := b.runGroup(tx, k, j); f != nil {
+		if f, redo = b.runGroup(tx, k, j, tc.Rollback); f != nil || redo {
 			tx.Abort()
-			return f
+			return f, redo
 		}
 		k = j
 	}
 	if err := tx.Finish(b.ctx, tc.Rollback); err != nil {
-		return &opFailure{-1, executor.ToAPIError(err, b.auth)}
+		return &opFailure{-1, executor.ToAPIError(err, b.auth)}, false
 	}
-	return nil
+	return nil, false
 }
 
 // runGroup runs operations k..j-1; only k may have references, which the
-// results before it now resolve.
-func (b *batch) runGroup(tx *executor.Tx, k, j int) *opFailure {
+// results before it now resolve. The last group of a read-only batch
+// commits in the same round trip: there is nothing to undo.
+func (b *batch) runGroup(tx *executor.Tx, k, j int, rollback bool) (*opFailure, bool) {
 	if b.ops[k].HasRefs() {
 		op, aerr := b.ops[k].Resolve(k, b.results)
 		if aerr != nil {
-			return &opFailure{k, apierr.As(aerr)}
+			return &opFailure{k, apierr.As(aerr)}, false
 		}
 		if f := b.prepare(k, op); f != nil {
-			return f
+			return f, false
 		}
 	}
 	steps := make([]executor.Step, 0, j-k)
 	for i := k; i < j; i++ {
-		steps = append(steps, executor.Step{Plan: b.plans[i], Settings: b.stepSettings(i)})
+		p := b.plans[i]
+		opaque := b.reqs[i].Action != request.ActRead || p.Explain != ""
+		steps = append(steps, executor.Step{Plan: p, Settings: b.stepSettings(i), Opaque: opaque})
 		if b.cfg.LogQuery {
-			b.a.log.WithLevel(LogLevel(b.cfg.LogLevel)).Str("query", b.plans[i].SQL).Msg("main query")
+			b.a.log.WithLevel(LogLevel(b.cfg.LogLevel)).Str("query", p.SQL).Msg("main query")
 		}
 	}
-	results, failed, err := tx.Run(b.ctx, steps)
+	commit := j == len(b.ops) && !rollback && b.readOnly()
+	results, failed, err := tx.Run(b.ctx, steps, commit)
+	if errors.Is(err, executor.ErrRedo) {
+		return nil, true
+	}
 	for i, res := range results {
 		if f := b.record(k+i, res); f != nil {
-			return f
+			return f, false
 		}
 	}
 	if err != nil {
@@ -195,9 +216,19 @@ func (b *batch) runGroup(tx *executor.Tx, k, j int) *opFailure {
 		if failed >= 0 {
 			op = k + failed
 		}
-		return &opFailure{op, executor.ToAPIError(err, b.auth)}
+		return &opFailure{op, executor.ToAPIError(err, b.auth)}, false
 	}
-	return nil
+	return nil, false
+}
+
+// readOnly: every operation only reads.
+func (b *batch) readOnly() bool {
+	for _, p := range b.plans {
+		if p == nil || !p.ReadOnly {
+			return false
+		}
+	}
+	return true
 }
 
 // prepare reads an operation through the request parser and plans it.
