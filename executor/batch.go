@@ -26,8 +26,6 @@ type Tx struct {
 	// held are the transaction-local settings the transaction holds now,
 	// as far as known: a step sends only those it needs that differ.
 	held map[string]string
-	// dirty: the last step may have left response settings of its own.
-	dirty bool
 	// Careful makes every step set its settings and reset the response
 	// settings, known or not (a batch run again after a step was found
 	// to have set them unforeseen).
