@@ -40,6 +40,35 @@ type Tx struct {
 	committed bool
 }
 
+// End is how a Run ends the transaction.
+type End int
+
+const (
+	// Open leaves the transaction open (Finish ends it).
+	Open End = iota
+	// Commit commits in the same round trip: the caller knows nothing after
+	// the steps can fail, or that there is nothing to undo.
+	Commit
+	// CommitGuarded commits in the same round trip too, unless a step
+	// changes the response settings (which could make its answer an
+	// error): then nothing is committed and Run returns ErrUnfold.
+	CommitGuarded
+)
+
+// ErrUnfold: a step changed the response settings in a run that was to
+// commit with its steps; nothing was committed. Run the batch again,
+// committing on its own.
+var ErrUnfold = errors.New("executor: a step changed the response settings before a folded COMMIT")
+
+// guardMark marks the error a guard raises.
+const guardMark = "pgrest-batch-guard"
+
+// guardSQL is true while the response settings are unset or empty, and
+// fails (22P02, naming guardMark) otherwise; it reads the settings, so
+// the planner cannot fold it to a constant.
+const guardSQL = `(CASE WHEN coalesce(current_setting('response.headers', true), '') <> '' OR coalesce(current_setting('response.status', true), '') <> ''` +
+	` THEN ('` + guardMark + ` ' || coalesce(current_setting('response.status', true), ''))::int END) IS NULL`
+
 // ErrRedo: a step read response settings an earlier step left behind;
 // the transaction must be aborted and the batch run again with Careful.
 var ErrRedo = errors.New("executor: a step saw an earlier step's response settings")
@@ -127,11 +156,15 @@ func (t *Tx) open(ctx context.Context) error {
 // is the index of the step that failed (-1: the transaction's start).
 // After an error the transaction is aborted: the caller ends it with
 // Abort (and on ErrRedo runs the batch again with Careful).
-func (t *Tx) Run(ctx context.Context, steps []Step, commit bool) (results []*Result, failed int, err error) {
+func (t *Tx) Run(ctx context.Context, steps []Step, end End) (results []*Result, failed int, err error) {
+	if end == CommitGuarded && (t.response["response.headers"] != "" || t.response["response.status"] != "") {
+		end = Open // the guard knows empty settings only
+	}
 	held := maps.Clone(t.held)
-	b, stmts, results, cur, reset := t.queue(steps)
-	if commit {
-		b.Queue("COMMIT")
+	b, stmts, results, cur, reset := t.queue(steps, end == CommitGuarded)
+	if end != Open {
+		// A failing COMMIT (a deferred constraint) is the batch's own error.
+		b.Queue("COMMIT").Query(func(rows pgx.Rows) error { *cur = -1; rows.Close(); return rows.Err() })
 		stmts = append(stmts, "COMMIT")
 	}
 	folded := t.opening != nil
@@ -161,7 +194,10 @@ func (t *Tx) Run(ctx context.Context, steps []Step, commit bool) (results []*Res
 			if err = t.open(ctx); err != nil {
 				return nil, -1, err
 			}
-			return t.Run(ctx, steps, commit)
+			return t.Run(ctx, steps, end)
+		}
+		if isGuard(err) {
+			return nil, -1, ErrUnfold
 		}
 		done := results[:max(*cur, 0)]
 		if t.stale(done, reset) {
@@ -172,7 +208,7 @@ func (t *Tx) Run(ctx context.Context, steps []Step, commit bool) (results []*Res
 	if t.x.cached {
 		t.x.prepared.add(t.conn.Conn(), append(stmts, t.settings))
 	}
-	t.committed = commit
+	t.committed = end != Open
 	if t.stale(results, reset) {
 		return results, -1, ErrRedo
 	}
@@ -208,6 +244,11 @@ func deref(s *string) string {
 	return *s
 }
 
+func isGuard(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "22P02" && strings.Contains(pe.Message, guardMark)
+}
+
 // requeue copies queued statements without their callbacks.
 func requeue(qs []*pgx.QueuedQuery) []*pgx.QueuedQuery {
 	out := make([]*pgx.QueuedQuery, len(qs))
@@ -220,7 +261,10 @@ func requeue(qs []*pgx.QueuedQuery) []*pgx.QueuedQuery {
 // queue queues the steps' statements; cur tracks the step whose results
 // are being read, reset[i] says step i's response settings were reset
 // before it.
-func (t *Tx) queue(steps []Step) (b *pgx.Batch, stmts []string, results []*Result, cur *int, reset []bool) {
+//
+// guarded: before every step after the first, and after the last, a guard
+// checks the response settings are still empty; they need no reset then.
+func (t *Tx) queue(steps []Step, guarded bool) (b *pgx.Batch, stmts []string, results []*Result, cur *int, reset []bool) {
 	b = &pgx.Batch{}
 	cur = new(int)
 	results = make([]*Result, len(steps))
@@ -231,12 +275,20 @@ func (t *Tx) queue(steps []Step) (b *pgx.Batch, stmts []string, results []*Resul
 		at := func(fn func(pgx.Rows) error) func(pgx.Rows) error {
 			return func(rows pgx.Rows) error { *cur = i; return fn(rows) }
 		}
-		if m := t.needs(s); len(m) > 0 {
-			_, reset[i] = m["response.status"]
-			q, args := localSettings(m)
+		m := t.needs(s)
+		_, reset[i] = m["response.status"]
+		if guarded {
+			delete(m, "response.headers")
+			delete(m, "response.status")
+		}
+		if len(m) > 0 || (guarded && i > 0) {
+			q, args := localSettings(m, guarded && i > 0)
 			b.Queue(q, args...).Query(at(func(pgx.Rows) error { return nil }))
 		}
 		queueStep(b, s.Plan, res, at)
+	}
+	if guarded {
+		b.Queue("SELECT WHERE " + guardSQL).Query(func(pgx.Rows) error { return nil })
 	}
 	for _, q := range b.QueuedQueries {
 		stmts = append(stmts, q.SQL)
@@ -299,8 +351,9 @@ func queueStep(b *pgx.Batch, p *planner.Plan, res *Result, at func(func(pgx.Rows
 }
 
 // localSettings sets transaction-local settings in one SELECT; names come
-// from configuration or the catalog, values are parameters.
-func localSettings(m map[string]string) (string, []any) {
+// from configuration or the catalog, values are parameters. With guard,
+// the guard runs first (a WHERE runs before the SELECT list).
+func localSettings(m map[string]string, guard bool) (string, []any) {
 	var sb strings.Builder
 	args := make([]any, 0, 2*len(m))
 	sb.WriteString("SELECT ")
@@ -310,6 +363,9 @@ func localSettings(m map[string]string) (string, []any) {
 		}
 		args = append(args, k, m[k])
 		sb.WriteString("set_config($" + strconv.Itoa(2*i+1) + ", $" + strconv.Itoa(2*i+2) + ", true)")
+	}
+	if guard {
+		sb.WriteString(" WHERE " + guardSQL)
 	}
 	return sb.String(), args
 }

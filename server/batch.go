@@ -41,6 +41,9 @@ type batch struct {
 	results []any
 	keep    bool
 	out     []opResponse
+	// careful and unfold: the batch runs again, resetting the response
+	// settings before every operation, or committing on its own.
+	careful, unfold bool
 }
 
 // encode writes the responses; bodies are JSON already, and are not
@@ -137,7 +140,8 @@ func batchEnvelope(r *http.Request, cfg *config.Config, prefs request.Preference
 // run plans what it can before anything runs, then runs the operations in
 // one transaction: consecutive operations without references go to the
 // database in one round trip. A run that finds an operation saw response
-// settings an earlier one left is done again, resetting them before each.
+// settings an earlier one left is done again, resetting them before each;
+// one whose folded COMMIT a guard stopped is done again committing apart.
 func (b *batch) run(tc *executor.TxContext) *opFailure {
 	for k := range b.ops {
 		if !b.ops[k].HasRefs() {
@@ -146,30 +150,31 @@ func (b *batch) run(tc *executor.TxContext) *opFailure {
 			}
 		}
 	}
-	f, redo := b.runTx(tc, false)
-	if redo {
-		b.out, b.results = b.out[:0], b.results[:0]
-		f, _ = b.runTx(tc, true)
+	var f *opFailure
+	for again := true; again; {
+		if f, again = b.runTx(tc); again {
+			b.out, b.results = b.out[:0], b.results[:0]
+		}
 	}
 	return f
 }
 
-// runTx runs the operations in one transaction; redo: the transaction
-// was abandoned and must be run again carefully.
-func (b *batch) runTx(tc *executor.TxContext, careful bool) (f *opFailure, redo bool) {
+// runTx runs the operations in one transaction; again: the transaction
+// was abandoned and must be run again (carefully, or unfolded).
+func (b *batch) runTx(tc *executor.TxContext) (f *opFailure, again bool) {
 	tx, err := b.a.exec.Begin(b.ctx, tc, b.isolation())
 	if err != nil {
 		return &opFailure{-1, executor.ToAPIError(err, b.auth)}, false
 	}
-	tx.Careful = careful
+	tx.Careful = b.careful
 	for k := 0; k < len(b.ops); {
 		j := k + 1
 		for j < len(b.ops) && !b.ops[j].HasRefs() {
 			j++
 		}
-		if f, redo = b.runGroup(tx, k, j, tc.Rollback); f != nil || redo {
+		if f, again = b.runGroup(tx, k, j, tc.Rollback); f != nil || again {
 			tx.Abort()
-			return f, redo
+			return f, again
 		}
 		k = j
 	}
@@ -201,9 +206,13 @@ func (b *batch) runGroup(tx *executor.Tx, k, j int, rollback bool) (*opFailure, 
 			b.a.log.WithLevel(LogLevel(b.cfg.LogLevel)).Str("query", p.SQL).Msg("main query")
 		}
 	}
-	commit := j == len(b.ops) && !rollback && b.readOnly()
-	results, failed, err := tx.Run(b.ctx, steps, commit)
-	if errors.Is(err, executor.ErrRedo) {
+	results, failed, err := tx.Run(b.ctx, steps, b.end(j, rollback))
+	switch {
+	case errors.Is(err, executor.ErrRedo) && !b.careful:
+		b.careful = true
+		return nil, true
+	case errors.Is(err, executor.ErrUnfold) && !b.unfold:
+		b.unfold = true
 		return nil, true
 	}
 	for i, res := range results {
@@ -221,14 +230,27 @@ func (b *batch) runGroup(tx *executor.Tx, k, j int, rollback bool) (*opFailure, 
 	return nil, false
 }
 
-// readOnly: every operation only reads.
-func (b *batch) readOnly() bool {
+// end says how the group ending at j ends the transaction: the last one
+// commits in its own round trip when the batch only reads, or when no
+// answer can turn out an error once the rows are back (checks, singular
+// or ranged reads, EXPLAIN); a guard catches the response settings.
+func (b *batch) end(j int, rollback bool) executor.End {
+	if j < len(b.ops) || rollback {
+		return executor.Open
+	}
+	readOnly := true
 	for _, p := range b.plans {
-		if p == nil || !p.ReadOnly {
-			return false
+		readOnly = readOnly && p.ReadOnly
+	}
+	if readOnly {
+		return executor.Commit
+	}
+	for i, p := range b.plans {
+		if b.unfold || writeCheck(b.reqs[i], p) != nil || p.Singular || p.Offset > 0 || p.Explain != "" {
+			return executor.Open
 		}
 	}
-	return true
+	return executor.CommitGuarded
 }
 
 // prepare reads an operation through the request parser and plans it.
