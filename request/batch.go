@@ -76,6 +76,18 @@ type wireOp struct {
 // reference are checked here, before anything runs. On error, bad is the
 // operation at fault (-1 for the batch as a whole).
 func ParseBatch(body []byte, maxOps int) (ops []BatchOp, bad int, err error) {
+	if ws := decodeOps(body, maxOps); ws != nil {
+		ops = make([]BatchOp, len(ws))
+		for k, w := range ws {
+			op, err := buildOp(k, w)
+			if err != nil {
+				return nil, k, err
+			}
+			ops[k] = *op
+		}
+		return ops, -1, nil
+	}
+	// Something is wrong: read operation by operation, to say which.
 	var raws []json.RawMessage
 	if err := json.Unmarshal(body, &raws); err != nil {
 		return nil, -1, apierr.BatchInvalid(err.Error())
@@ -108,6 +120,32 @@ func parseOp(k int, raw json.RawMessage) (*BatchOp, *apierr.Error) {
 		}
 		return nil, apierr.BatchInvalid(msg)
 	}
+	return buildOp(k, &w)
+}
+
+// decodeOps reads a well-formed batch in one pass; nil when it is not one
+// (empty, too long, an operation that is not an object or has unknown
+// fields, trailing text), which parseOp then reports.
+func decodeOps(body []byte, maxOps int) []*wireOp {
+	var ws []*wireOp
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&ws) != nil || len(ws) == 0 || (maxOps > 0 && len(ws) > maxOps) {
+		return nil
+	}
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
+		return nil
+	}
+	for _, w := range ws {
+		if w == nil {
+			return nil
+		}
+	}
+	return ws
+}
+
+// buildOp checks a decoded operation and makes it a BatchOp.
+func buildOp(k int, w *wireOp) (*BatchOp, *apierr.Error) {
 	op := &BatchOp{Method: strings.ToUpper(w.Method), Path: w.Path, Headers: http.Header{}}
 	if !batchMethods[op.Method] {
 		return nil, apierr.BatchOperationInvalid(k, "method '"+w.Method+"' (use GET, HEAD, POST, PATCH, PUT or DELETE)")

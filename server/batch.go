@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -44,6 +45,7 @@ type batch struct {
 	// careful and unfold: the batch runs again, resetting the response
 	// settings before every operation, or committing on its own.
 	careful, unfold bool
+	paths           map[string]string // search paths by schema
 }
 
 // encode writes the responses; bodies are JSON already, and are not
@@ -55,14 +57,46 @@ func (b *batch) encode() []byte {
 		if i > 0 {
 			buf.WriteByte(',')
 		}
-		buf.WriteString(`{"status":` + strconv.Itoa(o.Status) + `,"headers":`)
-		buf.Write(encodeJSON(o.Headers))
+		buf.WriteString(`{"status":` + strconv.Itoa(o.Status) + `,"headers":{`)
+		for i, k := range sortedHeaderNames(o.Headers) {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			writeJSONString(&buf, k)
+			buf.WriteByte(':')
+			writeJSONString(&buf, o.Headers[k])
+		}
+		buf.WriteByte('}')
 		buf.WriteString(`,"body":`)
 		buf.Write(o.Body)
 		buf.WriteByte('}')
 	}
 	buf.WriteByte(']')
 	return buf.Bytes()
+}
+
+func sortedHeaderNames(h map[string]string) []string {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// writeJSONString writes s as a JSON string: as it is when it is plain
+// printable ASCII (header names and values nearly always are), else as
+// encoding/json writes it.
+func writeJSONString(buf *bytes.Buffer, s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			buf.Write(encodeJSON(s))
+			return
+		}
+	}
+	buf.WriteByte('"')
+	buf.WriteString(s)
+	buf.WriteByte('"')
 }
 
 // opResponse is one operation's answer in the batch's response.
@@ -92,7 +126,7 @@ func (a *App) serveBatch(w http.ResponseWriter, r *http.Request, rt *derived, sn
 	}
 	ops, bad, aerr := request.ParseBatch(body, cfg.BatchMaxOperations)
 	b := &batch{a: a, ctx: r.Context(), cfg: cfg, snap: snap, opts: planOptions(cfg), auth: !who.Anonymous, ops: ops,
-		reqs: make([]*request.Request, len(ops)), plans: make([]*planner.Plan, len(ops))}
+		reqs: make([]*request.Request, len(ops)), plans: make([]*planner.Plan, len(ops)), paths: map[string]string{}}
 	if aerr != nil {
 		a.fail(w, cfg, b.failure(&opFailure{bad, apierr.As(aerr)}))
 		return
@@ -277,7 +311,13 @@ func (b *batch) prepare(k int, op *request.BatchOp) *opFailure {
 // stepSettings: the operation's own schema on the search path and its
 // function's hoisted settings.
 func (b *batch) stepSettings(k int) map[string]string {
-	m := map[string]string{"search_path": searchPath(b.reqs[k].Schema, b.cfg.DBExtraSearchPath)}
+	schema := b.reqs[k].Schema
+	path, ok := b.paths[schema]
+	if !ok {
+		path = searchPath(schema, b.cfg.DBExtraSearchPath)
+		b.paths[schema] = path
+	}
+	m := map[string]string{"search_path": path}
 	for n, v := range b.plans[k].Settings {
 		m[n] = v
 	}
@@ -398,7 +438,7 @@ func (r *recorder) response() opResponse {
 	case len(body) == 0:
 		resp.Body = json.RawMessage("null")
 	case isJSONType(r.h.Get("Content-Type")) && json.Valid(body):
-		resp.Body = append(json.RawMessage{}, body...)
+		resp.Body = body // the recorder is not used again
 	default:
 		resp.Body = encodeJSON(string(body))
 	}
