@@ -36,6 +36,13 @@ type Tx struct {
 	opening []*pgx.QueuedQuery
 	// settings is the settings statement, prepared once the opening ran.
 	settings string
+	// implicit is the opening without BEGIN when the transaction's level
+	// is the default: a batch sent whole in one round trip that commits at
+	// its end is one transaction without BEGIN and COMMIT (PostgreSQL's
+	// pipelining), as a single request's.
+	implicit *pgx.QueuedQuery
+	// explicit is the opening with BEGIN, kept to start over with.
+	explicit []*pgx.QueuedQuery
 	// committed: COMMIT went with the last steps.
 	committed bool
 }
@@ -108,6 +115,11 @@ func (x *Executor) begin(ctx context.Context, tc *TxContext, isolationLevel stri
 	b.Queue(sql, args...)
 	t := &Tx{x: x, conn: conn, response: map[string]string{"response.headers": "", "response.status": ""}, settings: sql}
 	t.opening = b.QueuedQueries
+	t.explicit = requeue(b.QueuedQueries)
+	if defaultIsolation(isolationLevel) && defaultIsolation(tc.RoleIsolation) {
+		isql, iargs := settingsStatement(tc, nil, true, false)
+		t.implicit = &pgx.QueuedQuery{SQL: isql, Arguments: iargs}
+	}
 	if tc.PreRequest == "" {
 		// Nothing set response settings yet (unset reads as empty), and
 		// the search path is the one just set, unless the role sets it.
@@ -162,14 +174,27 @@ func (t *Tx) Run(ctx context.Context, steps []Step, end End) (results []*Result,
 	}
 	held := maps.Clone(t.held)
 	b, stmts, results, cur, reset := t.queue(steps, end == CommitGuarded)
-	if end != Open {
+	folded := t.opening != nil
+	implicit := folded && end != Open && t.implicit != nil && t.x.cached && !t.x.explicitBegin.Load()
+	commit := func() {
 		// A failing COMMIT (a deferred constraint) is the batch's own error.
 		b.Queue("COMMIT").Query(func(rows pgx.Rows) error { *cur = -1; rows.Close(); return rows.Err() })
 		stmts = append(stmts, "COMMIT")
 	}
-	folded := t.opening != nil
-	if folded && t.x.cached && !t.x.prepared.has(t.conn.Conn(), append(stmts, t.settings)) {
-		folded = false
+	if !implicit && end != Open {
+		commit()
+	}
+	// The implicit settings statement names no schema object: unlike the
+	// steps', it may be prepared before the role is set.
+	settings, check := t.settings, append(stmts, t.settings)
+	if implicit {
+		settings, check = t.implicit.SQL, stmts
+	}
+	if folded && t.x.cached && !t.x.prepared.has(t.conn.Conn(), check) {
+		if implicit {
+			commit()
+		}
+		folded, implicit, settings = false, false, t.settings
 		if err = t.open(ctx); err != nil {
 			return nil, -1, err
 		}
@@ -178,6 +203,20 @@ func (t *Tx) Run(ctx context.Context, steps []Step, end End) (results []*Result,
 		*cur = -1
 		opening := t.opening
 		t.opening = nil
+		if implicit {
+			opening = []*pgx.QueuedQuery{{SQL: t.implicit.SQL, Arguments: t.implicit.Arguments}}
+			// The commit comes with the Sync, after the last statement: a
+			// failure then (a deferred constraint) is the batch's own.
+			last := b.QueuedQueries[len(b.QueuedQueries)-1]
+			fn := last.Fn
+			last.Fn = func(br pgx.BatchResults) error {
+				if err := fn(br); err != nil {
+					return err
+				}
+				*cur = -1
+				return nil
+			}
+		}
 		for _, q := range opening {
 			q.Exec(func(pgconn.CommandTag) error { return nil })
 		}
@@ -189,7 +228,7 @@ func (t *Tx) Run(ctx context.Context, steps []Step, end End) (results []*Result,
 			// A statement we thought prepared was not, and was parsed
 			// before the role switch: start over the careful way.
 			rollback(t.conn)
-			t.opening = requeue(b.QueuedQueries[:2])
+			t.opening = requeue(t.explicit)
 			t.held = held
 			if err = t.open(ctx); err != nil {
 				return nil, -1, err
@@ -199,6 +238,12 @@ func (t *Tx) Run(ctx context.Context, steps []Step, end End) (results []*Result,
 		if isGuard(err) {
 			return nil, -1, ErrUnfold
 		}
+		if implicit && isolationRefused(err) {
+			// The session's default level is not READ COMMITTED: nothing
+			// ran; BEGIN from now on.
+			t.x.explicitBegin.Store(true)
+			return nil, -1, ErrUnfold
+		}
 		done := results[:max(*cur, 0)]
 		if t.stale(done, reset) {
 			return done, -1, ErrRedo
@@ -206,7 +251,7 @@ func (t *Tx) Run(ctx context.Context, steps []Step, end End) (results []*Result,
 		return done, *cur, err
 	}
 	if t.x.cached {
-		t.x.prepared.add(t.conn.Conn(), append(stmts, t.settings))
+		t.x.prepared.add(t.conn.Conn(), append(stmts, settings))
 	}
 	t.committed = end != Open
 	if t.stale(results, reset) {

@@ -62,3 +62,24 @@ func TestBatchFoldedCommit(t *testing.T) {
 		t.Fatalf("%s orders, %s notes committed", o, n)
 	}
 }
+
+// A database whose default isolation is not READ COMMITTED: the batch
+// that would have gone without BEGIN is refused by PostgreSQL before
+// anything ran, and runs again with BEGIN, as before.
+func TestBatchFoldedDefaultIsolation(t *testing.T) {
+	db := NewDB(t, batchFoldFixture+`
+CREATE VIEW api.iso AS SELECT current_setting('transaction_isolation') AS iso;
+GRANT SELECT ON api.iso TO test_user;`)
+	SQL(t, db, `ALTER DATABASE `+db+` SET default_transaction_isolation = 'serializable'`)
+	p := startBatch(t, db, nil)
+	user := bearer(t, "test_user")
+	for i := 0; i < 3; i++ {
+		res := batchResults(t, p.batch(t, `[{"method": "GET", "path": "/iso"}, {"method": "POST", "path": "/orders", "body": {"customer": "c"}}]`, user))
+		jsonEq(t, res[0].Body, `[{"iso":"read committed"}]`)
+		res = batchResults(t, p.batch(t, `[{"method": "GET", "path": "/iso"}, {"method": "GET", "path": "/iso"}]`, user))
+		jsonEq(t, res[1].Body, `[{"iso":"read committed"}]`)
+	}
+	if n := scalar(t, db, "SELECT count(*) FROM orders"); n != "3" {
+		t.Fatalf("%s orders", n)
+	}
+}
