@@ -210,8 +210,8 @@ func (t *Tx) Run(ctx context.Context, steps []Step, end End) (results []*Result,
 			last := b.QueuedQueries[len(b.QueuedQueries)-1]
 			fn := last.Fn
 			last.Fn = func(br pgx.BatchResults) error {
-				if err := fn(br); err != nil {
-					return err
+				if ferr := fn(br); ferr != nil {
+					return ferr
 				}
 				*cur = -1
 				return nil
