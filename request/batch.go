@@ -47,6 +47,8 @@ type BatchOp struct {
 	tree any
 	// marks are the ${pointer} placeholders of Path.
 	marks []mark
+	// uri is Path parsed, when it has no placeholders.
+	uri *url.URL
 }
 
 // HasRefs reports whether the operation depends on earlier results.
@@ -168,9 +170,11 @@ func buildOp(k int, w *wireOp) (*BatchOp, *apierr.Error) {
 		return nil, err
 	}
 	if len(op.marks) == 0 {
-		if _, perr := url.ParseRequestURI(op.Path); perr != nil {
+		u, perr := url.ParseRequestURI(op.Path)
+		if perr != nil {
 			return nil, apierr.BatchOperationInvalid(k, "path '"+op.Path+"': "+perr.Error())
 		}
+		op.uri = u
 	}
 	if err = op.setBody(k, w.Body); err != nil {
 		return nil, err
@@ -459,7 +463,7 @@ func (op *BatchOp) Resolve(k int, results []any) (*BatchOp, error) {
 			last = m.end
 		}
 		sb.WriteString(op.Path[last:])
-		out.Path, out.marks = sb.String(), nil
+		out.Path, out.marks, out.uri = sb.String(), nil, nil
 		if _, perr := url.ParseRequestURI(out.Path); perr != nil {
 			return nil, apierr.BatchOperationInvalid(k, "path '"+out.Path+"': "+perr.Error())
 		}
@@ -518,9 +522,15 @@ func deepCopy(v any) any {
 // read by Parse exactly like a request of its own. The operation must have
 // no unresolved references.
 func (op *BatchOp) HTTPRequest(ctx context.Context, k int) (*http.Request, error) {
-	u, err := url.ParseRequestURI(op.Path)
-	if err != nil {
-		return nil, apierr.BatchOperationInvalid(k, "path '"+op.Path+"': "+err.Error())
+	var u *url.URL
+	if op.uri != nil {
+		c := *op.uri // the request's own: nothing edits the batch
+		u = &c
+	} else {
+		var err error
+		if u, err = url.ParseRequestURI(op.Path); err != nil {
+			return nil, apierr.BatchOperationInvalid(k, "path '"+op.Path+"': "+err.Error())
+		}
 	}
 	r := &http.Request{
 		Method: op.Method, URL: u, RequestURI: op.Path, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,

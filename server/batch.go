@@ -45,13 +45,19 @@ type batch struct {
 	// careful and unfold: the batch runs again, resetting the response
 	// settings before every operation, or committing on its own.
 	careful, unfold bool
-	paths           map[string]string // search paths by schema
+	paths           map[string]string            // search paths by schema
+	pathOnly        map[string]map[string]string // a step's settings that are its search path only
 }
 
 // encode writes the responses; bodies are JSON already, and are not
 // decoded and encoded again.
 func (b *batch) encode() []byte {
 	var buf bytes.Buffer
+	n := 2
+	for _, o := range b.out {
+		n += len(o.Body) + 64*len(o.Headers) + 32
+	}
+	buf.Grow(n)
 	buf.WriteByte('[')
 	for i, o := range b.out {
 		if i > 0 {
@@ -114,7 +120,7 @@ type opFailure struct {
 
 func (a *App) serveBatch(w http.ResponseWriter, r *http.Request, rt *derived, snap *cache.Snapshot, who *auth.Result) {
 	cfg := rt.cfg
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	if err != nil {
 		a.fail(w, cfg, apierr.BodyReadError(err))
 		return
@@ -126,7 +132,7 @@ func (a *App) serveBatch(w http.ResponseWriter, r *http.Request, rt *derived, sn
 	}
 	ops, bad, aerr := request.ParseBatch(body, cfg.BatchMaxOperations)
 	b := &batch{a: a, ctx: r.Context(), cfg: cfg, snap: snap, opts: planOptions(cfg), auth: !who.Anonymous, ops: ops,
-		reqs: make([]*request.Request, len(ops)), plans: make([]*planner.Plan, len(ops)), paths: map[string]string{}}
+		reqs: make([]*request.Request, len(ops)), plans: make([]*planner.Plan, len(ops)), paths: map[string]string{}, pathOnly: map[string]map[string]string{}}
 	if aerr != nil {
 		a.fail(w, cfg, b.failure(&opFailure{bad, apierr.As(aerr)}))
 		return
@@ -152,6 +158,17 @@ func (a *App) serveBatch(w http.ResponseWriter, r *http.Request, rt *derived, sn
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(out)
+}
+
+// readBody reads the body into one buffer of its announced length.
+func readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength <= 0 || r.ContentLength > 1<<26 {
+		return io.ReadAll(r.Body)
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	_, err := buf.ReadFrom(r.Body)
+	return buf.Bytes(), err
 }
 
 // batchEnvelope is the batch request itself as the transaction sees it:
@@ -317,6 +334,15 @@ func (b *batch) stepSettings(k int) map[string]string {
 		path = searchPath(schema, b.cfg.DBExtraSearchPath)
 		b.paths[schema] = path
 	}
+	if len(b.plans[k].Settings) == 0 {
+		// Shared by the steps of that schema: the executor only reads it.
+		if m, ok := b.pathOnly[schema]; ok {
+			return m
+		}
+		m := map[string]string{"search_path": path}
+		b.pathOnly[schema] = m
+		return m
+	}
 	m := map[string]string{"search_path": path}
 	for n, v := range b.plans[k].Settings {
 		m[n] = v
@@ -397,6 +423,7 @@ type recorder struct {
 	h      http.Header
 	status int
 	body   bytes.Buffer
+	first  []byte
 }
 
 func (r *recorder) Header() http.Header { return r.h }
@@ -407,14 +434,32 @@ func (r *recorder) WriteHeader(s int) {
 	}
 }
 
+// Write keeps a body written at once without copying it: the writers of
+// responses hand it bodies they do not touch again.
 func (r *recorder) Write(p []byte) (int, error) {
 	r.WriteHeader(http.StatusOK)
+	if r.body.Len() == 0 && r.first == nil {
+		r.first = p
+		return len(p), nil
+	}
+	if r.first != nil {
+		r.body.Write(r.first)
+		r.first = nil
+	}
 	return r.body.Write(p)
+}
+
+// bytes is the body written.
+func (r *recorder) bytes() []byte {
+	if r.first != nil {
+		return r.first
+	}
+	return r.body.Bytes()
 }
 
 // asError turns a recorded error answer back into the error it renders.
 func (r *recorder) asError() *apierr.Error {
-	e := &apierr.Error{Status: r.status, Body: r.body.Bytes(), Headers: map[string]string{}}
+	e := &apierr.Error{Status: r.status, Body: r.bytes(), Headers: map[string]string{}}
 	e.Code = strings.TrimPrefix(r.h.Get("Proxy-Status"), "PostgREST; error=")
 	for k := range r.h {
 		switch k {
@@ -431,9 +476,13 @@ func (r *recorder) asError() *apierr.Error {
 func (r *recorder) response() opResponse {
 	resp := opResponse{Status: r.status, Headers: map[string]string{}}
 	for k, vs := range r.h {
-		resp.Headers[k] = strings.Join(vs, ", ")
+		if len(vs) == 1 {
+			resp.Headers[k] = vs[0]
+		} else {
+			resp.Headers[k] = strings.Join(vs, ", ")
+		}
 	}
-	body := r.body.Bytes()
+	body := r.bytes()
 	switch {
 	case len(body) == 0:
 		resp.Body = json.RawMessage("null")
