@@ -322,7 +322,8 @@ func (t *Tx) queue(steps []Step, guarded bool) (b *pgx.Batch, stmts []string, re
 		}
 		m := t.needs(s)
 		_, reset[i] = m["response.status"]
-		if guarded {
+		if guarded && i > 0 {
+			// The guard before the step checks them instead.
 			delete(m, "response.headers")
 			delete(m, "response.status")
 		}

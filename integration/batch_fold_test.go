@@ -83,3 +83,25 @@ GRANT SELECT ON api.iso TO test_user;`)
 		t.Fatalf("%s orders", n)
 	}
 }
+
+// With references the batch runs in several round trips; the last one
+// commits, and starts from no response settings whatever the one before
+// it left.
+func TestBatchFoldedAfterReferences(t *testing.T) {
+	db := NewDB(t, batchFoldFixture)
+	p := startBatch(t, db, nil)
+	user := bearer(t, "test_user")
+	for i := 0; i < 2; i++ {
+		res := batchResults(t, p.batch(t, `[
+		  {"method": "POST", "path": "/rpc/accepted"},
+		  {"method": "POST", "path": "/orders", "headers": {"Prefer": "return=representation"}, "body": {"customer": {"$ref": "/0/status"}}},
+		  {"method": "GET", "path": "/orders?select=customer&id=eq.${/1/body/0/id}"}]`, user))
+		if res[0].Status != 202 || res[1].Status != 201 || res[2].Status != 200 {
+			t.Fatalf("statuses %d %d %d", res[0].Status, res[1].Status, res[2].Status)
+		}
+		jsonEq(t, res[2].Body, `[{"customer":"202"}]`)
+	}
+	if n := scalar(t, db, "SELECT count(*) FROM orders WHERE customer = '202'"); n != "2" {
+		t.Fatalf("%s orders", n)
+	}
+}
