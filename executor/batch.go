@@ -162,12 +162,12 @@ func (t *Tx) open(ctx context.Context) error {
 	return nil
 }
 
-// Run sends the steps' statements in one round trip, in order, and
-// COMMIT after them when commit is set (the caller knows nothing after
-// them can fail). It returns a result per step that ran; on error, failed
-// is the index of the step that failed (-1: the transaction's start).
-// After an error the transaction is aborted: the caller ends it with
-// Abort (and on ErrRedo runs the batch again with Careful).
+// Run sends the steps' statements in one round trip, in order, ending the
+// transaction there as end says. It returns a result per step that ran;
+// on error, failed is the index of the step that failed (-1: the
+// transaction's start or its COMMIT). After an error the transaction is
+// aborted: the caller ends it with Abort (and on ErrRedo runs the batch
+// again with Careful, on ErrUnfold again with Open).
 func (t *Tx) Run(ctx context.Context, steps []Step, end End) (results []*Result, failed int, err error) {
 	if end == CommitGuarded && (t.response["response.headers"] != "" || t.response["response.status"] != "") {
 		end = Open // the guard knows empty settings only
