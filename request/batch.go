@@ -389,6 +389,9 @@ var (
 
 // placeholders finds ${pointer} in a path; the pointer may be percent-encoded.
 func placeholders(k int, path string) ([]mark, *apierr.Error) {
+	if !strings.Contains(path, "$") && !strings.Contains(path, "%24") {
+		return nil, nil // every opener starts with one of them
+	}
 	var out []mark
 	lower := asciiLower(path) // same length as path, so indexes agree
 	for i := 0; i < len(path); i++ {
