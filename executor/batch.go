@@ -2,6 +2,8 @@ package executor
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"strconv"
 	"strings"
 
@@ -21,13 +23,62 @@ type Tx struct {
 	// left them: every plan starts from them, as it would alone, and
 	// what one plan sets does not leak into the next.
 	response map[string]string
+	// held are the transaction-local settings the transaction holds now,
+	// as far as known: a step sends only those it needs that differ.
+	held map[string]string
+	// Careful makes every step set its settings and reset the response
+	// settings, known or not (a batch run again after a step was found
+	// to have set them unforeseen).
+	Careful bool
 	// opening is BEGIN and the request settings when not sent yet: they go
 	// with the first plans when those are prepared on this connection
 	// already (else they would be prepared before the role is set).
 	opening []*pgx.QueuedQuery
 	// settings is the settings statement, prepared once the opening ran.
 	settings string
+	// implicit is the opening without BEGIN when the transaction's level
+	// is the default: a batch sent whole in one round trip that commits at
+	// its end is one transaction without BEGIN and COMMIT (PostgreSQL's
+	// pipelining), as a single request's.
+	implicit *pgx.QueuedQuery
+	// explicit is the opening with BEGIN, kept to start over with.
+	explicit []*pgx.QueuedQuery
+	// committed: COMMIT went with the last steps.
+	committed bool
 }
+
+// End is how a Run ends the transaction.
+type End int
+
+const (
+	// Open leaves the transaction open (Finish ends it).
+	Open End = iota
+	// Commit commits in the same round trip: the caller knows nothing after
+	// the steps can fail, or that there is nothing to undo.
+	Commit
+	// CommitGuarded commits in the same round trip too, unless a step
+	// changes the response settings (which could make its answer an
+	// error): then nothing is committed and Run returns ErrUnfold.
+	CommitGuarded
+)
+
+// ErrUnfold: a step changed the response settings in a run that was to
+// commit with its steps; nothing was committed. Run the batch again,
+// committing on its own.
+var ErrUnfold = errors.New("executor: a step changed the response settings before a folded COMMIT")
+
+// guardMark marks the error a guard raises.
+const guardMark = "pgrest-batch-guard"
+
+// guardSQL is true while the response settings are unset or empty, and
+// fails (22P02, naming guardMark) otherwise; it reads the settings, so
+// the planner cannot fold it to a constant.
+const guardSQL = `(CASE WHEN coalesce(current_setting('response.headers', true), '') <> '' OR coalesce(current_setting('response.status', true), '') <> ''` +
+	` THEN ('` + guardMark + ` ' || coalesce(current_setting('response.status', true), ''))::int END) IS NULL`
+
+// ErrRedo: a step read response settings an earlier step left behind;
+// the transaction must be aborted and the batch run again with Careful.
+var ErrRedo = errors.New("executor: a step saw an earlier step's response settings")
 
 // Step is one plan of a transaction and the transaction-local settings
 // it needs before its statement (search_path of its schema, a function's
@@ -35,6 +86,9 @@ type Tx struct {
 type Step struct {
 	Plan     *planner.Plan
 	Settings map[string]string
+	// Opaque: the step runs SQL of the user's that may set settings (a
+	// function, a write's triggers), so the next step sets all it needs.
+	Opaque bool
 }
 
 // Begin opens a transaction as tc's role with tc's settings; isolationLevel
@@ -61,7 +115,18 @@ func (x *Executor) begin(ctx context.Context, tc *TxContext, isolationLevel stri
 	b.Queue(sql, args...)
 	t := &Tx{x: x, conn: conn, response: map[string]string{"response.headers": "", "response.status": ""}, settings: sql}
 	t.opening = b.QueuedQueries
+	t.explicit = requeue(b.QueuedQueries)
+	if defaultIsolation(isolationLevel) && defaultIsolation(tc.RoleIsolation) {
+		isql, iargs := settingsStatement(tc, nil, true, false)
+		t.implicit = &pgx.QueuedQuery{SQL: isql, Arguments: iargs}
+	}
 	if tc.PreRequest == "" {
+		// Nothing set response settings yet (unset reads as empty), and
+		// the search path is the one just set, unless the role sets it.
+		t.held = map[string]string{"response.headers": "", "response.status": ""}
+		if _, ok := tc.RoleSettings["search_path"]; !ok {
+			t.held["search_path"] = tc.SearchPath
+		}
 		return t, nil
 	}
 	if err := t.open(ctx); err != nil {
@@ -75,6 +140,7 @@ func (x *Executor) begin(ctx context.Context, tc *TxContext, isolationLevel stri
 			var h, st string
 			err := r.Scan(&h, &st)
 			t.response["response.headers"], t.response["response.status"] = h, st
+			t.held = map[string]string{"response.headers": h, "response.status": st}
 			return err
 		})
 		if err := conn.SendBatch(ctx, b).Close(); err != nil {
@@ -96,15 +162,39 @@ func (t *Tx) open(ctx context.Context) error {
 	return nil
 }
 
-// Run sends the steps' statements in one round trip, in order. It returns
-// a result per step that ran; on error, failed is the index of the step
-// that failed (-1: the transaction's start). After an error the
-// transaction is aborted: the caller ends it with Abort.
-func (t *Tx) Run(ctx context.Context, steps []Step) (results []*Result, failed int, err error) {
-	b, stmts, results, cur := t.queue(steps)
+// Run sends the steps' statements in one round trip, in order, ending the
+// transaction there as end says. It returns a result per step that ran;
+// on error, failed is the index of the step that failed (-1: the
+// transaction's start or its COMMIT). After an error the transaction is
+// aborted: the caller ends it with Abort (and on ErrRedo runs the batch
+// again with Careful, on ErrUnfold again with Open).
+func (t *Tx) Run(ctx context.Context, steps []Step, end End) (results []*Result, failed int, err error) {
+	if end == CommitGuarded && (t.response["response.headers"] != "" || t.response["response.status"] != "") {
+		end = Open // the guard knows empty settings only
+	}
+	held := maps.Clone(t.held)
+	b, stmts, results, cur, reset := t.queue(steps, end == CommitGuarded)
 	folded := t.opening != nil
-	if folded && t.x.cached && !t.x.prepared.has(t.conn.Conn(), append(stmts, t.settings)) {
-		folded = false
+	implicit := folded && end != Open && t.implicit != nil && t.x.cached && !t.x.explicitBegin.Load()
+	commit := func() {
+		// A failing COMMIT (a deferred constraint) is the batch's own error.
+		b.Queue("COMMIT").Query(func(rows pgx.Rows) error { *cur = -1; rows.Close(); return rows.Err() })
+		stmts = append(stmts, "COMMIT")
+	}
+	if !implicit && end != Open {
+		commit()
+	}
+	// The implicit settings statement names no schema object: unlike the
+	// steps', it may be prepared before the role is set.
+	settings, check := t.settings, append(stmts, t.settings)
+	if implicit {
+		settings, check = t.implicit.SQL, stmts
+	}
+	if folded && t.x.cached && !t.x.prepared.has(t.conn.Conn(), check) {
+		if implicit {
+			commit()
+		}
+		folded, implicit, settings = false, false, t.settings
 		if err = t.open(ctx); err != nil {
 			return nil, -1, err
 		}
@@ -113,6 +203,20 @@ func (t *Tx) Run(ctx context.Context, steps []Step) (results []*Result, failed i
 		*cur = -1
 		opening := t.opening
 		t.opening = nil
+		if implicit {
+			opening = []*pgx.QueuedQuery{{SQL: t.implicit.SQL, Arguments: t.implicit.Arguments}}
+			// The commit comes with the Sync, after the last statement: a
+			// failure then (a deferred constraint) is the batch's own.
+			last := b.QueuedQueries[len(b.QueuedQueries)-1]
+			fn := last.Fn
+			last.Fn = func(br pgx.BatchResults) error {
+				if ferr := fn(br); ferr != nil {
+					return ferr
+				}
+				*cur = -1
+				return nil
+			}
+		}
 		for _, q := range opening {
 			q.Exec(func(pgconn.CommandTag) error { return nil })
 		}
@@ -124,18 +228,70 @@ func (t *Tx) Run(ctx context.Context, steps []Step) (results []*Result, failed i
 			// A statement we thought prepared was not, and was parsed
 			// before the role switch: start over the careful way.
 			rollback(t.conn)
-			t.opening = requeue(b.QueuedQueries[:2])
+			t.opening = requeue(t.explicit)
+			t.held = held
 			if err = t.open(ctx); err != nil {
 				return nil, -1, err
 			}
-			return t.Run(ctx, steps)
+			return t.Run(ctx, steps, end)
 		}
-		return results[:max(*cur, 0)], *cur, err
+		if isGuard(err) {
+			return nil, -1, ErrUnfold
+		}
+		if implicit && isolationRefused(err) {
+			// The session's default level is not READ COMMITTED: nothing
+			// ran; BEGIN from now on.
+			t.x.explicitBegin.Store(true)
+			return nil, -1, ErrUnfold
+		}
+		done := results[:max(*cur, 0)]
+		if t.stale(done, reset) {
+			return done, -1, ErrRedo
+		}
+		return done, *cur, err
 	}
 	if t.x.cached {
-		t.x.prepared.add(t.conn.Conn(), append(stmts, t.settings))
+		t.x.prepared.add(t.conn.Conn(), append(stmts, settings))
+	}
+	t.committed = end != Open
+	if t.stale(results, reset) {
+		return results, -1, ErrRedo
+	}
+	if !t.baseline(results[len(results)-1]) {
+		// The next step resets them.
+		delete(t.held, "response.headers")
+		delete(t.held, "response.status")
 	}
 	return results, -1, nil
+}
+
+// stale reports a step that ran after another left response settings
+// other than the baseline, with no reset between them: its answer (and
+// what its SQL read) is not what it would be alone.
+func (t *Tx) stale(results []*Result, reset []bool) bool {
+	for i := 0; i+1 < len(reset) && i < len(results); i++ {
+		if !reset[i+1] && !t.baseline(results[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// baseline reports a result whose response settings are pre-request's.
+func (t *Tx) baseline(res *Result) bool {
+	return res.Plan != nil || (deref(res.RespHeaders) == t.response["response.headers"] && deref(res.RespStatus) == t.response["response.status"])
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func isGuard(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "22P02" && strings.Contains(pe.Message, guardMark)
 }
 
 // requeue copies queued statements without their callbacks.
@@ -148,32 +304,61 @@ func requeue(qs []*pgx.QueuedQuery) []*pgx.QueuedQuery {
 }
 
 // queue queues the steps' statements; cur tracks the step whose results
-// are being read.
-func (t *Tx) queue(steps []Step) (b *pgx.Batch, stmts []string, results []*Result, cur *int) {
+// are being read, reset[i] says step i's response settings were reset
+// before it.
+//
+// guarded: before every step after the first, and after the last, a guard
+// checks the response settings are still empty; they need no reset then.
+func (t *Tx) queue(steps []Step, guarded bool) (b *pgx.Batch, stmts []string, results []*Result, cur *int, reset []bool) {
 	b = &pgx.Batch{}
 	cur = new(int)
 	results = make([]*Result, len(steps))
+	reset = make([]bool, len(steps))
 	for i, s := range steps {
 		res := &Result{}
 		results[i] = res
 		at := func(fn func(pgx.Rows) error) func(pgx.Rows) error {
 			return func(rows pgx.Rows) error { *cur = i; return fn(rows) }
 		}
-		settings := make(map[string]string, len(s.Settings)+len(t.response))
-		for k, v := range t.response {
-			settings[k] = v
+		m := t.needs(s)
+		_, reset[i] = m["response.status"]
+		if guarded && i > 0 {
+			// The guard before the step checks them instead.
+			delete(m, "response.headers")
+			delete(m, "response.status")
 		}
-		for k, v := range s.Settings {
-			settings[k] = v
+		if len(m) > 0 || (guarded && i > 0) {
+			q, args := localSettings(m, guarded && i > 0)
+			b.Queue(q, args...).Query(at(func(pgx.Rows) error { return nil }))
 		}
-		q, args := localSettings(settings)
-		b.Queue(q, args...).Query(at(func(pgx.Rows) error { return nil }))
 		queueStep(b, s.Plan, res, at)
+	}
+	if guarded {
+		b.Queue("SELECT WHERE " + guardSQL).Query(func(pgx.Rows) error { return nil })
 	}
 	for _, q := range b.QueuedQueries {
 		stmts = append(stmts, q.SQL)
 	}
-	return b, stmts, results, cur
+	return b, stmts, results, cur, reset
+}
+
+// needs is what a step must set before it runs: its settings and the
+// response settings, those the transaction is not known to hold already.
+func (t *Tx) needs(s Step) map[string]string {
+	m := make(map[string]string, len(s.Settings)+len(t.response))
+	for _, want := range []map[string]string{t.response, s.Settings} {
+		for k, v := range want {
+			if held, ok := t.held[k]; t.Careful || !ok || held != v {
+				m[k] = v
+			}
+		}
+	}
+	if s.Opaque {
+		clear(t.held)
+		return m
+	}
+	maps.Copy(t.held, m)
+	return m
 }
 
 // queueStep queues a plan's statements: its planned count, then the
@@ -212,8 +397,9 @@ func queueStep(b *pgx.Batch, p *planner.Plan, res *Result, at func(func(pgx.Rows
 }
 
 // localSettings sets transaction-local settings in one SELECT; names come
-// from configuration or the catalog, values are parameters.
-func localSettings(m map[string]string) (string, []any) {
+// from configuration or the catalog, values are parameters. With guard,
+// the guard runs first (a WHERE runs before the SELECT list).
+func localSettings(m map[string]string, guard bool) (string, []any) {
 	var sb strings.Builder
 	args := make([]any, 0, 2*len(m))
 	sb.WriteString("SELECT ")
@@ -224,6 +410,9 @@ func localSettings(m map[string]string) (string, []any) {
 		args = append(args, k, m[k])
 		sb.WriteString("set_config($" + strconv.Itoa(2*i+1) + ", $" + strconv.Itoa(2*i+2) + ", true)")
 	}
+	if guard {
+		sb.WriteString(" WHERE " + guardSQL)
+	}
 	return sb.String(), args
 }
 
@@ -231,6 +420,9 @@ func localSettings(m map[string]string) (string, []any) {
 // deferred constraints, so a rolled-back batch still reports them).
 func (t *Tx) Finish(ctx context.Context, rollbackAll bool) error {
 	defer t.release()
+	if t.committed {
+		return nil
+	}
 	end := "COMMIT"
 	if rollbackAll {
 		end = "ROLLBACK"

@@ -47,6 +47,8 @@ type BatchOp struct {
 	tree any
 	// marks are the ${pointer} placeholders of Path.
 	marks []mark
+	// uri is Path parsed, when it has no placeholders.
+	uri *url.URL
 }
 
 // HasRefs reports whether the operation depends on earlier results.
@@ -76,6 +78,18 @@ type wireOp struct {
 // reference are checked here, before anything runs. On error, bad is the
 // operation at fault (-1 for the batch as a whole).
 func ParseBatch(body []byte, maxOps int) (ops []BatchOp, bad int, err error) {
+	if ws := decodeOps(body, maxOps); ws != nil {
+		ops = make([]BatchOp, len(ws))
+		for k, w := range ws {
+			op, err := buildOp(k, w)
+			if err != nil {
+				return nil, k, err
+			}
+			ops[k] = *op
+		}
+		return ops, -1, nil
+	}
+	// Something is wrong: read operation by operation, to say which.
 	var raws []json.RawMessage
 	if err := json.Unmarshal(body, &raws); err != nil {
 		return nil, -1, apierr.BatchInvalid(err.Error())
@@ -108,6 +122,32 @@ func parseOp(k int, raw json.RawMessage) (*BatchOp, *apierr.Error) {
 		}
 		return nil, apierr.BatchInvalid(msg)
 	}
+	return buildOp(k, &w)
+}
+
+// decodeOps reads a well-formed batch in one pass; nil when it is not one
+// (empty, too long, an operation that is not an object or has unknown
+// fields, trailing text), which parseOp then reports.
+func decodeOps(body []byte, maxOps int) []*wireOp {
+	var ws []*wireOp
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if dec.Decode(&ws) != nil || len(ws) == 0 || (maxOps > 0 && len(ws) > maxOps) {
+		return nil
+	}
+	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
+		return nil
+	}
+	for _, w := range ws {
+		if w == nil {
+			return nil
+		}
+	}
+	return ws
+}
+
+// buildOp checks a decoded operation and makes it a BatchOp.
+func buildOp(k int, w *wireOp) (*BatchOp, *apierr.Error) {
 	op := &BatchOp{Method: strings.ToUpper(w.Method), Path: w.Path, Headers: http.Header{}}
 	if !batchMethods[op.Method] {
 		return nil, apierr.BatchOperationInvalid(k, "method '"+w.Method+"' (use GET, HEAD, POST, PATCH, PUT or DELETE)")
@@ -130,9 +170,11 @@ func parseOp(k int, raw json.RawMessage) (*BatchOp, *apierr.Error) {
 		return nil, err
 	}
 	if len(op.marks) == 0 {
-		if _, perr := url.ParseRequestURI(op.Path); perr != nil {
+		u, perr := url.ParseRequestURI(op.Path)
+		if perr != nil {
 			return nil, apierr.BatchOperationInvalid(k, "path '"+op.Path+"': "+perr.Error())
 		}
+		op.uri = u
 	}
 	if err = op.setBody(k, w.Body); err != nil {
 		return nil, err
@@ -347,6 +389,9 @@ var (
 
 // placeholders finds ${pointer} in a path; the pointer may be percent-encoded.
 func placeholders(k int, path string) ([]mark, *apierr.Error) {
+	if !strings.Contains(path, "$") && !strings.Contains(path, "%24") {
+		return nil, nil // every opener starts with one of them
+	}
 	var out []mark
 	lower := asciiLower(path) // same length as path, so indexes agree
 	for i := 0; i < len(path); i++ {
@@ -421,7 +466,7 @@ func (op *BatchOp) Resolve(k int, results []any) (*BatchOp, error) {
 			last = m.end
 		}
 		sb.WriteString(op.Path[last:])
-		out.Path, out.marks = sb.String(), nil
+		out.Path, out.marks, out.uri = sb.String(), nil, nil
 		if _, perr := url.ParseRequestURI(out.Path); perr != nil {
 			return nil, apierr.BatchOperationInvalid(k, "path '"+out.Path+"': "+perr.Error())
 		}
@@ -480,9 +525,15 @@ func deepCopy(v any) any {
 // read by Parse exactly like a request of its own. The operation must have
 // no unresolved references.
 func (op *BatchOp) HTTPRequest(ctx context.Context, k int) (*http.Request, error) {
-	u, err := url.ParseRequestURI(op.Path)
-	if err != nil {
-		return nil, apierr.BatchOperationInvalid(k, "path '"+op.Path+"': "+err.Error())
+	var u *url.URL
+	if op.uri != nil {
+		c := *op.uri // the request's own: nothing edits the batch
+		u = &c
+	} else {
+		var err error
+		if u, err = url.ParseRequestURI(op.Path); err != nil {
+			return nil, apierr.BatchOperationInvalid(k, "path '"+op.Path+"': "+err.Error())
+		}
 	}
 	r := &http.Request{
 		Method: op.Method, URL: u, RequestURI: op.Path, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,

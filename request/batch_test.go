@@ -75,3 +75,23 @@ func TestBatchPointerErrors(t *testing.T) {
 		t.Fatalf("csv body %q, %v", ops[0].Body, err)
 	}
 }
+
+// A batch read in one pass and one read operation by operation agree:
+// anything the one pass does not take is reported by operation.
+func TestBatchParseFallback(t *testing.T) {
+	for body, want := range map[string]int{
+		`[{"method": "GET", "path": "/a"}] x`:                  -1,
+		`[{"method": "GET", "path": "/a"}, null]`:              1,
+		`[{"method": "GET", "path": "/a"}, {"method": "GET"}]`: 1,
+		`[{"method": "GET", "path": "/a", "Extra": 1}]`:        0,
+		`[{"method": "GET", "path": "/a"}, "x"]`:               1,
+	} {
+		if _, bad, err := ParseBatch([]byte(body), 10); err == nil || bad != want {
+			t.Errorf("%s: operation %d (%v), want %d", body, bad, err, want)
+		}
+	}
+	ops, _, err := ParseBatch([]byte(` [{"method": "get", "path": "/a?x=1", "headers": {"prefer": "count=exact"}, "body": {"a": [1]}}] `), 10)
+	if err != nil || ops[0].Method != "GET" || ops[0].Headers.Get("Prefer") != "count=exact" || string(ops[0].Body) != `{"a": [1]}` {
+		t.Fatalf("%+v %v", ops, err)
+	}
+}
