@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -135,7 +134,7 @@ func (x *Executor) begin(ctx context.Context, tc *TxContext, isolationLevel stri
 	{
 		// After the settings, so it is prepared under the request's role.
 		b = &pgx.Batch{}
-		b.Queue("SELECT " + tc.PreRequest + "()")
+		b.Queue(preRequestSQL(tc))
 		b.Queue("SELECT coalesce(current_setting('response.headers', true), ''), coalesce(current_setting('response.status', true), '')").QueryRow(func(r pgx.Row) error {
 			var h, st string
 			err := r.Scan(&h, &st)
@@ -400,20 +399,16 @@ func queueStep(b *pgx.Batch, p *planner.Plan, res *Result, at func(func(pgx.Rows
 // from configuration or the catalog, values are parameters. With guard,
 // the guard runs first (a WHERE runs before the SELECT list).
 func localSettings(m map[string]string, guard bool) (string, []any) {
-	var sb strings.Builder
-	args := make([]any, 0, 2*len(m))
-	sb.WriteString("SELECT ")
-	for i, k := range sortedKeys(m) {
-		if i > 0 {
-			sb.WriteString(", ")
-		}
-		args = append(args, k, m[k])
-		sb.WriteString("set_config($" + strconv.Itoa(2*i+1) + ", $" + strconv.Itoa(2*i+2) + ", true)")
+	names := sortedKeys(m)
+	args := make([]any, len(names))
+	for i, k := range names {
+		args[i] = m[k]
 	}
+	sql := setConfigSQL(names)
 	if guard {
-		sb.WriteString(" WHERE " + guardSQL)
+		sql += " WHERE " + guardSQL
 	}
-	return sb.String(), args
+	return sql, args
 }
 
 // Finish ends the transaction: COMMIT, or ROLLBACK (after checking

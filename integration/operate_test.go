@@ -214,7 +214,7 @@ func TestPlainAndJSONLogs(t *testing.T) {
 	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != 200 {
 		t.Fatalf("GET: %v %v", r, err)
 	}
-	p.waitLog(t, stamp+`SELECT .*"items"`)
+	p.waitLog(t, stamp+`WITH pgrst_source AS \(SELECT .*"items"`)
 	for _, want := range []string{
 		stamp + `Starting PostgREST 16\.2 \(pgrest .*\)\.\.\.$`,
 		stamp + `API server listening on 127\.0\.0\.1:` + port + `$`,
