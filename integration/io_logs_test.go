@@ -64,17 +64,8 @@ func TestIOServerErrorLogLines(t *testing.T) {
 	p := startProc(t, append(baseEnv(db), "PGRST_SERVER_PORT="+port, "PGRST_LOG_LEVEL=error", "PGRST_JWT_SECRET=")...)
 	p.waitLog(t, `Schema cache loaded`)
 	get := func(path string, headers ...string) int {
-		req, _ := http.NewRequest("GET", "http://127.0.0.1:"+port+path, nil)
-		for _, h := range headers {
-			k, v, _ := strings.Cut(h, ": ")
-			req.Header.Set(k, v)
-		}
-		r, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r.Body.Close()
-		return r.StatusCode
+		s, _ := ioGet(t, port, path, headers...)
+		return s
 	}
 	if s := get("/rpc/boom"); s != 500 {
 		t.Fatalf("boom: %d", s)
