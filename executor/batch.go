@@ -66,14 +66,9 @@ const (
 // committing on its own.
 var ErrUnfold = errors.New("executor: a step changed the response settings before a folded COMMIT")
 
-// guardMark marks the error a guard raises.
-const guardMark = "pgrest-batch-guard"
-
 // guardSQL is true while the response settings are unset or empty, and
-// fails (22P02, naming guardMark) otherwise; it reads the settings, so
-// the planner cannot fold it to a constant.
-const guardSQL = `(CASE WHEN coalesce(current_setting('response.headers', true), '') <> '' OR coalesce(current_setting('response.status', true), '') <> ''` +
-	` THEN ('` + guardMark + ` ' || coalesce(current_setting('response.status', true), ''))::int END) IS NULL`
+// fails (22P02, naming planner.GuardMark) otherwise.
+const guardSQL = `(CASE WHEN ` + planner.GuardCheck + ` THEN NULL ELSE ` + planner.GuardFail + ` END) IS NULL`
 
 // ErrRedo: a step read response settings an earlier step left behind;
 // the transaction must be aborted and the batch run again with Careful.
@@ -290,7 +285,7 @@ func deref(s *string) string {
 
 func isGuard(err error) bool {
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "22P02" && strings.Contains(pe.Message, guardMark)
+	return errors.As(err, &pe) && pe.Code == "22P02" && strings.Contains(pe.Message, planner.GuardMark)
 }
 
 // requeue copies queued statements without their callbacks.
@@ -306,13 +301,17 @@ func requeue(qs []*pgx.QueuedQuery) []*pgx.QueuedQuery {
 // are being read, reset[i] says step i's response settings were reset
 // before it.
 //
-// guarded: before every step after the first, and after the last, a guard
-// checks the response settings are still empty; they need no reset then.
+// guarded: every step checks, when it ends, that the response settings are
+// still empty and the search path still its own (planner.Plan.Guarded),
+// and a last guard checks the settings once the last step's triggers ran;
+// the settings then need no reset, nor the search path a new set_config.
+// A step that cannot check itself gets a guard statement after it.
 func (t *Tx) queue(steps []Step, guarded bool) (b *pgx.Batch, stmts []string, results []*Result, cur *int, reset []bool) {
 	b = &pgx.Batch{}
 	cur = new(int)
 	results = make([]*Result, len(steps))
 	reset = make([]bool, len(steps))
+	checked := true // the state before the step is known to be as held
 	for i, s := range steps {
 		res := &Result{}
 		results[i] = res
@@ -322,15 +321,25 @@ func (t *Tx) queue(steps []Step, guarded bool) (b *pgx.Batch, stmts []string, re
 		m := t.needs(s)
 		_, reset[i] = m["response.status"]
 		if guarded && i > 0 {
-			// The guard before the step checks them instead.
+			// A guard checked them before the step instead.
 			delete(m, "response.headers")
 			delete(m, "response.status")
 		}
-		if len(m) > 0 || (guarded && i > 0) {
-			q, args := localSettings(m, guarded && i > 0)
+		if len(m) > 0 || !checked {
+			q, args := localSettings(m, !checked)
 			b.Queue(q, args...).Query(at(func(pgx.Rows) error { return nil }))
 		}
-		queueStep(b, s.Plan, res, at)
+		sql, args := s.Plan.SQL, s.Plan.Args
+		path, hasPath := s.Settings["search_path"]
+		checked = !guarded
+		if guarded && hasPath && s.Plan.Explain == "" {
+			if gsql, ok := s.Plan.Guarded(); ok {
+				sql, args, checked = gsql, append(args[:len(args):len(args)], path), true
+				t.held["search_path"] = path
+				t.held["response.headers"], t.held["response.status"] = "", ""
+			}
+		}
+		queueStep(b, s.Plan, sql, args, res, at)
 	}
 	if guarded {
 		b.Queue("SELECT WHERE " + guardSQL).Query(func(pgx.Rows) error { return nil })
@@ -362,7 +371,7 @@ func (t *Tx) needs(s Step) map[string]string {
 
 // queueStep queues a plan's statements: its planned count, then the
 // statement or its EXPLAIN.
-func queueStep(b *pgx.Batch, p *planner.Plan, res *Result, at func(func(pgx.Rows) error) func(pgx.Rows) error) {
+func queueStep(b *pgx.Batch, p *planner.Plan, sql string, args []any, res *Result, at func(func(pgx.Rows) error) func(pgx.Rows) error) {
 	var planned *int64
 	if p.CountSQL != "" {
 		b.Queue("EXPLAIN (FORMAT JSON) "+p.CountSQL, p.Args...).Query(at(func(rows pgx.Rows) error {
@@ -386,7 +395,7 @@ func queueStep(b *pgx.Batch, p *planner.Plan, res *Result, at func(func(pgx.Rows
 		}))
 		return
 	}
-	b.Queue(p.SQL, p.Args...).Query(at(func(rows pgx.Rows) error {
+	b.Queue(sql, args...).Query(at(func(rows pgx.Rows) error {
 		if err := scanResult(rows, res, nil); err != nil {
 			return err
 		}

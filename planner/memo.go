@@ -57,6 +57,7 @@ func (m *Memo) Plan(req *request.Request, snap *cache.Snapshot, opts Options) (*
 	if err != nil {
 		return nil, err
 	}
+	p.guard = &guardVariant{}
 	m.lru.Add(key, &compiled{plan: *p})
 	return p, nil
 }

@@ -77,6 +77,8 @@ type Plan struct {
 	// Settings are transaction-local settings the statement needs before it
 	// runs (function proconfig hoisting); name -> value.
 	Settings map[string]string
+	// guard is the guarded variant, shared by the plans of one memo entry.
+	guard *guardVariant
 }
 
 // ResultColumns are the columns every statement returns, in order.
