@@ -33,12 +33,13 @@ func callSource(cl *callNode, alias string) string {
 	// A function returning a bare record can't be a FROM item without a
 	// column list: it is called in a select list instead.
 	wrap := func(call string) string { return call + as }
-	switch {
-	case f.ReturnKind == cache.ReturnsComposite:
-	case f.ReturnType.Name == "record":
+	// A scalar is called in a select list, as PostgREST calls it: there a
+	// plain SQL function is inlined into the statement (and planned with
+	// it, once per prepared statement) instead of run by the SQL-function
+	// executor, which parses and plans its body on every call.
+	scalar := f.ReturnKind != cache.ReturnsComposite
+	if scalar {
 		wrap = func(call string) string { return "(SELECT " + call + " AS pgrst_scalar)" + as }
-	default:
-		as += "(pgrst_scalar)"
 	}
 	switch {
 	case cl.whole:
@@ -55,8 +56,12 @@ func callSource(cl *callNode, alias string) string {
 		}
 		named = append(named, arg)
 	}
-	return "json_to_record(" + param(cl.param) + "::json) AS _pgrest_args(" + strings.Join(defs, ", ") + "), LATERAL " +
-		wrap(fn+"("+strings.Join(named, ", ")+")")
+	args := "json_to_record(" + param(cl.param) + "::json) AS _pgrest_args(" + strings.Join(defs, ", ") + ")"
+	call := fn + "(" + strings.Join(named, ", ") + ")"
+	if scalar {
+		return "(SELECT " + call + " AS pgrst_scalar FROM " + args + ")" + as
+	}
+	return args + ", LATERAL " + wrap(call)
 }
 
 // argType is the type an argument is read as before the call. A
