@@ -33,10 +33,9 @@ func callSource(cl *callNode, alias string) string {
 	// A function returning a bare record can't be a FROM item without a
 	// column list: it is called in a select list instead.
 	wrap := func(call string) string { return call + as }
-	// A scalar is called in a select list, as PostgREST calls it: there a
-	// plain SQL function is inlined into the statement (and planned with
-	// it, once per prepared statement) instead of run by the SQL-function
-	// executor, which parses and plans its body on every call.
+	// A scalar is called in a select list, as PostgREST calls it (its plan
+	// costs are what PostgREST's tests pin): no Function Scan, whose
+	// tuplestore would hold the one value.
 	scalar := f.ReturnKind != cache.ReturnsComposite
 	if scalar {
 		wrap = func(call string) string { return "(SELECT " + call + " AS pgrst_scalar)" + as }
