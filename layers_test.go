@@ -22,9 +22,10 @@ const module = "github.com/pgrest/pgrest/"
 // added here, which is the moment to decide where it sits.
 var layers = map[string][]string{
 	"apierr":         {},
-	"request":        {"apierr"},
+	"jsonscan":       {},
+	"request":        {"apierr", "jsonscan"},
 	"cache":          {},
-	"planner":        {"apierr", "cache", "request"},
+	"planner":        {"apierr", "cache", "jsonscan", "request"},
 	"executor":       {"apierr", "cache", "planner"},
 	"listener":       {"cache", "migrations"},
 	"realtime":       {"apierr", "cache", "executor", "planner", "request"},

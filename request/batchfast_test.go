@@ -1,0 +1,92 @@
+package request
+
+import (
+	"reflect"
+	"testing"
+)
+
+var fastBatchSeeds = []string{
+	batchBench10,
+	`[{"method": "GET", "path": "/a"}]`,
+	` [ { "method" : "get" , "path" : "/a?x=1" , "headers" : { "prefer" : "count=exact" } , "body" : { "a" : [ 1 ] } } ] `,
+	"[\n\t{\"method\":\"POST\",\r\n\"path\":\"/items\",\"body\":[{\"a\":1},{\"a\":2}]}\n]\n",
+	`[{"method": "POST", "path": "/items", "headers": {"Prefer": "return=representation"}, "body": {"id": 1, "name": "a"}},
+	  {"method": "PATCH", "path": "/items?id=eq.${/0/body/0/id}", "body": {"name": {"$ref": "/0/body/0/name"}, "x": [{"$ref": "/0/status"}]}}]`,
+	`[{"method":"GET","path":"/a?q=\u0026\u003c\u003e\"\\\/\b\f\n\r\t\u00e9\u20ac"}]`,
+	`[{"method":"GET","path":"/a?q=\ud83d\ude00\ud800x\udc00"}]`,
+	`[{"method":"GET","path":"/é/ü?x=日本","headers":{"Accept":"text/csv"}}]`,
+	"[{\"method\":\"GET\",\"path\":\"/a\xff\xfe\"}]",
+	`[{"METHOD":"get","Path":"/a","HeAdErS":{"Range":"0-1"},"BODY":null}]`,
+	`[{"method":"GET","method":"POST","path":"/a","path":"/b","body":1,"body":{"c":2}}]`,
+	`[{"method":"GET","method":null,"path":"/a","path":null}]`,
+	`[{"method":"GET","path":"/a","headers":{"Prefer":"a","Prefer":"b"}}]`,
+	`[{"method":"GET","path":"/a","headers":{"Prefer":"a"},"headers":{"Accept":"b"}}]`,
+	`[{"method":"GET","path":"/a","headers":{"Prefer":"a"},"headers":null,"headers":{"Range":"0-0"}}]`,
+	`[{"method":"GET","path":"/a","headers":{"Prefer":null}}]`,
+	`[{"method":"GET","path":"/a","headers":{"prefer":"a","Prefer":"b"}}]`,
+	`[{"method":"GET","path":"/a","headers":{"X-A":"a","X-B":"b"}}]`,
+	`[{"method":"GET","path":"/a","headers":{"X-A":"a","Prefer":"b"}}]`,
+	`[{"method":"GET","path":"/a","headers":{"Pr\u0065fer":"a"}}]`,
+	`[{"m\u0065thod":"GET","path":"/a"}]`,
+	`[{"headerſ":{"Prefer":"x"},"method":"GET","path":"/a"}]`,
+	`[{"method":1,"path":"/a"}]`,
+	`[{"method":"GET","path":["/a"]}]`,
+	`[{"method":"GET","path":"/a","headers":{"Prefer":1}}]`,
+	`[{"method":"GET","path":"/a","headers":[]}]`,
+	`[{"method":"GET","path":"/a","extra":1}]`,
+	`[{"method":"GET","path":"/a"}] x`,
+	`[{"method":"GET","path":"/a"},]`,
+	`[{"method":"GET","path":"/a"} {"method":"GET","path":"/b"}]`,
+	`[{"method":"GET","path":"/a"}, null]`,
+	`[{"method":"GET","path":"/a"}, "x"]`,
+	`[]`, `{}`, `null`, ``, `[{}]`,
+	`[{"method":"POST","path":"/a","headers":{"Content-Type":"text/csv"},"body":"a,b\n1,2"}]`,
+	`[{"method":"POST","path":"/a","headers":{"Content-Type":"text/plain"},"body":"x\u0000\ud800"}]`,
+	`[{"method":"POST","path":"/a","body":{"$ref":1}},{"method":"GET","path":"/b?x=${/0/body}"}]`,
+	`[{"method":"GET","path":"/b?x=${/1/body}"}]`,
+	`[{"method":"DELETE","path":"/"}]`,
+	`[{"method":"GET","path":"/a#x"}]`,
+	`[{"method":"TRACE","path":"/a"}]`,
+	`[{"method":"GET","path":"/a%zz"}]`,
+	`[{"method":"POST","path":"/a","body":{"x":1e400,"y":-0.5E-3,"z":[true,false,null]}}]`,
+	`[{"method":"POST","path":"/a","body":{"x":01}}]`,
+	`[{"method":"POST","path":"/a","body":{"x":"\x"}}]`,
+}
+
+// FuzzFastOps: whenever fastOps reads a batch itself, ParseBatch's answer
+// (operations, or the error and the operation at fault) is the one
+// encoding/json's reader gives. When fastOps gives up, ParseBatch is that
+// reader, so there is nothing to compare.
+func FuzzFastOps(f *testing.F) {
+	for _, s := range fastBatchSeeds {
+		f.Add([]byte(s), uint8(10))
+	}
+	f.Add([]byte(batchBench10), uint8(9))
+	f.Add([]byte(batchBench10), uint8(0))
+	f.Fuzz(func(t *testing.T, body []byte, max uint8) {
+		if fastOps(body, int(max)) == nil {
+			return
+		}
+		orig := string(body)
+		ops, bad, err := ParseBatch(body, int(max))
+		if string(body) != orig {
+			t.Fatalf("ParseBatch edited its input")
+		}
+		wops, wbad, werr := parseBatchDecoder(body, int(max))
+		if bad != wbad || !reflect.DeepEqual(err, werr) {
+			t.Fatalf("%q: error %d %v, want %d %v", body, bad, err, wbad, werr)
+		}
+		if !reflect.DeepEqual(ops, wops) {
+			t.Fatalf("%q:\n got %#v\nwant %#v", body, ops, wops)
+		}
+	})
+}
+
+// The fast reader must take the batches clients send, or it saves nothing.
+func TestFastOpsReadsCommonBatches(t *testing.T) {
+	for _, s := range fastBatchSeeds[:15] {
+		if fastOps([]byte(s), 10) == nil {
+			t.Errorf("fastOps gave up on %s", s)
+		}
+	}
+}
