@@ -96,6 +96,12 @@ func container(b []byte, i, depth int) (int, bool) {
 // encoding/json (it decodes them as U+FFFD).
 func String(b []byte, i int) (int, bool) {
 	for i++; i < len(b); i++ {
+		for i < len(b) && plain[b[i]] {
+			i++ // the common byte, without the switch
+		}
+		if i == len(b) {
+			break
+		}
 		switch c := b[i]; {
 		case c == '"':
 			return i + 1, true
@@ -119,6 +125,15 @@ func String(b []byte, i int) (int, bool) {
 	}
 	return i, false
 }
+
+// plain are the bytes a string holds as they are: not a quote, a
+// backslash or a control character.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func hex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'

@@ -200,7 +200,7 @@ func (op *BatchOp) setHeader(k int, name, v string) *apierr.Error {
 	if !batchHeaders[cn] {
 		return apierr.BatchOperationInvalid(k, "header '"+name+"' (allowed: Prefer, Accept, Accept-Profile, Content-Profile, Range, Content-Type)")
 	}
-	op.Headers.Set(cn, v)
+	op.Headers[cn] = []string{v} // Set, without canonicalizing cn again
 	return nil
 }
 

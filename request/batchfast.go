@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -39,8 +38,8 @@ func fastOps(body []byte, maxOps int) []wireOp {
 	if i >= len(body) || body[i] != '[' {
 		return nil
 	}
-	// Most clients write "method" in every operation: room for them all.
-	ops := make([]wireOp, 0, bytes.Count(body, []byte(`"method"`)))
+	// Room for every operation: there are no more than objects.
+	ops := make([]wireOp, 0, min(bytes.Count(body, []byte{'{'}), 64))
 	for i = jsonscan.Space(body, i+1); ; {
 		if i >= len(body) || body[i] != '{' || (maxOps > 0 && len(ops) == maxOps) {
 			return nil
@@ -177,14 +176,16 @@ func (r *opReader) unquote(i, end int) string {
 func unescape(raw []byte) string {
 	var out strings.Builder // one allocation: String does not copy
 	out.Grow(len(raw))
-	for j := 0; j < len(raw); j++ {
-		c := raw[j]
-		if c != '\\' {
-			out.WriteByte(c)
-			continue
+	for rest := raw; ; {
+		j := bytes.IndexByte(rest, '\\')
+		if j < 0 {
+			out.Write(rest)
+			return out.String()
 		}
-		j++
-		switch c = raw[j]; c {
+		out.Write(rest[:j])
+		c := rest[j+1]
+		rest = rest[j+2:]
+		switch c {
 		case 'b':
 			c = '\b'
 		case 'f':
@@ -196,19 +197,35 @@ func unescape(raw []byte) string {
 		case 't':
 			c = '\t'
 		case 'u':
-			n, _ := strconv.ParseUint(string(raw[j+1:j+5]), 16, 32)
-			if utf16.IsSurrogate(rune(n)) {
+			n := hex4(rest)
+			if utf16.IsSurrogate(n) {
 				var s string
 				_ = json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &s)
 				return s
 			}
-			out.WriteRune(rune(n))
-			j += 4
+			out.WriteRune(n)
+			rest = rest[4:]
 			continue
 		}
 		out.WriteByte(c) // " \ / stand for themselves
 	}
-	return out.String()
+}
+
+// hex4 reads the four hex digits of a \u escape (checked valid).
+func hex4(b []byte) rune {
+	var n rune
+	for _, c := range b[:4] {
+		n <<= 4
+		switch {
+		case c <= '9':
+			n |= rune(c - '0')
+		case c <= 'F':
+			n |= rune(c - 'A' + 10)
+		default:
+			n |= rune(c - 'a' + 10)
+		}
+	}
+	return n
 }
 
 func isNull(b []byte, i int) bool {
