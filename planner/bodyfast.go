@@ -65,13 +65,21 @@ func scanRowsFast(body []byte, uniform bool, want []string) (*rowsPayload, error
 func firstRow(obj []byte) map[string]json.RawMessage {
 	m := map[string]json.RawMessage{}
 	objectMembers(obj, func(key, v []byte) {
-		k := string(key)
-		if !utf8.Valid(key) {
-			_ = json.Unmarshal(append(append([]byte{'"'}, key...), '"'), &k)
+		if utf8.Valid(key) {
+			m[string(key)] = v[:len(v):len(v)]
+		} else {
+			m[badKey(key)] = v[:len(v):len(v)]
 		}
-		m[k] = v[:len(v):len(v)]
 	})
 	return m
+}
+
+// badKey is a key with bytes that are not UTF-8 (and no escape, or
+// objectMembers would have decoded it), as encoding/json reads it.
+func badKey(key []byte) string {
+	var k string
+	_ = json.Unmarshal(append(append([]byte{'"'}, key...), '"'), &k)
+	return k
 }
 
 // presence records which of the wanted columns the row obj has.
