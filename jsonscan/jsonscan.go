@@ -95,8 +95,18 @@ func container(b []byte, i, depth int) (int, bool) {
 // past its closing quote. Bytes that are not UTF-8 are valid, as for
 // encoding/json (it decodes them as U+FFFD).
 func String(b []byte, i int) (int, bool) {
+	end, _, ok := StringASCII(b, i)
+	return end, ok
+}
+
+// StringASCII is String, and also reports whether the string is plain:
+// printable ASCII without escapes, so that what it holds is its value.
+func StringASCII(b []byte, i int) (end int, plain, ok bool) {
+	var high byte // the bytes' bits or-ed: a non-ASCII byte sets 0x80
+	plain = true
 	for i++; i < len(b); i++ {
-		for i < len(b) && plain[b[i]] {
+		for i < len(b) && safe[b[i]] {
+			high |= b[i]
 			i++ // the common byte, without the switch
 		}
 		if i == len(b) {
@@ -104,31 +114,32 @@ func String(b []byte, i int) (int, bool) {
 		}
 		switch c := b[i]; {
 		case c == '"':
-			return i + 1, true
+			return i + 1, plain && high < 0x80, true
 		case c < 0x20:
-			return i, false
+			return i, false, false
 		case c == '\\':
+			plain = false
 			if i++; i >= len(b) {
-				return i, false
+				return i, false, false
 			}
 			switch b[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
 				if i+4 >= len(b) || !hex(b[i+1]) || !hex(b[i+2]) || !hex(b[i+3]) || !hex(b[i+4]) {
-					return i, false
+					return i, false, false
 				}
 				i += 4
 			default:
-				return i, false
+				return i, false, false
 			}
 		}
 	}
-	return i, false
+	return i, false, false
 }
 
-// plain are the bytes a string holds as they are: not a quote, a
+// safe are the bytes a string holds as they are: not a quote, a
 // backslash or a control character.
-var plain = func() (t [256]bool) {
+var safe = func() (t [256]bool) {
 	for c := 0x20; c < 256; c++ {
 		t[c] = c != '"' && c != '\\'
 	}

@@ -22,6 +22,13 @@ func FuzzValid(f *testing.F) {
 		if deep := want && tooDeep(b); got != want && !deep {
 			t.Fatalf("Valid(%q) = %v, encoding/json says %v", b, got, want)
 		}
+		// A plain string is its contents, as encoding/json decodes it.
+		if end, plain, ok := StringASCII(b, 0); len(b) > 0 && b[0] == '"' && ok && plain {
+			var v string
+			if err := json.Unmarshal(b[:end], &v); err != nil || v != string(b[1:end-1]) {
+				t.Fatalf("%q is not plain: %q %v", b[:end], v, err)
+			}
+		}
 	})
 }
 

@@ -38,8 +38,8 @@ func fastOps(body []byte, maxOps int) []wireOp {
 	if i >= len(body) || body[i] != '[' {
 		return nil
 	}
-	// Room for every operation: there are no more than objects.
-	ops := make([]wireOp, 0, min(bytes.Count(body, []byte{'{'}), 64))
+	// Room for the operations, guessed from the size: few are shorter.
+	ops := make([]wireOp, 0, min(len(body)/48+1, 64))
 	for i = jsonscan.Space(body, i+1); ; {
 		if i >= len(body) || body[i] != '{' || (maxOps > 0 && len(ops) == maxOps) {
 			return nil
@@ -64,7 +64,7 @@ func fastOps(body []byte, maxOps int) []wireOp {
 // names without regard to case and keeps the last of repeated fields.
 func (r *opReader) op(i int, w *wireOp) (int, bool) {
 	b, first := r.b, len(r.hs)
-	i, ok := members(b, i, func(k0, k1, i int) (int, bool) {
+	i, ok := members(b, i, func(k0, k1 int, _ bool, i int) (int, bool) {
 		switch key := b[k0+1 : k1-1]; {
 		case foldEq(key, "method"):
 			return r.str(i, &w.Method)
@@ -92,10 +92,10 @@ func (r *opReader) op(i int, w *wireOp) (int, bool) {
 }
 
 // members calls fn with each key of the object at b[i], the key quoted at
-// b[k0:k1], and the index of its value; fn returns the index past the
+// b[k0:k1] (plain as jsonscan.StringASCII says), and the index of its value; fn returns the index past the
 // value. The result is the index past the object, and whether it was
 // well-formed.
-func members(b []byte, i int, fn func(k0, k1, i int) (int, bool)) (int, bool) {
+func members(b []byte, i int, fn func(k0, k1 int, plain bool, i int) (int, bool)) (int, bool) {
 	if i = jsonscan.Space(b, i+1); i < len(b) && b[i] == '}' {
 		return i + 1, true
 	}
@@ -104,14 +104,14 @@ func members(b []byte, i int, fn func(k0, k1, i int) (int, bool)) (int, bool) {
 			return i, false
 		}
 		k0 := i
-		k1, ok := jsonscan.String(b, i)
+		k1, plain, ok := jsonscan.StringASCII(b, i)
 		if !ok {
 			return i, false
 		}
 		if i = jsonscan.Space(b, k1); i >= len(b) || b[i] != ':' {
 			return i, false
 		}
-		if i, ok = fn(k0, k1, jsonscan.Space(b, i+1)); !ok {
+		if i, ok = fn(k0, k1, plain, jsonscan.Space(b, i+1)); !ok {
 			return i, false
 		}
 		switch i = jsonscan.Space(b, i); {
@@ -148,16 +148,19 @@ func (r *opReader) str(i int, dst *string) (int, bool) {
 	if i >= len(r.b) || r.b[i] != '"' {
 		return i, false
 	}
-	end, ok := jsonscan.String(r.b, i)
+	end, plain, ok := jsonscan.StringASCII(r.b, i)
 	if ok {
-		*dst = r.unquote(i, end)
+		*dst = r.unquote(i, end, plain)
 	}
 	return end, ok
 }
 
 // unquote is the valid JSON string b[i:end], decoded.
-func (r *opReader) unquote(i, end int) string {
+func (r *opReader) unquote(i, end int, plain bool) string {
 	raw := r.b[i+1 : end-1]
+	if plain {
+		return r.text[i+1 : end-1]
+	}
 	if !utf8.Valid(raw) {
 		var s string
 		_ = json.Unmarshal(r.b[i:end], &s) // bad UTF-8 as encoding/json reads it
@@ -243,13 +246,13 @@ func (r *opReader) headers(i, first int) (int, bool) {
 	if i >= len(r.b) || r.b[i] != '{' {
 		return i, false
 	}
-	return members(r.b, i, func(k0, k1, i int) (int, bool) {
+	return members(r.b, i, func(k0, k1 int, plain bool, i int) (int, bool) {
 		var v string
 		end, ok := r.str(i, &v)
 		if !ok {
 			return end, false
 		}
-		name := r.unquote(k0, k1)
+		name := r.unquote(k0, k1, plain)
 		for j := first; j < len(r.hs); j++ {
 			if r.hs[j].name == name {
 				r.hs[j].value = v
