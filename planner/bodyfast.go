@@ -10,8 +10,8 @@ import (
 // json.Decoder's reflection and buffering cost more than a small write
 // body itself. scanRowsFast reads the common case by hand: a valid body
 // (checked first, strictly) that is an object, an array of objects or a
-// scalar. An invalid body, or an array holding a non-object, goes to
-// scanRowsDecoder (nil, nil), which reports it as before.
+// scalar. For an invalid body, or an array holding a non-object, it
+// returns nil, nil, and scanRowsDecoder reports it as before.
 func scanRowsFast(body []byte, uniform bool, want []string) (*rowsPayload, error) {
 	if !jsonscan.Valid(body) {
 		return nil, nil
@@ -44,8 +44,9 @@ func scanRowsFast(body []byte, uniform bool, want []string) (*rowsPayload, error
 		end := skipValue(body, i)
 		obj := body[i:end]
 		if p.n == 0 {
-			p.first = firstRow(obj)
-			keys.init(p.first)
+			if p.first = firstRow(obj); uniform {
+				keys.init(p.first)
+			}
 		} else if uniform && !keys.match(obj, p.n) {
 			return nil, keysMismatch()
 		}

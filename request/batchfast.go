@@ -91,10 +91,10 @@ func (r *opReader) op(i int, w *wireOp) (int, bool) {
 	return i, !ambiguous(w.pairs)
 }
 
-// members calls fn with each key of the object at b[i], the key quoted at
-// b[k0:k1] (plain as jsonscan.StringASCII says), and the index of its value; fn returns the index past the
-// value. The result is the index past the object, and whether it was
-// well-formed.
+// members calls fn with each key of the object at b[i]: the key quoted at
+// b[k0:k1] (plain as jsonscan.StringASCII says) and the index of its
+// value; fn returns the index past the value. The result is the index past
+// the object, and whether it was well-formed.
 func members(b []byte, i int, fn func(k0, k1 int, plain bool, i int) (int, bool)) (int, bool) {
 	if i = jsonscan.Space(b, i+1); i < len(b) && b[i] == '}' {
 		return i + 1, true
