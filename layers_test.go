@@ -22,10 +22,9 @@ const module = "github.com/pgrest/pgrest/"
 // added here, which is the moment to decide where it sits.
 var layers = map[string][]string{
 	"apierr":         {},
-	"jsonscan":       {},
-	"request":        {"apierr", "jsonscan"},
+	"request":        {"apierr"},
 	"cache":          {},
-	"planner":        {"apierr", "cache", "jsonscan", "request"},
+	"planner":        {"apierr", "cache", "request"},
 	"executor":       {"apierr", "cache", "planner"},
 	"listener":       {"cache", "migrations"},
 	"realtime":       {"apierr", "cache", "executor", "planner", "request"},

@@ -1,7 +1,10 @@
 package request
 
 import (
+	"bytes"
+	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -121,4 +124,28 @@ func TestFastOpsReadsCommonBatches(t *testing.T) {
 			t.Errorf("fastOps gave up on %s", s)
 		}
 	}
+}
+
+// FuzzValidJSON: ValidJSON is json.Valid wherever it answers for gjson;
+// where it does not (too many brackets) it says false, and the caller
+// falls back to encoding/json.
+func FuzzValidJSON(f *testing.F) {
+	for _, s := range []string{
+		``, ` `, `0`, `-0`, `01`, `-01`, `1.`, `1.5e+3`, `1E-0`, `1e+`, `-`, `.5`, `+1`, `1e`, `tru`, `true `, `nul`, `null`, `nulll`,
+		`"a\u00e9\n\"\\\/"`, `"\x"`, `"\u12G4"`, `"\ud800"`, "\"\x01\"", "\"\x7f\"", "\"\xff\xfe\"", "\"\xed\xa0\x80\"", `"`,
+		`{}`, `{"a":1,"b":[1,2,{"c":null}]}`, `{"a":1,}`, `{"a" 1}`, `{1:2}`, `[1,]`, `[,1]`, `[1 2]`,
+		`[] []`, `{"a":1}}`, ` [ { } , [ ] ] `, "\t\r\n{}\n", "\ufeff{}", "{}\x00", "\f{}",
+		strings.Repeat("[", 300) + strings.Repeat("]", 300),
+		strings.Repeat("[", maxNesting) + strings.Repeat("]", maxNesting),
+		strings.Repeat("[", maxNesting+1) + strings.Repeat("]", maxNesting+1),
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, want := ValidJSON(b), json.Valid(b)
+		checked := bytes.Count(b, []byte("["))+bytes.Count(b, []byte("{")) <= maxNesting
+		if got && !want || !got && want && checked {
+			t.Fatalf("ValidJSON(%q) = %v, encoding/json says %v", b, got, want)
+		}
+	})
 }
