@@ -37,8 +37,9 @@ func ValidJSON(b []byte) bool {
 type header struct{ name, value string }
 
 type opReader struct {
-	b  []byte
-	hs []header
+	b     []byte
+	exact bool // every string in b is one gjson reads as encoding/json does
+	hs    []header
 	// bodies is b copied once for the operations' bodies: they outlive
 	// the caller's buffer, as encoding/json's copies did.
 	bodies []byte
@@ -53,7 +54,7 @@ func fastOps(body []byte, maxOps int) []wireOp {
 	if !root.IsArray() {
 		return nil
 	}
-	r := opReader{b: body}
+	r := opReader{b: body, exact: exact(body)}
 	// Room for the operations, guessed from the size: few are shorter.
 	ops := make([]wireOp, 0, min(len(body)/48+1, 64))
 	ok := true
@@ -77,9 +78,9 @@ func (r *opReader) op(o gjson.Result, w *wireOp) bool {
 	o.ForEach(func(k, v gjson.Result) bool {
 		switch key := k.Raw[1 : len(k.Raw)-1]; {
 		case foldEq(key, "method"):
-			ok = str(v, &w.Method)
+			ok = r.str(v, &w.Method)
 		case foldEq(key, "path"):
-			ok = str(v, &w.Path)
+			ok = r.str(v, &w.Path)
 		case foldEq(key, "headers"):
 			ok = r.headers(v, first)
 		case foldEq(key, "body"):
@@ -117,12 +118,12 @@ func foldEq(key, name string) bool {
 }
 
 // str reads a string field; null leaves it as it was, as encoding/json does.
-func str(v gjson.Result, dst *string) bool {
+func (r *opReader) str(v gjson.Result, dst *string) bool {
 	switch v.Type {
 	case gjson.Null:
 		return true
 	case gjson.String:
-		*dst = decoded(v)
+		*dst = r.decoded(v)
 		return true
 	}
 	return false
@@ -134,13 +135,18 @@ func str(v gjson.Result, dst *string) bool {
 // into U+FFFD, and decides those itself. Go's json.Marshal writes & < >
 // as \u0026 \u003c \u003e, so escapes in paths are common and worth
 // gjson's speed.
-func decoded(v gjson.Result) string {
-	if utf8.ValidString(v.Raw) && !strings.Contains(v.Raw, `\ud`) && !strings.Contains(v.Raw, `\uD`) {
+func (r *opReader) decoded(v gjson.Result) string {
+	if r.exact || exact(v.Raw) {
 		return v.Str
 	}
 	var s string
 	_ = json.Unmarshal([]byte(v.Raw), &s)
 	return s
+}
+
+// exact: gjson reads the strings of text as encoding/json does.
+func exact[T string | []byte](text T) bool {
+	return utf8.Valid([]byte(text)) && !bytes.Contains([]byte(text), []byte(`\ud`)) && !bytes.Contains([]byte(text), []byte(`\uD`))
 }
 
 // headers reads a headers object into r.hs[first:]. As for a map: null
@@ -157,8 +163,8 @@ func (r *opReader) headers(v gjson.Result, first int) bool {
 	ok := true
 	v.ForEach(func(k, hv gjson.Result) bool {
 		var value string
-		if ok = str(hv, &value); ok {
-			r.setPair(first, decoded(k), value)
+		if ok = r.str(hv, &value); ok {
+			r.setPair(first, r.decoded(k), value)
 		}
 		return ok
 	})
