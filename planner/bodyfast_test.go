@@ -21,6 +21,7 @@ var fastRowSeeds = []string{
 	`{"a":1e400,"b":[true,false,null],"c":{"d":{"e":{}}}}`, `{"a":01}`, `{"a":"\x"}`,
 	`[{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9},{"i":0,"h":0,"g":0,"f":0,"e":0,"d":0,"c":0,"b":0,"a":0}]`,
 	`[{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9},{"i":0,"h":0,"g":0,"f":0,"e":0,"d":0,"c":0,"b":0,"j":0}]`,
+	`{"a\\":1,"b\\\"":2,"c\u0000":"\\"}`, `[{"a\\":1},{"a\u005c":2}]`,
 	strings.Repeat("[", 250) + strings.Repeat("]", 250),
 	`[` + strings.Repeat(`{"a":[`, 120) + strings.Repeat(`]}`, 120) + `]`,
 }
@@ -56,5 +57,22 @@ func TestScanRowsFastReadsCommonBodies(t *testing.T) {
 		if p, err := scanRowsFast([]byte(s), true, nil); p == nil && err == nil {
 			t.Errorf("scanRowsFast gave up on %s", s)
 		}
+	}
+}
+
+// More brackets than encoding/json allows levels: gjson's checker is not
+// trusted there, and the decoder reads the body (many rows) or refuses it
+// (too deep), as before.
+func TestScanRowsFastLeavesManyBrackets(t *testing.T) {
+	rows := []byte("[" + strings.Repeat(`{"a":1},`, 12000) + `{"a":2}]`)
+	if p, err := scanRowsFast(rows, true, nil); p != nil || err != nil {
+		t.Fatalf("scanRowsFast read 12001 rows itself: %v %v", p, err)
+	}
+	if p, err := scanJSONRows(rows, true, nil); err != nil || p.n != 12001 {
+		t.Fatalf("many rows: %v %v", p, err)
+	}
+	deep := []byte(strings.Repeat("[", 10001) + strings.Repeat("]", 10001))
+	if _, err := scanJSONRows(deep, true, nil); err == nil {
+		t.Fatal("a body nested deeper than encoding/json allows was read")
 	}
 }

@@ -54,6 +54,9 @@ var fastBatchSeeds = []string{
 	`[{"method":"POST","path":"/a","body":{"x":1e400,"y":-0.5E-3,"z":[true,false,null]}}]`,
 	`[{"method":"POST","path":"/a","body":{"x":01}}]`,
 	`[{"method":"POST","path":"/a","body":{"x":"\x"}}]`,
+	`[{"method":"GET","path":"/a?x=\u0000\u001f","headers":{"Prefer":"\u0000\t"}}]`,
+	`[{"method":"GET","path":"/a?q=\\\"\\","headers":{"X\\":"\\"}}]`,
+	`[{"method":"GET","path":"/a"}]` + "\n\t ",
 }
 
 // FuzzFastOps: whenever fastOps reads a batch itself, encoding/json reads
