@@ -76,12 +76,13 @@ func rows(p *rowsPayload, body []byte, root gjson.Result, uniform bool, wantAt m
 // parameter).
 func firstRow(body []byte, obj gjson.Result) map[string]json.RawMessage {
 	m := map[string]json.RawMessage{}
+	utf := utf8.ValidString(obj.Raw) // then so is every key: one check for all
 	obj.ForEach(func(k, v gjson.Result) bool {
 		// A key as written is a part of the copy gjson reads, which the
 		// map must not keep alive.
 		key := rowKey(k)
 		switch {
-		case !utf8.ValidString(key):
+		case !utf && !utf8.ValidString(key):
 			key = badKey(key)
 		case strings.IndexByte(k.Raw, '\\') < 0:
 			key = strings.Clone(key)
