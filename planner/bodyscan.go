@@ -40,6 +40,15 @@ type rowScanner struct {
 // be valid JSON; a scalar counts as no rows. want, when not nil, are the
 // columns whose presence in each row is recorded (missing=default).
 func scanJSONRows(body []byte, uniform bool, want []string) (*rowsPayload, error) {
+	if p, err := scanRowsFast(body, uniform, want); p != nil || err != nil {
+		return p, err
+	}
+	return scanRowsDecoder(body, uniform, want)
+}
+
+// scanRowsDecoder is scanJSONRows with json.Decoder: what scanRowsFast
+// leaves, and the reference it is fuzzed against.
+func scanRowsDecoder(body []byte, uniform bool, want []string) (*rowsPayload, error) {
 	s := &rowScanner{dec: json.NewDecoder(bytes.NewReader(body)), uniform: uniform,
 		p: &rowsPayload{arg: json.RawMessage(body)}}
 	if want != nil {
@@ -149,6 +158,11 @@ func (s *rowScanner) UnmarshalJSON(obj []byte) error {
 // already found valid, so only its structure needs following. A key is
 // unescaped only when it holds an escape.
 func objectKeys(obj []byte, fn func(key []byte)) {
+	objectMembers(obj, func(key, _ []byte) { fn(key) })
+}
+
+// objectMembers is objectKeys with each value too, as written.
+func objectMembers(obj []byte, fn func(key, value []byte)) {
 	i := skipSpace(obj, 1)
 	for i < len(obj) && obj[i] == '"' {
 		end := stringEnd(obj, i)
@@ -158,10 +172,10 @@ func objectKeys(obj []byte, fn func(key []byte)) {
 			_ = json.Unmarshal(obj[i:end], &k)
 			key = []byte(k)
 		}
-		fn(key)
-		i = skipSpace(obj, end) + 1 // past ':'
-		i = skipSpace(obj, skipValue(obj, skipSpace(obj, i)))
-		if i >= len(obj) || obj[i] != ',' {
+		v := skipSpace(obj, skipSpace(obj, end)+1) // past ':'
+		i = skipValue(obj, v)
+		fn(key, bytes.TrimRight(obj[v:i], " \t\r\n"))
+		if i = skipSpace(obj, i); i >= len(obj) || obj[i] != ',' {
 			return
 		}
 		i = skipSpace(obj, i+1)

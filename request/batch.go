@@ -72,22 +72,25 @@ type wireOp struct {
 	Path    string            `json:"path"`
 	Headers map[string]string `json:"headers"`
 	Body    json.RawMessage   `json:"body"`
+	// pairs are the headers as fastOps read them, in place of the map.
+	pairs []header
 }
 
 // ParseBatch reads a batch body: every operation's shape and every
 // reference are checked here, before anything runs. On error, bad is the
 // operation at fault (-1 for the batch as a whole).
 func ParseBatch(body []byte, maxOps int) (ops []BatchOp, bad int, err error) {
+	if ws := fastOps(body, maxOps); ws != nil {
+		return buildOps(ws)
+	}
+	return parseBatchDecoder(body, maxOps)
+}
+
+// parseBatchDecoder is ParseBatch with encoding/json alone: what fastOps
+// cannot read, and the reference it is fuzzed against.
+func parseBatchDecoder(body []byte, maxOps int) (ops []BatchOp, bad int, err error) {
 	if ws := decodeOps(body, maxOps); ws != nil {
-		ops = make([]BatchOp, len(ws))
-		for k, w := range ws {
-			op, err := buildOp(k, w)
-			if err != nil {
-				return nil, k, err
-			}
-			ops[k] = *op
-		}
-		return ops, -1, nil
+		return buildOps(ws)
 	}
 	// Something is wrong: read operation by operation, to say which.
 	var raws []json.RawMessage
@@ -102,16 +105,24 @@ func ParseBatch(body []byte, maxOps int) (ops []BatchOp, bad int, err error) {
 	}
 	ops = make([]BatchOp, len(raws))
 	for k, raw := range raws {
-		op, err := parseOp(k, raw)
-		if err != nil {
+		if err := parseOp(k, raw, &ops[k]); err != nil {
 			return nil, k, err
 		}
-		ops[k] = *op
 	}
 	return ops, -1, nil
 }
 
-func parseOp(k int, raw json.RawMessage) (*BatchOp, *apierr.Error) {
+func buildOps(ws []wireOp) ([]BatchOp, int, error) {
+	ops := make([]BatchOp, len(ws))
+	for k := range ws {
+		if err := buildOp(k, &ws[k], &ops[k]); err != nil {
+			return nil, k, err
+		}
+	}
+	return ops, -1, nil
+}
+
+func parseOp(k int, raw json.RawMessage, op *BatchOp) *apierr.Error {
 	var w wireOp
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
@@ -120,15 +131,15 @@ func parseOp(k int, raw json.RawMessage) (*BatchOp, *apierr.Error) {
 		if err != nil {
 			msg = "operation " + strconv.Itoa(k) + ": " + err.Error()
 		}
-		return nil, apierr.BatchInvalid(msg)
+		return apierr.BatchInvalid(msg)
 	}
-	return buildOp(k, &w)
+	return buildOp(k, &w, op)
 }
 
 // decodeOps reads a well-formed batch in one pass; nil when it is not one
 // (empty, too long, an operation that is not an object or has unknown
 // fields, trailing text), which parseOp then reports.
-func decodeOps(body []byte, maxOps int) []*wireOp {
+func decodeOps(body []byte, maxOps int) []wireOp {
 	var ws []*wireOp
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -138,48 +149,59 @@ func decodeOps(body []byte, maxOps int) []*wireOp {
 	if len(bytes.TrimSpace(body[dec.InputOffset():])) > 0 {
 		return nil
 	}
-	for _, w := range ws {
+	out := make([]wireOp, len(ws))
+	for k, w := range ws {
 		if w == nil {
 			return nil
 		}
+		out[k] = *w
 	}
-	return ws
+	return out
 }
 
-// buildOp checks a decoded operation and makes it a BatchOp.
-func buildOp(k int, w *wireOp) (*BatchOp, *apierr.Error) {
-	op := &BatchOp{Method: strings.ToUpper(w.Method), Path: w.Path, Headers: http.Header{}}
+// buildOp checks a decoded operation and makes it the BatchOp op.
+func buildOp(k int, w *wireOp, op *BatchOp) *apierr.Error {
+	*op = BatchOp{Method: strings.ToUpper(w.Method), Path: w.Path, Headers: http.Header{}}
 	if !batchMethods[op.Method] {
-		return nil, apierr.BatchOperationInvalid(k, "method '"+w.Method+"' (use GET, HEAD, POST, PATCH, PUT or DELETE)")
+		return apierr.BatchOperationInvalid(k, "method '"+w.Method+"' (use GET, HEAD, POST, PATCH, PUT or DELETE)")
 	}
-	if !strings.HasPrefix(op.Path, "/") || strings.ContainsAny(op.Path, "#\x00") {
-		return nil, apierr.BatchOperationInvalid(k, "path '"+w.Path+"' (a path starts with / and has no fragment)")
+	if !strings.HasPrefix(op.Path, "/") || strings.IndexByte(op.Path, '#') >= 0 || strings.IndexByte(op.Path, 0) >= 0 {
+		return apierr.BatchOperationInvalid(k, "path '"+w.Path+"' (a path starts with / and has no fragment)")
 	}
 	if p, _, _ := strings.Cut(op.Path, "?"); p == "/" {
-		return nil, apierr.BatchOperationInvalid(k, "the root path / (the OpenAPI document, or a nested batch)")
+		return apierr.BatchOperationInvalid(k, "the root path / (the OpenAPI document, or a nested batch)")
 	}
 	for name, v := range w.Headers {
-		cn := http.CanonicalHeaderKey(name)
-		if !batchHeaders[cn] {
-			return nil, apierr.BatchOperationInvalid(k, "header '"+name+"' (allowed: Prefer, Accept, Accept-Profile, Content-Profile, Range, Content-Type)")
+		if err := op.setHeader(k, name, v); err != nil {
+			return err
 		}
-		op.Headers.Set(cn, v)
+	}
+	for _, h := range w.pairs {
+		if err := op.setHeader(k, h.name, h.value); err != nil {
+			return err
+		}
 	}
 	var err *apierr.Error
 	if op.marks, err = placeholders(k, op.Path); err != nil {
-		return nil, err
+		return err
 	}
 	if len(op.marks) == 0 {
 		u, perr := url.ParseRequestURI(op.Path)
 		if perr != nil {
-			return nil, apierr.BatchOperationInvalid(k, "path '"+op.Path+"': "+perr.Error())
+			return apierr.BatchOperationInvalid(k, "path '"+op.Path+"': "+perr.Error())
 		}
 		op.uri = u
 	}
-	if err = op.setBody(k, w.Body); err != nil {
-		return nil, err
+	return op.setBody(k, w.Body)
+}
+
+func (op *BatchOp) setHeader(k int, name, v string) *apierr.Error {
+	cn := http.CanonicalHeaderKey(name)
+	if !batchHeaders[cn] {
+		return apierr.BatchOperationInvalid(k, "header '"+name+"' (allowed: Prefer, Accept, Accept-Profile, Content-Profile, Range, Content-Type)")
 	}
-	return op, nil
+	op.Headers[cn] = []string{v} // Set, without canonicalizing cn again
+	return nil
 }
 
 // setBody keeps the body as sent, unless it holds references (then its
