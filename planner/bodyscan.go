@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/pgrest/pgrest/apierr"
+	"github.com/pgrest/pgrest/request"
 )
 
 // A JSON body goes to PostgreSQL as the bytes it arrived as; Go only walks
@@ -40,8 +41,10 @@ type rowScanner struct {
 // be valid JSON; a scalar counts as no rows. want, when not nil, are the
 // columns whose presence in each row is recorded (missing=default).
 func scanJSONRows(body []byte, uniform bool, want []string) (*rowsPayload, error) {
-	if p, err := scanRowsFast(body, uniform, want); p != nil || err != nil {
-		return p, err
+	if len(body) <= request.FastJSONMax {
+		if p, err := scanRowsFast(body, uniform, want); p != nil || err != nil {
+			return p, err
+		}
 	}
 	return scanRowsDecoder(body, uniform, want)
 }

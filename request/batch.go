@@ -80,8 +80,10 @@ type wireOp struct {
 // reference are checked here, before anything runs. On error, bad is the
 // operation at fault (-1 for the batch as a whole).
 func ParseBatch(body []byte, maxOps int) (ops []BatchOp, bad int, err error) {
-	if ws := fastOps(body, maxOps); ws != nil {
-		return buildOps(ws)
+	if len(body) <= FastJSONMax {
+		if ws := fastOps(body, maxOps); ws != nil {
+			return buildOps(ws)
+		}
 	}
 	return parseBatchDecoder(body, maxOps)
 }

@@ -23,6 +23,11 @@ import (
 // maxNestingDepth): deeper documents are invalid to it.
 const maxNesting = 10000
 
+// FastJSONMax bounds the documents read with gjson: it reads a string, so a
+// []byte is copied first. Small documents are where json.Decoder's fixed
+// costs weigh; a large one goes to encoding/json, which needs no copy.
+const FastJSONMax = 64 << 10
+
 // ValidJSON is json.Valid, answered by gjson, or false when gjson's
 // answer could differ: gjson's checker has no nesting limit (and
 // recurses), so a document with more brackets than encoding/json allows
