@@ -143,15 +143,26 @@ var cardinalityTag = map[cache.Cardinality]string{
 }
 
 func writeRelationships(b *bytes.Buffer, s *cache.Snapshot) {
-	keys := sortedQIs(s.Relationships)
-	list(b, len(keys), func(i int) {
-		rels := s.Relationships[keys[i]]
-		b.WriteString("[[")
-		writeJSON(b, qiOf(keys[i]))
+	// v16 keys a relationship list by its table and the schema it is seen from.
+	writeKeyed(b, s.Relationships, func(q cache.QI) {
+		b.WriteByte('[')
+		writeJSON(b, qiOf(q))
 		b.WriteByte(',')
-		writeJSON(b, keys[i].Schema)
-		b.WriteString("],")
-		list(b, len(rels), func(j int) { writeRelationship(b, s, rels[j]) })
+		writeJSON(b, q.Schema)
+		b.WriteByte(']')
+	}, func(r *cache.Relationship) { writeRelationship(b, s, r) })
+}
+
+// writeKeyed writes a map by qualified name as v16's list of [key, [values]]
+// pairs, in name order.
+func writeKeyed[V any](b *bytes.Buffer, m map[cache.QI][]V, key func(cache.QI), value func(V)) {
+	keys := sortedQIs(m)
+	list(b, len(keys), func(i int) {
+		vs := m[keys[i]]
+		b.WriteByte('[')
+		key(keys[i])
+		b.WriteByte(',')
+		list(b, len(vs), func(j int) { value(vs[j]) })
 		b.WriteByte(']')
 	})
 }
@@ -226,15 +237,7 @@ type paramJSON struct {
 }
 
 func writeRoutines(b *bytes.Buffer, s *cache.Snapshot) {
-	keys := sortedQIs(s.Functions)
-	list(b, len(keys), func(i int) {
-		fns := s.Functions[keys[i]]
-		b.WriteByte('[')
-		writeJSON(b, qiOf(keys[i]))
-		b.WriteByte(',')
-		list(b, len(fns), func(j int) { writeRoutine(b, fns[j]) })
-		b.WriteByte(']')
-	})
+	writeKeyed(b, s.Functions, func(q cache.QI) { writeJSON(b, qiOf(q)) }, func(f *cache.Function) { writeRoutine(b, f) })
 }
 
 func writeRoutine(b *bytes.Buffer, f *cache.Function) {
