@@ -5,7 +5,9 @@
 package executor
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -397,8 +399,10 @@ func scanResult(rows pgx.Rows, res *Result, deliver func(*Result)) error {
 		body = nil
 	}
 	var bin []byte
-	if err := rows.Scan(&res.Total, &res.PageTotal, body, &bin, &res.RespHeaders, &res.RespStatus); err != nil {
-		return err
+	if direct || !scanRaw(rows, res, &bin) {
+		if err := rows.Scan(&res.Total, &res.PageTotal, body, &bin, &res.RespHeaders, &res.RespStatus); err != nil {
+			return err
+		}
 	}
 	switch {
 	case bin != nil:
@@ -410,6 +414,72 @@ func scanResult(rows pgx.Rows, res *Result, deliver func(*Result)) error {
 	}
 	rows.Close()
 	return rows.Err()
+}
+
+// scanRaw reads the result row's columns from their wire form when each
+// is of a type and format it knows (the common case: counts as int8,
+// body as text or json, headers and status as text), without pgx's
+// per-column scan plans; false: nothing read, scan the usual way.
+func scanRaw(rows pgx.Rows, res *Result, bin *[]byte) bool {
+	fds := rows.FieldDescriptions()
+	vals := rows.RawValues()
+	if len(fds) != 6 || len(vals) != 6 {
+		return false
+	}
+	total, ok1 := rawInt8(fds[0], vals[0])
+	page, ok2 := rawInt8(fds[1], vals[1])
+	ok3 := vals[2] == nil || asSent(fds[2].DataTypeOID)
+	hdrs, ok4 := rawText(fds[4], vals[4])
+	status, ok5 := rawText(fds[5], vals[5])
+	okBin := vals[3] == nil || (fds[3].DataTypeOID == pgtype.ByteaOID && fds[3].Format == pgtype.BinaryFormatCode)
+	if !ok1 || !ok2 || page == nil || !ok3 || !ok4 || !ok5 || !okBin {
+		return false
+	}
+	res.Total, res.PageTotal = total, *page
+	if vals[2] != nil {
+		res.Body = bytes.Clone(vals[2])
+	}
+	if vals[3] != nil {
+		*bin = bytes.Clone(vals[3])
+	}
+	res.RespHeaders, res.RespStatus = hdrs, status
+	return true
+}
+
+// rawInt8 reads an int8 column, binary or text; nil for NULL.
+func rawInt8(fd pgconn.FieldDescription, v []byte) (*int64, bool) {
+	if v == nil {
+		return nil, true
+	}
+	if fd.DataTypeOID != pgtype.Int8OID {
+		return nil, false
+	}
+	var n int64
+	if fd.Format == pgtype.BinaryFormatCode {
+		if len(v) != 8 {
+			return nil, false
+		}
+		n = int64(binary.BigEndian.Uint64(v))
+	} else {
+		var err error
+		if n, err = strconv.ParseInt(string(v), 10, 64); err != nil {
+			return nil, false
+		}
+	}
+	return &n, true
+}
+
+// rawText reads a column whose wire form is its text in both formats
+// (text, json); nil for NULL.
+func rawText(fd pgconn.FieldDescription, v []byte) (*string, bool) {
+	if v == nil {
+		return nil, true
+	}
+	if !asSent(fd.DataTypeOID) {
+		return nil, false
+	}
+	s := string(v)
+	return &s, true
 }
 
 // plannedTotal puts the planner's estimate in place of the total when

@@ -1,7 +1,6 @@
 package planner
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -55,7 +54,7 @@ func FuzzBatch(f *testing.F) {
 					continue
 				}
 			}
-			hr, herr := op.HTTPRequest(context.Background(), k)
+			hr, herr := op.HTTPRequest(k)
 			if herr != nil {
 				clientError(t, apierr.As(herr))
 				continue

@@ -2,9 +2,7 @@ package request
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -547,8 +545,9 @@ func deepCopy(v any) any {
 
 // HTTPRequest is the operation as the HTTP request it stands for, to be
 // read by Parse exactly like a request of its own. The operation must have
-// no unresolved references.
-func (op *BatchOp) HTTPRequest(ctx context.Context, k int) (*http.Request, error) {
+// no unresolved references. The request shares the operation's headers
+// and body: Parse only reads them.
+func (op *BatchOp) HTTPRequest(k int) (*http.Request, error) {
 	var u *url.URL
 	if op.uri != nil {
 		c := *op.uri // the request's own: nothing edits the batch
@@ -561,11 +560,20 @@ func (op *BatchOp) HTTPRequest(ctx context.Context, k int) (*http.Request, error
 	}
 	r := &http.Request{
 		Method: op.Method, URL: u, RequestURI: op.Path, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: op.Headers.Clone(), Body: http.NoBody,
+		Header: op.Headers, Body: http.NoBody,
 	}
 	if op.Body != nil {
-		r.Body = io.NopCloser(bytes.NewReader(op.Body))
+		r.Body = &heldBody{Reader: bytes.NewReader(op.Body), b: op.Body}
 		r.ContentLength = int64(len(op.Body))
 	}
-	return r.WithContext(ctx), nil
+	return r, nil
 }
+
+// heldBody is a body already in memory: Parse takes its bytes as they are
+// instead of reading them into a copy.
+type heldBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (*heldBody) Close() error { return nil }

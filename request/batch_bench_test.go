@@ -33,3 +33,25 @@ func BenchmarkParseBatch10(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkParseBatchOps10: each operation of a read batch as the request
+// parser reads it (what a batch does per operation before planning).
+func BenchmarkParseBatchOps10(b *testing.B) {
+	ops, _, err := ParseBatch([]byte(batchBench10), 100)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := Options{Schemas: []string{"api"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		for k := range ops {
+			r, err := ops[k].HTTPRequest(k)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := Parse(r, opts); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

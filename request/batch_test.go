@@ -1,7 +1,6 @@
 package request
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"testing"
@@ -41,7 +40,7 @@ func TestBatchReferences(t *testing.T) {
 	if want := `[{"id":[1,null],"keep":{"$ref":"/0/status","extra":1}}]`; string(op.Body) != want {
 		t.Fatalf("body %s, want %s", op.Body, want)
 	}
-	hr, err := op.HTTPRequest(context.Background(), 2)
+	hr, err := op.HTTPRequest(2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,8 +12,11 @@ import (
 
 // parseQuery walks the query string in order (url.ParseQuery would lose it).
 func parseQuery(req *Request, raw string) *apierr.Error {
-	var pairs [][2]string
-	for _, part := range strings.Split(raw, "&") {
+	if raw == "" {
+		return nil
+	}
+	pairs := make([][2]string, 0, 1+strings.Count(raw, "&"))
+	for part := range strings.SplitSeq(raw, "&") {
 		if part == "" {
 			continue
 		}
@@ -514,8 +517,9 @@ func parseSelect(v string) ([]SelectItem, *apierr.Error) {
 	fail := func(d string) *apierr.Error {
 		return apierr.ParseError("\"failed to parse select parameter ("+v+")\"", d)
 	}
-	var items []SelectItem
-	for _, part := range splitTop(v, ',') {
+	parts := splitTop(v, ',')
+	items := make([]SelectItem, 0, len(parts))
+	for _, part := range parts {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			if strings.TrimSpace(v) == "" {

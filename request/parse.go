@@ -1,10 +1,11 @@
 package request
 
 import (
+	"cmp"
 	"io"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -39,11 +40,11 @@ func Parse(r *http.Request, o Options) (*Request, error) {
 	if err := profile(req, r, o.Schemas); err != nil {
 		return nil, err
 	}
-	if err := parsePrefer(req, r.Header.Values("Prefer")); err != nil {
+	if err := parsePrefer(req, r.Header["Prefer"]); err != nil {
 		return nil, err
 	}
-	req.Accept = parseAccept(r.Header.Get("Accept"))
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	req.Accept = parseAccept(headerValue(r.Header, "Accept"))
+	if ct := headerValue(r.Header, "Content-Type"); ct != "" {
 		if mts := parseAccept(ct); len(mts) > 0 {
 			req.ContentType = mts[0]
 		}
@@ -53,11 +54,16 @@ func Parse(r *http.Request, o Options) (*Request, error) {
 	}
 	// RFC 9110: the Range header is for GET only (PostgREST ignores it on HEAD too).
 	if r.Method == http.MethodGet {
-		if err := parseRange(req, r.Header.Get("Range")); err != nil {
+		if err := parseRange(req, headerValue(r.Header, "Range")); err != nil {
 			return nil, err
 		}
 	}
-	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+	if hb, ok := r.Body.(*heldBody); ok && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		req.Body = hb.b
+		if o.MaxBodyBytes > 0 && int64(len(hb.b)) > o.MaxBodyBytes {
+			req.Body = hb.b[:o.MaxBodyBytes] // as the limited reader below reads it
+		}
+	} else if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
 		var rd io.Reader = r.Body
 		if o.MaxBodyBytes > 0 {
 			rd = io.LimitReader(r.Body, o.MaxBodyBytes)
@@ -69,6 +75,15 @@ func Parse(r *http.Request, o Options) (*Request, error) {
 		req.Body = b
 	}
 	return req, nil
+}
+
+// headerValue is h.Get(key) for a key written in canonical form, without
+// canonicalizing it again on every request.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // presizeMax bounds the buffer allocated on the word of Content-Length
@@ -145,7 +160,7 @@ func profile(req *Request, r *http.Request, schemas []string) *apierr.Error {
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		h = "Accept-Profile"
 	}
-	p := r.Header.Get(h)
+	p := headerValue(r.Header, h)
 	if p == "" {
 		req.Schema = schemas[0]
 		return nil
@@ -170,7 +185,7 @@ func parsePrefer(req *Request, values []string) *apierr.Error {
 		return ok
 	}
 	for _, v := range values {
-		for _, item := range strings.Split(v, ",") {
+		for item := range strings.SplitSeq(v, ",") {
 			item = strings.TrimSpace(item)
 			if item == "" {
 				continue
@@ -212,32 +227,42 @@ func parsePrefer(req *Request, values []string) *apierr.Error {
 }
 
 // parseAccept parses an Accept (or Content-Type) header, best first.
+// Params is nil for a media type without parameters (reading it is fine;
+// nothing writes it).
 func parseAccept(h string) []MediaType {
-	var out []MediaType
-	for _, part := range strings.Split(h, ",") {
+	out := make([]MediaType, 0, 1+strings.Count(h, ","))
+	ranked := false
+	for part := range strings.SplitSeq(h, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue
 		}
-		fields := strings.Split(part, ";")
-		typ, sub, _ := strings.Cut(strings.ToLower(strings.TrimSpace(fields[0])), "/")
-		mt := MediaType{Type: typ, Subtype: sub, Params: map[string]string{}, Q: 1}
-		for _, f := range fields[1:] {
+		head, rest, _ := strings.Cut(part, ";")
+		typ, sub, _ := strings.Cut(strings.ToLower(strings.TrimSpace(head)), "/")
+		mt := MediaType{Type: typ, Subtype: sub, Q: 1}
+		for rest != "" {
+			var f string
+			f, rest, _ = strings.Cut(rest, ";")
 			k, v, _ := strings.Cut(strings.TrimSpace(f), "=")
 			v = strings.Trim(v, `"`)
-			if strings.ToLower(k) == "q" {
+			if strings.EqualFold(k, "q") {
 				if q, err := strconv.ParseFloat(v, 64); err == nil {
-					mt.Q = q
+					mt.Q, ranked = q, true
 				}
 				continue
+			}
+			if mt.Params == nil {
+				mt.Params = map[string]string{}
 			}
 			mt.Params[strings.ToLower(k)] = v
 		}
 		out = append(out, mt)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Q > out[j].Q })
+	if ranked {
+		slices.SortStableFunc(out, func(a, b MediaType) int { return cmp.Compare(b.Q, a.Q) })
+	}
 	if len(out) == 0 {
-		out = []MediaType{{Type: "*", Subtype: "*", Params: map[string]string{}, Q: 1}}
+		out = append(out, MediaType{Type: "*", Subtype: "*", Q: 1})
 	}
 	return out
 }

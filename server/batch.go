@@ -306,7 +306,7 @@ func (b *batch) end(j int, rollback bool) executor.End {
 
 // prepare reads an operation through the request parser and plans it.
 func (b *batch) prepare(k int, op *request.BatchOp) *opFailure {
-	hr, aerr := op.HTTPRequest(b.ctx, k)
+	hr, aerr := op.HTTPRequest(k)
 	if aerr != nil {
 		return &opFailure{k, apierr.As(aerr)}
 	}
