@@ -1,12 +1,17 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgrest/pgrest/planner"
+	"github.com/pgrest/pgrest/request"
 	"github.com/pgrest/pgrest/server/config"
 )
 
@@ -71,12 +76,13 @@ func BenchmarkBatch10(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.Run("mixed", func(b *testing.B) { benchBatch(b, p, batchBenchOps, reset) })
-	b.Run("reads", func(b *testing.B) { benchBatch(b, p, batchBenchReads, reset) })
+	b.Run("mixed", func(b *testing.B) { benchBatch(b, p, db, batchBenchOps, reset) })
+	b.Run("reads", func(b *testing.B) { benchBatch(b, p, db, batchBenchReads, reset) })
 }
 
-func benchBatch(b *testing.B, p *Pgrest, ops []benchOp, reset func()) {
+func benchBatch(b *testing.B, p *Pgrest, db string, ops []benchOp, reset func()) {
 	user := bearer(b, "test_user")
+	pgBatch, pgSingles := pgReference(b, p, db, ops)
 	raw, err := json.Marshal(ops)
 	if err != nil {
 		b.Fatal(err)
@@ -112,9 +118,12 @@ func benchBatch(b *testing.B, p *Pgrest, ops []benchOp, reset func()) {
 		singles()
 		batch()
 		reset()
+		pgSingles()
+		pgBatch()
+		reset()
 	}
 	b.ResetTimer()
-	var inBatch, oneByOne time.Duration
+	var inBatch, oneByOne, pgIn, pgOne time.Duration
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
 		batch()
@@ -124,9 +133,105 @@ func benchBatch(b *testing.B, p *Pgrest, ops []benchOp, reset func()) {
 		oneByOne += time.Since(t1)
 		b.StopTimer()
 		reset()
+		t0 = time.Now()
+		pgBatch()
+		t1 = time.Now()
+		pgSingles()
+		pgIn += t1.Sub(t0)
+		pgOne += time.Since(t1)
+		reset()
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(inBatch.Microseconds())/float64(b.N), "batch-us/op")
 	b.ReportMetric(float64(oneByOne.Microseconds())/float64(b.N), "singles-us/op")
 	b.ReportMetric(float64(oneByOne)/float64(inBatch), "speedup")
+	b.ReportMetric(float64(pgIn.Microseconds())/float64(b.N), "pg-batch-us/op")
+	b.ReportMetric(float64(pgOne.Microseconds())/float64(b.N), "pg-singles-us/op")
+	b.ReportMetric(float64(pgOne)/float64(pgIn), "pg-speedup")
+}
+
+// pgReference is PostgreSQL alone doing what pgrest sends for the same
+// operations, in the same run: each operation's planned statement after
+// the request settings, the ten in one pipeline (one implicit
+// transaction) or each in its own, as pgrest's single requests go. Its
+// ratio is what batching gains in the database itself, with no HTTP.
+func pgReference(b *testing.B, p *Pgrest, db string, ops []benchOp) (batch, singles func()) {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, pg.URI("authenticator", db))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { conn.Close(ctx) })
+	memo, snap := planner.New(64), p.App.Holder().Load()
+	claims := `{"role":"test_user"}`
+	settings := `select set_config('search_path', $1, true), set_config('role', $2, true), set_config('request.jwt.claims', $3, true),
+		set_config('request.method', $4, true), set_config('request.path', $5, true), set_config('request.headers', $6, true), set_config('request.cookies', $7, true)`
+	type stmt struct {
+		sql  string
+		args []any
+		set  []any
+	}
+	stmts := make([]stmt, len(ops))
+	for i, op := range ops {
+		var body io.Reader
+		if op.Body != nil {
+			raw, _ := json.Marshal(op.Body)
+			body = bytes.NewReader(raw)
+		}
+		r := httptest.NewRequest(op.Method, op.Path, body)
+		for k, v := range op.Headers {
+			r.Header.Set(k, v)
+		}
+		if op.Body != nil {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		req, err := request.Parse(r, request.Options{Schemas: []string{"api"}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		plan, err := memo.Plan(req, snap, planner.Options{AggregatesEnabled: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		stmts[i] = stmt{plan.SQL, plan.Args, []any{"api", "test_user", claims, op.Method, req.Path, `{}`, `{}`}}
+	}
+	// Prepared once as the request's role: the login role may not parse
+	// them (it has no USAGE on the schema), as with pgrest.
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, settings, stmts[0].set...); err != nil {
+		b.Fatal(err)
+	}
+	for _, s := range stmts {
+		if _, err := conn.Prepare(ctx, s.sql, s.sql); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		b.Fatal(err)
+	}
+	send := func(bt *pgx.Batch) {
+		if err := conn.SendBatch(ctx, bt).Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	batch = func() {
+		bt := &pgx.Batch{}
+		bt.Queue(settings, stmts[0].set...)
+		for _, s := range stmts {
+			bt.Queue(s.sql, s.args...)
+		}
+		send(bt)
+	}
+	singles = func() {
+		for _, s := range stmts {
+			bt := &pgx.Batch{}
+			bt.Queue(settings, s.set...)
+			bt.Queue(s.sql, s.args...)
+			send(bt)
+		}
+	}
+	return batch, singles
 }
