@@ -44,7 +44,18 @@ type Tx struct {
 	explicit []*pgx.QueuedQuery
 	// committed: COMMIT went with the last steps.
 	committed bool
+	// roleSettings are the role's settings, which the opening set; left
+	// are the names an earlier step set beyond them (a function's hoisted
+	// settings): a step that does not set one puts back what it would see
+	// alone, the role's value or the server's default.
+	roleSettings map[string]string
+	left         map[string]bool
 }
+
+// serverDefault stands for "the session's default" among the values a step
+// sets (set_config with NULL: SET LOCAL ... TO DEFAULT). A setting's value
+// is text, which cannot hold a NUL byte, so no real value looks like it.
+const serverDefault = "\x00default"
 
 // End is how a Run ends the transaction.
 type End int
@@ -107,7 +118,7 @@ func (x *Executor) begin(ctx context.Context, tc *TxContext, isolationLevel stri
 	b := &pgx.Batch{}
 	b.Queue(beginSQL(isolationLevel, false))
 	b.Queue(sql, args...)
-	t := &Tx{x: x, conn: conn, response: map[string]string{"response.headers": "", "response.status": ""}, settings: sql}
+	t := &Tx{x: x, conn: conn, response: map[string]string{"response.headers": "", "response.status": ""}, settings: sql, roleSettings: tc.RoleSettings}
 	t.opening = b.QueuedQueries
 	t.explicit = requeue(b.QueuedQueries)
 	if defaultIsolation(isolationLevel) && defaultIsolation(tc.RoleIsolation) {
@@ -351,14 +362,35 @@ func (t *Tx) queue(steps []Step, guarded bool) (b *pgx.Batch, stmts []string, re
 }
 
 // needs is what a step must set before it runs: its settings and the
-// response settings, those the transaction is not known to hold already.
+// response settings, those the transaction is not known to hold already,
+// and back to what it would see alone any setting an earlier step left.
 func (t *Tx) needs(s Step) map[string]string {
-	m := make(map[string]string, len(s.Settings)+len(t.response))
+	m := make(map[string]string, len(s.Settings)+len(t.response)+len(t.left))
 	for _, want := range []map[string]string{t.response, s.Settings} {
 		for k, v := range want {
 			if held, ok := t.held[k]; t.Careful || !ok || held != v {
 				m[k] = v
 			}
+		}
+	}
+	for k := range t.left {
+		if _, own := s.Settings[k]; own {
+			continue
+		}
+		v, ok := t.roleSettings[k]
+		if !ok {
+			v = serverDefault
+		}
+		if held, ok := t.held[k]; t.Careful || !ok || held != v {
+			m[k] = v
+		}
+	}
+	for k := range s.Settings {
+		if k != "search_path" {
+			if t.left == nil {
+				t.left = map[string]bool{}
+			}
+			t.left[k] = true
 		}
 	}
 	if s.Opaque {
@@ -411,7 +443,9 @@ func localSettings(m map[string]string, guard bool) (string, []any) {
 	names := sortedKeys(m)
 	args := make([]any, len(names))
 	for i, k := range names {
-		args[i] = m[k]
+		if v := m[k]; v != serverDefault {
+			args[i] = v
+		} // else NULL: the session's default
 	}
 	sql := setConfigSQL(names)
 	if guard {

@@ -89,3 +89,41 @@ func TestBatchReadOnlyFailure(t *testing.T) {
 		batchError(t, p.batch(t, `[`+ok+`, `+ok+`, {"method": "GET", "path": "/orders?id=eq.99", "headers": {"Accept": "application/vnd.pgrst.object+json"}}]`, user), 406, "PGRST116", 2)
 	}
 }
+
+// A function's hoisted settings (db-hoisted-tx-settings) hold for its own
+// operation only: the operations after it see what they would alone, the
+// server default or their role's setting.
+func TestBatchHoistedSettingsPerOperation(t *testing.T) {
+	db := NewDB(t, batchSettingsFixture+`
+CREATE FUNCTION api.slow_ok() RETURNS text LANGUAGE sql STABLE SET statement_timeout = '1234ms'
+  AS $$ SELECT current_setting('statement_timeout') $$;
+CREATE FUNCTION api.timeout() RETURNS text LANGUAGE sql STABLE
+  AS $$ SELECT current_setting('statement_timeout') $$;
+CREATE VIEW api.timeouts AS SELECT current_setting('statement_timeout') AS t;
+GRANT SELECT ON api.timeouts TO test_user, other_user;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA api TO test_user, other_user;
+ALTER ROLE other_user SET statement_timeout = '4321ms';
+`)
+	p := startBatch(t, db, nil)
+	const ops = `[
+	  {"method": "GET", "path": "/rpc/timeout"},
+	  {"method": "GET", "path": "/rpc/slow_ok"},
+	  {"method": "GET", "path": "/rpc/timeout"},
+	  {"method": "GET", "path": "/timeouts"},
+	  {"method": "POST", "path": "/rpc/slow_ok"},
+	  {"method": "GET", "path": "/timeouts"}]`
+	for _, c := range []struct{ role, dflt string }{{"test_user", "0"}, {"other_user", "4321ms"}} {
+		who := bearer(t, c.role)
+		alone := p.Get("/rpc/timeout", who)
+		alone.Expect(t, 200)
+		jsonEq(t, alone.Body, `"`+c.dflt+`"`)
+		for i := 0; i < 2; i++ { // the second time with every statement prepared
+			res := batchResults(t, p.batch(t, ops, who))
+			for k, want := range []string{`"` + c.dflt + `"`, `"1234ms"`, `"` + c.dflt + `"`, `[{"t":"` + c.dflt + `"}]`, `"1234ms"`, `[{"t":"` + c.dflt + `"}]`} {
+				if string(res[k].Body) != want {
+					t.Fatalf("%s run %d operation %d: %s, want %s", c.role, i, k, res[k].Body, want)
+				}
+			}
+		}
+	}
+}
