@@ -399,7 +399,7 @@ func scanResult(rows pgx.Rows, res *Result, deliver func(*Result)) error {
 		body = nil
 	}
 	var bin []byte
-	if direct || !scanRaw(rows, res, &bin) {
+	if !scanRaw(rows, res, &bin, !direct) {
 		if err := rows.Scan(&res.Total, &res.PageTotal, body, &bin, &res.RespHeaders, &res.RespStatus); err != nil {
 			return err
 		}
@@ -419,8 +419,10 @@ func scanResult(rows pgx.Rows, res *Result, deliver func(*Result)) error {
 // scanRaw reads the result row's columns from their wire form when each
 // is of a type and format it knows (the common case: counts as int8,
 // body as text or json, headers and status as text), without pgx's
-// per-column scan plans; false: nothing read, scan the usual way.
-func scanRaw(rows pgx.Rows, res *Result, bin *[]byte) bool {
+// per-column scan plans; false: nothing read, scan the usual way. The body
+// is copied into res.Body only with copyBody (else the caller hands the
+// row's own bytes on before reading further).
+func scanRaw(rows pgx.Rows, res *Result, bin *[]byte, copyBody bool) bool {
 	fds := rows.FieldDescriptions()
 	vals := rows.RawValues()
 	if len(fds) != 6 || len(vals) != 6 {
@@ -436,7 +438,7 @@ func scanRaw(rows pgx.Rows, res *Result, bin *[]byte) bool {
 		return false
 	}
 	res.Total, res.PageTotal = total, *page
-	if vals[2] != nil {
+	if vals[2] != nil && copyBody {
 		res.Body = bytes.Clone(vals[2])
 	}
 	if vals[3] != nil {
