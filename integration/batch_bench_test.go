@@ -185,13 +185,13 @@ func pgReference(b *testing.B, p *Pgrest, db string, ops []benchOp) (batch, sing
 		if op.Body != nil {
 			r.Header.Set("Content-Type", "application/json")
 		}
-		req, err := request.Parse(r, request.Options{Schemas: []string{"api"}})
-		if err != nil {
-			b.Fatal(err)
+		req, perr := request.Parse(r, request.Options{Schemas: []string{"api"}})
+		if perr != nil {
+			b.Fatal(perr)
 		}
-		plan, err := memo.Plan(req, snap, planner.Options{AggregatesEnabled: true})
-		if err != nil {
-			b.Fatal(err)
+		plan, perr := memo.Plan(req, snap, planner.Options{AggregatesEnabled: true})
+		if perr != nil {
+			b.Fatal(perr)
 		}
 		stmts[i] = stmt{plan.SQL, plan.Args, []any{"api", "test_user", claims, op.Method, req.Path, `{}`, `{}`}}
 	}
