@@ -41,3 +41,33 @@ func TestGuardedQueueSendsOneStatementPerStep(t *testing.T) {
 		t.Fatalf("%d statements for %d steps, one unguarded", n, len(steps))
 	}
 }
+
+// A hoisted setting is put back for the steps after its own: to the role's
+// value when the role has one, else to the session default (a NULL value,
+// SET LOCAL ... TO DEFAULT), and only once.
+func TestHoistedSettingsPutBack(t *testing.T) {
+	for _, c := range []struct {
+		role map[string]string
+		want any
+	}{{nil, nil}, {map[string]string{"statement_timeout": "5s"}, "5s"}} {
+		tx := &Tx{
+			x:            &Executor{},
+			response:     map[string]string{"response.headers": "", "response.status": ""},
+			held:         map[string]string{"response.headers": "", "response.status": "", "search_path": `"api"`},
+			roleSettings: c.role,
+		}
+		path := map[string]string{"search_path": `"api"`}
+		hoisting := map[string]string{"search_path": `"api"`, "statement_timeout": "1s"}
+		read := &planner.Plan{SQL: "SELECT 1"}
+		b, _, _, _, _ := tx.queue([]Step{{Plan: read, Settings: hoisting}, {Plan: read, Settings: path}, {Plan: read, Settings: path}}, false)
+		var puts [][]any
+		for _, q := range b.QueuedQueries {
+			if strings.Contains(q.SQL, "'statement_timeout'") {
+				puts = append(puts, q.Arguments)
+			}
+		}
+		if len(puts) != 2 || puts[0][0] != "1s" || puts[1][0] != c.want {
+			t.Fatalf("role %v: statement_timeout set with %v, want 1s then %v", c.role, puts, c.want)
+		}
+	}
+}
